@@ -1,0 +1,31 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+
+/** Props of {@link StateConfigMap}. */
+export interface StateConfigMapProps {
+  /** Namespace of the ConfigMap (`controller.namespace`). */
+  readonly namespace: string;
+  /** Name of the ConfigMap (`controller.configMaps.state`). */
+  readonly name: string;
+}
+
+// The follower state the pass keeps, one key per follower.
+//
+// Why `apply` can never wipe live state: the synthesized object deliberately has no `data` field.
+// Server-side apply only sets and removes the fields its own field manager applies, and this
+// manifest never applies `data`; the pass writes `data` under its own manager with compare-and-swap
+// updates. So re-applying, or changing anything else here, leaves every follower's record untouched.
+// Do not add a `data` field (not even an empty one): applying it would claim the field and let a
+// later apply remove what the pass wrote.
+export class StateConfigMap extends Construct {
+  /** The ConfigMap name, for RBAC and the pass. */
+  public readonly name: string;
+
+  constructor(scope: Construct, id: string, props: StateConfigMapProps) {
+    super(scope, id);
+    this.name = props.name;
+    new k8s.KubeConfigMap(this, 'Resource', {
+      metadata: { name: props.name, namespace: props.namespace },
+    });
+  }
+}

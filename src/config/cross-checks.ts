@@ -1,0 +1,127 @@
+import type { ConfigIssue } from '../errors.ts';
+import { resolveTarget, type TargetEntry } from './owning-files.ts';
+import { PASS_PLACEHOLDERS, STATIC_PLACEHOLDERS, TARGET_PREFIX, parseTemplate } from './placeholders.ts';
+import type { Registry } from './schema.ts';
+import type { YamlPath, YamlSource } from './yaml-source.ts';
+
+function duplicates<T extends { id: string }>(items: readonly T[]): Map<number, number> {
+  const firstIndex = new Map<string, number>();
+  const dupes = new Map<number, number>();
+  items.forEach((item, i) => {
+    const first = firstIndex.get(item.id);
+    if (first === undefined) firstIndex.set(item.id, i);
+    else dupes.set(i, first);
+  });
+  return dupes;
+}
+
+function checkTemplate(
+  source: YamlSource,
+  path: YamlPath,
+  argv: readonly string[],
+  allowed: ReadonlySet<string>,
+  targets: readonly { followerId: string; entry: TargetEntry }[],
+): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  argv.forEach((element, i) => {
+    const parsed = parseTemplate(element);
+    if ('error' in parsed) {
+      out.push(source.issue([...path, i], parsed.error));
+      return;
+    }
+    for (const part of parsed.parts) {
+      if (!('name' in part)) continue;
+      if (part.name.startsWith(TARGET_PREFIX)) {
+        const field = part.name.slice(TARGET_PREFIX.length);
+        for (const t of targets) {
+          if (!(field in t.entry)) {
+            out.push(source.issue([...path, i], `\${${part.name}}: the target entry of follower "${t.followerId}" has no scalar field "${field}"`));
+          }
+        }
+      } else if (!allowed.has(part.name)) {
+        out.push(source.issue([...path, i], `unknown placeholder \${${part.name}}; known: ${[...allowed].map((n) => `\${${n}}`).join(', ')}, \${target.<field>}`));
+      }
+    }
+  });
+  return out;
+}
+
+/** What the cross-checks learned besides the problems: each follower's resolved target entry. */
+export interface CrossCheckResult {
+  readonly issues: ConfigIssue[];
+  readonly targets: ReadonlyMap<string, TargetEntry>;
+}
+
+// Rules that span fields or files and so cannot live in the schema: unique ids, references that
+// must resolve, owning-file selectors, known placeholders, and budgets that must fit each other.
+export function crossCheck(registry: Registry, source: YamlSource, configRoot: string): CrossCheckResult {
+  const issues: ConfigIssue[] = [];
+  const targets = new Map<string, TargetEntry>();
+  const cache = new Map<string, YamlSource | ConfigIssue>();
+
+  const lists: [string, readonly { id: string }[]][] = [
+    ['followers', registry.followers],
+    ['adapters', registry.adapters],
+    ['mirrors', registry.mirrors],
+  ];
+  for (const [kind, list] of lists) {
+    for (const [i, first] of duplicates(list)) {
+      issues.push(source.issue([kind, i, 'id'], `duplicate id "${list[i]!.id}" (first declared at ${kind}[${first}])`));
+    }
+  }
+  const adapters = new Map(registry.adapters.map((a) => [a.id, a]));
+  const mirrors = new Map(registry.mirrors.map((m) => [m.id, m]));
+  const mirrorIds = [...mirrors.keys()].join(', ');
+
+  if (!mirrors.has(registry.controller.source.mirror.mirror)) {
+    issues.push(source.issue(['controller', 'source', 'mirror', 'mirror'], `no mirror with id "${registry.controller.source.mirror.mirror}" (declared: ${mirrorIds})`));
+  }
+
+  const staticNames = new Set<string>(STATIC_PLACEHOLDERS);
+  const passNames = new Set<string>([...STATIC_PLACEHOLDERS, ...PASS_PLACEHOLDERS]);
+  const longestBudget = { seconds: 0, index: -1 };
+
+  registry.followers.forEach((f, i) => {
+    const at: YamlPath = ['followers', i];
+    if (!adapters.has(f.adapter)) {
+      issues.push(source.issue([...at, 'adapter'], `no adapter with id "${f.adapter}" (declared: ${[...adapters.keys()].join(', ')})`));
+    }
+    const mirror = mirrors.get(f.source.mirror);
+    if (!mirror) {
+      issues.push(source.issue([...at, 'source', 'mirror'], `no mirror with id "${f.source.mirror}" (declared: ${mirrorIds})`));
+    } else if (mirror.repo !== f.source.repo) {
+      issues.push(source.issue([...at, 'source', 'repo'], `"${f.source.repo}" is not the repository of mirror "${mirror.id}" (${mirror.repo})`));
+    }
+    const resolved = resolveTarget(source, configRoot, at, f.target, cache);
+    if ('issues' in resolved) issues.push(...resolved.issues);
+    else targets.set(f.id, resolved.entry);
+    if (f.closeout.pollIntervalSeconds >= f.closeout.budgetSeconds) {
+      issues.push(source.issue([...at, 'closeout', 'pollIntervalSeconds'], `must be less than closeout.budgetSeconds (${f.closeout.budgetSeconds}), or closeout could never poll twice`));
+    }
+    if (f.closeout.budgetSeconds > longestBudget.seconds) Object.assign(longestBudget, { seconds: f.closeout.budgetSeconds, index: i });
+  });
+
+  // Placeholders are checked only where every referenced target resolved, so one bad selector is
+  // reported once rather than once per template that uses it.
+  registry.followers.forEach((f, i) => {
+    const entry = targets.get(f.id);
+    if (!entry) return;
+    for (const verb of ['status', 'trigger', 'events', 'logs'] as const) {
+      issues.push(...checkTemplate(source, ['followers', i, 'drillDown', verb], f.drillDown[verb], staticNames, [{ followerId: f.id, entry }]));
+    }
+  });
+  registry.adapters.forEach((a, i) => {
+    const users = registry.followers
+      .filter((f) => f.adapter === a.id && targets.has(f.id))
+      .map((f) => ({ followerId: f.id, entry: targets.get(f.id)! }));
+    for (const verb of ['status', 'trigger'] as const) {
+      issues.push(...checkTemplate(source, ['adapters', i, 'commands', verb], a.commands[verb], passNames, users));
+    }
+  });
+
+  const job = registry.controller.cronJob;
+  if (longestBudget.index >= 0 && job.activeDeadlineSeconds <= longestBudget.seconds) {
+    issues.push(source.issue(['controller', 'cronJob', 'activeDeadlineSeconds'], `must be greater than the longest closeout budget (${longestBudget.seconds} s at followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`));
+  }
+  return { issues, targets };
+}

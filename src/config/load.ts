@@ -1,0 +1,45 @@
+import { dirname, relative, resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { crossCheck } from './cross-checks.ts';
+import type { TargetEntry } from './owning-files.ts';
+import { RegistrySchema, type Registry } from './schema.ts';
+import { YamlSource } from './yaml-source.ts';
+import { toConfigIssues } from './zod-issues.ts';
+
+/** The path the spec fixes for the registry, used when --config is not given. */
+export const DEFAULT_REGISTRY_PATH = 'config/cicd-branch-followers.yaml';
+
+/** A registry that passed every check, with what the checks resolved. */
+export interface LoadedRegistry {
+  readonly registry: Registry;
+  /** The registry file as given (for messages) and its exact bytes (for the registry ConfigMap). */
+  readonly file: string;
+  readonly text: string;
+  /** Absolute directory configRef paths resolve against. */
+  readonly configRoot: string;
+  /** Each follower's selected owning-file entry, by follower id. */
+  readonly targets: ReadonlyMap<string, TargetEntry>;
+}
+
+// Reads, parses and checks the registry and the owning files it references. Either everything is
+// valid or a ConfigError lists every problem found (syntax first, then schema, then cross-checks),
+// each with its YAML path and file:line:column. Reads only; writes nothing.
+export function loadRegistry(file: string, cwd: string): LoadedRegistry {
+  const absolute = resolve(cwd, file);
+  const display = relative(cwd, absolute) || file;
+  const source = YamlSource.read(absolute, display);
+  if (!(source instanceof YamlSource)) throw new ConfigError([source]);
+  const syntax = source.syntaxIssues();
+  if (syntax.length > 0) throw new ConfigError(syntax);
+  if (source.data === null || typeof source.data !== 'object' || Array.isArray(source.data)) {
+    throw new ConfigError([source.issue([], 'the registry must be a YAML mapping')]);
+  }
+
+  const parsed = RegistrySchema.safeParse(source.data);
+  if (!parsed.success) throw new ConfigError(toConfigIssues(parsed.error, source));
+
+  const configRoot = resolve(dirname(absolute), parsed.data.configRoot);
+  const { issues, targets } = crossCheck(parsed.data, source, configRoot);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { registry: parsed.data, file: display, text: source.text, configRoot, targets };
+}

@@ -1,0 +1,300 @@
+import { z } from 'zod';
+
+// The registry's one schema. Every field is required (no `.default()` anywhere: a missing value is an
+// error naming its YAML path) and every object is strict (an unknown key is an error, so a typo never
+// silently falls back to something). Each field's `.describe()` is mirrored in docs/registry.md.
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/;
+const CRON_FIELD = /^(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?)*$/;
+const GIT_REF_NAME = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$|.*\.$)[A-Za-z0-9._\/-]+$/;
+const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const MIRROR_URL = /^(git|https?|ssh|file):\/\/\S+$/;
+const PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
+
+const dnsLabel = (what: string) =>
+  z
+    .string()
+    .max(63, `${what} must be at most 63 characters (DNS-1123 label)`)
+    .regex(DNS1123_LABEL, `${what} must be a DNS-1123 label: lower-case letters, digits and '-'`);
+const dnsSubdomain = (what: string) =>
+  z
+    .string()
+    .max(253, `${what} must be at most 253 characters (DNS-1123 subdomain)`)
+    .regex(DNS1123_SUBDOMAIN, `${what} must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'`);
+const positiveInt = (what: string) =>
+  z.number().int(`${what} must be a whole number`).positive(`${what} must be greater than 0`);
+const nonNegativeInt = (what: string) =>
+  z.number().int(`${what} must be a whole number`).nonnegative(`${what} must be 0 or more`);
+const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 100m, 256Mi or 1');
+// argv arrays: never a shell string, so nothing is ever interpreted by a shell.
+const argv = z
+  .array(z.string().min(1, 'an argv element must not be empty'))
+  .min(1, 'a command needs at least the program name');
+
+const cronSchedule = z
+  .string()
+  .refine(
+    (s) => {
+      const fields = s.trim().split(/\s+/);
+      return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
+    },
+    { message: 'must be a five-field cron schedule such as "* * * * *"' },
+  );
+
+const secretKeyRef = z
+  .strictObject({
+    name: dnsSubdomain('a Secret name').describe('Name of the Secret in the controller namespace.'),
+    key: z
+      .string()
+      .regex(CONFIGMAP_KEY, "a Secret key may hold only letters, digits, '-', '_' and '.'")
+      .describe('Key inside the Secret. Only the name, key, presence and a fingerprint are ever shown.'),
+  })
+  .describe('A reference to one key of a Secret (sourceRef). The value is never read into output.');
+
+const resources = z
+  .strictObject({
+    requests: z
+      .strictObject({ cpu: quantity.describe('CPU request.'), memory: quantity.describe('Memory request.') })
+      .describe('What the scheduler reserves for the container.'),
+    limits: z
+      .strictObject({ cpu: quantity.describe('CPU limit.'), memory: quantity.describe('Memory limit.') })
+      .describe('The most the container may use.'),
+  })
+  .describe('Container resources.');
+
+const proxy = z
+  .discriminatedUnion('mode', [
+    z
+      .strictObject({
+        mode: z.literal('connect').describe('Tunnel SSH through the HTTP proxy with CONNECT.'),
+        url: z
+          .string()
+          .regex(PROXY_URL, 'must be http://host:port (the proxy is used only as an SSH CONNECT tunnel)')
+          .describe('The HTTP proxy, used only as an SSH CONNECT tunnel, never for HTTPS auth.'),
+      })
+      .describe('SSH through an HTTP CONNECT tunnel.'),
+    z
+      .strictObject({ mode: z.literal('none').describe('Connect to the SSH host directly.') })
+      .describe('No proxy.'),
+  ])
+  .describe('How the SSH connection to the upstream reaches it.');
+
+export const ControllerSchema = z
+  .strictObject({
+    name: dnsLabel('controller.name').describe(
+      'Instance name: the app.kubernetes.io/instance label on every object, used to find (and prune) what this controller owns.',
+    ),
+    partOf: dnsLabel('controller.partOf').describe('The app.kubernetes.io/part-of label on every object.'),
+    namespace: dnsLabel('a namespace').describe('Namespace the controller and all its objects live in.'),
+    kubeRoute: z
+      .strictObject({
+        context: z.string().min(1).describe('kubeconfig context the CLI talks to (overridable only by --context).'),
+      })
+      .describe('How the CLI reaches the cluster.'),
+    serviceAccount: z
+      .strictObject({ name: dnsSubdomain('a ServiceAccount name').describe('ServiceAccount the pass runs as.') })
+      .describe('The identity of the reconcile pass.'),
+    lease: z
+      .strictObject({
+        name: dnsSubdomain('a Lease name').describe('Lease that elects the one pass allowed to act.'),
+        durationSeconds: positiveInt('lease.durationSeconds').describe(
+          'How long a holder keeps the Lease without renewing it.',
+        ),
+      })
+      .describe('Leader election anchor.'),
+    configMaps: z
+      .strictObject({
+        registry: dnsSubdomain('a ConfigMap name').describe('ConfigMap holding this registry file.'),
+        state: dnsSubdomain('a ConfigMap name').describe('ConfigMap holding one state record per follower.'),
+      })
+      .describe('ConfigMaps the controller owns.'),
+    image: z
+      .strictObject({
+        ref: z
+          .string()
+          .regex(/^\S+$/, 'must be an image reference without spaces')
+          .describe('Runner image (Node 22, git, production dependencies); pin it by digest.'),
+        pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).describe('Kubernetes imagePullPolicy.'),
+        appDir: z
+          .string()
+          .regex(/^\/[^\s]*[^/\s]$/, 'must be an absolute directory path without a trailing slash')
+          .describe('Where the image keeps node_modules; the controller source is cloned into <appDir>/checkout.'),
+        runAsUser: positiveInt('image.runAsUser').describe('Non-root UID the image runs as.'),
+        runAsGroup: positiveInt('image.runAsGroup').describe('GID the image runs as.'),
+      })
+      .describe('The runner image and the user it runs as.'),
+    cronJob: z
+      .strictObject({
+        name: dnsLabel('a CronJob name')
+          .max(52, 'a CronJob name must be at most 52 characters (Kubernetes appends 11 for Job names)')
+          .describe('CronJob that runs one reconcile pass per schedule tick.'),
+        schedule: cronSchedule.describe('Cron schedule of the pass.'),
+        timeZone: z.string().min(1).describe('IANA time zone the schedule is read in.'),
+        concurrencyPolicy: z
+          .literal('Forbid', { message: 'must be Forbid: two passes never run at once' })
+          .describe('Always Forbid: a pass never overlaps the previous one.'),
+        suspend: z.boolean().describe('Pause the schedule without deleting anything.'),
+        startingDeadlineSeconds: positiveInt('cronJob.startingDeadlineSeconds').describe(
+          'A tick missed by more than this is skipped, not run late.',
+        ),
+        activeDeadlineSeconds: positiveInt('cronJob.activeDeadlineSeconds').describe(
+          'Pass deadline: the Job is stopped after this long.',
+        ),
+        backoffLimit: nonNegativeInt('cronJob.backoffLimit').describe('Pod retries of one pass Job.'),
+        successfulJobsHistoryLimit: nonNegativeInt('cronJob.successfulJobsHistoryLimit').describe(
+          'Finished Jobs kept for `logs`.',
+        ),
+        failedJobsHistoryLimit: nonNegativeInt('cronJob.failedJobsHistoryLimit').describe(
+          'Failed Jobs kept for `logs`.',
+        ),
+      })
+      .describe('The schedule and loop budgets of the pass.'),
+    resources: z
+      .strictObject({
+        clone: resources.describe('The init container that clones the controller source.'),
+        pass: resources.describe('The container that runs the reconcile pass.'),
+      })
+      .describe('Container resources of the pass pod.'),
+    scratch: z
+      .strictObject({
+        checkoutSizeLimit: quantity.describe('EmptyDir size limit of the controller source checkout.'),
+        tmpSizeLimit: quantity.describe('EmptyDir size limit of /tmp (HOME of git and node).'),
+      })
+      .describe('Writable EmptyDirs; the root filesystem is read-only.'),
+    source: z
+      .strictObject({
+        mirror: z
+          .strictObject({
+            mirror: dnsLabel('a mirror id').describe('Id of the mirror (in `mirrors`) that holds the controller code.'),
+            ref: z.string().regex(GIT_REF_NAME, 'must be a branch or tag name').describe('Branch or tag to clone.'),
+          })
+          .describe('Where the pass pod clones the controller source from (shallow).'),
+        githubSsh: z
+          .strictObject({
+            transport: z
+              .literal('ssh', { message: 'must be ssh: there is no HTTPS or token transport' })
+              .describe('Always ssh (through a GIT_SSH wrapper); there is no HTTPS or token path.'),
+            host: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name').describe('SSH host of the upstream.'),
+            port: z.number().int().min(1).max(65535).describe('SSH port of the upstream.'),
+            user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').describe('SSH user.'),
+            identity: secretKeyRef.describe('Secret key holding the SSH private key.'),
+            knownHosts: secretKeyRef.describe('Secret key holding the known_hosts lines of the host.'),
+            proxy,
+          })
+          .describe('The only way the git mirror reaches the upstream.'),
+      })
+      .describe('Where code comes from.'),
+  })
+  .describe('The controller: where it runs, as whom, and its loop budgets.');
+
+export const MirrorSchema = z
+  .strictObject({
+    id: dnsLabel('a mirror id').describe('Id followers use in source.mirror.'),
+    repo: z.string().regex(REPO, 'must be owner/name').describe('The upstream repository this mirror holds.'),
+    url: z
+      .string()
+      .regex(MIRROR_URL, 'must be a git://, http(s)://, ssh:// or file:// URL')
+      .describe('Where the Kubernetes-managed mirror serves the repository.'),
+  })
+  .describe('One repository in the Kubernetes-managed git mirror.');
+
+export const AdapterSchema = z
+  .strictObject({
+    id: dnsLabel('an adapter id').describe('Id followers use in `adapter`.'),
+    commands: z
+      .strictObject({
+        status: argv.describe('Reads the compact status of the control plane (argv, placeholders allowed).'),
+        trigger: argv.describe('Triggers the control plane for one sha (argv, placeholders allowed).'),
+      })
+      .describe('The adapter commands, run without a shell.'),
+    timeoutSeconds: positiveInt('timeoutSeconds').describe('A command still running after this is killed.'),
+    maxOutputBytes: positiveInt('maxOutputBytes').describe('Output kept from one command; more is an error.'),
+  })
+  .describe('How to drive one existing control plane.');
+
+export const CLOSEOUT_CHECKS = ['runSucceeded', 'deployedShaMatches', 'mirrorFlushed', 'githubInSync'] as const;
+
+export const FollowerSchema = z
+  .strictObject({
+    id: dnsLabel('a follower id').describe('Unique id (DNS-1123 label); the key of its state record.'),
+    enabled: z.boolean().describe('A disabled follower is reported but never triggered.'),
+    adapter: dnsLabel('an adapter id').describe('Id of the adapter (in `adapters`) that drives its control plane.'),
+    source: z
+      .strictObject({
+        repo: z.string().regex(REPO, 'must be owner/name').describe('Upstream repository, owner/name.'),
+        branch: z.string().regex(GIT_REF_NAME, 'must be a valid git branch name').describe('Branch to follow.'),
+        mirror: dnsLabel('a mirror id').describe('Id of the mirror (in `mirrors`) it is observed through.'),
+      })
+      .describe('What to follow, and through which mirror.'),
+    target: z
+      .strictObject({
+        configRef: z.string().min(1).describe('Owning file, relative to configRoot, that holds the target details.'),
+        collection: z.string().min(1).describe('Top-level list in the owning file to select from.'),
+        selector: z
+          .record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]))
+          .refine((m) => Object.keys(m).length > 0, { message: 'a selector needs at least one field' })
+          .describe('Fields the one selected entry must have, like matchLabels.'),
+      })
+      .describe('The control-plane target, kept in its owning file.'),
+    drillDown: z
+      .strictObject({
+        status: argv.describe('Shown as the next command to inspect the control plane.'),
+        trigger: argv.describe('Shown as the manual trigger command.'),
+        events: argv.describe('Shown as the command for events.'),
+        logs: argv.describe('Shown as the command for logs.'),
+      })
+      .describe('Next commands shown to operators (argv, placeholders allowed).'),
+    closeout: z
+      .strictObject({
+        budgetSeconds: positiveInt('closeout.budgetSeconds').describe(
+          'Trigger-to-closeout budget; running over is a visible Failed (BudgetExceeded).',
+        ),
+        pollIntervalSeconds: positiveInt('closeout.pollIntervalSeconds').describe(
+          'How often closeout asks the adapter for status.',
+        ),
+        checks: z
+          .array(z.enum(CLOSEOUT_CHECKS))
+          .min(1, 'closeout needs at least one check')
+          .refine((a) => new Set(a).size === a.length, { message: 'a closeout check is listed twice' })
+          .describe('All must hold for Succeeded.'),
+      })
+      .describe('When a triggered run counts as closed out, and how long that may take.'),
+    retry: z
+      .strictObject({
+        maxAttempts: positiveInt('retry.maxAttempts').describe('Trigger attempts per sha, the first included.'),
+        backoffSeconds: nonNegativeInt('retry.backoffSeconds').describe('Wait after a Failed before retrying.'),
+      })
+      .describe('Retry budget of a failed sha.'),
+  })
+  .describe('One branch to follow.');
+
+export const RegistrySchema = z
+  .strictObject({
+    apiVersion: z
+      .literal('cicd.unidesk.dev/v1alpha1', { message: 'must be cicd.unidesk.dev/v1alpha1' })
+      .describe('Version of this file format.'),
+    kind: z
+      .literal('BranchFollowerRegistry', { message: 'must be BranchFollowerRegistry' })
+      .describe('Always BranchFollowerRegistry.'),
+    configRoot: z
+      .string()
+      .min(1)
+      .describe('Directory configRef paths are relative to, itself relative to this file.'),
+    controller: ControllerSchema,
+    mirrors: z.array(MirrorSchema).min(1, 'declare at least one mirror').describe('Git mirror repositories.'),
+    adapters: z.array(AdapterSchema).min(1, 'declare at least one adapter').describe('Control-plane adapters.'),
+    followers: z.array(FollowerSchema).min(1, 'declare at least one follower').describe('The followers.'),
+  })
+  .describe('The branch-follower registry.');
+
+export type Registry = z.infer<typeof RegistrySchema>;
+export type ControllerConfig = z.infer<typeof ControllerSchema>;
+export type MirrorConfig = z.infer<typeof MirrorSchema>;
+export type AdapterConfig = z.infer<typeof AdapterSchema>;
+export type FollowerConfig = z.infer<typeof FollowerSchema>;
+export type CloseoutCheck = (typeof CLOSEOUT_CHECKS)[number];
+export type ResourcesConfig = z.infer<typeof resources>;
+export type SecretKeyRef = z.infer<typeof secretKeyRef>;

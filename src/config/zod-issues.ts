@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import type { ConfigIssue } from '../errors.ts';
+import type { YamlPath, YamlSource } from './yaml-source.ts';
+
+function valueAt(data: unknown, path: YamlPath): unknown {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+// Turns zod's issues into ConfigIssues with positions and messages in the registry's own words:
+// a missing field says "missing", an unknown key points at the key, a wrong type says what it got.
+export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push(source.issue([...path, key], `unknown field "${key}" (check its spelling and indentation)`, { atKey: true }));
+      }
+      continue;
+    }
+    const value = valueAt(source.data, path);
+    if (issue.code === 'invalid_type' && value === undefined) {
+      out.push(source.issue(path, `required field is missing (expected ${issue.expected})`));
+      continue;
+    }
+    if (issue.code === 'invalid_type') {
+      out.push(source.issue(path, `expected ${issue.expected}, got ${describeType(value)}`));
+      continue;
+    }
+    out.push(source.issue(path, issue.message));
+  }
+  return out;
+}

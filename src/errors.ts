@@ -1,0 +1,84 @@
+import { ExitCode } from './exit-codes.ts';
+
+/** Why the error happened, in one machine-readable word (shown in `--json` error output). */
+export type ErrorReason =
+  | 'InvalidConfig'
+  | 'InvalidUsage'
+  | 'NotImplemented'
+  | 'ConfirmationRequired'
+  | 'SynthFailed';
+
+// The one base every error the user may see derives from: a reason, whether retrying can help, and
+// the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.
+export class BranchFollowerError extends Error {
+  readonly reason: ErrorReason;
+  readonly retryable: boolean;
+  readonly exitCode: ExitCode;
+
+  constructor(
+    message: string,
+    opts: { reason: ErrorReason; retryable: boolean; exitCode: ExitCode; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.reason = opts.reason;
+    this.retryable = opts.retryable;
+    this.exitCode = opts.exitCode;
+  }
+}
+
+/** One problem in a YAML file: where it is (YAML path and file position) and what is wrong. */
+export interface ConfigIssue {
+  /** The file the problem is in (the registry or an owning file it references). */
+  readonly file: string;
+  /** The YAML path, e.g. `followers[0].closeout.budgetSeconds`. */
+  readonly path: string;
+  /** 1-based line, or 0 when the file could not be read at all. */
+  readonly line: number;
+  /** 1-based column, or 0 when the file could not be read at all. */
+  readonly column: number;
+  /** What is wrong and, where it helps, what would be right. */
+  readonly message: string;
+}
+
+/** Formats an issue the way compilers do, so editors can jump to it. */
+export function formatConfigIssue(issue: ConfigIssue): string {
+  return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}`;
+}
+
+// Every problem found in the registry (and the owning files it references), reported together.
+export class ConfigError extends BranchFollowerError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const n = issues.length;
+    super(
+      `invalid configuration: ${n} problem${n === 1 ? '' : 's'}\n` +
+        issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n'),
+      { reason: 'InvalidConfig', retryable: false, exitCode: ExitCode.InvalidInput },
+    );
+    this.issues = issues;
+  }
+}
+
+// A verb that this version of the CLI declares but does not carry out yet: never fake output.
+export class NotImplementedError extends BranchFollowerError {
+  constructor(verb: string) {
+    super(`\`${verb}\` is not implemented yet in this version of branch-follower; nothing was done`, {
+      reason: 'NotImplemented',
+      retryable: false,
+      exitCode: ExitCode.NotImplemented,
+    });
+  }
+}
+
+// A writing verb run without --confirm: it said what it would do and wrote nothing.
+export class ConfirmationRequiredError extends BranchFollowerError {
+  constructor(verb: string) {
+    super(`\`${verb}\` writes; nothing was written. Re-run with --confirm to carry it out`, {
+      reason: 'ConfirmationRequired',
+      retryable: false,
+      exitCode: ExitCode.ConfirmationRequired,
+    });
+  }
+}

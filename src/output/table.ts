@@ -1,0 +1,31 @@
+import Table from 'cli-table3';
+
+/** A compact table: upper-case headers and string cells, as kubectl prints them. */
+export interface TableData {
+  readonly headers: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+const NO_BORDER = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '',
+  right: '', 'right-mid': '', middle: '  ',
+};
+
+// The one table printer every verb uses: borderless, no colour, no padding at the line ends, so
+// output is the same on every terminal and golden files stay stable.
+export function renderTable(table: TableData): string {
+  const t = new Table({
+    head: table.headers.map((h) => h.toUpperCase()),
+    chars: NO_BORDER,
+    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0 },
+    wordWrap: false,
+  });
+  for (const row of table.rows) t.push([...row]);
+  return t
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
