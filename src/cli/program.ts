@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
 import { renderView, type View } from '../output/view.ts';
 import { registerApply } from './apply.ts';
 import { registerCleanupState } from './cleanup-state.ts';
@@ -64,12 +65,12 @@ export type Entry = 'branch-follower' | 'cicd';
 // Builds the commander program; settings made before `.command()` are inherited by every verb.
 export function buildProgram(entry: Entry, io: CliIo): Command {
   if (entry === 'branch-follower') {
-    const program = configure(new Command('branch-follower'), io).description(DESCRIPTION);
+    const program = configure(new Command('branch-follower'), io).description(DESCRIPTION).version(pkg.version);
     addVerbs(program, io);
     return program;
   }
   const cicd = configure(new Command('cicd'), io).description('UniDesk CI/CD commands.');
-  const follower = cicd.command('branch-follower').description(DESCRIPTION);
+  const follower = cicd.command('branch-follower').description(DESCRIPTION).version(pkg.version);
   addVerbs(follower, io);
   return cicd;
 }

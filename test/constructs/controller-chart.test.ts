@@ -1,0 +1,182 @@
+import { Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { ControllerChart } from '../../constructs/controller-chart.ts';
+import { shippedRegistry } from '../helpers/registry.ts';
+
+type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+
+function synthChart(): Obj[] {
+  const loaded = shippedRegistry();
+  const chart = new ControllerChart(Testing.app(), 'test', { loaded });
+  return Testing.synth(chart) as Obj[];
+}
+
+function only(objs: Obj[], kind: string, name?: string): Obj {
+  const found = objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Every key path in an object, for "nowhere in the manifest" assertions. */
+function keysDeep(v: unknown, out: string[] = []): string[] {
+  if (Array.isArray(v)) v.forEach((x) => keysDeep(x, out));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { out.push(k); keysDeep(x, out); }
+  return out;
+}
+
+describe('ControllerChart', () => {
+  it('matches the snapshot of the shipped registry', () => {
+    // GIVEN the shipped registry WHEN the chart is synthesized THEN the output is the reviewed one
+    expect(synthChart()).toMatchSnapshot();
+  });
+
+  it('synthesizes exactly the controller objects, one of each, in apply order', () => {
+    const kinds = synthChart().map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds.sort()).toEqual([
+      'ConfigMap/branch-follower-registry',
+      'ConfigMap/branch-follower-state',
+      'CronJob/branch-follower',
+      'Lease/branch-follower-leader',
+      'Namespace/unidesk-cicd',
+      'Role/branch-follower',
+      'RoleBinding/branch-follower',
+      'ServiceAccount/branch-follower',
+    ]);
+  });
+
+  it('labels every object so apply can find and prune what it owns', () => {
+    for (const o of synthChart()) {
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/name': 'branch-follower',
+        'app.kubernetes.io/instance': 'branch-follower',
+        'app.kubernetes.io/part-of': 'unidesk-cicd',
+        'app.kubernetes.io/managed-by': 'branch-follower',
+      });
+    }
+  });
+
+  it('places every namespaced object in the controller namespace', () => {
+    for (const o of synthChart().filter((x) => x.kind !== 'Namespace')) {
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('unidesk-cicd');
+    }
+  });
+
+  describe('CronJob', () => {
+    it('never overlaps passes and takes every budget from the registry', () => {
+      const cj = only(synthChart(), 'CronJob');
+      // GIVEN controller.cronJob in the registry THEN the same values, nothing invented
+      expect(cj.spec).toMatchObject({
+        schedule: '* * * * *',
+        timeZone: 'Etc/UTC',
+        concurrencyPolicy: 'Forbid',
+        suspend: false,
+        startingDeadlineSeconds: 50,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+      });
+      expect(cj.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 300, backoffLimit: 0 });
+    });
+
+    it('clones the controller source from the mirror into an EmptyDir and reads nothing from the host', () => {
+      const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
+      expect(keysDeep(pod)).not.toContain('hostPath');
+      expect(pod).toMatchObject({ hostNetwork: false, hostPID: false, hostIPC: false, restartPolicy: 'Never' });
+      const [clone] = pod.initContainers;
+      expect(clone.command).toEqual([
+        'git', 'clone', '--depth', '1', '--single-branch', '--branch', 'master', '--',
+        'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git', '/opt/branch-follower/checkout',
+      ]);
+      const checkout = pod.volumes.find((v: any) => v.name === 'checkout');
+      expect(checkout).toEqual({ name: 'checkout', emptyDir: { sizeLimit: '256Mi' } });
+      for (const v of pod.volumes) expect(Object.keys(v).sort()).toSatisfy((k: string[]) => k.includes('emptyDir') || k.includes('configMap'));
+    });
+
+    it('overlays the mounted registry onto the clone and runs one confirmed controller pass', () => {
+      const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
+      const [pass] = pod.containers;
+      expect(pass.workingDir).toBe('/opt/branch-follower/checkout');
+      expect(pass.command).toEqual(['node', 'src/cli/main.ts', 'run-once', '--all', '--confirm', '--wait', '--controller']);
+      expect(pass.volumeMounts).toContainEqual({
+        name: 'registry',
+        mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml',
+        subPath: 'cicd-branch-followers.yaml',
+        readOnly: true,
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'registry',
+        configMap: { name: 'branch-follower-registry', items: [{ key: 'cicd-branch-followers.yaml', path: 'cicd-branch-followers.yaml' }] },
+      });
+    });
+
+    it('meets the restricted Pod Security standard in every container', () => {
+      const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
+      expect(pod.securityContext).toEqual({
+        runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' },
+      });
+      for (const c of [...pod.initContainers, ...pod.containers]) {
+        expect(c.securityContext, c.name).toEqual({
+          allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
+        });
+        // the only writable paths are EmptyDirs
+        const writable = c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name).sort();
+        expect(writable, c.name).toEqual(['checkout', 'tmp']);
+      }
+    });
+
+    it('runs as the controller ServiceAccount with resources from the registry', () => {
+      const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
+      expect(pod.serviceAccountName).toBe('branch-follower');
+      expect(pod.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } });
+      expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    });
+  });
+
+  describe('RBAC', () => {
+    it('grants only its Lease, its state ConfigMap and Event creation, by resourceName', () => {
+      const role = only(synthChart(), 'Role');
+      expect(role.rules).toEqual([
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update'], resourceNames: ['branch-follower-leader'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'update'], resourceNames: ['branch-follower-state'] },
+        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
+      ]);
+    });
+
+    it('grants nothing on Secrets, nothing cluster-wide and no wildcard', () => {
+      const objs = synthChart();
+      expect(objs.map((o) => o.kind)).not.toContain('ClusterRole');
+      expect(objs.map((o) => o.kind)).not.toContain('ClusterRoleBinding');
+      for (const rule of only(objs, 'Role').rules) {
+        expect(rule.resources).not.toContain('secrets');
+        expect([...rule.verbs, ...rule.resources, ...rule.apiGroups]).not.toContain('*');
+      }
+    });
+
+    it('binds the Role to the controller ServiceAccount only', () => {
+      const rb = only(synthChart(), 'RoleBinding');
+      expect(rb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'branch-follower' });
+      expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'branch-follower', namespace: 'unidesk-cicd' }]);
+    });
+
+    it('does not mount a token into pods other than the pass', () => {
+      expect(only(synthChart(), 'ServiceAccount').automountServiceAccountToken).toBe(false);
+    });
+  });
+
+  describe('state that apply must never wipe', () => {
+    it('the state ConfigMap applies no data field, so live records survive re-apply', () => {
+      const state = only(synthChart(), 'ConfigMap', 'branch-follower-state');
+      expect(Object.keys(state).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+    });
+
+    it('the Lease applies only its duration, never a holder', () => {
+      const lease = only(synthChart(), 'Lease');
+      expect(lease.spec).toEqual({ leaseDurationSeconds: 60 });
+    });
+  });
+
+  it('the registry ConfigMap carries the registry file byte for byte', () => {
+    const loaded = shippedRegistry();
+    const cm = only(synthChart(), 'ConfigMap', 'branch-follower-registry');
+    expect(cm.data).toEqual({ 'cicd-branch-followers.yaml': loaded.text });
+  });
+});

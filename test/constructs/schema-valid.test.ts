@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { CronJob } from 'kubernetes-models/batch/v1';
+import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
+import { synthesize, type Manifest } from '../../src/synth/manifests.ts';
+import { shippedRegistry } from '../helpers/registry.ts';
+
+// Validators generated from the Kubernetes OpenAPI schemas (kubernetes-models), keyed as objects are.
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'coordination.k8s.io/v1/Lease': Lease,
+  'batch/v1/CronJob': CronJob,
+};
+
+function validate(m: Manifest): void {
+  const Model = MODELS[`${m.apiVersion}/${m.kind}`];
+  if (!Model) throw new Error(`no schema for ${m.apiVersion}/${m.kind}`);
+  new Model(structuredClone(m)).validate();
+}
+
+describe('synthesized objects against the Kubernetes OpenAPI schemas', () => {
+  const manifests = synthesize(shippedRegistry());
+
+  it.each(manifests.map((m) => [`${m.kind}/${m.metadata.name}`, m] as const))('%s is schema-valid', (_, m) => {
+    expect(() => validate(m)).not.toThrow();
+  });
+
+  it('the validator does reject a broken object (so the checks above can fail)', () => {
+    const cronJob = manifests.find((m) => m.kind === 'CronJob')!;
+    const broken = structuredClone(cronJob) as any;
+    broken.spec.jobTemplate.spec.backoffLimit = 'zero';
+    expect(() => validate(broken)).toThrow();
+    const missing = structuredClone(cronJob) as any;
+    delete missing.spec.jobTemplate;
+    expect(() => validate(missing)).toThrow();
+  });
+});
