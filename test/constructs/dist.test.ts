@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +33,14 @@ describe('dist/', () => {
     synthTo(join(a, 'dist'), { TZ: 'Pacific/Chatham', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8' });
     synthTo(join(b, 'dist'), { TZ: 'UTC', LANG: 'C', LC_ALL: 'C', CDK8S_DISABLE_SORT: '1' }, b);
     expect(readTree(join(a, 'dist'))).toEqual(readTree(join(b, 'dist')));
+  });
+
+  it('npm run synth on a clean clone of the committed tree leaves git status clean', () => {
+    const clone = join(mkdtempSync(join(tmpdir(), 'bf-clone-')), 'repo');
+    execFileSync('git', ['clone', '--quiet', '--no-hardlinks', ROOT, clone]);
+    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+    execFileSync('npm', ['run', '-s', 'synth'], { cwd: clone, stdio: 'pipe' });
+    expect(execFileSync('git', ['status', '--porcelain'], { cwd: clone, encoding: 'utf8' })).toBe('');
   });
 
   it('contains one file per controller object and nothing else', () => {
