@@ -15,6 +15,13 @@ function duplicates<T extends { id: string }>(items: readonly T[]): Map<number, 
   return dupes;
 }
 
+/** Lookup by id where, as in the duplicate-id message, the first declaration is the real one. */
+function firstById<T extends { id: string }>(items: readonly T[]): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const item of items) if (!out.has(item.id)) out.set(item.id, item);
+  return out;
+}
+
 function checkTemplate(
   source: YamlSource,
   path: YamlPath,
@@ -34,7 +41,7 @@ function checkTemplate(
       if (part.name.startsWith(TARGET_PREFIX)) {
         const field = part.name.slice(TARGET_PREFIX.length);
         for (const t of targets) {
-          if (!(field in t.entry)) {
+          if (!Object.hasOwn(t.entry, field)) {
             out.push(source.issue([...path, i], `\${${part.name}}: the target entry of follower "${t.followerId}" has no scalar field "${field}"`));
           }
         }
@@ -69,8 +76,8 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       issues.push(source.issue([kind, i, 'id'], `duplicate id "${list[i]!.id}" (first declared at ${kind}[${first}])`));
     }
   }
-  const adapters = new Map(registry.adapters.map((a) => [a.id, a]));
-  const mirrors = new Map(registry.mirrors.map((m) => [m.id, m]));
+  const adapters = firstById(registry.adapters);
+  const mirrors = firstById(registry.mirrors);
   const mirrorIds = [...mirrors.keys()].join(', ');
 
   if (!mirrors.has(registry.controller.source.mirror.mirror)) {
@@ -123,5 +130,10 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   if (longestBudget.index >= 0 && job.activeDeadlineSeconds <= longestBudget.seconds) {
     issues.push(source.issue(['controller', 'cronJob', 'activeDeadlineSeconds'], `must be greater than the longest closeout budget (${longestBudget.seconds} s at followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`));
   }
-  return { issues, targets };
+  const seen = new Set<string>();
+  const unique = issues.filter((i) => {
+    const key = `${i.file}:${i.line}:${i.column}:${i.path}:${i.message}`;
+    return !seen.has(key) && seen.add(key);
+  });
+  return { issues: unique, targets };
 }

@@ -14,6 +14,16 @@ const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const MIRROR_URL = /^(git|https?|ssh|file):\/\/\S+$/;
 const PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
 
+/** Whether the runtime's time zone database knows the name (Kubernetes checks it against its own). */
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return name.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 const dnsLabel = (what: string) =>
   z
     .string()
@@ -91,7 +101,7 @@ export const ControllerSchema = z
     namespace: dnsLabel('a namespace').describe('Namespace the controller and all its objects live in.'),
     kubeRoute: z
       .strictObject({
-        context: z.string().min(1).describe('kubeconfig context the CLI talks to (overridable only by --context).'),
+        context: z.string().min(1, 'must not be empty').describe('kubeconfig context the CLI talks to (overridable only by --context).'),
       })
       .describe('How the CLI reaches the cluster.'),
     serviceAccount: z
@@ -132,7 +142,10 @@ export const ControllerSchema = z
           .max(52, 'a CronJob name must be at most 52 characters (Kubernetes appends 11 for Job names)')
           .describe('CronJob that runs one reconcile pass per schedule tick.'),
         schedule: cronSchedule.describe('Cron schedule of the pass.'),
-        timeZone: z.string().min(1).describe('IANA time zone the schedule is read in.'),
+        timeZone: z
+          .string()
+          .refine(isTimeZone, { message: 'must be an IANA time zone such as Etc/UTC or Europe/Berlin' })
+          .describe('IANA time zone the schedule is read in.'),
         concurrencyPolicy: z
           .literal('Forbid', { message: 'must be Forbid: two passes never run at once' })
           .describe('Always Forbid: a pass never overlaps the previous one.'),
@@ -231,10 +244,10 @@ export const FollowerSchema = z
       .describe('What to follow, and through which mirror.'),
     target: z
       .strictObject({
-        configRef: z.string().min(1).describe('Owning file, relative to configRoot, that holds the target details.'),
-        collection: z.string().min(1).describe('Top-level list in the owning file to select from.'),
+        configRef: z.string().min(1, 'must not be empty').describe('Owning file, relative to configRoot, that holds the target details.'),
+        collection: z.string().min(1, 'must not be empty').describe('Top-level list in the owning file to select from.'),
         selector: z
-          .record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]))
+          .record(z.string().min(1, 'a selector field name must not be empty'), z.union([z.string(), z.number(), z.boolean()]))
           .refine((m) => Object.keys(m).length > 0, { message: 'a selector needs at least one field' })
           .describe('Fields the one selected entry must have, like matchLabels.'),
       })
@@ -281,7 +294,7 @@ export const RegistrySchema = z
       .describe('Always BranchFollowerRegistry.'),
     configRoot: z
       .string()
-      .min(1)
+      .min(1, 'must not be empty')
       .describe('Directory configRef paths are relative to, itself relative to this file.'),
     controller: ControllerSchema,
     mirrors: z.array(MirrorSchema).min(1, 'declare at least one mirror').describe('Git mirror repositories.'),

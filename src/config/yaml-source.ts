@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 
 export type YamlPath = readonly (string | number)[];
+
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** `followers[0].closeout.budgetSeconds` from `['followers', 0, 'closeout', 'budgetSeconds']`. */
 export function formatPath(path: YamlPath): string {
   if (path.length === 0) return '(document)';
   return path
-    .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`))
+    .map((seg, i) =>
+      typeof seg === 'number' ? `[${seg}]` : !PLAIN_KEY.test(seg) ? `[${JSON.stringify(seg)}]` : i === 0 ? seg : `.${seg}`,
+    )
     .join('');
 }
 
@@ -19,6 +23,8 @@ export class YamlSource {
   readonly doc: Document;
   readonly data: unknown;
   private readonly lines: LineCounter;
+  /** Offsets of every alias (`*name`): each field is written out, so a reader sees it where it applies. */
+  private readonly aliases: number[];
 
   private constructor(file: string, text: string) {
     this.file = file;
@@ -26,7 +32,13 @@ export class YamlSource {
     this.lines = new LineCounter();
     // uniqueKeys: a key given twice is an error, never "the last one wins".
     this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
-    this.data = this.doc.errors.length === 0 ? this.doc.toJS({ maxAliasCount: 0 }) : undefined;
+    this.aliases = [];
+    visit(this.doc, {
+      Alias: (_, node) => {
+        this.aliases.push(node.range?.[0] ?? 0);
+      },
+    });
+    this.data = this.doc.errors.length === 0 && this.aliases.length === 0 ? this.doc.toJS() : undefined;
   }
 
   /** Reads and parses a file; an unreadable file is reported as an issue, never thrown raw. */
@@ -48,11 +60,14 @@ export class YamlSource {
 
   /** Syntax errors (and aliases, which a registry does not need), each with its position. */
   syntaxIssues(): ConfigIssue[] {
-    return this.doc.errors.map((e) => {
-      const pos = this.lines.linePos(e.pos[0]);
-      const message = e.message.split('\n')[0] ?? e.message;
+    const at = (offset: number, message: string): ConfigIssue => {
+      const pos = this.lines.linePos(offset);
       return { file: this.file, path: '(syntax)', line: pos.line, column: pos.col, message };
-    });
+    };
+    return [
+      ...this.doc.errors.map((e) => at(e.pos[0], e.message.split('\n')[0] ?? e.message)),
+      ...this.aliases.map((offset) => at(offset, 'aliases (*name) are not allowed here: write the value out')),
+    ];
   }
 
   /**

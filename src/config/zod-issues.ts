@@ -18,6 +18,13 @@ function describeType(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** What a missing field should have held, in the words of the issue zod raised for it. */
+function expectation(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
+  if (issue.code === 'invalid_value') return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+  return issue.message;
+}
+
 // Turns zod's issues into ConfigIssues with positions and messages in the registry's own words:
 // a missing field says "missing", an unknown key points at the key, a wrong type says what it got.
 export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIssue[] {
@@ -31,12 +38,20 @@ export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIss
       continue;
     }
     const value = valueAt(source.data, path);
-    if (issue.code === 'invalid_type' && value === undefined) {
-      out.push(source.issue(path, `required field is missing (expected ${issue.expected})`));
+    if (value === undefined) {
+      out.push(source.issue(path, `required field is missing (${expectation(issue)})`));
+      continue;
+    }
+    if (issue.code === 'invalid_type' && issue.expected === 'int' && typeof value === 'number') {
+      out.push(source.issue(path, issue.message)); // the schema's own "must be a whole number"
       continue;
     }
     if (issue.code === 'invalid_type') {
       out.push(source.issue(path, `expected ${issue.expected}, got ${describeType(value)}`));
+      continue;
+    }
+    if (issue.code === 'invalid_key') {
+      out.push(source.issue(path, issue.issues[0]?.message ?? issue.message));
       continue;
     }
     out.push(source.issue(path, issue.message));

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { cli, expectGolden } from '../helpers/cli.ts';
-import { registryCopy, ROOT } from '../helpers/registry.ts';
+import { makeFixture } from '../helpers/registry-fixture.ts';
+import { ROOT } from '../helpers/registry.ts';
 
 /** Every verb of the product specification's CLI section, plus validate. */
 const SPEC_VERBS = ['validate', 'synth', 'plan', 'apply', 'status', 'run-once', 'events', 'logs', 'cleanup-state', 'git-mirror'];
@@ -100,7 +101,10 @@ describe('validate', () => {
   });
 
   it('prints every problem with file:line:column and YAML path to stderr, exit 2', async () => {
-    const root = registryCopy((t) => t.replace('budgetSeconds: 120', 'budgetSeconds: 0').replace('    timeZone: Etc/UTC', '    timezone: Etc/UTC'));
+    const { root } = makeFixture([
+      { from: 'budgetSeconds: 120', to: 'budgetSeconds: 0' },
+      { from: '    timeZone: Etc/UTC', to: '    timezone: Etc/UTC' },
+    ]);
     const r = await cli(['validate'], { cwd: root });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -119,7 +123,7 @@ describe('validate', () => {
 
 describe('synth', () => {
   it('writes nothing when the registry is invalid', async () => {
-    const root = registryCopy((t) => t.replace('kind: BranchFollowerRegistry', 'kind: Registry'));
+    const { root } = makeFixture([{ from: 'kind: BranchFollowerRegistry', to: 'kind: Registry' }]);
     const out = join(mkdtempSync(join(tmpdir(), 'bf-synth-')), 'dist');
     const r = await cli(['synth', '--out', out], { cwd: root });
     expect(r.code).toBe(2);
