@@ -9,6 +9,7 @@ import { ControllerServiceAccount } from './controller-service-account.ts';
 import { RegistryConfigMap } from './registry-config-map.ts';
 import { StateConfigMap } from './state-config-map.ts';
 import { StateLease } from './state-lease.ts';
+import { ownerLabels } from './ownership.ts';
 
 /** Where, inside the controller source, the spec keeps the registry; the mounted one replaces it. */
 export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
@@ -17,17 +18,6 @@ export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
 export interface ControllerChartProps {
   /** The validated registry; every object is derived from it and nothing else. */
   readonly loaded: LoadedRegistry;
-}
-
-/** The labels every object carries; `apply` finds (and prunes) what it owns by them. */
-export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
-  const c = loaded.registry.controller;
-  return {
-    'app.kubernetes.io/name': 'branch-follower',
-    'app.kubernetes.io/instance': c.name,
-    'app.kubernetes.io/part-of': c.partOf,
-    'app.kubernetes.io/managed-by': 'branch-follower',
-  };
 }
 
 // The whole controller, composed from one construct per object, from one validated registry.

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { PRUNE_ANNOTATION } from './ownership.ts';
 
 /** Props of {@link StateConfigMap}. */
 export interface StateConfigMapProps {
@@ -16,7 +17,8 @@ export interface StateConfigMapProps {
 // manifest never applies `data`; the pass writes `data` under its own manager with compare-and-swap
 // updates. So re-applying, or changing anything else here, leaves every follower's record untouched.
 // Do not add a `data` field (not even an empty one): applying it would claim the field and let a
-// later apply remove what the pass wrote.
+// later apply remove what the pass wrote. For the same reason it is never pruned: if the registry
+// renames it, the old one is kept (plan shows `keep`) until someone deletes it on purpose.
 export class StateConfigMap extends Construct {
   /** The ConfigMap name, for RBAC and the pass. */
   public readonly name: string;
@@ -25,7 +27,7 @@ export class StateConfigMap extends Construct {
     super(scope, id);
     this.name = props.name;
     new k8s.KubeConfigMap(this, 'Resource', {
-      metadata: { name: props.name, namespace: props.namespace },
+      metadata: { name: props.name, namespace: props.namespace, annotations: { [PRUNE_ANNOTATION]: 'never' } },
     });
   }
 }

@@ -6,7 +6,16 @@ export type ErrorReason =
   | 'InvalidUsage'
   | 'NotImplemented'
   | 'ConfirmationRequired'
-  | 'SynthFailed';
+  | 'SynthFailed'
+  | 'KubeRoute'
+  | 'KubeUnreachable'
+  | 'KubeUnauthorized'
+  | 'KubeForbidden'
+  | 'KubeNotFound'
+  | 'KubeConflict'
+  | 'KubeInvalid'
+  | 'KubeFailed'
+  | 'WaitTimedOut';
 
 // The one base every error the user may see derives from: a reason, whether retrying can help, and
 // the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.
@@ -80,5 +89,38 @@ export class ConfirmationRequiredError extends BranchFollowerError {
       retryable: false,
       exitCode: ExitCode.ConfirmationRequired,
     });
+  }
+}
+
+/** What a Kubernetes request was doing, so an error can say so. */
+export interface KubeRequestContext {
+  /** The API verb: get, list, apply, update, create, delete. */
+  readonly verb: string;
+  /** `Kind namespace/name` or `Kinds in namespace`. */
+  readonly resource: string;
+  /** The kubeconfig context and server the request went to. */
+  readonly context: string;
+  readonly server: string;
+}
+
+// A failed Kubernetes request: which verb on which resource, as whom, and what the server said.
+export class KubeError extends BranchFollowerError {
+  readonly status: number;
+  readonly request: KubeRequestContext;
+
+  constructor(
+    message: string,
+    opts: { reason: ErrorReason; retryable: boolean; status: number; request: KubeRequestContext; exitCode?: ExitCode; cause?: unknown },
+  ) {
+    super(message, { reason: opts.reason, retryable: opts.retryable, exitCode: opts.exitCode ?? ExitCode.Failed, cause: opts.cause });
+    this.status = opts.status;
+    this.request = opts.request;
+  }
+}
+
+// Something waited for did not happen within its budget; the message names what is still missing.
+export class WaitTimeoutError extends BranchFollowerError {
+  constructor(message: string) {
+    super(message, { reason: 'WaitTimedOut', retryable: true, exitCode: ExitCode.Failed });
   }
 }

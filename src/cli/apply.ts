@@ -1,20 +1,102 @@
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.ts';
+import { passPermissions } from '../../constructs/controller-rbac.ts';
+import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
+import { ConfirmationRequiredError } from '../errors.ts';
+import { accessQuestions, reviewAccess } from '../kube/access-review.ts';
+import { applyPlan, type Applied } from '../kube/apply.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { objectReadiness } from '../kube/readiness.ts';
+import { describeObject, resourceType } from '../kube/resources.ts';
+import { waitUntilReady, type ReadinessCheck } from '../kube/wait.ts';
+import type { View } from '../output/view.ts';
+import type { Manifest } from '../synth/manifests.ts';
+import { planFor, planView } from './plan.ts';
+import type { VerbContext } from './verb.ts';
+
+/** One readiness check per applied object, plus the pass's RBAC as its own ServiceAccount sees it. */
+function readinessChecks(client: KubeClient, loaded: LoadedRegistry, manifests: readonly Manifest[], applied: readonly Applied[]): ReadinessCheck[] {
+  const c = loaded.registry.controller;
+  const checks: ReadinessCheck[] = manifests.map((m) => {
+    const type = resourceType(m.apiVersion, m.kind);
+    const ns = type.namespaced ? m.metadata.namespace : undefined;
+    const generation = applied.find((a) => a.kind === m.kind && a.name === m.metadata.name)?.live?.metadata.generation;
+    return {
+      label: describeObject(m.kind, ns, m.metadata.name),
+      check: async () => objectReadiness(m, await client.get(type, ns, m.metadata.name), generation),
+    };
+  });
+  const permissions = passPermissions({
+    namespace: c.namespace,
+    name: c.name,
+    serviceAccountName: c.serviceAccount.name,
+    leaseName: c.lease.name,
+    stateConfigMapName: c.configMaps.state,
+  });
+  const questions = accessQuestions(permissions, c.configMaps.registry);
+  checks.push({
+    label: `RBAC of ServiceAccount ${c.namespace}/${c.serviceAccount.name}`,
+    check: async () => {
+      const wrong = await reviewAccess(client, c.namespace, c.serviceAccount.name, questions);
+      return wrong.length === 0
+        ? { ready: true, detail: `exactly what the pass needs (${questions.length} access reviews)` }
+        : { ready: false, detail: wrong.join('; ') };
+    },
+  });
+  return checks;
+}
+
+function appliedView(applied: readonly Applied[], waited: { ms: number; checks: number } | undefined): View {
+  const changed = applied.filter((a) => a.result !== 'unchanged' && a.result !== 'kept').length;
+  return {
+    data: { applied: applied.map(({ live: _live, ...a }) => a), ready: waited ? { checks: waited.checks, seconds: waited.ms / 1000 } : null },
+    human: [
+      { line: changed === 0 ? 'apply: nothing to change' : `apply: ${changed} object${changed === 1 ? '' : 's'} changed` },
+      { table: { headers: ['kind', 'name', 'result'], rows: applied.map((a) => [a.kind, a.namespace ? `${a.namespace}/${a.name}` : a.name, a.result]) } },
+      ...(waited ? [{ line: `ready: ${waited.checks} checks passed in ${(waited.ms / 1000).toFixed(1)}s` }] : []),
+      { next: ['branch-follower status', 'branch-follower plan'] },
+    ],
+  };
+}
 
 // Server-side applies the synthesized controller, prunes what it no longer synthesizes, and waits.
-export function registerApply(program: Command): void {
+export function registerApply(program: Command, ctx: VerbContext): void {
   program
     .command('apply')
     .summary('server-side apply the controller, then wait until it is ready')
     .description(
-      'Server-side apply every synthesized object in dependency order (Namespace first), prune labelled ' +
-        'objects no longer synthesized, and never wipe the live state ConfigMap or the Lease holder. ' +
-        'Without --confirm it prints the plan and exits 4, writing nothing.',
+      'Server-side apply every synthesized object in dependency order (Namespace first) under the field ' +
+        'manager "branch-follower", delete labelled objects no longer synthesized (never the state ' +
+        'ConfigMap), and never wipe the live state records or the Lease holder. Without --confirm it ' +
+        'prints the plan and exits 4, writing nothing.\n\n' +
+        'With --wait it then polls until every object is ready (Namespace Active, objects at the applied ' +
+        'generation, CronJob suspended exactly as declared) and the controller ServiceAccount, asked ' +
+        'through SelfSubjectAccessReviews with its own token, can do exactly what the pass needs. The ' +
+        'budget is controller.apply.waitSeconds; on timeout it names what is not ready and exits 5.',
     )
     .option('--confirm', 'carry out the apply (without it nothing is written)')
-    .option('--wait', 'poll every object until ready, within the budget declared in the registry')
+    .option('--wait', 'poll every object until ready, within controller.apply.waitSeconds')
     .addHelpText('after', '\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n')
-    .action(() => {
-      throw new NotImplementedError('apply');
+    .action(async (opts: { confirm?: boolean; wait?: boolean }) => {
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const { client, manifests, items } = await planFor(ctx, loaded);
+      if (!opts.confirm) {
+        ctx.print(planView(items, { diff: false, context: client.route.context }));
+        throw new ConfirmationRequiredError('apply');
+      }
+      ctx.progress(`applying to context ${client.route.context} (${client.route.server}) ...`);
+      const applied = await applyPlan(client, manifests, items, (a) => {
+        if (a.result !== 'unchanged') ctx.progress(`  ${a.result.padEnd(10)} ${describeObject(a.kind, a.namespace, a.name)}`);
+      });
+      let waited: { ms: number; checks: number } | undefined;
+      if (opts.wait) {
+        const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
+        const checks = readinessChecks(client, loaded, manifests, applied);
+        ctx.progress(`waiting for ${checks.length} checks (budget ${waitSeconds}s, controller.apply.waitSeconds) ...`);
+        const ms = await waitUntilReady(checks, waitSeconds * 1000, pollIntervalSeconds * 1000, (e) =>
+          ctx.progress(`  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`),
+        );
+        waited = { ms, checks: checks.length };
+      }
+      ctx.print(appliedView(applied, waited));
     });
 }

@@ -8,4 +8,6 @@ export interface CliIo {
   readonly stdout: OutStream;
   readonly stderr: OutStream;
   readonly cwd: string;
+  /** The environment, for kubectl's KUBECONFIG only; nothing else is read from it. */
+  readonly env: NodeJS.ProcessEnv;
 }

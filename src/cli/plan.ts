@@ -1,19 +1,64 @@
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.ts';
+import { ownerLabels } from '../../constructs/ownership.ts';
+import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { computePlan, PlanAction, type PlanItem } from '../kube/plan.ts';
+import type { Block, View } from '../output/view.ts';
+import { synthesize } from '../synth/manifests.ts';
+import { connect } from './cluster.ts';
+import type { VerbContext } from './verb.ts';
+
+/** Whether applying would change anything (what `plan`'s exit code 1 means). */
+export function hasChanges(items: readonly PlanItem[]): boolean {
+  return items.some((i) => i.action === PlanAction.Create || i.action === PlanAction.Update || i.action === PlanAction.Prune);
+}
+
+export function toPlanRow(item: PlanItem): string[] {
+  return [item.kind, item.namespace ? `${item.namespace}/${item.name}` : item.name, item.action, item.reason || '-'];
+}
+
+export function planSummary(items: readonly PlanItem[]): string {
+  const count = (a: string) => items.filter((i) => i.action === a).length;
+  return `plan: ${count('create')} to create, ${count('update')} to update, ${count('prune')} to prune, ${count('unchanged')} unchanged${count('keep') ? `, ${count('keep')} kept` : ''}`;
+}
+
+export function planView(items: readonly PlanItem[], opts: { diff: boolean; context: string }): View {
+  const human: Block[] = [
+    { line: `${planSummary(items)} (context ${opts.context})` },
+    { table: { headers: ['kind', 'name', 'action', 'reason'], rows: items.map(toPlanRow) } },
+  ];
+  if (opts.diff) for (const i of items) if (i.diff) human.push({ line: i.diff.trimEnd() });
+  human.push({ next: hasChanges(items) ? ['branch-follower plan --diff', 'branch-follower apply --confirm --wait'] : ['branch-follower status'] });
+  return { data: { context: opts.context, changes: hasChanges(items), items }, human };
+}
+
+/** Synthesizes and plans against the cluster of the kube route. */
+export async function planFor(ctx: VerbContext, loaded: LoadedRegistry) {
+  const client = connect(ctx, loaded);
+  const manifests = synthesize(loaded);
+  const items = await computePlan(client, manifests, loaded.registry.controller.namespace, ownerLabels(loaded));
+  return { client, manifests, items };
+}
 
 // Synthesizes and diffs against the live cluster (server-side dry-run apply per object).
-export function registerPlan(program: Command): void {
+export function registerPlan(program: Command, ctx: VerbContext): void {
   program
     .command('plan')
     .summary('synthesize and diff against the live cluster')
     .description(
       'Synthesize the controller and compare every object with the live cluster using a server-side ' +
-        'dry-run apply. Prints kind, namespace/name and action (create, update, unchanged, prune). ' +
+        'dry-run apply (server-owned fields such as managedFields, resourceVersion and status are ignored; ' +
+        'the live data of the state ConfigMap is never drift). Prints kind, namespace/name and action: ' +
+        'create, update, unchanged, prune (labelled as ours, no longer synthesized) or keep (would be ' +
+        'pruned but holds state). Writes nothing.\n\n' +
         'Exit codes: 0 nothing to change, 1 changes, 2 and above an error.',
     )
     .option('--diff', 'show a field-level unified diff of each change (Secret values never shown)')
     .addHelpText('after', '\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n')
-    .action(() => {
-      throw new NotImplementedError('plan');
+    .action(async (opts: { diff?: boolean }) => {
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const { client, items } = await planFor(ctx, loaded);
+      ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));
+      if (hasChanges(items)) ctx.setExitCode(ExitCode.Changes);
     });
 }

@@ -26,18 +26,22 @@ const DESCRIPTION =
   'version, 4 confirmation required, 5 failed at run time, 70 internal error.';
 
 // Adds every verb to `cmd`, which is the root of `branch-follower` or the `branch-follower` under `cicd`.
-function addVerbs(cmd: Command, io: CliIo): void {
+function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   addGlobalOptions(cmd);
   const ctx: VerbContext = {
     io,
     globals: () => cmd.opts<GlobalOptions>(),
     print: (view: View) => io.stdout.write(renderView(view, outputFormat(cmd.opts<GlobalOptions>()))),
+    progress: (line: string) => io.stderr.write(`${line}\n`),
+    setExitCode: (code: number) => {
+      outcome.exitCode = code;
+    },
   };
   registerValidate(cmd, ctx);
   registerSynth(cmd, ctx);
-  registerPlan(cmd);
-  registerApply(cmd);
-  registerStatus(cmd);
+  registerPlan(cmd, ctx);
+  registerApply(cmd, ctx);
+  registerStatus(cmd, ctx);
   registerRunOnce(cmd);
   registerEvents(cmd);
   registerLogs(cmd);
@@ -59,18 +63,23 @@ function configure(cmd: Command, io: CliIo): Command {
     });
 }
 
+/** How a command ended when it did not throw. */
+export interface Outcome {
+  exitCode: number;
+}
+
 /** The program as invoked: `branch-follower <verb>`, or `cicd branch-follower <verb>`. */
 export type Entry = 'branch-follower' | 'cicd';
 
 // Builds the commander program; settings made before `.command()` are inherited by every verb.
-export function buildProgram(entry: Entry, io: CliIo): Command {
+export function buildProgram(entry: Entry, io: CliIo, outcome: Outcome): Command {
   if (entry === 'branch-follower') {
     const program = configure(new Command('branch-follower'), io).description(DESCRIPTION).version(pkg.version);
-    addVerbs(program, io);
+    addVerbs(program, io, outcome);
     return program;
   }
   const cicd = configure(new Command('cicd'), io).description('UniDesk CI/CD commands.');
   const follower = cicd.command('branch-follower').description(DESCRIPTION).version(pkg.version);
-  addVerbs(follower, io);
+  addVerbs(follower, io, outcome);
   return cicd;
 }

@@ -27,10 +27,11 @@ function reportError(err: unknown, io: CliIo, debug: boolean): number {
 
 // Runs one command line and returns the exit code; never throws, never calls process.exit.
 export async function runCli(argv: readonly string[], io: CliIo, entry: Entry): Promise<number> {
-  const program = buildProgram(entry, io);
+  const outcome = { exitCode: ExitCode.Ok as number };
+  const program = buildProgram(entry, io, outcome);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.Ok;
+    return outcome.exitCode;
   } catch (err) {
     return reportError(err, io, argv.includes('--debug'));
   }

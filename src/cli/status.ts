@@ -1,18 +1,171 @@
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.ts';
+import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
+import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
+import { renderArgv } from '../config/placeholders.ts';
+import type { FollowerConfig } from '../config/schema.ts';
+import { staticValues } from '../config/template-values.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { fingerprint } from '../kube/normalize.ts';
+import { resourceType } from '../kube/resources.ts';
+import { KubeError } from '../errors.ts';
+import { ageOf } from '../output/age.ts';
+import type { View } from '../output/view.ts';
+import { connect } from './cluster.ts';
+import type { VerbContext } from './verb.ts';
+
+const since = (t: string | null, now: number) => (t ? `${ageOf(t, now)} ago` : 'never');
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
+
+/** One follower's status row; a follower without a record has simply not been observed yet. */
+export function toStatusRow(f: FollowerConfig, index: number, record: StateRecord | { error: string } | undefined, next: string): string[] {
+  const budget = `${f.closeout.budgetSeconds}s (followers[${index}].closeout.budgetSeconds)`;
+  if (!record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', 'NotObserved', '-', budget, next];
+  if ('error' in record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', `Unreadable: ${record.error}`, '-', budget, next];
+  const inFlight = record.inFlight ? `${short(record.inFlight.sha)} ${record.inFlight.runName ?? '(no run yet)'}` : '-';
+  return [
+    f.id,
+    f.adapter,
+    f.source.branch,
+    short(record.observedSha),
+    short(record.targetSha),
+    short(record.lastTriggeredSha),
+    short(record.lastSucceededSha),
+    record.reason ? `${record.phase} (${record.reason})` : record.phase,
+    inFlight,
+    budget,
+    next,
+  ];
+}
+
+/** Secret presence and fingerprint; the value itself never leaves this function. */
+async function secretPresence(client: KubeClient, namespace: string, ref: { name: string; key: string }): Promise<{ presence: string; fingerprint: string | null }> {
+  try {
+    const secret = await client.get(resourceType('v1', 'Secret'), namespace, ref.name);
+    if (!secret) return { presence: 'absent (no such Secret)', fingerprint: null };
+    const value = (secret.data as Record<string, string> | undefined)?.[ref.key];
+    if (value === undefined) return { presence: `absent (Secret has no key ${ref.key})`, fingerprint: null };
+    return { presence: 'present', fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')) };
+  } catch (err) {
+    if (err instanceof KubeError && err.status === 403) return { presence: `unknown (user "${client.route.user}" may not read Secrets)`, fingerprint: null };
+    throw err;
+  }
+}
+
+async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
+  const c = loaded.registry.controller;
+  const ns = c.namespace;
+  const [cronJob, lease, state] = await Promise.all([
+    client.get(resourceType('batch/v1', 'CronJob'), ns, c.cronJob.name),
+    client.get(resourceType('coordination.k8s.io/v1', 'Lease'), ns, c.lease.name),
+    client.get(resourceType('v1', 'ConfigMap'), ns, c.configMaps.state),
+  ]);
+  const ssh = c.source.githubSsh;
+  const [identity, knownHosts] = [await secretPresence(client, ns, ssh.identity), await secretPresence(client, ns, ssh.knownHosts)];
+  const cj = cronJob as (KubeObject & { spec: { schedule: string; timeZone?: string; suspend?: boolean }; status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] } }) | undefined;
+  const ls = lease as (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }) | undefined;
+  const data = (state?.data as Record<string, string> | undefined) ?? {};
+  return {
+    cronJob: cj && {
+      name: cj.metadata.name,
+      schedule: cj.spec.schedule,
+      timeZone: cj.spec.timeZone ?? null,
+      suspend: cj.spec.suspend === true,
+      lastSchedule: cj.status?.lastScheduleTime ?? null,
+      lastSuccessful: cj.status?.lastSuccessfulTime ?? null,
+      activeJobs: cj.status?.active?.length ?? 0,
+    },
+    lease: ls && { name: ls.metadata.name, holder: ls.spec?.holderIdentity ?? null, renewTime: ls.spec?.renewTime ?? null, durationSeconds: ls.spec?.leaseDurationSeconds ?? null },
+    stateConfigMap: state && {
+      name: state.metadata.name,
+      created: state.metadata.creationTimestamp ?? null,
+      records: Object.keys(data).length,
+      bytes: Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0),
+    },
+    githubSsh: {
+      source: 'yaml',
+      sourceRef: 'controller.source.githubSsh',
+      transport: ssh.transport,
+      proxyMode: ssh.proxy.mode,
+      identity: { secret: ssh.identity.name, key: ssh.identity.key, ...identity },
+      knownHosts: { secret: ssh.knownHosts.name, key: ssh.knownHosts.key, ...knownHosts },
+    },
+    records: data,
+    now,
+  };
+}
+
+type ControllerState = Awaited<ReturnType<typeof controllerState>>;
+
+export function statusView(loaded: LoadedRegistry, context: string, s: ControllerState): View {
+  const c = loaded.registry.controller;
+  const ns = c.namespace;
+  const missing = 'not found: run branch-follower apply --confirm --wait';
+  const rows: string[][] = [
+    [`CronJob ${ns}/${c.cronJob.name}`, s.cronJob ? `schedule "${s.cronJob.schedule}" ${s.cronJob.timeZone ?? ''}${s.cronJob.suspend ? ', SUSPENDED' : ''}, last schedule ${since(s.cronJob.lastSchedule, s.now)}, last success ${since(s.cronJob.lastSuccessful, s.now)}, ${s.cronJob.activeJobs} active` : missing],
+    [`Lease ${ns}/${c.lease.name}`, s.lease ? (s.lease.holder ? `held by ${s.lease.holder}, renewed ${since(s.lease.renewTime, s.now)}` : 'no holder') : missing],
+    [`ConfigMap ${ns}/${c.configMaps.state}`, s.stateConfigMap ? `age ${ageOf(s.stateConfigMap.created, s.now)}, ${s.stateConfigMap.records} records, ${s.stateConfigMap.bytes} bytes` : missing],
+    ...(['identity', 'knownHosts'] as const).map((k) => {
+      const ref = s.githubSsh[k];
+      return [`Secret ${ns}/${ref.secret}`, `key ${ref.key} ${ref.presence}${ref.fingerprint ? ` ${ref.fingerprint}` : ''} (source=yaml, sourceRef=controller.source.githubSsh.${k}, transport=${s.githubSsh.transport}, proxy=${s.githubSsh.proxyMode})`];
+    }),
+  ];
+  const followers = loaded.registry.followers.map((f, i) => {
+    const text = s.records[f.id];
+    const record = text === undefined ? undefined : parseStateRecord(text);
+    const next = renderArgv(f.drillDown.status, staticValues(f, loaded.targets.get(f.id)!)).join(' ');
+    return { follower: f, index: i, record, next };
+  });
+  const known = new Set(loaded.registry.followers.map((f) => f.id));
+  const stale = Object.keys(s.records).filter((id) => !known.has(id)).sort();
+  return {
+    data: {
+      context,
+      namespace: ns,
+      controller: { cronJob: s.cronJob ?? null, lease: s.lease ?? null, stateConfigMap: s.stateConfigMap ?? null, githubSsh: s.githubSsh },
+      followers: followers.map(({ follower, index, record, next }) => ({
+        id: follower.id,
+        adapter: follower.adapter,
+        source: follower.source,
+        budgetSeconds: follower.closeout.budgetSeconds,
+        budgetPath: `followers[${index}].closeout.budgetSeconds`,
+        state: record === undefined ? null : 'error' in record ? { unreadable: record.error } : record.record,
+        next,
+      })),
+      staleRecords: stale,
+    },
+    human: [
+      { line: `controller ${ns} (context ${context})` },
+      { table: { headers: ['object', 'state'], rows } },
+      { line: '' },
+      {
+        table: {
+          headers: ['follower', 'adapter', 'branch', 'observed', 'target', 'triggered', 'succeeded', 'phase', 'in-flight', 'budget', 'next'],
+          rows: followers.map(({ follower, index, record, next }) => toStatusRow(follower, index, record && ('error' in record ? record : record.record), next)),
+        },
+      },
+      ...stale.map((id) => ({ line: `stale record "${id}" (no such follower): branch-follower cleanup-state --follower ${id} --confirm` })),
+      { next: ['branch-follower run-once --all --dry-run', `branch-follower events --follower ${loaded.registry.followers[0]!.id}`] },
+    ],
+  };
+}
 
 // Shows the controller, the state ConfigMap and every follower's intermediate state.
-export function registerStatus(program: Command): void {
+export function registerStatus(program: Command, ctx: VerbContext): void {
   program
     .command('status')
     .summary('show the controller, the state ConfigMap and every follower')
     .description(
-      'Show the controller (CronJob schedule, last runs, Lease holder), the state ConfigMap and one row ' +
-        'per follower: adapter, source branch, observed/target/last triggered/last succeeded sha, phase, ' +
-        'in-flight job, budget and where it is declared, and the next drill-down command.',
+      'Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease ' +
+        'holder and renew age; state ConfigMap age and size; the githubSsh Secret keys by name, presence ' +
+        'and fingerprint, never their values) and one row per follower: adapter, source branch, observed, ' +
+        'target, last triggered and last succeeded sha, phase, in-flight run, budget and where it is ' +
+        'declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only.',
     )
     .addHelpText('after', '\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n')
-    .action(() => {
-      throw new NotImplementedError('status');
+    .action(async () => {
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const client = connect(ctx, loaded);
+      const state = await controllerState(client, loaded, Date.now());
+      ctx.print(statusView(loaded, client.route.context, state));
     });
 }

@@ -7,4 +7,8 @@ export interface VerbContext {
   readonly io: CliIo;
   globals(): GlobalOptions;
   print(view: View): void;
+  /** Progress for people, on stderr, so stdout stays the data. */
+  progress(line: string): void;
+  /** Ends the command with this code without an error (`plan` with changes: 1). */
+  setExitCode(code: number): void;
 }

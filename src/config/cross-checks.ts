@@ -130,6 +130,10 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   if (longestBudget.index >= 0 && job.activeDeadlineSeconds <= longestBudget.seconds) {
     issues.push(source.issue(['controller', 'cronJob', 'activeDeadlineSeconds'], `must be greater than the longest closeout budget (${longestBudget.seconds} s at followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`));
   }
+  const apply = registry.controller.apply;
+  if (apply.pollIntervalSeconds >= apply.waitSeconds) {
+    issues.push(source.issue(['controller', 'apply', 'pollIntervalSeconds'], `must be less than apply.waitSeconds (${apply.waitSeconds}), or --wait could never check twice`));
+  }
   const seen = new Set<string>();
   const unique = issues.filter((i) => {
     const key = `${i.file}:${i.line}:${i.column}:${i.path}:${i.message}`;

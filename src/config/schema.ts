@@ -102,8 +102,17 @@ export const ControllerSchema = z
     kubeRoute: z
       .strictObject({
         context: z.string().min(1, 'must not be empty').describe('kubeconfig context the CLI talks to (overridable only by --context).'),
+        requestTimeoutSeconds: positiveInt('kubeRoute.requestTimeoutSeconds').describe(
+          'A Kubernetes API request still unanswered after this fails (and says the server is unreachable).',
+        ),
       })
       .describe('How the CLI reaches the cluster.'),
+    apply: z
+      .strictObject({
+        waitSeconds: positiveInt('apply.waitSeconds').describe('How long `apply --wait` waits for every object to be ready.'),
+        pollIntervalSeconds: positiveInt('apply.pollIntervalSeconds').describe('How often `apply --wait` checks readiness.'),
+      })
+      .describe('Budgets of `apply --wait`.'),
     serviceAccount: z
       .strictObject({ name: dnsSubdomain('a ServiceAccount name').describe('ServiceAccount the pass runs as.') })
       .describe('The identity of the reconcile pass.'),

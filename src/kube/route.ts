@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { BranchFollowerError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+
+/** Where the CLI talks to, and why there. */
+export interface KubeRoute {
+  readonly kubeconfig: string;
+  readonly context: string;
+  /** `registry` (controller.kubeRoute.context) or `--context`. */
+  readonly contextSource: 'registry' | 'flag';
+  readonly server: string;
+  readonly user: string;
+  readonly requestTimeoutMs: number;
+}
+
+function routeError(message: string): BranchFollowerError {
+  return new BranchFollowerError(message, { reason: 'KubeRoute', retryable: false, exitCode: ExitCode.InvalidInput });
+}
+
+/** kubectl's order: --kubeconfig, else $KUBECONFIG (a path list, merged), else ~/.kube/config. */
+export function kubeconfigFiles(flag: string | undefined, env: NodeJS.ProcessEnv): { files: string[]; from: string } {
+  if (flag) return { files: [flag], from: '--kubeconfig' };
+  const list = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p.length > 0);
+  if (list.length > 0) return { files: list, from: '$KUBECONFIG' };
+  return { files: [join(homedir(), '.kube', 'config')], from: 'the default ~/.kube/config' };
+}
+
+// Resolves the kube route: the context the registry declares (controller.kubeRoute.context), which
+// only an explicit --context overrides, in the kubeconfig kubectl would use (or --kubeconfig).
+// Never falls back to in-cluster config or a default server.
+export function resolveRoute(
+  opts: { kubeconfig?: string | undefined; context?: string | undefined },
+  kubeRoute: { context: string; requestTimeoutSeconds: number },
+  env: NodeJS.ProcessEnv,
+): { kc: KubeConfig; route: KubeRoute } {
+  const { files, from } = kubeconfigFiles(opts.kubeconfig, env);
+  const present = files.filter((f) => existsSync(f));
+  if (present.length === 0) throw routeError(`no kubeconfig: ${files.join(', ')} (from ${from}) does not exist; pass --kubeconfig <file>`);
+  const kc = new KubeConfig();
+  for (const file of present) {
+    const one = new KubeConfig();
+    try {
+      one.loadFromFile(file);
+    } catch (err) {
+      throw routeError(`cannot read kubeconfig ${file}: ${(err as Error).message}`);
+    }
+    kc.mergeConfig(one, true);
+  }
+  const context = opts.context ?? kubeRoute.context;
+  const contextSource = opts.context ? 'flag' : 'registry';
+  const ctx = kc.getContextObject(context);
+  if (!ctx) {
+    const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+    const why = contextSource === 'registry' ? ' (controller.kubeRoute.context; override with --context)' : '';
+    throw routeError(`context "${context}"${why} is not in kubeconfig ${present.join(', ')} (contexts: ${known})`);
+  }
+  kc.setCurrentContext(context);
+  const cluster = kc.getCluster(ctx.cluster);
+  if (!cluster) throw routeError(`context "${context}" names cluster "${ctx.cluster}", which kubeconfig ${present.join(', ')} lacks`);
+  return {
+    kc,
+    route: {
+      kubeconfig: present.join(delimiter),
+      context,
+      contextSource,
+      server: cluster.server,
+      user: ctx.user,
+      requestTimeoutMs: kubeRoute.requestTimeoutSeconds * 1000,
+    },
+  };
+}
