@@ -6,6 +6,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // A real kube-apiserver + etcd, built from the Go module proxy on first use and cached.
+    globalSetup: ['test/integration/global-setup.ts'],
   },
 });

@@ -1,0 +1,83 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { KubeClient, type KubeObject } from '../../src/kube/client.ts';
+import { resolveRoute } from '../../src/kube/route.ts';
+import { makeFixture } from './registry-fixture.ts';
+import type { Edit } from './registry-fixture.ts';
+
+let counter = 0;
+
+/** A namespace name no other test uses. */
+export function uniqueNamespace(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}`.slice(0, 63);
+}
+
+export function kubeconfig(): string {
+  return inject('controlPlane').kubeconfig;
+}
+
+/** A registry copy whose controller lives in `namespace`, plus further edits. */
+export function clusterFixture(namespace: string, edits: readonly Edit[] = []): string {
+  return makeFixture([{ from: 'namespace: unidesk-cicd', to: `namespace: ${namespace}` }, ...edits]).root;
+}
+
+/** The admin's client, as the tests see the cluster. */
+export function adminClient(): KubeClient {
+  const { kc, route } = resolveRoute({ kubeconfig: kubeconfig() }, { context: 'envtest', requestTimeoutSeconds: 10 }, {});
+  return new KubeClient(kc, route);
+}
+
+/** A kubeconfig whose user is a ServiceAccount (a token from the TokenRequest API). */
+export async function serviceAccountKubeconfig(dir: string, namespace: string, sa: string): Promise<string> {
+  const admin = adminClient();
+  const res = await admin.post<{ status: { token: string } }>(
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`,
+    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
+    'create',
+    'token',
+  );
+  const admin_ = readFileSync(kubeconfig(), 'utf8');
+  const ca = /certificate-authority-data: (\S+)/.exec(admin_)![1];
+  const server = inject('controlPlane').server;
+  const file = join(dir, `kubeconfig-${sa}`);
+  writeFileSync(file, `apiVersion: v1
+kind: Config
+clusters:
+- name: envtest
+  cluster: { server: "${server}", certificate-authority-data: ${ca} }
+users:
+- name: ${sa}
+  user: { token: "${res.status.token}" }
+contexts:
+- name: unidesk-jd01
+  context: { cluster: envtest, user: ${sa} }
+current-context: unidesk-jd01
+`);
+  return file;
+}
+
+/** Audit log entries (one per request) about one namespace. */
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+}
+
+export function auditEvents(filter: (e: AuditEvent) => boolean): AuditEvent[] {
+  return readFileSync(inject('controlPlane').auditLog, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter(filter);
+}
+
+export const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** resourceVersion of every object, keyed `Kind/name`. */
+export function versions(objs: readonly (KubeObject | undefined)[]): Record<string, string | undefined> {
+  return Object.fromEntries(objs.filter((o): o is KubeObject => o !== undefined).map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
+}

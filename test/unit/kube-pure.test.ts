@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/kube/client.ts';
+import { fingerprint, normalize } from '../../src/kube/normalize.ts';
+import { decideAction, orphanAction, unifiedDiff } from '../../src/kube/plan.ts';
+import { objectReadiness } from '../../src/kube/readiness.ts';
+import { collectionPath, objectPath, resourceType } from '../../src/kube/resources.ts';
+import { kubeconfigFiles } from '../../src/kube/route.ts';
+import { waitUntilReady, type Clock } from '../../src/kube/wait.ts';
+import { formatAge } from '../../src/output/age.ts';
+import type { Manifest } from '../../src/synth/manifests.ts';
+
+const cm = (data: Record<string, string>, meta: Partial<KubeObject['metadata']> = {}): KubeObject => ({
+  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', ...meta }, data,
+});
+
+describe('plan decisions', () => {
+  it('ignores server-owned fields when deciding unchanged', () => {
+    const live = cm({ a: '1' }, { resourceVersion: '5', uid: 'u', managedFields: [{}], creationTimestamp: 't', generation: 3 });
+    const applied = cm({ a: '1' }, { resourceVersion: '6', managedFields: [{ x: 1 }] });
+    expect(decideAction(live, applied)).toBe('unchanged');
+    expect(decideAction(live, cm({ a: '2' }))).toBe('update');
+    expect(decideAction(undefined, applied)).toBe('create');
+  });
+
+  it('never prunes an object annotated prune=never', () => {
+    expect(orphanAction(cm({}, { annotations: { 'branch-follower.unidesk.dev/prune': 'never' } })).action).toBe('keep');
+    expect(orphanAction(cm({})).action).toBe('prune');
+  });
+
+  it('shows a Secret in a diff only by fingerprint', () => {
+    const secret = (v: string): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { key: Buffer.from(v).toString('base64') } });
+    const diff = unifiedDiff('secret-s', secret('old-value'), secret('new-value'));
+    expect(diff).toContain(`-  key: (${fingerprint(Buffer.from('old-value').toString('base64'))})`);
+    expect(diff).not.toContain(Buffer.from('old-value').toString('base64'));
+    expect(diff).not.toContain(Buffer.from('new-value').toString('base64'));
+    expect(normalize(secret('v')).data).toEqual({ key: `(${fingerprint(Buffer.from('v').toString('base64'))})` });
+  });
+});
+
+describe('readiness', () => {
+  const ns: Manifest = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n' } };
+  const cronJob = (suspend: boolean): Manifest => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { suspend } });
+
+  it('a Namespace is ready when Active, not while Terminating', () => {
+    expect(objectReadiness(ns, { ...ns, status: { phase: 'Active' } } as KubeObject, undefined).ready).toBe(true);
+    expect(objectReadiness(ns, { ...ns, status: { phase: 'Terminating' } } as KubeObject, undefined)).toEqual({ ready: false, detail: 'phase Terminating' });
+    expect(objectReadiness(ns, undefined, undefined)).toEqual({ ready: false, detail: 'not found' });
+  });
+
+  it('a CronJob is ready at the applied generation and suspended exactly as declared', () => {
+    const live = (suspend: boolean, generation: number) => ({ ...cronJob(suspend), metadata: { name: 'c', generation } }) as KubeObject;
+    expect(objectReadiness(cronJob(false), live(false, 2), 2).ready).toBe(true);
+    expect(objectReadiness(cronJob(false), live(false, 1), 2)).toEqual({ ready: false, detail: 'at generation 1, applied 2' });
+    expect(objectReadiness(cronJob(false), live(true, 2), 2)).toEqual({ ready: false, detail: 'suspend is true, declared false' });
+    expect(objectReadiness(cronJob(true), live(true, 2), 2)).toEqual({ ready: true, detail: 'suspended as declared' });
+  });
+});
+
+describe('waitUntilReady', () => {
+  function fakeClock(): Clock & { t: number } {
+    const c = { t: 0, now: () => c.t, sleep: async (ms: number) => void (c.t += ms) };
+    return c;
+  }
+
+  it('reports each check as it becomes ready and returns the elapsed time', async () => {
+    const clock = fakeClock();
+    const seen: string[] = [];
+    const ms = await waitUntilReady(
+      [
+        { label: 'a', check: async () => ({ ready: true, detail: 'ok' }) },
+        { label: 'b', check: async () => ({ ready: clock.t >= 4000, detail: clock.t >= 4000 ? 'ok' : 'pending' }) },
+      ],
+      10_000, 2000, (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`), clock,
+    );
+    expect(seen).toEqual(['a@0 1/2', 'b@4000 2/2']);
+    expect(ms).toBe(4000);
+  });
+
+  it('gives up within the budget and names what is not ready and why', async () => {
+    const clock = fakeClock();
+    const never = { label: 'CronJob ns/c', check: async () => ({ ready: false, detail: 'suspend is true, declared false' }) };
+    await expect(waitUntilReady([never], 5000, 2000, () => {}, clock)).rejects.toThrow(
+      'not ready after 5s (controller.apply.waitSeconds):\n  CronJob ns/c: suspend is true, declared false',
+    );
+    expect(clock.t).toBeLessThanOrEqual(5000);
+  });
+});
+
+describe('kube route and paths', () => {
+  it('uses --kubeconfig, else every $KUBECONFIG entry, else ~/.kube/config, like kubectl', () => {
+    expect(kubeconfigFiles('/k', { KUBECONFIG: '/a' })).toEqual({ files: ['/k'], from: '--kubeconfig' });
+    expect(kubeconfigFiles(undefined, { KUBECONFIG: '/a:/b' })).toEqual({ files: ['/a', '/b'], from: '$KUBECONFIG' });
+    expect(kubeconfigFiles(undefined, {}).files[0]).toMatch(/\.kube\/config$/);
+  });
+
+  it('builds core and group paths, namespaced and cluster-wide', () => {
+    expect(objectPath(resourceType('v1', 'ConfigMap'), 'ns', 'a')).toBe('/api/v1/namespaces/ns/configmaps/a');
+    expect(collectionPath(resourceType('batch/v1', 'CronJob'), 'ns')).toBe('/apis/batch/v1/namespaces/ns/cronjobs');
+    expect(objectPath(resourceType('v1', 'Namespace'), undefined, 'ns')).toBe('/api/v1/namespaces/ns');
+    expect(() => collectionPath(resourceType('v1', 'ConfigMap'), undefined)).toThrow('ConfigMap is namespaced');
+    expect(() => resourceType('apps/v1', 'Deployment')).toThrow('does not handle apps/v1 Deployment');
+  });
+
+  it('prints ages like kubectl', () => {
+    expect([formatAge(5_000), formatAge(300_000), formatAge(3 * 3600_000), formatAge(3 * 86400_000)]).toEqual(['5s', '5m', '3h', '3d']);
+  });
+});
