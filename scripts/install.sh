@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: the npm dependencies (including the Node 22 binary
-# that npm scripts run on) exactly as package-lock.json pins them. Skips the install when
-# node_modules already matches the lock file.
+# that npm scripts run on) exactly as package-lock.json pins them, and openssl (the test control
+# plane's certificates) when it is missing. Skips what is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v openssl >/dev/null; then
+  echo "install: openssl (Debian package)"
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
 
 stamp=node_modules/.install-stamp
 want=$(sha256sum package-lock.json package.json | sha256sum | cut -d' ' -f1)
