@@ -15,7 +15,9 @@ export type ErrorReason =
   | 'KubeConflict'
   | 'KubeInvalid'
   | 'KubeFailed'
-  | 'WaitTimedOut';
+  | 'WaitTimedOut'
+  | 'AdapterFailed' | 'AdapterTimeout' | 'AdapterOutput'
+  | 'MirrorUnreachable';
 
 // The one base every error the user may see derives from: a reason, whether retrying can help, and
 // the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.

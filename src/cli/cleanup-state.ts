@@ -1,16 +1,53 @@
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.ts';
+import { acquireLease, releaseLease } from '../../runner/lease.ts';
+import { writeState } from '../../runner/state-store.ts';
+import { loadRegistry } from '../config/load.ts';
+import { BranchFollowerError, ConfirmationRequiredError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { connect } from './cluster.ts';
+import { followerState } from './follower-state.ts';
+import type { VerbContext } from './verb.ts';
 
-// The only way stale state is removed: explicitly, one follower at a time.
-export function registerCleanupState(program: Command): void {
+// The only way stale state is removed: explicitly, one follower at a time, under the Lease.
+export function registerCleanupState(program: Command, ctx: VerbContext): void {
   program
     .command('cleanup-state')
     .summary("remove one follower's stale state record")
-    .description("Remove one follower's record from the state ConfigMap, and nothing else. Without --confirm it prints what it would remove and exits 4.")
+    .description(
+      "Remove one follower's record from the state ConfigMap, and nothing else. The record holds the shas " +
+        'already triggered: after removal, the follower is treated as never observed. It takes the Lease, ' +
+        'so it never races a pass. Without --confirm it prints what it would remove and exits 4.',
+    )
     .requiredOption('--follower <id>', 'the follower whose record is removed')
     .option('--confirm', 'carry out the removal')
     .addHelpText('after', '\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n')
-    .action(() => {
-      throw new NotImplementedError('cleanup-state');
+    .action(async (opts: { follower: string; confirm?: boolean }) => {
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const c = loaded.registry.controller;
+      const client = connect(ctx, loaded);
+      const { snap } = await followerState(client, loaded, opts.follower);
+      const record = snap.records.get(opts.follower);
+      const present = record !== undefined || snap.unreadable.has(opts.follower);
+      const what = record ? `phase ${record.phase}, ${record.triggered.length} triggered shas, updated ${record.updatedAt}` : present ? 'an unreadable record' : 'no record';
+      if (!present) {
+        ctx.print({ data: { follower: opts.follower, removed: false }, human: [{ line: `${opts.follower}: no record in ${c.namespace}/${c.configMaps.state}; nothing to remove` }] });
+        return;
+      }
+      if (!opts.confirm) {
+        ctx.print({ data: { follower: opts.follower, wouldRemove: true }, human: [{ line: `would remove the record of ${opts.follower} (${what}) from ${c.namespace}/${c.configMaps.state}` }] });
+        throw new ConfirmationRequiredError('cleanup-state');
+      }
+      const got = await acquireLease(client, c.namespace, c.lease.name, `${hostname()}-${process.pid}-cleanup`, () => Date.now());
+      if (!got.acquired) {
+        throw new BranchFollowerError(`a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`, { reason: 'KubeConflict', retryable: true, exitCode: ExitCode.Failed });
+      }
+      try {
+        const fresh = await followerState(client, loaded, opts.follower);
+        await writeState(client, fresh.snap, new Map([[opts.follower, null]]), c.state.maxBytes);
+      } finally {
+        await releaseLease(client, got.lease).catch((err: Error) => ctx.progress(`warning: could not release the Lease: ${err.message}`));
+      }
+      ctx.print({ data: { follower: opts.follower, removed: true }, human: [{ line: `removed the record of ${opts.follower} (${what})` }, { next: ['branch-follower status'] }] });
     });
 }

@@ -42,10 +42,10 @@ function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   registerPlan(cmd, ctx);
   registerApply(cmd, ctx);
   registerStatus(cmd, ctx);
-  registerRunOnce(cmd);
-  registerEvents(cmd);
-  registerLogs(cmd);
-  registerCleanupState(cmd);
+  registerRunOnce(cmd, ctx);
+  registerEvents(cmd, ctx);
+  registerLogs(cmd, ctx);
+  registerCleanupState(cmd, ctx);
   registerGitMirror(cmd);
 }
 

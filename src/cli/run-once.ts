@@ -1,25 +1,140 @@
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.ts';
+import { passIo } from '../../runner/pass-io.ts';
+import { runPass, type FollowerOutcome, type PassResult } from '../../runner/pass.ts';
+import type { StateRecord } from '../../runner/state-record.ts';
+import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
+import type { FollowerConfig } from '../config/schema.ts';
+import { BranchFollowerError, ConfirmationRequiredError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { KubeClient } from '../kube/client.ts';
+import { inClusterRoute } from '../kube/route.ts';
+import type { View } from '../output/view.ts';
+import { connect } from './cluster.ts';
+import type { VerbContext } from './verb.ts';
+
+interface RunOnceOptions {
+  all?: boolean;
+  follower?: string;
+  dryRun?: boolean;
+  confirm?: boolean;
+  wait?: boolean;
+  controller?: boolean;
+}
+
+function usage(message: string): BranchFollowerError {
+  return new BranchFollowerError(message, { reason: 'InvalidUsage', retryable: false, exitCode: ExitCode.InvalidInput });
+}
+
+/** The followers a command line names: --all, or one --follower that must exist. */
+export function selectFollowers(loaded: LoadedRegistry, opts: { all?: boolean | undefined; follower?: string | undefined }): FollowerConfig[] {
+  const all = loaded.registry.followers;
+  if (opts.all && opts.follower) throw usage('choose --all or --follower <id>, not both');
+  if (opts.all) return [...all];
+  if (!opts.follower) throw usage('choose the followers: --all or --follower <id>');
+  const f = all.find((x) => x.id === opts.follower);
+  if (!f) throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`);
+  return [f];
+}
+
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
+const seconds = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
+
+/** One row of the dry-run decision table. */
+export function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
+  return [f.id, f.adapter, f.source.branch, o.decision, o.reason, short(o.record?.observedSha), o.message];
+}
+
+/** One row of the confirmed-pass table. */
+export function toOutcomeRow(o: FollowerOutcome): string[] {
+  const r: StateRecord | undefined = o.record;
+  return [o.id, r?.phase ?? '-', o.reason, short(r?.observedSha), r?.inFlight?.runName ?? '-', o.triggered ? 'yes' : 'no', o.message];
+}
+
+/** Stage timings of the newest triggered sha against its budget. */
+export function toTimingRow(o: FollowerOutcome): string[] | undefined {
+  const t = o.record?.timings;
+  if (!t) return undefined;
+  return [o.id, short(t.sha), seconds(t.observeToTriggerMs), seconds(t.triggerToRunDoneMs), seconds(t.runDoneToFlushedMs), seconds(t.budgetMs)];
+}
+
+function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped: unknown }>, dryRun: boolean): View {
+  const byId = new Map(loaded.registry.followers.map((f) => [f.id, f]));
+  const data = { dryRun, failed: result.failed, followers: result.outcomes.map(({ record, ...o }) => ({ ...o, phase: record?.phase ?? null, record: record ?? null })) };
+  if (dryRun) {
+    return {
+      data,
+      human: [
+        { line: 'run-once --dry-run: decisions only; nothing was written, synced or triggered' },
+        { table: { headers: ['follower', 'adapter', 'branch', 'decision', 'reason', 'observed', 'message'], rows: result.outcomes.map((o) => toDecisionRow(byId.get(o.id)!, o)) } },
+        { next: ['branch-follower run-once --all --confirm --wait', 'branch-follower status'] },
+      ],
+    };
+  }
+  const timings = result.outcomes.map(toTimingRow).filter((r): r is string[] => r !== undefined);
+  return {
+    data,
+    human: [
+      { table: { headers: ['follower', 'phase', 'reason', 'observed', 'run', 'triggered', 'message'], rows: result.outcomes.map(toOutcomeRow) } },
+      ...(timings.length > 0 ? [{ line: '' }, { table: { headers: ['follower', 'sha', 'observe→trigger', 'trigger→run done', 'run→flushed', 'budget'], rows: timings } }] : []),
+      { next: result.outcomes.map((o) => `branch-follower events --follower ${o.id}`) },
+    ],
+  };
+}
 
 // One reconcile pass: observe through the mirror, decide, trigger at most once per sha, close out.
-export function registerRunOnce(program: Command): void {
+export function registerRunOnce(program: Command, ctx: VerbContext): void {
   program
     .command('run-once')
     .summary('run one reconcile pass (decisions only with --dry-run)')
     .description(
       'Run one reconcile pass over the chosen followers. --dry-run prints the decision of each ' +
-        '(Noop, PendingTrigger or Blocked with a reason) and writes nothing anywhere. --confirm acts: ' +
-        'sync, write-ahead record, trigger, state. --wait follows closeout within each budget. ' +
-        '--controller takes the Lease first and skips (exit 0) when another live pass holds it.',
+        '(Noop, PendingTrigger, InFlight or Blocked with a reason) and writes nothing anywhere: no state, ' +
+        'no Lease, no Event, no sync, no trigger. --confirm acts: it takes the Lease, persists a ' +
+        'write-ahead record before every trigger, triggers through the adapter, and records every phase ' +
+        'transition in the state ConfigMap and as an Event. --wait then follows closeout (the checks in ' +
+        'closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. ' +
+        '--controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, ' +
+        'and a Lease held by another live pass is a skip (exit 0), not an error.\n\n' +
+        'Exit codes: 0 done (or skipped), 2 usage, 4 neither --dry-run nor --confirm, 5 a follower failed ' +
+        'or is blocked by an error (mirror, adapter, retry budget).',
     )
     .option('--all', 'every follower in the registry')
     .option('--follower <id>', 'only this follower')
     .option('--dry-run', 'print decisions only; write nothing')
     .option('--confirm', 'act on the decisions')
     .option('--wait', 'follow closeout until success, failure or the budget')
-    .option('--controller', 'run as the controller: hold the Lease while acting')
+    .option('--controller', 'run as the controller pod: in-cluster route, Lease held elsewhere = skip')
     .addHelpText('after', '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n')
-    .action(() => {
-      throw new NotImplementedError('run-once');
+    .action(async (opts: RunOnceOptions) => {
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const followers = selectFollowers(loaded, opts);
+      if (opts.dryRun && opts.confirm) throw usage('choose --dry-run or --confirm, not both');
+      if (!opts.confirm && (opts.wait || opts.controller)) throw usage('--wait and --controller act: they need --confirm');
+      const dryRun = !opts.confirm;
+      const g = ctx.globals();
+      const client =
+        opts.controller && !g.kubeconfig
+          ? (({ kc, route }) => new KubeClient(kc, route))(inClusterRoute(loaded.registry.controller.kubeRoute.requestTimeoutSeconds, ctx.io.env))
+          : connect(ctx, loaded);
+      const result = await runPass(client, loaded, passIo(loaded, ctx.io.env), {
+        followers,
+        dryRun,
+        wait: opts.wait === true,
+        identity: `${hostname()}-${process.pid}`,
+        now: () => Date.now(),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        progress: (line) => ctx.progress(line),
+      });
+      if ('skipped' in result) {
+        ctx.print({
+          data: { skipped: true, holder: result.skipped.holder, renewedAgoSeconds: Math.round(result.skipped.renewedAgoMs / 1000) },
+          human: [{ line: `skipped: lease held by ${result.skipped.holder} (renewed ${Math.round(result.skipped.renewedAgoMs / 1000)}s ago)` }],
+        });
+        return;
+      }
+      ctx.print(passView(loaded, result, dryRun));
+      if (!opts.dryRun && !opts.confirm) throw new ConfirmationRequiredError('run-once');
+      if (result.failed) ctx.setExitCode(ExitCode.Failed);
     });
 }

@@ -130,6 +130,10 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   if (longestBudget.index >= 0 && job.activeDeadlineSeconds <= longestBudget.seconds) {
     issues.push(source.issue(['controller', 'cronJob', 'activeDeadlineSeconds'], `must be greater than the longest closeout budget (${longestBudget.seconds} s at followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`));
   }
+  const lease = registry.controller.lease;
+  if (lease.renewSeconds >= lease.durationSeconds) {
+    issues.push(source.issue(['controller', 'lease', 'renewSeconds'], `must be less than lease.durationSeconds (${lease.durationSeconds}), or the Lease lapses between renewals`));
+  }
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(source.issue(['controller', 'apply', 'pollIntervalSeconds'], `must be less than apply.waitSeconds (${apply.waitSeconds}), or --wait could never check twice`));

@@ -107,6 +107,26 @@ export const ControllerSchema = z
         ),
       })
       .describe('How the CLI reaches the cluster.'),
+    state: z
+      .strictObject({
+        maxBytes: positiveInt('state.maxBytes')
+          .max(900_000, 'must stay well under the 1 MiB ConfigMap limit (at most 900000)')
+          .describe('A state write that would make the ConfigMap larger than this is refused.'),
+        historyLimit: positiveInt('state.historyLimit').describe('Transitions kept per follower.'),
+        triggeredLimit: positiveInt('state.triggeredLimit').describe(
+          'Triggered shas remembered per follower; a remembered sha is never triggered again.',
+        ),
+        outputTailBytes: positiveInt('state.outputTailBytes').describe('Bytes of the last adapter outputs kept (redacted) for `logs`.'),
+      })
+      .describe('The state ConfigMap the pass keeps.'),
+    pass: z
+      .strictObject({
+        observeTimeoutSeconds: positiveInt('pass.observeTimeoutSeconds').describe('A `git ls-remote` of a mirror still running after this fails.'),
+        conflictRetries: positiveInt('pass.conflictRetries').describe(
+          'How often a pass re-reads the state and decides again after a write conflict.',
+        ),
+      })
+      .describe('Budgets of one reconcile pass.'),
     apply: z
       .strictObject({
         waitSeconds: positiveInt('apply.waitSeconds').describe('How long `apply --wait` waits for every object to be ready.'),
@@ -122,6 +142,7 @@ export const ControllerSchema = z
         durationSeconds: positiveInt('lease.durationSeconds').describe(
           'How long a holder keeps the Lease without renewing it.',
         ),
+        renewSeconds: positiveInt('lease.renewSeconds').describe('How often a pass that waits renews the Lease it holds.'),
       })
       .describe('Leader election anchor.'),
     configMaps: z

@@ -28,6 +28,33 @@ export function kubeconfigFiles(flag: string | undefined, env: NodeJS.ProcessEnv
   return { files: [join(homedir(), '.kube', 'config')], from: 'the default ~/.kube/config' };
 }
 
+/** Where a pod finds its ServiceAccount credentials (the kubelet mounts them there). */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+// The route of the pass pod (`--controller` without --kubeconfig): its own ServiceAccount, as the
+// kubelet mounted it, and the API server the pod's environment names. Asked for explicitly, never
+// a fallback.
+export function inClusterRoute(requestTimeoutSeconds: number, env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): { kc: KubeConfig; route: KubeRoute } {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port || !existsSync(join(dir, 'token'))) {
+    throw routeError(`--controller without --kubeconfig runs in a pod: it needs KUBERNETES_SERVICE_HOST/PORT and a ServiceAccount token in ${dir}; outside a pod pass --kubeconfig`);
+  }
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
+    // client-node's token-file provider re-reads the token, which the kubelet rotates.
+    users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: join(dir, 'token') } } }],
+    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster' }],
+    currentContext: 'in-cluster',
+  });
+  return {
+    kc,
+    route: { kubeconfig: '(in-cluster)', context: 'in-cluster', contextSource: 'flag', server, user: 'ServiceAccount (in-cluster)', requestTimeoutMs: requestTimeoutSeconds * 1000 },
+  };
+}
+
 // Resolves the kube route: the context the registry declares (controller.kubeRoute.context), which
 // only an explicit --context overrides, in the kubeconfig kubectl would use (or --kubeconfig).
 // Never falls back to in-cluster config or a default server.

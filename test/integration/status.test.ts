@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { emptyRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
@@ -34,7 +35,11 @@ describe('status against a real API server', () => {
     const c = adminClient();
     const cm = (await c.get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!;
     const sha = 'a'.repeat(40);
-    const record = { observedSha: sha, targetSha: 'b'.repeat(40), lastTriggeredSha: sha, lastSucceededSha: null, phase: 'ClosingOut', reason: '', inFlight: { sha, runName: 'run-42', deadline: '2026-01-01T00:02:00Z' }, updatedAt: '2026-01-01T00:00:00Z' };
+    const record = {
+      ...emptyRecord('2026-01-01T00:00:00.000Z'),
+      observedSha: sha, targetSha: 'b'.repeat(40), lastTriggeredSha: sha, phase: 'ClosingOut', reason: '',
+      inFlight: { sha, snapshotRef: 'refs/unidesk/snapshots/x', attempt: 1, runName: 'run-42', startedAt: '2026-01-01T00:00:00Z', triggeredAt: null, deadline: '2026-01-01T00:02:00Z', runDoneAt: null, flushedAt: null },
+    };
     await c.update({ ...cm, data: { 'hwlab-jd01-v03': JSON.stringify(record), 'old-follower': '{}', 'agentrun-jd01-v02': 'garbage' } }, 'branch-follower-pass');
     const r = await cli(['status', '--kubeconfig', kubeconfig()], { cwd: root });
     expect(r.stdout).toMatch(/^hwlab-jd01-v03\s+hwlab-node-runtime\s+v0\.3\s+aaaaaaaaaaaa\s+bbbbbbbbbbbb\s+aaaaaaaaaaaa\s+-\s+ClosingOut\s+aaaaaaaaaaaa run-42/m);

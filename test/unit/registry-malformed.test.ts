@@ -745,13 +745,13 @@ describe('loadRegistry', () => {
   });
 
   it('reports bad indentation as a YAML syntax error on the misindented line', () => {
-    const { root, texts } = makeFixture([{ from: '    durationSeconds: 60\n', to: '   durationSeconds: 60\n' }]);
+    const { root, texts } = makeFixture([{ from: '    renewSeconds: 20\n', to: '   renewSeconds: 20\n' }]);
     const issues = issuesOf(root);
     expect(issues).toEqual([
       expect.objectContaining({
         file: REGISTRY,
         path: '(syntax)',
-        line: positionOf(texts[REGISTRY], '   durationSeconds: 60').line,
+        line: positionOf(texts[REGISTRY], '   renewSeconds: 20').line,
         message: expect.stringMatching(/same column/),
       }),
     ]);

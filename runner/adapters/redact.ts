@@ -1,0 +1,63 @@
+// Adapter output and errors are shown to people and stored in events; anything that looks like a
+// credential is replaced before it leaves the adapter boundary. Pure: strings in, strings out.
+
+export const REDACTED = '[REDACTED]';
+
+/** Key names whose values are secrets (matched anywhere inside an identifier, any case). */
+const SECRET_KEY = 'password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key';
+const KEY = `[A-Za-z0-9_.-]*(?:${SECRET_KEY})[A-Za-z0-9_.-]*`;
+
+/** A whole private key block; one cut short (no END line, e.g. truncated output) runs to the end. */
+const PRIVATE_KEY_BLOCK =
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|$)/g;
+const GITHUB_TOKEN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g;
+/** `Authorization: Bearer x`, `"authorization": "token x"`, `Authorization=Basic x`. */
+const AUTHORIZATION = /(authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)\s+)[^\s"',;]+/gi;
+/** `scheme://user:password@host`: the password only. */
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s/@]+@/gi;
+/** `"key": "value"` or `'key': 'value'` (JSON and friends): only string values, so JSON stays JSON. */
+const QUOTED_PAIR = new RegExp(`((["'])${KEY}\\2\\s*:\\s*)("(?:[^"\\\\\\n]|\\\\.)*"|'[^'\\n]*')`, 'gi');
+/**
+ * `key=value`, `key: value`, `key = "value"` with a bare key, also inside a JSON string (where quotes
+ * are escaped, `\"value\"`). A bare value never takes a backslash, so an escape is never cut in half.
+ */
+const BARE_PAIR = new RegExp(
+  `((?<![A-Za-z0-9_.\\-])${KEY}\\s*[=:]\\s*)(\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\\\n]|\\\\.)*"|'[^'\\n]*'|[^\\s,;&"'<>{}\\[\\]\\\\]+)`,
+  'gi',
+);
+
+/** Replaces a value, keeping its quotes so quoted syntax (JSON) stays valid. */
+function redactValue(prefix: string, value: string): string {
+  if (value.startsWith('\\"')) return `${prefix}\\"${REDACTED}\\"`;
+  const q = value[0];
+  if ((q === '"' || q === "'") && value.length >= 2) return `${prefix}${q}${REDACTED}${q}`;
+  return `${prefix}${REDACTED}`;
+}
+
+// The one place secret-looking material is recognised; used on every argv, stdout and stderr.
+export function redactSecrets(text: string): string {
+  return text
+    .replace(PRIVATE_KEY_BLOCK, REDACTED)
+    .replace(AUTHORIZATION, (_m, prefix: string) => `${prefix}${REDACTED}`)
+    .replace(GITHUB_TOKEN, REDACTED)
+    .replace(URL_CREDENTIALS, (_m, prefix: string) => `${prefix}${REDACTED}@`)
+    .replace(QUOTED_PAIR, (_m, prefix: string, _q: string, value: string) => redactValue(prefix, value))
+    .replace(BARE_PAIR, (_m, prefix: string, value: string) => redactValue(prefix, value));
+}
+
+// Errors keep only the end of an output, where a failing command says why; never split a character.
+export function tail(text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let start = bytes.length - Math.max(0, maxBytes);
+  // Skip UTF-8 continuation bytes (10xxxxxx) so the tail starts on a character boundary.
+  while (start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start++;
+  return new TextDecoder().decode(bytes.subarray(start));
+}
+
+/** The last `n` lines of a text (without a trailing empty line). */
+export function lastLines(text: string, n: number): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines.at(-1) === '') lines.pop();
+  return lines.slice(-n);
+}

@@ -1,0 +1,231 @@
+import { tmpdir } from 'node:os';
+import { ExecaError, execa } from 'execa';
+import type { z } from 'zod';
+import { renderArgv } from '../../src/config/placeholders.ts';
+import type { AdapterConfig } from '../../src/config/schema.ts';
+import { BranchFollowerError, type ErrorReason } from '../../src/errors.ts';
+import { ExitCode } from '../../src/exit-codes.ts';
+import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
+import { lastLines, redactSecrets, tail } from './redact.ts';
+
+/** Bytes of stderr kept (after redaction) for results and errors. */
+export const STDERR_TAIL_BYTES = 2048;
+/** Lines of that tail quoted in an error message. */
+const STDERR_LINES_IN_MESSAGE = 10;
+
+export type AdapterVerb = 'status' | 'trigger';
+
+export interface AdapterCommandOptions {
+  /** The adapter whose command runs. */
+  readonly adapter: AdapterConfig;
+  /** The follower it runs for (named in errors). */
+  readonly followerId: string;
+  /** Which of the adapter's commands. */
+  readonly verb: AdapterVerb;
+  /** Placeholder values: the follower's static values plus `sha` and `snapshotRef`. */
+  readonly values: ReadonlyMap<string, string>;
+  /** The only variable passed through to the adapter; HOME and LANG are fixed. */
+  readonly env: { readonly PATH: string };
+}
+
+/** What one adapter command printed, already redacted. */
+export interface AdapterCommandResult {
+  readonly argv: string[];
+  readonly stdout: string;
+  readonly stderrTail: string;
+  readonly durationMs: number;
+}
+
+/** Which command failed, for the message and the error's fields. */
+interface CommandContext {
+  readonly adapterId: string;
+  readonly followerId: string;
+  readonly verb: AdapterVerb;
+  readonly argv: readonly string[];
+}
+
+// An adapter command failed, hung, printed too much or printed something off-contract. Wraps the
+// ExecaError (scrubbed of secrets) as `cause`; everything it carries is redacted.
+export class AdapterError extends BranchFollowerError {
+  readonly adapterId: string;
+  readonly followerId: string;
+  readonly verb: AdapterVerb;
+  /** The command, redacted. */
+  readonly argv: readonly string[];
+  readonly argv0: string;
+  /** The child's exit code, when it exited by itself (`exitCode` is the CLI's own exit code). */
+  readonly childExitCode: number | undefined;
+  /** The end of its stderr, redacted. */
+  readonly stderrTail: string;
+
+  constructor(
+    ctx: CommandContext,
+    what: string,
+    opts: { reason: ErrorReason; retryable: boolean; stderrTail: string; childExitCode?: number | undefined; cause?: unknown },
+  ) {
+    super(adapterMessage(ctx, what, opts.stderrTail), {
+      reason: opts.reason,
+      retryable: opts.retryable,
+      exitCode: ExitCode.Failed,
+      cause: opts.cause,
+    });
+    this.adapterId = ctx.adapterId;
+    this.followerId = ctx.followerId;
+    this.verb = ctx.verb;
+    this.argv = ctx.argv;
+    this.argv0 = ctx.argv[0] ?? '';
+    this.childExitCode = opts.childExitCode;
+    this.stderrTail = opts.stderrTail;
+  }
+}
+
+/** `adapter A (follower F): `cmd` what` plus the last lines of stderr, all redacted. */
+function adapterMessage(ctx: CommandContext, what: string, stderrTail: string): string {
+  const command = redactSecrets(ctx.argv.join(' '));
+  const head = redactSecrets(`adapter ${ctx.adapterId} (follower ${ctx.followerId}): ${ctx.verb} command \`${command}\` ${what}`);
+  const lines = lastLines(stderrTail, STDERR_LINES_IN_MESSAGE);
+  if (lines.length === 0) return `${head}\n  stderr: (empty)`;
+  return `${head}\n  stderr (last ${lines.length} line${lines.length === 1 ? '' : 's'}):\n${lines.map((l) => `    ${l}`).join('\n')}`;
+}
+
+const decoder = new TextDecoder();
+const text = (v: unknown): string => (v instanceof Uint8Array ? decoder.decode(v) : typeof v === 'string' ? v : '');
+
+/** Redacts, in place, every string an error (and its cause chain) carries: message, stack, output, argv. */
+function scrubError(error: object, seen = new Set<object>()): void {
+  if (seen.has(error)) return;
+  seen.add(error);
+  const record = error as Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const value = record[key];
+    let next: unknown = value;
+    if (typeof value === 'string') next = redactSecrets(value);
+    else if (value instanceof Uint8Array) next = redactSecrets(decoder.decode(value));
+    else if (Array.isArray(value)) {
+      next = value.map((v: unknown) => (typeof v === 'string' || v instanceof Uint8Array ? redactSecrets(text(v)) : v));
+      for (const v of value) if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) scrubError(v, seen);
+    } else if (value instanceof Error) scrubError(value, seen);
+    if (next === value) continue;
+    try {
+      record[key] = next;
+    } catch {
+      // A read-only property: drop it rather than keep a secret.
+      try {
+        delete record[key];
+      } catch {
+        /* nothing more can be done */
+      }
+    }
+  }
+}
+
+/** Says why a failed command failed: the reason, whether a retry can help, and one phrase. */
+function failure(
+  error: ExecaError,
+  adapter: AdapterConfig,
+  stdoutBytes: number,
+): { reason: ErrorReason; retryable: boolean; what: string } {
+  if (error.timedOut) {
+    return { reason: 'AdapterTimeout', retryable: true, what: `timed out after ${adapter.timeoutSeconds}s (timeoutSeconds) and was killed` };
+  }
+  if (error.isMaxBuffer) {
+    const stream = stdoutBytes >= adapter.maxOutputBytes ? 'stdout' : 'stderr';
+    return {
+      reason: 'AdapterOutput',
+      retryable: false,
+      what: `printed more than maxOutputBytes (${adapter.maxOutputBytes} bytes) on ${stream} and was killed`,
+    };
+  }
+  if (error.exitCode !== undefined) return { reason: 'AdapterFailed', retryable: true, what: `exited with code ${error.exitCode}` };
+  if (error.signal !== undefined) return { reason: 'AdapterFailed', retryable: true, what: `was killed by ${error.signal}` };
+  if (error.code !== undefined) {
+    return { reason: 'AdapterFailed', retryable: false, what: `could not be started (${error.code}): is it on PATH and executable?` };
+  }
+  return { reason: 'AdapterFailed', retryable: true, what: `failed: ${error.shortMessage}` };
+}
+
+// Runs one adapter command the only way the pass may: no shell, a scratch cwd, a three-variable
+// environment, a hard timeout and an output cap. Returns only redacted text; failures are AdapterErrors.
+export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<AdapterCommandResult> {
+  const { adapter } = opts;
+  const rendered = renderArgv(adapter.commands[opts.verb], opts.values);
+  const ctx: CommandContext = {
+    adapterId: adapter.id,
+    followerId: opts.followerId,
+    verb: opts.verb,
+    argv: rendered.map(redactSecrets),
+  };
+  const [file = '', ...args] = rendered;
+  const scratch = tmpdir();
+  const result = await execa(file, args, {
+    shell: false,
+    cwd: scratch,
+    extendEnv: false,
+    env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
+    timeout: adapter.timeoutSeconds * 1000,
+    killSignal: 'SIGKILL',
+    maxBuffer: adapter.maxOutputBytes,
+    encoding: 'buffer',
+    stdin: 'ignore',
+    reject: false,
+  });
+  const stdout = redactSecrets(text(result.stdout));
+  const stderrTail = tail(redactSecrets(text(result.stderr)), STDERR_TAIL_BYTES);
+  const error: unknown = result;
+  if (error instanceof ExecaError) {
+    const why = failure(error, adapter, result.stdout.length);
+    scrubError(error);
+    throw new AdapterError(ctx, why.what, { ...why, stderrTail, childExitCode: result.exitCode, cause: error });
+  }
+  return { argv: [...ctx.argv], stdout, stderrTail, durationMs: result.durationMs };
+}
+
+/** `run.sha`, `mirror.pendingFlush`, `targets[0]`; the root is `(the whole output)`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(the whole output)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+}
+
+/** Parses a command's stdout against one contract schema, or says which field is wrong. */
+function parseOutput<T>(schema: z.ZodType<T>, run: AdapterCommandResult, ctx: CommandContext): T {
+  const fail = (what: string, cause?: unknown) =>
+    new AdapterError(ctx, what, { reason: 'AdapterOutput', retryable: false, stderrTail: run.stderrTail, childExitCode: 0, cause });
+  if (run.stdout.trim() === '') throw fail('exited 0 but printed nothing on stdout (expected one JSON object)');
+  let json: unknown;
+  try {
+    json = JSON.parse(run.stdout);
+  } catch (e) {
+    throw fail(`printed output that is not valid JSON (${e instanceof Error ? e.message : String(e)})`, e);
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const [first, ...rest] = parsed.error.issues;
+  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length === 1 ? '' : 's'})` : '';
+  throw fail(
+    `printed JSON that does not match the adapter contract: field ${fieldPath(first?.path ?? [])}: ${first?.message ?? 'invalid'}${more}`,
+    parsed.error,
+  );
+}
+
+type ParseOptions = Omit<AdapterCommandOptions, 'verb'>;
+
+const contextOf = (opts: ParseOptions, verb: AdapterVerb, run: AdapterCommandResult): CommandContext => ({
+  adapterId: opts.adapter.id,
+  followerId: opts.followerId,
+  verb,
+  argv: run.argv,
+});
+
+// The pass observes a control plane only through this: the compact status, checked against the contract.
+export async function readStatus(opts: ParseOptions): Promise<AdapterStatus> {
+  const run = await runAdapterCommand({ ...opts, verb: 'status' });
+  return parseOutput(AdapterStatusSchema, run, contextOf(opts, 'status', run));
+}
+
+// The pass starts a run only through this; the returned run name is what closeout waits for.
+export async function trigger(opts: ParseOptions): Promise<AdapterTrigger> {
+  const run = await runAdapterCommand({ ...opts, verb: 'trigger' });
+  return parseOutput(AdapterTriggerSchema, run, contextOf(opts, 'trigger', run));
+}

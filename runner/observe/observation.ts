@@ -1,0 +1,95 @@
+import type { FollowerConfig, MirrorConfig } from '../../src/config/schema.ts';
+import { MirrorError } from './mirror-error.ts';
+import { snapshotRefName } from './snapshot-ref.ts';
+
+/** Which mirror a follower was observed through. */
+interface Through {
+  /** The mirror id (registry `mirrors[].id`). */
+  readonly mirror: string;
+  /** The URL that was read. */
+  readonly url: string;
+}
+
+/** The branch exists in the mirror: its tip, and the snapshot ref that commit should have. */
+export interface TipObserved extends Through {
+  readonly tip: string;
+  /** `refs/unidesk/snapshots/<adapter>/<branch>/<tip>`, whether or not the mirror has it. */
+  readonly snapshotRef: string;
+  readonly snapshotPresent: boolean;
+  /** What the snapshot ref points at, or null when it is absent. */
+  readonly snapshotSha: string | null;
+}
+
+/** The mirror was read but has no such branch, so there is no commit and no snapshot ref to name. */
+export interface BranchAbsent extends Through {
+  readonly tip: null;
+  readonly snapshotRef: null;
+  readonly snapshotPresent: false;
+  readonly snapshotSha: null;
+}
+
+/** The mirror could not be read; nothing is known about the branch. */
+export interface MirrorUnreadable extends Through {
+  readonly error: MirrorError;
+}
+
+export type FollowerObservation = TipObserved | BranchAbsent | MirrorUnreadable;
+
+/** One pass's view of every follower's branch, by follower id. */
+export type Observation = ReadonlyMap<string, FollowerObservation>;
+
+/** What one `git ls-remote` of a URL gave: ref → sha, or why it failed. */
+export type LsRemoteResult = ReadonlyMap<string, string> | MirrorError;
+
+/** What observation reads of the registry (a `Registry` is one): mirrors and followers' sources. */
+export interface ObservedRegistry {
+  readonly mirrors: readonly Pick<MirrorConfig, 'id' | 'url'>[];
+  readonly followers: readonly Pick<FollowerConfig, 'id' | 'adapter' | 'source'>[];
+}
+
+/** The mirror a follower names; the first declaration wins, as in the registry cross-checks. */
+function mirrorOf(registry: ObservedRegistry, id: string): Pick<MirrorConfig, 'id' | 'url'> {
+  const mirror = registry.mirrors.find((m) => m.id === id);
+  if (!mirror) throw new Error(`follower mirror "${id}" is not declared; the registry was not validated`);
+  return mirror;
+}
+
+// Several followers (and even several mirror ids) may share a URL; it is read once. Lists only URLs
+// that some follower is observed through, with the mirror ids served there (for messages).
+export function mirrorReads(registry: ObservedRegistry): ReadonlyMap<string, readonly string[]> {
+  const reads = new Map<string, string[]>();
+  for (const f of registry.followers) {
+    const mirror = mirrorOf(registry, f.source.mirror);
+    const ids = reads.get(mirror.url) ?? [];
+    if (!ids.includes(mirror.id)) ids.push(mirror.id);
+    reads.set(mirror.url, ids);
+  }
+  return reads;
+}
+
+// Turns the ls-remote answers (by URL) into each follower's observation, disabled followers included
+// (they are reported, never triggered). Pure: the same answers always give the same observation.
+export function followerObservations(
+  registry: ObservedRegistry,
+  results: ReadonlyMap<string, LsRemoteResult>,
+): Map<string, FollowerObservation> {
+  const out = new Map<string, FollowerObservation>();
+  for (const f of registry.followers) {
+    const { id: mirror, url } = mirrorOf(registry, f.source.mirror);
+    const refs = results.get(url);
+    if (refs === undefined) throw new Error(`no ls-remote result for ${url} (mirror ${mirror}, follower ${f.id})`);
+    if (refs instanceof MirrorError) {
+      out.set(f.id, { mirror, url, error: refs });
+      continue;
+    }
+    const tip = refs.get(`refs/heads/${f.source.branch}`);
+    if (tip === undefined) {
+      out.set(f.id, { mirror, url, tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
+      continue;
+    }
+    const snapshotRef = snapshotRefName(f.adapter, f.source.branch, tip);
+    const snapshotSha = refs.get(snapshotRef) ?? null;
+    out.set(f.id, { mirror, url, tip, snapshotRef, snapshotPresent: snapshotSha !== null, snapshotSha });
+  }
+  return out;
+}

@@ -1,0 +1,32 @@
+import type { Registry } from '../../src/config/schema.ts';
+import { lsRemote } from './ls-remote.ts';
+import { MirrorError } from './mirror-error.ts';
+import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';
+
+export type { BranchAbsent, FollowerObservation, MirrorUnreadable, Observation, TipObserved } from './observation.ts';
+
+export interface ObserveOptions {
+  /** Each `git ls-remote` is killed after this. */
+  readonly timeoutMs: number;
+  /** PATH of the git children. */
+  readonly pathEnv: string;
+}
+
+// The observe step: reads every follower's branch tip and snapshot ref from the Kubernetes-managed
+// mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (in parallel).
+// Reads nothing else and writes nothing. A mirror that cannot be read fails only its own followers
+// (as a MirrorError in their observation); any other error rejects.
+export async function observe(registry: Registry, opts: ObserveOptions): Promise<Observation> {
+  const reads = [...mirrorReads(registry)];
+  const answers = await Promise.all(
+    reads.map(async ([url, ids]): Promise<[string, LsRemoteResult]> => {
+      try {
+        return [url, await lsRemote(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
+      } catch (error) {
+        if (error instanceof MirrorError) return [url, error];
+        throw error;
+      }
+    }),
+  );
+  return followerObservations(registry, new Map(answers));
+}

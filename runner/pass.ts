@@ -1,0 +1,217 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { LoadedRegistry } from '../src/config/load.ts';
+import type { FollowerConfig } from '../src/config/schema.ts';
+import { KubeError } from '../src/errors.ts';
+import type { KubeClient, KubeObject } from '../src/kube/client.ts';
+import type { AdapterStatus } from './adapters/contract.ts';
+import { emitTransitions } from './events.ts';
+import { acquireLease, releaseLease, renewLease } from './lease.ts';
+import { Decision, Phase, Reason } from './phases.ts';
+import { afterTrigger, step, type MirrorView, type Policy, type Step, type StatusView } from './state-machine.ts';
+import type { StateRecord, Transition } from './state-record.ts';
+import { readState, writeState, type StateSnapshot } from './state-store.ts';
+
+// The reconcile pass, as Flux's reconcilers run theirs: small steps in a fixed order, each saying
+// what it reads and writes —
+//   acquireLease → (readState → observe → decide → writeAhead → trigger → writeState → emitEvents)*
+// — repeated while --wait follows closeout. Every decision comes from the pure state machine; this
+// file only moves data between it, the cluster, the mirror and the adapters.
+
+/** Everything outside the cluster the pass talks to: the mirror and the adapters. */
+export interface PassIo {
+  /** One look at every mirror: per follower, the branch tip and its snapshot ref. */
+  observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
+  status(f: FollowerConfig, sha: string, snapshotRef: string): Promise<{ status: AdapterStatus; tail: string } | { error: string; tail: string }>;
+  trigger(f: FollowerConfig, sha: string, snapshotRef: string, attempt: number): Promise<{ runName: string; tail: string } | { error: string; tail: string }>;
+}
+
+export interface PassOptions {
+  readonly followers: readonly FollowerConfig[];
+  readonly dryRun: boolean;
+  readonly wait: boolean;
+  /** Who this pass is, as the Lease holder and the Events' reporting instance. */
+  readonly identity: string;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** One line of progress for people (stderr). */
+  readonly progress: (line: string) => void;
+}
+
+/** What the pass ended with, per follower. */
+export interface FollowerOutcome {
+  readonly id: string;
+  readonly decision: Decision;
+  readonly reason: Reason;
+  readonly message: string;
+  readonly record: StateRecord | undefined;
+  /** Whether a trigger command ran for this follower in this pass. */
+  readonly triggered: boolean;
+}
+
+/** Skipped (another live pass holds the Lease), or what happened; `failed` when any follower failed or was blocked by an error. */
+export type PassResult = { skipped: { holder: string; renewedAgoMs: number } } | { outcomes: FollowerOutcome[]; failed: boolean };
+
+/** The state machine's view of a follower's registry entry. */
+export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
+  const s = loaded.registry.controller.state;
+  return {
+    enabled: f.enabled,
+    budgetMs: f.closeout.budgetSeconds * 1000,
+    maxAttempts: f.retry.maxAttempts,
+    backoffMs: f.retry.backoffSeconds * 1000,
+    checks: f.closeout.checks,
+    historyLimit: s.historyLimit,
+    triggeredLimit: s.triggeredLimit,
+  };
+}
+
+/** Reasons that mean something is wrong (the pass exits non-zero), not merely nothing to do. */
+const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted]);
+
+const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
+const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
+
+class Pass {
+  private snap!: StateSnapshot;
+  private readonly tails = new Map<string, { status: string; trigger: string }>();
+  /** Followers that failed (or were blocked by an error) at any time during this pass. */
+  private readonly failed = new Set<string>();
+  private readonly c: LoadedRegistry['registry']['controller'];
+  private readonly client: KubeClient;
+  private readonly loaded: LoadedRegistry;
+  private readonly io: PassIo;
+  private readonly opts: PassOptions;
+
+  constructor(client: KubeClient, loaded: LoadedRegistry, io: PassIo, opts: PassOptions) {
+    this.client = client;
+    this.loaded = loaded;
+    this.io = io;
+    this.opts = opts;
+    this.c = loaded.registry.controller;
+  }
+
+  private say(id: string, line: string): void {
+    this.opts.progress(`[${id}] ${line}`);
+  }
+
+  private withTail(id: string, record: StateRecord): StateRecord {
+    const tail = this.tails.get(id);
+    return tail ? { ...record, adapterTail: { ...record.adapterTail, ...tail } } : record;
+  }
+
+  /** Persists one record (compare-and-swap) unless only its timestamp changed. */
+  private async persist(id: string, record: StateRecord): Promise<void> {
+    const next = this.withTail(id, record);
+    if (sameExceptTime(this.snap.records.get(id), next)) return;
+    this.snap = await writeState(this.client, this.snap, new Map([[id, next]]), this.c.state.maxBytes);
+  }
+
+  private async events(id: string, transitions: readonly Transition[]): Promise<void> {
+    for (const t of transitions) this.say(id, `${t.from ?? '(new)'} -> ${t.to}${t.sha ? ` ${t.sha.slice(0, 12)}` : ''} (${t.reason}${t.detail ? `: ${t.detail}` : ''})`);
+    if (this.opts.dryRun || transitions.length === 0) return;
+    try {
+      await emitTransitions(this.client, this.c.namespace, this.c.configMaps.state, id, transitions, this.opts.identity);
+    } catch (err) {
+      this.say(id, `warning: could not record Events: ${(err as Error).message}`);
+    }
+  }
+
+  /** observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState. */
+  private async follow(f: FollowerConfig, mirror: MirrorView | undefined): Promise<FollowerOutcome> {
+    const policy = policyOf(f, this.loaded);
+    const view: MirrorView = mirror ?? { error: 'no observation' };
+    for (let conflict = 0; ; conflict++) {
+      const prev = this.snap.records.get(f.id);
+      let status: StatusView | undefined;
+      if (f.enabled && !('error' in view) && view.tip !== null) {
+        const s = await this.io.status(f, view.tip, view.snapshotRef);
+        this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
+        status = 'error' in s ? { error: s.error } : { status: s.status };
+      }
+      const s: Step = step(prev, view, status, policy, this.opts.now());
+      if (this.opts.dryRun) return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
+      try {
+        await this.persist(f.id, s.next);
+      } catch (err) {
+        if (err instanceof KubeError && err.status === 409 && conflict < this.c.pass.conflictRetries) {
+          this.say(f.id, 'state changed under this pass: re-reading and deciding again');
+          this.snap = await readState(this.client, this.c.namespace, this.c.configMaps.state);
+          continue;
+        }
+        throw err;
+      }
+      await this.events(f.id, s.transitions);
+      if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
+      if (s.action.kind !== 'trigger') return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: s.next, triggered: false };
+
+      // The write-ahead record is persisted: only now is the trigger sent.
+      this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
+      const result = await this.io.trigger(f, s.action.sha, s.action.snapshotRef, s.action.attempt);
+      this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), trigger: result.tail });
+      const after = afterTrigger(s.next, 'error' in result ? { error: result.error } : { runName: result.runName }, policy, this.opts.now());
+      await this.persistAfterTrigger(f.id, after.next);
+      await this.events(f.id, after.transitions);
+      if (after.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
+      return { id: f.id, decision: s.decision, reason: s.reason, message: 'error' in result ? result.error : `run ${result.runName}`, record: after.next, triggered: true };
+    }
+  }
+
+  /** After a trigger the record must land: on a conflict, re-read and re-apply onto our write-ahead. */
+  private async persistAfterTrigger(id: string, record: StateRecord): Promise<void> {
+    for (let conflict = 0; ; conflict++) {
+      try {
+        return await this.persist(id, record);
+      } catch (err) {
+        if (!(err instanceof KubeError && err.status === 409) || conflict >= this.c.pass.conflictRetries) throw err;
+        this.snap = await readState(this.client, this.c.namespace, this.c.configMaps.state);
+      }
+    }
+  }
+
+  async run(): Promise<PassResult> {
+    const { opts, c } = this;
+    let lease: KubeObject | undefined;
+    if (!opts.dryRun) {
+      const got = await acquireLease(this.client, c.namespace, c.lease.name, opts.identity, opts.now);
+      if (!got.acquired) return { skipped: { holder: got.holder, renewedAgoMs: got.renewedAgoMs } };
+      lease = got.lease;
+    }
+    let renewedAt = opts.now();
+    try {
+      for (;;) {
+        this.snap = await readState(this.client, c.namespace, c.configMaps.state);
+        const observed = await this.io.observe(opts.followers);
+        const outcomes: FollowerOutcome[] = [];
+        for (const f of opts.followers) {
+          const o = await this.follow(f, observed.get(f.id));
+          if (ERROR_REASONS.has(o.reason)) this.failed.add(f.id);
+          outcomes.push(o);
+        }
+        const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
+        if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
+        const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
+        await opts.sleep(pollMs);
+        if (lease && opts.now() - renewedAt >= c.lease.renewSeconds * 1000) {
+          lease = await renewLease(this.client, lease, opts.now());
+          renewedAt = opts.now();
+        }
+      }
+    } finally {
+      if (lease) await this.release(lease);
+    }
+  }
+
+  /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */
+  private async release(lease: KubeObject): Promise<void> {
+    try {
+      await releaseLease(this.client, lease);
+    } catch (err) {
+      this.opts.progress(`warning: could not release Lease ${this.c.lease.name}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Runs one reconcile pass: see the file comment. */
+export function runPass(client: KubeClient, loaded: LoadedRegistry, io: PassIo, opts: PassOptions): Promise<PassResult> {
+  return new Pass(client, loaded, io, opts).run();
+}

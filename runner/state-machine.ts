@@ -1,0 +1,235 @@
+import type { AdapterStatus } from './adapters/contract.ts';
+import { Decision, Phase, Reason } from './phases.ts';
+import type { StateRecord, Transition } from './state-record.ts';
+import { emptyRecord } from './state-record.ts';
+
+// The follower state machine (SPEC §5), pure: no Kubernetes, no processes, no files, no clock.
+// One call to `step` is one look at one follower: it takes the previous record, what the mirror and
+// the adapter say now, and returns the next record, the decision, and at most one action. The caller
+// persists the next record (compare-and-swap) BEFORE carrying out a trigger action: that record is
+// the write-ahead that makes a crash never trigger a sha twice.
+
+export type CloseoutCheckName = 'runSucceeded' | 'deployedShaMatches' | 'mirrorFlushed' | 'githubInSync';
+
+/** What the registry says about one follower, in the units the machine uses. */
+export interface Policy {
+  readonly enabled: boolean;
+  readonly budgetMs: number;
+  readonly maxAttempts: number;
+  readonly backoffMs: number;
+  readonly checks: readonly CloseoutCheckName[];
+  readonly historyLimit: number;
+  readonly triggeredLimit: number;
+}
+
+/** The mirror's view of the follower's branch, or why it could not be read. */
+export type MirrorView = { readonly tip: string | null; readonly snapshotRef: string; readonly snapshotPresent: boolean } | { readonly error: string };
+
+/** The adapter's status, or why it could not be read. */
+export type StatusView = { readonly status: AdapterStatus } | { readonly error: string };
+
+export type Action = { readonly kind: 'none' } | { readonly kind: 'trigger'; readonly sha: string; readonly snapshotRef: string; readonly attempt: number };
+
+export interface Step {
+  readonly decision: Decision;
+  readonly reason: Reason;
+  readonly message: string;
+  readonly next: StateRecord;
+  readonly action: Action;
+  readonly transitions: readonly Transition[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const NONE: Action = { kind: 'none' };
+
+/** Builds the next record while remembering every phase change as a transition. */
+class Draft {
+  readonly r: StateRecord;
+  readonly transitions: Transition[] = [];
+  private readonly now: number;
+  private readonly policy: Policy;
+
+  constructor(prev: StateRecord | undefined, now: number, policy: Policy) {
+    this.r = structuredClone(prev ?? emptyRecord(iso(now)));
+    this.now = now;
+    this.policy = policy;
+  }
+
+  phase(to: Phase, reason: Reason | string, sha: string | null, message = ''): void {
+    if (this.r.phase !== to) {
+      const t: Transition = { at: iso(this.now), from: this.r.phase, to, sha, reason, detail: message };
+      this.transitions.push(t);
+      this.r.history = [...this.r.history, t].slice(-this.policy.historyLimit);
+    }
+    this.r.phase = to;
+    this.r.reason = reason;
+    this.r.message = message;
+  }
+
+  done(decision: Decision, reason: Reason, message: string, action: Action = NONE): Step {
+    this.r.updatedAt = iso(this.now);
+    return { decision, reason, message, next: this.r, action, transitions: this.transitions };
+  }
+}
+
+/** Which closeout checks do not hold yet for `sha`. */
+export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string): CloseoutCheckName[] {
+  const holds: Record<CloseoutCheckName, boolean> = {
+    runSucceeded: status.run?.sha === sha && status.run.phase === 'Succeeded',
+    deployedShaMatches: status.deployedSha === sha,
+    mirrorFlushed: !status.mirror.pendingFlush,
+    githubInSync: status.mirror.githubInSync,
+  };
+  return checks.filter((c) => !holds[c]);
+}
+
+function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number, reason: Reason, policy: Policy, now: number): Step {
+  const r = d.r;
+  d.phase(Phase.PendingTrigger, reason, sha);
+  r.inFlight = {
+    sha,
+    snapshotRef,
+    attempt,
+    runName: null,
+    startedAt: iso(now),
+    triggeredAt: null,
+    deadline: iso(now + policy.budgetMs),
+    runDoneAt: null,
+    flushedAt: null,
+  };
+  r.triggered = [...r.triggered.filter((s) => s !== sha), sha].slice(-policy.triggeredLimit);
+  r.attempts = { sha, count: attempt, lastFailedAt: r.attempts?.sha === sha ? r.attempts.lastFailedAt : null };
+  r.lastTriggeredSha = sha;
+  r.timings = { sha, observeToTriggerMs: null, triggerToRunDoneMs: null, runDoneToFlushedMs: null, budgetMs: policy.budgetMs };
+  d.phase(Phase.Triggering, reason, sha, `attempt ${attempt} of ${policy.maxAttempts}`);
+  return d.done(Decision.PendingTrigger, reason, `trigger ${sha.slice(0, 12)} (attempt ${attempt}/${policy.maxAttempts})`, { kind: 'trigger', sha, snapshotRef, attempt });
+}
+
+function fail(d: Draft, reason: Reason, message: string, now: number): void {
+  const sha = d.r.inFlight?.sha ?? null;
+  if (d.r.attempts && d.r.attempts.sha === sha) d.r.attempts.lastFailedAt = iso(now);
+  d.phase(Phase.Failed, reason, sha, message);
+  d.r.inFlight = null;
+}
+
+/** Follows an in-flight sha whose branch did not move. Returns undefined when the sha is no longer in flight. */
+function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: number): Step | undefined {
+  const f = d.r.inFlight!;
+  const past = now > Date.parse(f.deadline);
+  if (d.r.phase === Phase.Triggering && f.runName === null && f.triggeredAt === null) {
+    // A write-ahead without a confirmed trigger (the pass died, or the trigger is being sent). The
+    // adapter is the authority: if it knows a run for the sha, the trigger happened; follow it.
+    const known = status.run?.sha === f.sha || status.targetSha === f.sha;
+    if (known) {
+      f.runName = status.run?.sha === f.sha ? status.run.name : null;
+      f.triggeredAt = iso(now);
+      d.phase(Phase.ClosingOut, Reason.TriggerAdopted, f.sha, 'the adapter already knows this run: followed, not sent again');
+    } else if (past) {
+      fail(d, Reason.BudgetExceeded, `no confirmed trigger before the deadline ${f.deadline}`, now);
+      return d.done(Decision.Blocked, Reason.BudgetExceeded, d.r.message);
+    } else {
+      return d.done(Decision.InFlight, Reason.TriggerUnconfirmed, `trigger of ${f.sha.slice(0, 12)} unconfirmed by the adapter: sending it (attempt ${f.attempt})`, {
+        kind: 'trigger', sha: f.sha, snapshotRef: f.snapshotRef, attempt: f.attempt,
+      });
+    }
+  }
+  const run = status.run && status.run.sha === f.sha ? status.run : null;
+  if (run && f.runName === null) f.runName = run.name;
+  if (run && (run.phase === 'Succeeded' || run.phase === 'Failed') && f.runDoneAt === null) f.runDoneAt = iso(now);
+  if (run?.phase === 'Failed') {
+    fail(d, Reason.RunFailed, `run ${run.name} failed${run.message ? `: ${run.message}` : ''}`, now);
+    return d.done(Decision.InFlight, Reason.RunFailed, d.r.message);
+  }
+  const pending = pendingChecks(policy.checks, status, f.sha);
+  if (!pending.includes('mirrorFlushed') && !pending.includes('githubInSync') && f.runDoneAt !== null && f.flushedAt === null) f.flushedAt = iso(now);
+  if (pending.length === 0) {
+    const t = d.r.timings;
+    if (t && t.sha === f.sha) {
+      const at = (s: string | null) => (s ? Date.parse(s) : null);
+      const diff = (a: number | null, b: number | null) => (a !== null && b !== null ? a - b : null);
+      t.triggerToRunDoneMs = diff(at(f.runDoneAt) ?? now, at(f.triggeredAt));
+      t.runDoneToFlushedMs = diff(at(f.flushedAt) ?? now, at(f.runDoneAt) ?? now);
+    }
+    d.r.lastSucceededSha = f.sha;
+    d.r.inFlight = null;
+    d.phase(Phase.Succeeded, Reason.ClosedOut, f.sha, `closed out: ${policy.checks.join(', ')}`);
+    return d.done(Decision.InFlight, Reason.ClosedOut, d.r.message);
+  }
+  if (past) {
+    fail(d, Reason.BudgetExceeded, `closeout not complete after ${policy.budgetMs / 1000}s: waiting for ${pending.join(', ')}`, now);
+    return d.done(Decision.InFlight, Reason.BudgetExceeded, d.r.message);
+  }
+  if (d.r.phase === Phase.Triggering) d.phase(Phase.ClosingOut, Reason.Waiting, f.sha);
+  return d.done(Decision.InFlight, Reason.Waiting, `${f.runName ?? 'run'}: waiting for ${pending.join(', ')}`);
+}
+
+// One look at one follower. See the file comment for the contract with the caller.
+export function step(prev: StateRecord | undefined, mirror: MirrorView, status: StatusView | undefined, policy: Policy, now: number): Step {
+  const d = new Draft(prev, now, policy);
+  const r = d.r;
+  if (!policy.enabled) return d.done(Decision.Blocked, Reason.Disabled, 'disabled in the registry (enabled: false)');
+  if ('error' in mirror) return d.done(Decision.Blocked, Reason.MirrorUnreachable, mirror.error);
+  if (mirror.tip === null) return d.done(Decision.Blocked, Reason.BranchMissing, 'the branch does not exist in the mirror');
+  const tip = mirror.tip;
+  if (r.observedSha !== tip) {
+    r.observedSha = tip;
+    r.observedAt = new Date(now).toISOString();
+  }
+  if (r.phase === Phase.Succeeded) d.phase(Phase.Observed, 'NextPass', tip);
+  if (!status || 'error' in status) {
+    if (r.inFlight && now > Date.parse(r.inFlight.deadline)) {
+      fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; the adapter status failed: ${status?.error ?? 'not asked'}`, now);
+      return d.done(Decision.Blocked, Reason.BudgetExceeded, r.message);
+    }
+    return d.done(Decision.Blocked, Reason.AdapterStatusFailed, status?.error ?? 'adapter status not asked');
+  }
+  r.targetSha = status.status.targetSha;
+
+  if (r.inFlight && r.inFlight.sha !== tip) {
+    const old = r.inFlight.sha;
+    r.inFlight = null;
+    d.phase(Phase.Superseded, Reason.BranchAdvanced, old, `superseded by ${tip}`);
+  } else if (r.inFlight) {
+    const followed = followInFlight(d, status.status, policy, now);
+    if (followed) return followed;
+  }
+
+  if (tip === status.status.targetSha) {
+    d.phase(Phase.Noop, Reason.UpToDate, tip);
+    return d.done(Decision.Noop, Reason.UpToDate, `the control plane targets ${tip.slice(0, 12)}`);
+  }
+  if (r.triggered.includes(tip)) {
+    const a = r.attempts;
+    if (!a || a.sha !== tip || r.phase !== Phase.Failed) {
+      return d.done(Decision.Blocked, Reason.AlreadyTriggered, `${tip.slice(0, 12)} was triggered before; a sha is never triggered twice`);
+    }
+    if (a.count >= policy.maxAttempts) {
+      return d.done(Decision.Blocked, Reason.RetryBudgetExhausted, `${tip.slice(0, 12)} failed ${a.count} of ${policy.maxAttempts} attempts (retry.maxAttempts)`);
+    }
+    const retryAt = (a.lastFailedAt ? Date.parse(a.lastFailedAt) : now) + policy.backoffMs;
+    if (now < retryAt) {
+      return d.done(Decision.Blocked, Reason.RetryBackoff, `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} (retry.backoffSeconds)`);
+    }
+    if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
+    return writeAhead(d, tip, mirror.snapshotRef, a.count + 1, Reason.Retry, policy, now);
+  }
+  if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
+  return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now);
+}
+
+/** The record after the trigger action: ClosingOut with the run, or Failed (retryable within the budget). */
+export function afterTrigger(record: StateRecord, result: { runName: string } | { error: string }, policy: Policy, now: number): { next: StateRecord; transitions: readonly Transition[] } {
+  const d = new Draft(record, now, policy);
+  const f = d.r.inFlight;
+  if (!f) throw new Error('afterTrigger: no sha in flight');
+  if ('error' in result) {
+    fail(d, Reason.TriggerFailed, result.error, now);
+  } else {
+    f.runName = result.runName;
+    f.triggeredAt = iso(now);
+    if (d.r.timings && d.r.timings.sha === f.sha && d.r.observedAt) d.r.timings.observeToTriggerMs = now - Date.parse(d.r.observedAt);
+    d.phase(Phase.ClosingOut, Reason.Waiting, f.sha, `run ${result.runName}`);
+  }
+  d.r.updatedAt = iso(now);
+  return { next: d.r, transitions: d.transitions };
+}

@@ -1,0 +1,20 @@
+import { readState, type StateSnapshot } from '../../runner/state-store.ts';
+import type { LoadedRegistry } from '../config/load.ts';
+import { BranchFollowerError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import type { KubeClient } from '../kube/client.ts';
+
+/** The state of one follower id: it must be in the registry or have a (stale) record. */
+export async function followerState(client: KubeClient, loaded: LoadedRegistry, id: string): Promise<{ snap: StateSnapshot; known: boolean }> {
+  const c = loaded.registry.controller;
+  const snap = await readState(client, c.namespace, c.configMaps.state);
+  const known = loaded.registry.followers.some((f) => f.id === id);
+  if (!known && !snap.records.has(id) && !snap.unreadable.has(id)) {
+    throw new BranchFollowerError(`no follower "${id}" in ${loaded.file} and no record of it in the state (followers: ${loaded.registry.followers.map((f) => f.id).join(', ')})`, {
+      reason: 'InvalidUsage',
+      retryable: false,
+      exitCode: ExitCode.InvalidInput,
+    });
+  }
+  return { snap, known };
+}

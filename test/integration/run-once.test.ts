@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseStateRecord } from '../../runner/state-record.ts';
+import { resourceType } from '../../src/kube/resources.ts';
+import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
+import { startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { eventually, exited, makePassWorld, type FollowerId, type PassWorld } from '../helpers/pass-world.ts';
+
+const CM = resourceType('v1', 'ConfigMap');
+
+let git: GitServer;
+beforeAll(async () => {
+  git = await startGitServer();
+});
+afterAll(async () => {
+  await git.dispose();
+});
+
+async function record(w: PassWorld, id: FollowerId) {
+  const cm = await adminClient().get(CM, w.ns, 'branch-follower-state');
+  const text = (cm?.data as Record<string, string> | undefined)?.[id];
+  if (text === undefined) return undefined;
+  const parsed = parseStateRecord(text);
+  if ('error' in parsed) throw new Error(`record of ${id}: ${parsed.error}`);
+  return parsed.record;
+}
+
+/** Writes that reached storage in the world's namespace (dry runs excluded). */
+const writes = (ns: string) => auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
+
+describe('run-once against a real API server, a real git mirror and fake control planes', () => {
+  it('--dry-run gives Noop, PendingTrigger and Blocked for the three first followers and writes nothing', async () => {
+    const w = await makePassWorld(git, 'dry');
+    const hwlab = await w.push('hwlab-jd01-v03', { snapshot: true });
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    await w.push('web-probe-sentinel-master'); // no snapshot ref yet
+    w.configure({ lanes: { 'hwlab:v03': { initialTargetSha: hwlab } } });
+    const before = writes(w.ns).length;
+
+    const r = await w.run(['run-once', '--all', '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^hwlab-jd01-v03\s+hwlab-node-runtime\s+v0\.3\s+Noop\s+UpToDate/m);
+    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+agentrun-yaml-lane\s+v0\.2\s+PendingTrigger\s+NewSha/m);
+    expect(r.stdout).toMatch(/^web-probe-sentinel-master\s+web-probe-sentinel-cicd\s+master\s+Blocked\s+SnapshotMissing/m);
+    expect(writes(w.ns).slice(before)).toEqual([]); // no state, no Lease, no Event
+    expect(w.fake.triggers()).toEqual([]);
+    expect(await record(w, 'agentrun-jd01-v02')).toBeUndefined();
+  });
+
+  it('a new sha is triggered exactly once over five passes, and closes out Succeeded with timings', async () => {
+    const w = await makePassWorld(git, 'once');
+    const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
+    w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
+    for (let i = 0; i < 5; i++) {
+      const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
+    const rec = (await record(w, 'agentrun-jd01-v02'))!;
+    expect(rec).toMatchObject({ phase: 'Noop', lastTriggeredSha: sha, lastSucceededSha: sha, targetSha: sha });
+    expect(rec.history.map((t) => t.to)).toEqual(['PendingTrigger', 'Triggering', 'ClosingOut', 'Succeeded', 'Observed', 'Noop']);
+    expect(rec.timings).toMatchObject({ sha, budgetMs: 120_000 });
+    expect(rec.timings!.triggerToRunDoneMs).toBeGreaterThan(0);
+  });
+
+  it('a repeated sha is never triggered again, even when the branch is reset to it', async () => {
+    const w = await makePassWorld(git, 'repeat');
+    const a = await w.push('hwlab-jd01-v03', { snapshot: true });
+    expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
+    const b = await w.push('hwlab-jd01-v03', { snapshot: true });
+    expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
+    await git.setRef('pikasTech/HWLAB.git', 'refs/heads/v0.3', a); // force the branch back
+    const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
+    expect(r.stdout).toMatch(/AlreadyTriggered/);
+    expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([a, b]);
+  });
+
+  it('pushing twice during closeout marks the first sha Superseded and triggers the second', async () => {
+    const w = await makePassWorld(git, 'supersede');
+    w.configure({ lanes: { 'web-probe:v03': { runSeconds: 4 } } });
+    const first = await w.push('web-probe-sentinel-master', { snapshot: true });
+    const pass = w.run(['run-once', '--follower', 'web-probe-sentinel-master', '--confirm', '--wait']);
+    await eventually('the first trigger', () => w.triggersOf('web-probe-sentinel-master').length === 1);
+    await w.push('web-probe-sentinel-master', { snapshot: true });
+    const second = await w.push('web-probe-sentinel-master', { snapshot: true });
+    const r = await pass;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`ClosingOut -> Superseded ${first.slice(0, 12)} \\(BranchAdvanced: superseded by ${second}\\)`));
+    expect(w.triggersOf('web-probe-sentinel-master').map((t) => t.sha)).toEqual([first, second]);
+    const rec = (await record(w, 'web-probe-sentinel-master'))!;
+    expect(rec.history).toContainEqual(expect.objectContaining({ to: 'Superseded', sha: first, detail: `superseded by ${second}` }));
+    expect(rec).toMatchObject({ lastSucceededSha: second });
+  });
+
+  it('a budget overrun is a visible Failed with reason BudgetExceeded, and the pass exits 5', async () => {
+    const w = await makePassWorld(git, 'budget', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 3' }]);
+    w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 60 } } });
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
+    expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ phase: 'Failed', reason: 'BudgetExceeded' });
+  });
+
+  it('a pass SIGKILLed right after the write-ahead record, then run again: exactly one trigger', async () => {
+    const w = await makePassWorld(git, 'kill-ahead');
+    const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
+    w.configure({ lanes: { 'agentrun:jd01-v02': { triggerHangSeconds: 30 } } });
+    const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+    await eventually('the write-ahead record', async () => (await record(w, 'agentrun-jd01-v02'))?.phase === 'Triggering');
+    process.kill(-child.pid!, 'SIGKILL'); // the pass and its adapter child: the trigger never lands
+    await exited(child);
+    expect(w.triggersOf('agentrun-jd01-v02')).toEqual([]);
+    w.configure({ lanes: {} });
+    await new Promise((r) => setTimeout(r, 4500)); // the dead pass's Lease (4 s) expires
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/TriggerUnconfirmed|trigger/);
+    expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
+  });
+
+  it('a pass SIGKILLed right after the trigger, then run again: the run is adopted, still one trigger', async () => {
+    const w = await makePassWorld(git, 'kill-after');
+    const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
+    w.configure({ lanes: { 'agentrun:jd01-v02': { triggerHoldSeconds: 30 } } });
+    const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+    await eventually('the trigger', () => w.triggersOf('agentrun-jd01-v02').length === 1);
+    process.kill(-child.pid!, 'SIGKILL'); // the run started; the pass never recorded its name
+    await exited(child);
+    expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ phase: 'Triggering', inFlight: { sha, runName: null } });
+    w.configure({ lanes: {} });
+    await new Promise((r) => setTimeout(r, 4500));
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('TriggerAdopted');
+    expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
+    expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ lastSucceededSha: sha });
+  });
+
+  it('two passes started together: exactly one trigger, the other skips on the Lease', async () => {
+    const w = await makePassWorld(git, 'race');
+    const sha = await w.push('hwlab-jd01-v03', { snapshot: true });
+    w.configure({ lanes: { 'hwlab:v03': { runSeconds: 2 } } });
+    const [a, b] = [w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller']), w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller'])];
+    const codes = await Promise.all([exited(a), exited(b)]);
+    expect(codes).toEqual([0, 0]);
+    const outputs = [a.output(), b.output()];
+    expect(outputs.filter((o) => /skipped: lease held by /.test(o))).toHaveLength(1);
+    expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([sha]);
+  });
+});
