@@ -54,6 +54,7 @@ export type PassResult = { skipped: { holder: string; renewedAgoMs: number } } |
 /** The state machine's view of a follower's registry entry. */
 export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
   const s = loaded.registry.controller.state;
+  const adapter = loaded.registry.adapters.find((a) => a.id === f.adapter)!;
   return {
     enabled: f.enabled,
     budgetMs: f.closeout.budgetSeconds * 1000,
@@ -62,6 +63,7 @@ export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
     checks: f.closeout.checks,
     historyLimit: s.historyLimit,
     triggeredLimit: s.triggeredLimit,
+    unconfirmedGraceMs: (adapter.timeoutSeconds + adapter.statusLagSeconds) * 1000,
   };
 }
 

@@ -70,5 +70,7 @@ export const Reason = {
   Waiting: 'Waiting',
   /** The branch advanced past the in-flight sha. */
   BranchAdvanced: 'BranchAdvanced',
+  /** A pass after a success looks again (Succeeded → Observed). */
+  NextPass: 'NextPass',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

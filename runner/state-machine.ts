@@ -20,6 +20,12 @@ export interface Policy {
   readonly checks: readonly CloseoutCheckName[];
   readonly historyLimit: number;
   readonly triggeredLimit: number;
+  /**
+   * How long a send may still be under way (adapter timeoutSeconds + statusLagSeconds): a write-ahead
+   * whose send is not confirmed by the adapter is sent again only after this, so a pass that is still
+   * sending, or an adapter whose status lags within its declared bound, never causes a second send.
+   */
+  readonly unconfirmedGraceMs: number;
 }
 
 /** The mirror's view of the follower's branch, or why it could not be read. */
@@ -53,6 +59,9 @@ class Draft {
     this.r = structuredClone(prev ?? emptyRecord(iso(now)));
     this.now = now;
     this.policy = policy;
+    // Limits lowered in the registry apply at once, not only at the next transition.
+    this.r.history = this.r.history.slice(-policy.historyLimit);
+    this.r.triggered = this.r.triggered.slice(-policy.triggeredLimit);
   }
 
   phase(to: Phase, reason: Reason | string, sha: string | null, message = ''): void {
@@ -92,13 +101,15 @@ function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number,
     attempt,
     runName: null,
     startedAt: iso(now),
+    sentAt: iso(now),
     triggeredAt: null,
     deadline: iso(now + policy.budgetMs),
     runDoneAt: null,
     flushedAt: null,
   };
   r.triggered = [...r.triggered.filter((s) => s !== sha), sha].slice(-policy.triggeredLimit);
-  r.attempts = { sha, count: attempt, lastFailedAt: r.attempts?.sha === sha ? r.attempts.lastFailedAt : null };
+  const same = r.attempts?.sha === sha;
+  r.attempts = { sha, count: attempt, lastFailedAt: same ? r.attempts!.lastFailedAt : null, lastRunName: same ? r.attempts!.lastRunName : null };
   r.lastTriggeredSha = sha;
   r.timings = { sha, observeToTriggerMs: null, triggerToRunDoneMs: null, runDoneToFlushedMs: null, budgetMs: policy.budgetMs };
   d.phase(Phase.Triggering, reason, sha, `attempt ${attempt} of ${policy.maxAttempts}`);
@@ -107,7 +118,11 @@ function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number,
 
 function fail(d: Draft, reason: Reason, message: string, now: number): void {
   const sha = d.r.inFlight?.sha ?? null;
-  if (d.r.attempts && d.r.attempts.sha === sha) d.r.attempts.lastFailedAt = iso(now);
+  if (d.r.attempts && d.r.attempts.sha === sha) {
+    d.r.attempts.lastFailedAt = iso(now);
+    // The failed attempt's run: a later attempt of the same sha must never mistake it for its own.
+    d.r.attempts.lastRunName = d.r.inFlight?.runName ?? d.r.attempts.lastRunName;
+  }
   d.phase(Phase.Failed, reason, sha, message);
   d.r.inFlight = null;
 }
@@ -116,24 +131,33 @@ function fail(d: Draft, reason: Reason, message: string, now: number): void {
 function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: number): Step | undefined {
   const f = d.r.inFlight!;
   const past = now > Date.parse(f.deadline);
+  // A run of this sha that is not the run of an earlier, failed attempt.
+  const earlier = d.r.attempts?.sha === f.sha ? d.r.attempts.lastRunName : null;
+  const ours = (run: AdapterStatus['run']) =>
+    run !== null && run.sha === f.sha && (f.runName !== null ? run.name === f.runName : run.name !== earlier);
   if (d.r.phase === Phase.Triggering && f.runName === null && f.triggeredAt === null) {
-    // A write-ahead without a confirmed trigger (the pass died, or the trigger is being sent). The
-    // adapter is the authority: if it knows a run for the sha, the trigger happened; follow it.
-    const known = status.run?.sha === f.sha || status.targetSha === f.sha;
+    // A write-ahead without a confirmed send (its pass died, or is still sending). The adapter is
+    // the authority: if it knows a run of this attempt, the send happened; follow it.
+    const known = ours(status.run) || (f.attempt === 1 && status.targetSha === f.sha);
     if (known) {
-      f.runName = status.run?.sha === f.sha ? status.run.name : null;
+      f.runName = ours(status.run) ? status.run!.name : null;
       f.triggeredAt = iso(now);
       d.phase(Phase.ClosingOut, Reason.TriggerAdopted, f.sha, 'the adapter already knows this run: followed, not sent again');
     } else if (past) {
       fail(d, Reason.BudgetExceeded, `no confirmed trigger before the deadline ${f.deadline}`, now);
       return d.done(Decision.Blocked, Reason.BudgetExceeded, d.r.message);
+    } else if (now < Date.parse(f.sentAt) + policy.unconfirmedGraceMs) {
+      const at = iso(Date.parse(f.sentAt) + policy.unconfirmedGraceMs);
+      return d.done(Decision.InFlight, Reason.Waiting, `trigger of ${f.sha.slice(0, 12)} not confirmed by the adapter yet; it is sent again at ${at} if still unknown`);
     } else {
+      // Claimed in the record (a compare-and-swap write) before it is sent, so of two passes only one sends.
+      f.sentAt = iso(now);
       return d.done(Decision.InFlight, Reason.TriggerUnconfirmed, `trigger of ${f.sha.slice(0, 12)} unconfirmed by the adapter: sending it (attempt ${f.attempt})`, {
         kind: 'trigger', sha: f.sha, snapshotRef: f.snapshotRef, attempt: f.attempt,
       });
     }
   }
-  const run = status.run && status.run.sha === f.sha ? status.run : null;
+  const run = ours(status.run) ? status.run : null;
   if (run && f.runName === null) f.runName = run.name;
   if (run && (run.phase === 'Succeeded' || run.phase === 'Failed') && f.runDoneAt === null) f.runDoneAt = iso(now);
   if (run?.phase === 'Failed') {
@@ -168,14 +192,18 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
   const d = new Draft(prev, now, policy);
   const r = d.r;
   if (!policy.enabled) return d.done(Decision.Blocked, Reason.Disabled, 'disabled in the registry (enabled: false)');
-  if ('error' in mirror) return d.done(Decision.Blocked, Reason.MirrorUnreachable, mirror.error);
-  if (mirror.tip === null) return d.done(Decision.Blocked, Reason.BranchMissing, 'the branch does not exist in the mirror');
+  if ('error' in mirror || mirror.tip === null) {
+    const [reason, why] = 'error' in mirror ? [Reason.MirrorUnreachable, mirror.error] : [Reason.BranchMissing, 'the branch does not exist in the mirror'];
+    // Nothing waits forever: an in-flight sha past its deadline fails even while the mirror is out.
+    if (r.inFlight && now > Date.parse(r.inFlight.deadline)) fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; ${why}`, now);
+    return d.done(Decision.Blocked, reason, why);
+  }
   const tip = mirror.tip;
   if (r.observedSha !== tip) {
     r.observedSha = tip;
     r.observedAt = new Date(now).toISOString();
   }
-  if (r.phase === Phase.Succeeded) d.phase(Phase.Observed, 'NextPass', tip);
+  if (r.phase === Phase.Succeeded) d.phase(Phase.Observed, Reason.NextPass, tip);
   if (!status || 'error' in status) {
     if (r.inFlight && now > Date.parse(r.inFlight.deadline)) {
       fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; the adapter status failed: ${status?.error ?? 'not asked'}`, now);

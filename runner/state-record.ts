@@ -19,6 +19,8 @@ export const InFlightSchema = z.looseObject({
   runName: z.string().nullable(),
   /** When the write-ahead record was written: the budget counts from here. */
   startedAt: time,
+  /** When the latest send was claimed; an unconfirmed send is repeated only a grace period after it. */
+  sentAt: time,
   triggeredAt: time.nullable(),
   /** startedAt + closeout.budgetSeconds. */
   deadline: time,
@@ -60,7 +62,15 @@ export const StateRecordSchema = z.looseObject({
   message: z.string(),
   inFlight: InFlightSchema.nullable(),
   /** Attempts of the newest triggered sha, for the retry budget. */
-  attempts: z.looseObject({ sha, count: z.number().int().nonnegative(), lastFailedAt: time.nullable() }).nullable(),
+  attempts: z
+    .looseObject({
+      sha,
+      count: z.number().int().nonnegative(),
+      lastFailedAt: time.nullable(),
+      /** The run of the last failed attempt, never to be taken for a later attempt's run. */
+      lastRunName: z.string().nullable(),
+    })
+    .nullable(),
   /** Every sha ever triggered (bounded, newest last): a sha here is never triggered again. */
   triggered: z.array(sha),
   history: z.array(TransitionSchema),

@@ -255,6 +255,9 @@ export const AdapterSchema = z
       .describe('The adapter commands, run without a shell.'),
     timeoutSeconds: positiveInt('timeoutSeconds').describe('A command still running after this is killed.'),
     maxOutputBytes: positiveInt('maxOutputBytes').describe('Output kept from one command; more is an error.'),
+    statusLagSeconds: nonNegativeInt('statusLagSeconds').describe(
+      'How long after its trigger returns the status may still not show the run; an unconfirmed trigger is sent again only after timeoutSeconds + this.',
+    ),
   })
   .describe('How to drive one existing control plane.');
 

@@ -38,7 +38,7 @@ describe('status against a real API server', () => {
     const record = {
       ...emptyRecord('2026-01-01T00:00:00.000Z'),
       observedSha: sha, targetSha: 'b'.repeat(40), lastTriggeredSha: sha, phase: 'ClosingOut', reason: '',
-      inFlight: { sha, snapshotRef: 'refs/unidesk/snapshots/x', attempt: 1, runName: 'run-42', startedAt: '2026-01-01T00:00:00Z', triggeredAt: null, deadline: '2026-01-01T00:02:00Z', runDoneAt: null, flushedAt: null },
+      inFlight: { sha, snapshotRef: 'refs/unidesk/snapshots/x', attempt: 1, runName: 'run-42', startedAt: '2026-01-01T00:00:00Z', sentAt: '2026-01-01T00:00:00Z', triggeredAt: null, deadline: '2026-01-01T00:02:00Z', runDoneAt: null, flushedAt: null },
     };
     await c.update({ ...cm, data: { 'hwlab-jd01-v03': JSON.stringify(record), 'old-follower': '{}', 'agentrun-jd01-v02': 'garbage' } }, 'branch-follower-pass');
     const r = await cli(['status', '--kubeconfig', kubeconfig()], { cwd: root });
