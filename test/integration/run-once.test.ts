@@ -147,4 +147,27 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(outputs.filter((o) => /skipped: lease held by /.test(o))).toHaveLength(1);
     expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([sha]);
   });
+
+  it('an unreachable mirror blocks its followers (MirrorUnreachable), triggers nothing, and exits 5', async () => {
+    const w = await makePassWorld(git, 'mirror-down');
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    await git.stop();
+    try {
+      const r = await w.run(['run-once', '--all', '--confirm']);
+      expect(r.code).toBe(5);
+      expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+\S+\s+MirrorUnreachable/m);
+      expect(w.fake.triggers()).toEqual([]);
+    } finally {
+      await git.restart();
+    }
+  });
+
+  it('refuses a state write over controller.state.maxBytes, naming the limit', async () => {
+    const w = await makePassWorld(git, 'too-big', [{ from: 'maxBytes: 262144', to: 'maxBytes: 600' }]);
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state: over controller\.state\.maxBytes \(600\)/);
+    expect(w.fake.triggers()).toEqual([]); // the write-ahead failed, so nothing was sent
+  });
 });
