@@ -150,22 +150,37 @@ class Pass {
       this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
       const result = await this.io.trigger(f, s.action.sha, s.action.snapshotRef, s.action.attempt);
       this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), trigger: result.tail });
-      const after = afterTrigger(s.next, 'error' in result ? { error: result.error } : { runName: result.runName }, policy, this.opts.now());
-      await this.persistAfterTrigger(f.id, after.next);
-      await this.events(f.id, after.transitions);
-      if (after.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
-      return { id: f.id, decision: s.decision, reason: s.reason, message: 'error' in result ? result.error : `run ${result.runName}`, record: after.next, triggered: true };
+      const outcome = 'error' in result ? { error: result.error } : { runName: result.runName };
+      const after = await this.persistAfterTrigger(f.id, s.next, outcome, policy);
+      if (after) {
+        await this.events(f.id, after.transitions);
+        if (after.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
+      }
+      return { id: f.id, decision: s.decision, reason: s.reason, message: 'error' in result ? result.error : `run ${result.runName}`, record: after?.next ?? s.next, triggered: true };
     }
   }
 
-  /** After a trigger the record must land: on a conflict, re-read and re-apply onto our write-ahead. */
-  private async persistAfterTrigger(id: string, record: StateRecord): Promise<void> {
+  // Records the trigger's result onto the write-ahead. On a conflict it re-reads: if the record is
+  // still this attempt's write-ahead, the result goes onto it; if someone else moved it on, their
+  // record stands (it is never overwritten with a stale one).
+  private async persistAfterTrigger(id: string, writeAhead: StateRecord, result: { runName: string } | { error: string }, policy: Policy) {
+    const mine = writeAhead.inFlight!;
+    let base = writeAhead;
     for (let conflict = 0; ; conflict++) {
+      const after = afterTrigger(base, result, policy, this.opts.now());
       try {
-        return await this.persist(id, record);
+        await this.persist(id, after.next);
+        return after;
       } catch (err) {
         if (!(err instanceof KubeError && err.status === 409) || conflict >= this.c.pass.conflictRetries) throw err;
         this.snap = await readState(this.client, this.c.namespace, this.c.configMaps.state);
+        const current = this.snap.records.get(id);
+        const f = current?.inFlight;
+        if (!current || !f || f.sha !== mine.sha || f.attempt !== mine.attempt || f.sentAt !== mine.sentAt || f.triggeredAt !== null) {
+          this.say(id, 'the record moved on while the trigger was sent; keeping the newer record');
+          return undefined;
+        }
+        base = current;
       }
     }
   }

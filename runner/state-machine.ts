@@ -82,9 +82,9 @@ class Draft {
 }
 
 /** Which closeout checks do not hold yet for `sha`. */
-export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string): CloseoutCheckName[] {
+export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string, ownRun: boolean): CloseoutCheckName[] {
   const holds: Record<CloseoutCheckName, boolean> = {
-    runSucceeded: status.run?.sha === sha && status.run.phase === 'Succeeded',
+    runSucceeded: ownRun && status.run?.sha === sha && status.run.phase === 'Succeeded',
     deployedShaMatches: status.deployedSha === sha,
     mirrorFlushed: !status.mirror.pendingFlush,
     githubInSync: status.mirror.githubInSync,
@@ -92,7 +92,7 @@ export function pendingChecks(checks: readonly CloseoutCheckName[], status: Adap
   return checks.filter((c) => !holds[c]);
 }
 
-function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number, reason: Reason, policy: Policy, now: number): Step {
+function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number, reason: Reason, policy: Policy, now: number, status: AdapterStatus): Step {
   const r = d.r;
   d.phase(Phase.PendingTrigger, reason, sha);
   r.inFlight = {
@@ -109,7 +109,11 @@ function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number,
   };
   r.triggered = [...r.triggered.filter((s) => s !== sha), sha].slice(-policy.triggeredLimit);
   const same = r.attempts?.sha === sha;
-  r.attempts = { sha, count: attempt, lastFailedAt: same ? r.attempts!.lastFailedAt : null, lastRunName: same ? r.attempts!.lastRunName : null };
+  // Every run of this sha the adapter shows now predates this attempt: never take one for its own.
+  const before = same ? r.attempts!.earlierRuns : [];
+  const visible = status.run?.sha === sha ? [status.run.name] : [];
+  const earlierRuns = [...new Set([...before, ...visible])].slice(-policy.maxAttempts - 1);
+  r.attempts = { sha, count: attempt, lastFailedAt: same ? r.attempts!.lastFailedAt : null, lastRunName: same ? r.attempts!.lastRunName : null, earlierRuns };
   r.lastTriggeredSha = sha;
   r.timings = { sha, observeToTriggerMs: null, triggerToRunDoneMs: null, runDoneToFlushedMs: null, budgetMs: policy.budgetMs };
   d.phase(Phase.Triggering, reason, sha, `attempt ${attempt} of ${policy.maxAttempts}`);
@@ -122,6 +126,9 @@ function fail(d: Draft, reason: Reason, message: string, now: number): void {
     d.r.attempts.lastFailedAt = iso(now);
     // The failed attempt's run: a later attempt of the same sha must never mistake it for its own.
     d.r.attempts.lastRunName = d.r.inFlight?.runName ?? d.r.attempts.lastRunName;
+    if (d.r.inFlight?.runName && !d.r.attempts.earlierRuns.includes(d.r.inFlight.runName)) {
+      d.r.attempts.earlierRuns = [...d.r.attempts.earlierRuns, d.r.inFlight.runName];
+    }
   }
   d.phase(Phase.Failed, reason, sha, message);
   d.r.inFlight = null;
@@ -132,9 +139,9 @@ function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: nu
   const f = d.r.inFlight!;
   const past = now > Date.parse(f.deadline);
   // A run of this sha that is not the run of an earlier, failed attempt.
-  const earlier = d.r.attempts?.sha === f.sha ? d.r.attempts.lastRunName : null;
+  const earlier = d.r.attempts?.sha === f.sha ? [...d.r.attempts.earlierRuns, d.r.attempts.lastRunName] : [];
   const ours = (run: AdapterStatus['run']) =>
-    run !== null && run.sha === f.sha && (f.runName !== null ? run.name === f.runName : run.name !== earlier);
+    run !== null && run.sha === f.sha && (f.runName !== null ? run.name === f.runName : !earlier.includes(run.name));
   if (d.r.phase === Phase.Triggering && f.runName === null && f.triggeredAt === null) {
     // A write-ahead without a confirmed send (its pass died, or is still sending). The adapter is
     // the authority: if it knows a run of this attempt, the send happened; follow it.
@@ -164,7 +171,7 @@ function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: nu
     fail(d, Reason.RunFailed, `run ${run.name} failed${run.message ? `: ${run.message}` : ''}`, now);
     return d.done(Decision.InFlight, Reason.RunFailed, d.r.message);
   }
-  const pending = pendingChecks(policy.checks, status, f.sha);
+  const pending = pendingChecks(policy.checks, status, f.sha, run !== null);
   if (!pending.includes('mirrorFlushed') && !pending.includes('githubInSync') && f.runDoneAt !== null && f.flushedAt === null) f.flushedAt = iso(now);
   if (pending.length === 0) {
     const t = d.r.timings;
@@ -239,10 +246,10 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
       return d.done(Decision.Blocked, Reason.RetryBackoff, `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} (retry.backoffSeconds)`);
     }
     if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
-    return writeAhead(d, tip, mirror.snapshotRef, a.count + 1, Reason.Retry, policy, now);
+    return writeAhead(d, tip, mirror.snapshotRef, a.count + 1, Reason.Retry, policy, now, status.status);
   }
   if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
-  return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now);
+  return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now, status.status);
 }
 
 /** The record after the trigger action: ClosingOut with the run, or Failed (retryable within the budget). */

@@ -69,6 +69,8 @@ export const StateRecordSchema = z.looseObject({
       lastFailedAt: time.nullable(),
       /** The run of the last failed attempt, never to be taken for a later attempt's run. */
       lastRunName: z.string().nullable(),
+      /** Every run of this sha seen before the current attempt (bounded): none of them is its run. */
+      earlierRuns: z.array(z.string()),
     })
     .nullable(),
   /** Every sha ever triggered (bounded, newest last): a sha here is never triggered again. */

@@ -1,0 +1,309 @@
+import type { AdapterRun, AdapterStatus } from '../../runner/adapters/contract.ts';
+import { afterTrigger, step, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
+import { StateRecordSchema, type StateRecord, type Transition } from '../../runner/state-record.ts';
+
+// A small world around the pure state machine for the property tests: a fake git mirror, a fake
+// control plane (it records every trigger it receives and reports status from its own state), a
+// state store with compare-and-swap, and passes written as generators so that a pass can be
+// killed at any point and two passes can be interleaved.
+//
+// Time is the world's clock (`now`, in ms). The control plane's timing is in time too, as the
+// registry declares it: a trigger command runs for `sendMs` (adapters[].timeoutSeconds bounds it)
+// and its run shows in the status `lagMs` after the command returned (adapters[].statusLagSeconds
+// bounds it). The machine's Policy.unconfirmedGraceMs is timeoutSeconds + statusLagSeconds, so an
+// adapter within its declared bounds has sendMs + lagMs <= unconfirmedGraceMs.
+
+export const T0 = Date.parse('2025-01-01T00:00:00.000Z');
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A distinct, realistic-looking 40-hex sha for every n. */
+export function shaOf(n: number): string {
+  let out = '';
+  let x = (n + 1) * 2654435761;
+  for (let i = 0; i < 5; i++) {
+    x = (Math.imul(x ^ (x >>> 15), 2246822519) + i * 3266489917) >>> 0;
+    out += x.toString(16).padStart(8, '0');
+  }
+  return out;
+}
+
+export const snapshotRefOf = (sha: string): string => `refs/unidesk/snapshots/demo/main/${sha}`;
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+interface FakeRun {
+  name: string;
+  sha: string;
+  attempt: number;
+  phase: AdapterRun['phase'];
+  message?: string;
+  /** The status shows the run from this time on (trigger received + sendMs + lagMs). */
+  visibleAt: number;
+}
+
+export interface Received {
+  readonly seq: number;
+  /** When the control plane received the trigger (the sending pass's clock when it sent). */
+  readonly at: number;
+  readonly sha: string;
+  readonly attempt: number;
+  readonly snapshotRef: string;
+  /** The run it started. */
+  readonly run: string;
+  /** How long after `at` the status first showed the run, as the adapter's timing was then. */
+  readonly shownAfterMs: number;
+  /** The run the status showed to the step that decided this send (null: none). */
+  readonly seenRun: string | null;
+}
+
+/** The control plane: a run per trigger it receives; status from its own state. */
+export class FakeControlPlane {
+  readonly received: Received[] = [];
+  readonly runs: FakeRun[] = [];
+  targetSha: string | null = null;
+  deployedSha: string | null = null;
+  pendingFlush = false;
+  githubInSync = true;
+  /** The next n status looks fail. */
+  statusErrors = 0;
+  /** The next n triggers fail; `startsAnyway` when the failing trigger still started a run. */
+  triggerFailures = 0;
+  startsAnyway = false;
+  /** How long a trigger command runs: the sending pass's clock moves on by this before it returns. */
+  sendMs = 0;
+  /** How long after the trigger command returned its run still does not show in the status. */
+  lagMs = 0;
+  private readonly world: World;
+
+  constructor(world: World) {
+    this.world = world;
+  }
+
+  status(): StatusView {
+    if (this.statusErrors > 0) {
+      this.statusErrors--;
+      return { error: 'status command exited 1: connection refused' };
+    }
+    const shown = [...this.runs].reverse().find((r) => r.visibleAt <= this.world.now);
+    const run: AdapterRun | null = shown ? { name: shown.name, sha: shown.sha, phase: shown.phase, ...(shown.message !== undefined ? { message: shown.message } : {}) } : null;
+    const status: AdapterStatus = {
+      targetSha: this.targetSha,
+      deployedSha: this.deployedSha,
+      run,
+      mirror: { pendingFlush: this.pendingFlush, githubInSync: this.githubInSync },
+    };
+    return { status };
+  }
+
+  /**
+   * The trigger command: the control plane receives it now, the command returns `sendMs` later (the
+   * world's clock moves on), and its run shows in the status `lagMs` after that. `seenRun` is the
+   * run the status showed to the step that decided the send (kept to explain a second send).
+   */
+  trigger(sha: string, snapshotRef: string, attempt: number, seenRun: string | null = null): { runName: string } | { error: string } {
+    const fails = this.triggerFailures > 0;
+    if (fails) this.triggerFailures--;
+    if (fails && !this.startsAnyway) {
+      this.world.now += this.sendMs;
+      return { error: 'trigger command exited 2: rejected' };
+    }
+    const name = this.start(sha, snapshotRef, attempt, seenRun);
+    this.world.now += this.sendMs;
+    return fails ? { error: 'trigger command timed out' } : { runName: name };
+  }
+
+  private start(sha: string, snapshotRef: string, attempt: number, seenRun: string | null): string {
+    const name = `run-${this.runs.length + 1}`;
+    const shownAfterMs = this.sendMs + this.lagMs;
+    this.received.push({ seq: this.world.seq++, at: this.world.now, sha, attempt, snapshotRef, run: name, shownAfterMs, seenRun });
+    this.runs.push({ name, sha, attempt, phase: 'Pending', visibleAt: this.world.now + shownAfterMs });
+    return name;
+  }
+
+  private newest(): FakeRun | undefined {
+    const r = this.runs[this.runs.length - 1];
+    return r && (r.phase === 'Pending' || r.phase === 'Running') ? r : undefined;
+  }
+
+  progress(): void {
+    const r = this.newest();
+    if (r) r.phase = 'Running';
+  }
+
+  succeed(): void {
+    const r = this.newest();
+    if (!r) return;
+    r.phase = 'Succeeded';
+    this.targetSha = r.sha;
+    this.deployedSha = r.sha;
+    this.pendingFlush = true;
+  }
+
+  fail(): void {
+    const r = this.newest();
+    if (!r) return;
+    r.phase = 'Failed';
+    r.message = 'step build exited 1';
+  }
+
+  /** Everything healthy and immediate from now on. */
+  heal(): void {
+    this.statusErrors = 0;
+    this.triggerFailures = 0;
+    this.sendMs = 0;
+    this.lagMs = 0;
+    for (const r of this.runs) r.visibleAt = Math.min(r.visibleAt, this.world.now);
+  }
+}
+
+export class FakeMirror {
+  tip: string | null = null;
+  readonly present = new Set<string>();
+  /** The next n looks fail. */
+  errors = 0;
+
+  view(): MirrorView {
+    if (this.errors > 0) {
+      this.errors--;
+      return { error: 'git ls-remote: mirror unreachable' };
+    }
+    if (this.tip === null) return { tip: null, snapshotRef: '', snapshotPresent: false };
+    return { tip: this.tip, snapshotRef: snapshotRefOf(this.tip), snapshotPresent: this.present.has(this.tip) };
+  }
+}
+
+/** One persisted write, with what produced it. */
+export interface Persisted {
+  readonly seq: number;
+  readonly at: number;
+  readonly prev: StateRecord | undefined;
+  readonly next: StateRecord;
+  readonly transitions: readonly Transition[];
+  /**
+   * The step that produced the write (at `now`; the write may land later, after another pass's
+   * slow send moved the clock on), or undefined for an afterTrigger write.
+   */
+  readonly step?: { readonly now: number; readonly mirror: MirrorView; readonly status: StatusView | undefined; readonly result: Step };
+}
+
+export type PassPoint = 'stepped' | 'persisted' | 'triggered';
+/** Where a pass dies: after computing its step (nothing written), after persisting its step (the write-ahead), after the trigger ran (before afterTrigger landed). */
+export type Crash = PassPoint | null;
+
+export class World {
+  now = T0;
+  seq = 0;
+  readonly cp: FakeControlPlane;
+  readonly mirror = new FakeMirror();
+  record: StateRecord | undefined = undefined;
+  version = 0;
+  readonly writes: Persisted[] = [];
+  readonly pushed: string[] = [];
+  readonly problems: string[] = [];
+  /** The registry's view; a test may change it between passes (e.g. lower the state limits). */
+  policy: Policy;
+  private nextSha = 0;
+
+  constructor(policy: Policy) {
+    this.policy = policy;
+    this.cp = new FakeControlPlane(this);
+  }
+
+  freshSha(): string {
+    return shaOf(this.nextSha++);
+  }
+
+  push(sha: string, snapshotPresent: boolean): void {
+    this.mirror.tip = sha;
+    if (snapshotPresent) this.mirror.present.add(sha);
+    if (!this.pushed.includes(sha)) this.pushed.push(sha);
+  }
+
+  /** Compare-and-swap: only a writer that read the current version wins. */
+  cas(version: number, next: StateRecord, transitions: readonly Transition[], stepInfo?: Persisted['step']): number | undefined {
+    if (version !== this.version) return undefined;
+    const prev = this.record;
+    this.checkRecord(next);
+    // Frozen: a step that mutated its `prev` argument would throw here.
+    this.record = deepFreeze(structuredClone(next));
+    this.version++;
+    this.writes.push({ seq: this.seq++, at: this.now, prev, next: this.record, transitions, ...(stepInfo ? { step: stepInfo } : {}) });
+    return this.version;
+  }
+
+  checkRecord(r: StateRecord): void {
+    const parsed = StateRecordSchema.safeParse(JSON.parse(JSON.stringify(r)));
+    if (!parsed.success) this.problems.push(`record does not parse: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (r.history.length > this.policy.historyLimit) this.problems.push(`history ${r.history.length} > historyLimit ${this.policy.historyLimit}`);
+    if (r.triggered.length > this.policy.triggeredLimit) this.problems.push(`triggered ${r.triggered.length} > triggeredLimit ${this.policy.triggeredLimit}`);
+  }
+
+  /**
+   * One pass over the follower, as the caller contract says: read, look, step, persist (CAS), and
+   * for a trigger action: trigger, afterTrigger, persist. A lost CAS re-reads and re-steps: every
+   * step's record (a re-send changes inFlight.sentAt) is written before its action is carried out,
+   * so of two passes that decided the same send only the CAS winner sends.
+   */
+  *pass(): Generator<PassPoint, void, void> {
+    for (let conflicts = 0; conflicts < 6; conflicts++) {
+      const prev = this.record;
+      const version = this.version;
+      const now = this.now;
+      const mirror = this.mirror.view();
+      const status = this.policy.enabled && !('error' in mirror) && mirror.tip !== null ? this.cp.status() : undefined;
+      const s = step(prev, mirror, status, this.policy, now);
+      this.checkRecord(s.next);
+      yield 'stepped';
+      const mine = this.cas(version, s.next, s.transitions, { now, mirror, status, result: s });
+      if (mine === undefined) continue;
+      yield 'persisted';
+      if (s.action.kind !== 'trigger') return;
+      const seen = status && !('error' in status) ? (status.status.run?.name ?? null) : null;
+      const result = this.cp.trigger(s.action.sha, s.action.snapshotRef, s.action.attempt, seen);
+      yield 'triggered';
+      const after = afterTrigger(s.next, result, this.policy, this.now);
+      if (this.cas(mine, after.next, after.transitions) !== undefined) return;
+      // Lost the race after the trigger: re-read and decide again.
+    }
+  }
+
+  /** A sequential pass that dies at `crash` (or completes). */
+  runPass(crash: Crash): void {
+    for (const point of this.pass()) if (point === crash) return;
+  }
+
+  /**
+   * Two overlapping passes: both compute their step from the same persisted record, then advance
+   * in the order `schedule` gives (true: the first pass), the rest of each in turn.
+   */
+  runOverlap(crash1: Crash, crash2: Crash, schedule: readonly boolean[]): void {
+    const g = [this.pass(), this.pass()];
+    const crash = [crash1, crash2];
+    const alive = [true, true];
+    const advance = (i: number) => {
+      if (!alive[i]) return;
+      const r = g[i]!.next();
+      if (r.done || r.value === crash[i]) alive[i] = false;
+    };
+    advance(0);
+    advance(1);
+    for (const first of schedule) advance(first ? 0 : 1);
+    while (alive[0]) advance(0);
+    while (alive[1]) advance(1);
+  }
+
+  /** The overlapping passes with the loser re-stepping only after the winner's pass is over. */
+  runOverlapSerial(crash1: Crash, crash2: Crash): void {
+    this.runOverlap(crash1, crash2, []);
+  }
+
+  transitionsOf(sha: string, to: string, beforeSeq: number): Persisted[] {
+    return this.writes.filter((w) => w.seq < beforeSeq && w.transitions.some((t) => t.sha === sha && t.to === to));
+  }
+}
