@@ -68,7 +68,7 @@ export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
 }
 
 /** Reasons that mean something is wrong (the pass exits non-zero), not merely nothing to do. */
-const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted]);
+const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted, Reason.RecordUnreadable]);
 
 const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
 const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
@@ -123,6 +123,12 @@ class Pass {
     const policy = policyOf(f, this.loaded);
     const view: MirrorView = mirror ?? { error: 'no observation' };
     for (let conflict = 0; ; conflict++) {
+      const unreadable = this.snap.unreadable.get(f.id);
+      if (unreadable !== undefined) {
+        // Never overwrite what cannot be read: it may hold the shas already triggered.
+        const message = `state record unreadable (${unreadable}); inspect it, then branch-follower cleanup-state --follower ${f.id} --confirm`;
+        return { id: f.id, decision: Decision.Blocked, reason: Reason.RecordUnreadable, message, record: undefined, triggered: false };
+      }
       const prev = this.snap.records.get(f.id);
       let status: StatusView | undefined;
       if (f.enabled && !('error' in view) && view.tip !== null) {

@@ -70,6 +70,8 @@ export const Reason = {
   Waiting: 'Waiting',
   /** The branch advanced past the in-flight sha. */
   BranchAdvanced: 'BranchAdvanced',
+  /** The follower's state record cannot be read; it is left as it is for a person to look at. */
+  RecordUnreadable: 'RecordUnreadable',
   /** A pass after a success looks again (Succeeded → Observed). */
   NextPass: 'NextPass',
 } as const;

@@ -46,7 +46,11 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
         const fresh = await followerState(client, loaded, opts.follower);
         await writeState(client, fresh.snap, new Map([[opts.follower, null]]), c.state.maxBytes);
       } finally {
-        await releaseLease(client, got.lease).catch((err: Error) => ctx.progress(`warning: could not release the Lease: ${err.message}`));
+        try {
+          await releaseLease(client, got.lease);
+        } catch (err) {
+          ctx.progress(`warning: could not release the Lease: ${(err as Error).message}`);
+        }
       }
       ctx.print({ data: { follower: opts.follower, removed: true }, human: [{ line: `removed the record of ${opts.follower} (${what})` }, { next: ['branch-follower status'] }] });
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// The registry's one schema. Every field is required (no `.default()` anywhere: a missing value is an
+// The registry's one schema. Every field is required (zod defaults are never used: a missing value is an
 // error naming its YAML path) and every object is strict (an unknown key is an error, so a typo never
 // silently falls back to something). Each field's `.describe()` is mirrored in docs/registry.md.
 

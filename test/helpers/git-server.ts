@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { hermeticGitEnv } from '../../runner/observe/git-env.ts';
+import { freePort } from '../../scripts/envtest/control-plane.ts';
 
 // Real git over a real protocol (git://, loopback only) for integration tests: a `git daemon` serving
 // bare repositories from a temp root. Every git the helper runs gets a hermetic environment, so a test
@@ -69,19 +70,6 @@ export interface GitServer {
   restart(): Promise<void>;
   /** Stops the daemon and removes everything the helper made. */
   dispose(): Promise<void>;
-}
-
-/** A loopback port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether something accepts TCP connections on the loopback port. */

@@ -170,4 +170,17 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(r.stderr).toMatch(/refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state: over controller\.state\.maxBytes \(600\)/);
     expect(w.fake.triggers()).toEqual([]); // the write-ahead failed, so nothing was sent
   });
+
+  it('leaves an unreadable record as it is: Blocked RecordUnreadable, nothing triggered, exit 5', async () => {
+    const w = await makePassWorld(git, 'unreadable');
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    const c = adminClient();
+    const cm = (await c.get(CM, w.ns, 'branch-follower-state'))!;
+    await c.update({ ...cm, data: { 'agentrun-jd01-v02': '{"truncated":' } }, 'someone-else');
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+-\s+RecordUnreadable/m);
+    expect(w.fake.triggers()).toEqual([]);
+    expect(((await c.get(CM, w.ns, 'branch-follower-state'))!.data as Record<string, string>)['agentrun-jd01-v02']).toBe('{"truncated":');
+  });
 });

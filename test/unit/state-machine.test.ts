@@ -898,7 +898,9 @@ describe('dry-run safety: step and afterTrigger never change their input', () =>
 describe('coverage of phases.ts', () => {
   // Runs last in this file: every Reason and every Phase was produced by some test above.
   it('every Reason and every Phase is produced by a test above', () => {
-    expect(Object.values(Reason).filter((r) => !seenReasons.has(r))).toEqual([]);
+    // RecordUnreadable is the pass's own (it never hands an unreadable record to the machine).
+    const passOnly = new Set<string>([Reason.RecordUnreadable]);
+    expect(Object.values(Reason).filter((r) => !seenReasons.has(r) && !passOnly.has(r))).toEqual([]);
     expect(Object.values(Phase).filter((p) => !seenPhases.has(p))).toEqual([]);
   });
 });
