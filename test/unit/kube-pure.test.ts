@@ -4,7 +4,10 @@ import { fingerprint, normalize } from '../../src/kube/normalize.ts';
 import { decideAction, orphanAction, unifiedDiff } from '../../src/kube/plan.ts';
 import { objectReadiness } from '../../src/kube/readiness.ts';
 import { collectionPath, objectPath, resourceType } from '../../src/kube/resources.ts';
-import { kubeconfigFiles } from '../../src/kube/route.ts';
+import { inClusterRoute, kubeconfigFiles } from '../../src/kube/route.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitUntilReady, type Clock } from '../../src/kube/wait.ts';
 import { formatAge } from '../../src/output/age.ts';
 import type { Manifest } from '../../src/synth/manifests.ts';
@@ -91,6 +94,17 @@ describe('kube route and paths', () => {
     expect(kubeconfigFiles('/k', { KUBECONFIG: '/a' })).toEqual({ files: ['/k'], from: '--kubeconfig' });
     expect(kubeconfigFiles(undefined, { KUBECONFIG: '/a:/b' })).toEqual({ files: ['/a', '/b'], from: '$KUBECONFIG' });
     expect(kubeconfigFiles(undefined, {}).files[0]).toMatch(/\.kube\/config$/);
+  });
+
+  it('the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
+    expect(() => inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir)).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
+    writeFileSync(join(dir, 'token'), 't');
+    writeFileSync(join(dir, 'ca.crt'), 'c');
+    expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
+    const { kc, route } = inClusterRoute(5, { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, dir);
+    expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
+    expect(kc.getCurrentUser()?.authProvider).toEqual({ name: 'tokenFile', config: { tokenFile: join(dir, 'token') } });
   });
 
   it('builds core and group paths, namespaced and cluster-wide', () => {
