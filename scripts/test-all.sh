@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need (npm
-# packages with the Node 22 binary; kube-apiserver, etcd and kubectl built from the Go module proxy
-# and cached), runs the type check and every suite (unit, constructs, CLI, and integration against
+# packages with the Node 22 binary; Debian's openssh-server and tinyproxy for the SSH upstream and
+# CONNECT proxy; kube-apiserver, etcd and kubectl built from the Go module proxy and cached), runs the type check and every suite (unit, constructs, CLI, and integration against
 # the real API server), then checks that synthesizing dist/ changes nothing that is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install.sh
+bash scripts/install-test-deps.sh
 start=$(date +%s)
 assets=$(bash scripts/envtest/build.sh | tail -n 1)
 echo "envtest: binaries in $assets ($(( $(date +%s) - start ))s)"
