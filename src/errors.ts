@@ -17,7 +17,8 @@ export type ErrorReason =
   | 'KubeFailed'
   | 'WaitTimedOut'
   | 'AdapterFailed' | 'AdapterTimeout' | 'AdapterOutput'
-  | 'MirrorUnreachable';
+  | 'MirrorUnreachable'
+  | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName';
 
 // The one base every error the user may see derives from: a reason, whether retrying can help, and
 // the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.
