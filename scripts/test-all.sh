@@ -23,3 +23,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   fi
   echo "synth: dist/ unchanged"
 fi
+
+# One plain closing line for any reader of the log: the vitest totals.
+node_modules/.bin/node -e '
+  const r = JSON.parse(require("fs").readFileSync(".cache/vitest-results.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));'
