@@ -52,10 +52,18 @@ function worldEdits(git: GitServer, extra: readonly Edit[]): Edit[] {
   ];
 }
 
+const made: FakeControlPlane[] = [];
+
+/** Removes the fake control planes the worlds of a test file made (call from afterAll). */
+export function disposeWorlds(): void {
+  for (const fake of made.splice(0)) fake.remove();
+}
+
 export async function makePassWorld(git: GitServer, prefix: string, extra: readonly Edit[] = []): Promise<PassWorld> {
   const ns = uniqueNamespace(prefix);
   const root = clusterFixture(ns, worldEdits(git, extra));
   const fake = makeFakeControlPlane();
+  made.push(fake);
   const env = { PATH: `${fake.binDir}:${process.env.PATH}` };
   const applied = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root, env });
   expect(applied.code, applied.stderr).toBe(0);

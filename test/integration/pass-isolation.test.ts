@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceType } from '../../src/kube/resources.ts';
 import { adminClient } from '../helpers/cluster.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { makePassWorld } from '../helpers/pass-world.ts';
+import { disposeWorlds, makePassWorld } from '../helpers/pass-world.ts';
 
 let git: GitServer;
 beforeAll(async () => {
   git = await startGitServer();
 });
 afterAll(async () => {
+  disposeWorlds();
   await git.dispose();
 });
 

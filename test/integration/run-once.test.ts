@@ -3,7 +3,7 @@ import { parseStateRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { eventually, exited, makePassWorld, type FollowerId, type PassWorld } from '../helpers/pass-world.ts';
+import { disposeWorlds, eventually, exited, makePassWorld, type FollowerId, type PassWorld } from '../helpers/pass-world.ts';
 
 const CM = resourceType('v1', 'ConfigMap');
 
@@ -12,6 +12,7 @@ beforeAll(async () => {
   git = await startGitServer();
 });
 afterAll(async () => {
+  disposeWorlds();
   await git.dispose();
 });
 
