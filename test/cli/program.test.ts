@@ -2,11 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { cli, expectGolden } from '../helpers/cli.ts';
 import { makeFixture } from '../helpers/registry-fixture.ts';
 import { ROOT } from '../helpers/registry.ts';
+import { removeFixtures } from '../helpers/registry-fixture.ts';
+
+afterAll(removeFixtures);
 
 /** Every verb of the product specification's CLI section, plus validate. */
 const SPEC_VERBS = ['validate', 'synth', 'plan', 'apply', 'status', 'run-once', 'events', 'logs', 'cleanup-state', 'git-mirror'];

@@ -5,7 +5,7 @@ import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from '..
 import { cli, type CliResult } from './cli.ts';
 import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import type { GitServer } from './git-server.ts';
-import type { Edit } from './registry-fixture.ts';
+import { removeFixtures, type Edit } from './registry-fixture.ts';
 import { ROOT } from './registry.ts';
 
 /** The three upstream repositories and branches of the shipped followers, as the mirror serves them. */
@@ -57,6 +57,7 @@ const made: FakeControlPlane[] = [];
 /** Removes the fake control planes the worlds of a test file made (call from afterAll). */
 export function disposeWorlds(): void {
   for (const fake of made.splice(0)) fake.remove();
+  removeFixtures();
 }
 
 export async function makePassWorld(git: GitServer, prefix: string, extra: readonly Edit[] = []): Promise<PassWorld> {

@@ -50,8 +50,6 @@ export function positionOf(text: string, marker: string): { line: number; column
 }
 
 const made: string[] = [];
-// Whatever a test file forgets to remove goes when its worker exits.
-process.once('exit', () => removeFixtures());
 
 /** A temp project holding the fixture files after `edits`; returns its root and the final texts. */
 export function makeFixture(edits: readonly Edit[] = []): { root: string; texts: Record<FixtureFile, string> } {

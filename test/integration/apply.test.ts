@@ -1,11 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KubeError } from '../../src/errors.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, serviceAccountKubeconfig, uniqueNamespace, versions } from '../helpers/cluster.ts';
+import { removeFixtures } from '../helpers/registry-fixture.ts';
+
+afterAll(removeFixtures);
 
 const CM = resourceType('v1', 'ConfigMap');
 const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');

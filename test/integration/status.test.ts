@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { emptyRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
+import { removeFixtures } from '../helpers/registry-fixture.ts';
+
+afterAll(removeFixtures);
 
 const PLANTED = 'PLANTED-SSH-KEY-VALUE-must-never-appear-0123456789';
 
