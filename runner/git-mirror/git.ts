@@ -31,14 +31,18 @@ const PROTECTED = new Set(['PATH', 'HOME', 'GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GL
 // Reflog entries are what `status` reads as fetched-at; bare repositories do not keep them by default.
 const CONFIG = ['-c', 'core.logAllRefUpdates=always', '-c', 'user.name=branch-follower', '-c', 'user.email=branch-follower@git-mirror.invalid'];
 
-// git's own reason: its first `fatal:`/`error:` line (the lines after it are often generic advice such
+// git's own reason: its first `fatal:`/`error:` line, with the transport's line just before it (the lines after it are often generic advice such
 // as "Please make sure you have the correct access rights"), else its last line; no trailing period.
 function reasonOf(stderr: string): string | undefined {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '');
-  return (lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1))?.replace(/\.+$/, '');
+  const at = lines.findIndex((l) => /^(fatal|error):/.test(l));
+  if (at < 0) return lines.at(-1)?.replace(/\.+$/, '');
+  // What the transport said just before git gave up (ssh: "Host key verification failed.") is the cause.
+  const cause = at > 0 && !/^(hint|warning):/.test(lines[at - 1]!) ? `${lines[at - 1]!.replace(/\.+$/, '')}: ` : '';
+  return `${cause}${lines[at]!.replace(/\.+$/, '')}`;
 }
 
 // Runs git like runner/observe/ls-remote.ts: no shell, a fresh empty cwd it cannot climb out of, only

@@ -1,0 +1,68 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fingerprint } from '../../src/kube/normalize.ts';
+
+/** How the mirror reaches its upstream: SSH only, with declared files, optionally through a CONNECT proxy. */
+export interface SshTransport {
+  /** The mounted Secret key holding the private key. */
+  readonly identityFile: string;
+  /** The mounted Secret key holding the upstream's known_hosts lines. */
+  readonly knownHostsFile: string;
+  /** `connect`: the HTTP proxy is used only as a CONNECT tunnel; `none`: direct. */
+  readonly proxy: { readonly mode: 'connect'; readonly url: string } | { readonly mode: 'none' };
+  /** The Node binary and the tunnel script the ProxyCommand runs. */
+  readonly node: string;
+  readonly tunnelScript: string;
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** The ssh argv before git's own (host, command); pure, so its every option can be checked. */
+export function sshArgs(t: SshTransport): string[] {
+  const args = [
+    '-F', '/dev/null',
+    '-i', t.identityFile,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `UserKnownHostsFile=${t.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'ForwardAgent=no',
+  ];
+  if (t.proxy.mode === 'connect') {
+    const u = new URL(t.proxy.url);
+    args.push('-o', `ProxyCommand=${quote(t.node)} ${quote(t.tunnelScript)} ${u.hostname} ${u.port} %h %p`);
+  }
+  return args;
+}
+
+// Writes the GIT_SSH wrapper into a fresh private directory and returns the variables git needs:
+// nothing else of the caller's environment, no HTTPS, no token. The wrapper execs ssh with the
+// declared identity and known_hosts only, and the proxy only as a CONNECT tunnel.
+export function sshTransportEnv(t: SshTransport): { env: Record<string, string>; wrapper: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'bf-git-ssh-'));
+  const wrapper = join(dir, 'git-ssh');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ssh ${sshArgs(t).map(quote).join(' ')} "$@"\n`);
+  chmodSync(wrapper, 0o700);
+  return { env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' }, wrapper };
+}
+
+/** What status may say of the transport: where it is declared, the proxy mode, a fingerprint — never the key. */
+export function transportDisclosure(t: SshTransport, refs: { identity: { secret: string; key: string }; knownHosts: { secret: string; key: string } }) {
+  const fp = (file: string) => {
+    try {
+      return fingerprint(readFileSync(file, 'utf8'));
+    } catch {
+      return null;
+    }
+  };
+  return {
+    source: 'yaml' as const,
+    sourceRef: 'controller.source.githubSsh',
+    transport: 'ssh' as const,
+    proxyMode: t.proxy.mode,
+    identity: { ...refs.identity, present: fp(t.identityFile) !== null, fingerprint: fp(t.identityFile) },
+    knownHosts: { ...refs.knownHosts, present: fp(t.knownHostsFile) !== null, fingerprint: fp(t.knownHostsFile) },
+  };
+}
