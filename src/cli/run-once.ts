@@ -9,6 +9,7 @@ import { BranchFollowerError, ConfirmationRequiredError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { KubeClient } from '../kube/client.ts';
 import { inClusterRoute } from '../kube/route.ts';
+import { shortSha } from '../output/sha.ts';
 import type { View } from '../output/view.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
@@ -37,25 +38,24 @@ export function selectFollowers(loaded: LoadedRegistry, opts: { all?: boolean | 
   return [f];
 }
 
-const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
 const seconds = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
 
 /** One row of the dry-run decision table. */
 export function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
-  return [f.id, f.adapter, f.source.branch, o.decision, o.reason, short(o.record?.observedSha), o.message];
+  return [f.id, f.adapter, f.source.branch, o.decision, o.reason, shortSha(o.record?.observedSha), o.message];
 }
 
 /** One row of the confirmed-pass table. */
 export function toOutcomeRow(o: FollowerOutcome): string[] {
   const r: StateRecord | undefined = o.record;
-  return [o.id, r?.phase ?? '-', o.reason, short(r?.observedSha), r?.inFlight?.runName ?? '-', o.triggered ? 'yes' : 'no', o.message];
+  return [o.id, r?.phase ?? '-', o.reason, shortSha(r?.observedSha), r?.inFlight?.runName ?? '-', o.triggered ? 'yes' : 'no', o.message];
 }
 
 /** Stage timings of the newest triggered sha against its budget. */
 export function toTimingRow(o: FollowerOutcome): string[] | undefined {
   const t = o.record?.timings;
   if (!t) return undefined;
-  return [o.id, short(t.sha), seconds(t.observeToTriggerMs), seconds(t.triggerToRunDoneMs), seconds(t.runDoneToFlushedMs), seconds(t.budgetMs)];
+  return [o.id, shortSha(t.sha), seconds(t.observeToTriggerMs), seconds(t.triggerToRunDoneMs), seconds(t.runDoneToFlushedMs), seconds(t.budgetMs)];
 }
 
 function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped: unknown }>, dryRun: boolean): View {

@@ -9,27 +9,27 @@ import { fingerprint } from '../kube/normalize.ts';
 import { resourceType } from '../kube/resources.ts';
 import { KubeError } from '../errors.ts';
 import { ageOf } from '../output/age.ts';
+import { shortSha } from '../output/sha.ts';
 import type { View } from '../output/view.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 
 const since = (t: string | null, now: number) => (t ? `${ageOf(t, now)} ago` : 'never');
-const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
 
 /** One follower's status row; a follower without a record has simply not been observed yet. */
 export function toStatusRow(f: FollowerConfig, index: number, record: StateRecord | { error: string } | undefined, next: string): string[] {
   const budget = `${f.closeout.budgetSeconds}s (followers[${index}].closeout.budgetSeconds)`;
   if (!record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', 'NotObserved', '-', budget, next];
   if ('error' in record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', `Unreadable: ${record.error}`, '-', budget, next];
-  const inFlight = record.inFlight ? `${short(record.inFlight.sha)} ${record.inFlight.runName ?? '(no run yet)'}` : '-';
+  const inFlight = record.inFlight ? `${shortSha(record.inFlight.sha)} ${record.inFlight.runName ?? '(no run yet)'}` : '-';
   return [
     f.id,
     f.adapter,
     f.source.branch,
-    short(record.observedSha),
-    short(record.targetSha),
-    short(record.lastTriggeredSha),
-    short(record.lastSucceededSha),
+    shortSha(record.observedSha),
+    shortSha(record.targetSha),
+    shortSha(record.lastTriggeredSha),
+    shortSha(record.lastSucceededSha),
     record.reason ? `${record.phase} (${record.reason})` : record.phase,
     inFlight,
     budget,
@@ -37,18 +37,28 @@ export function toStatusRow(f: FollowerConfig, index: number, record: StateRecor
   ];
 }
 
-/** Secret presence and fingerprint; the value itself never leaves this function. */
-async function secretPresence(client: KubeClient, namespace: string, ref: { name: string; key: string }): Promise<{ presence: string; fingerprint: string | null }> {
+/** One Secret as status may use it: its key names only, or why it cannot be read. */
+type SecretView = { keys: ReadonlyMap<string, string> } | { absent: true } | { forbidden: true };
+
+/** Reads a Secret once; its values stay inside {@link presence}, which turns them into fingerprints. */
+async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretView> {
   try {
-    const secret = await client.get(resourceType('v1', 'Secret'), namespace, ref.name);
-    if (!secret) return { presence: 'absent (no such Secret)', fingerprint: null };
-    const value = (secret.data as Record<string, string> | undefined)?.[ref.key];
-    if (value === undefined) return { presence: `absent (Secret has no key ${ref.key})`, fingerprint: null };
-    return { presence: 'present', fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')) };
+    const secret = await client.get(resourceType('v1', 'Secret'), namespace, name);
+    if (!secret) return { absent: true };
+    return { keys: new Map(Object.entries((secret.data as Record<string, string> | undefined) ?? {})) };
   } catch (err) {
-    if (err instanceof KubeError && err.status === 403) return { presence: `unknown (user "${client.route.user}" may not read Secrets)`, fingerprint: null };
+    if (err instanceof KubeError && err.status === 403) return { forbidden: true };
     throw err;
   }
+}
+
+/** Presence and fingerprint of one key; the value itself never leaves this function. */
+function presence(secret: SecretView, key: string, user: string): { presence: string; fingerprint: string | null } {
+  if ('forbidden' in secret) return { presence: `unknown (user "${user}" may not read Secrets)`, fingerprint: null };
+  if ('absent' in secret) return { presence: 'absent (no such Secret)', fingerprint: null };
+  const value = secret.keys.get(key);
+  if (value === undefined) return { presence: `absent (Secret has no key ${key})`, fingerprint: null };
+  return { presence: 'present', fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')) };
 }
 
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
@@ -60,7 +70,11 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
     client.get(resourceType('v1', 'ConfigMap'), ns, c.configMaps.state),
   ]);
   const ssh = c.source.githubSsh;
-  const [identity, knownHosts] = [await secretPresence(client, ns, ssh.identity), await secretPresence(client, ns, ssh.knownHosts)];
+  // identity and known_hosts usually live in one Secret: read each Secret once.
+  const secrets = new Map<string, SecretView>();
+  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, ns, name));
+  const identity = presence(secrets.get(ssh.identity.name)!, ssh.identity.key, client.route.user);
+  const knownHosts = presence(secrets.get(ssh.knownHosts.name)!, ssh.knownHosts.key, client.route.user);
   const cj = cronJob as (KubeObject & { spec: { schedule: string; timeZone?: string; suspend?: boolean }; status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] } }) | undefined;
   const ls = lease as (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }) | undefined;
   const data = (state?.data as Record<string, string> | undefined) ?? {};

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
+import { acceptsTcp, stopChild } from './processes.ts';
 
 // A real HTTP CONNECT proxy on loopback for the git-mirror tests: Debian's tinyproxy
 // (scripts/install-test-deps.sh) in the foreground with a generated config, CONNECT allowed only
@@ -93,7 +92,7 @@ export async function startConnectProxy(opts: { connectPort: number; refuseFirst
       if (proc.exitCode !== null || proc.signalCode !== null) {
         throw new Error(`tinyproxy exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${readLog(logFile)}`);
       }
-      if (countLines(logFile, RELOADED) > reloadsBefore && (await accepts(port))) return;
+      if (countLines(logFile, RELOADED) > reloadsBefore && (await acceptsTcp(port))) return;
       if (Date.now() > deadline) throw new Error(`tinyproxy not ready on 127.0.0.1:${port}:\n${readLog(logFile)}`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -101,10 +100,7 @@ export async function startConnectProxy(opts: { connectPort: number; refuseFirst
   const stop = async (): Promise<void> => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    proc.kill('SIGTERM');
-    await exited;
+    await stopChild(proc);
   };
   await start();
 
@@ -130,12 +126,3 @@ function readLog(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8') : '(no log)';
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: '127.0.0.1', port }, () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}

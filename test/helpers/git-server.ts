@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { hermeticGitEnv } from '../../runner/observe/git-env.ts';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
+import { acceptsTcp } from './processes.ts';
 
 // Real git over a real protocol (git://, loopback only) for integration tests: a `git daemon` serving
 // bare repositories from a temp root. Every git the helper runs gets a hermetic environment, so a test
@@ -72,17 +72,6 @@ export interface GitServer {
   dispose(): Promise<void>;
 }
 
-/** Whether something accepts TCP connections on the loopback port. */
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (text: string, needle: string) => text.split('\n').filter((l) => l.includes(needle)).length;
@@ -145,7 +134,7 @@ export async function startGitServer(): Promise<GitServer> {
         // The readiness probe is itself a connection the daemon logs: wait for its line, so the next
         // connectionCount() is stable, and remember it as not the test's.
         const before = count(log(), 'Connection from');
-        if (await accepts(port)) {
+        if (await acceptsTcp(port)) {
           await waitForLines('Connection from', before + 1);
           probes += 1;
           return;
@@ -175,7 +164,7 @@ export async function startGitServer(): Promise<GitServer> {
     child.kill('SIGTERM');
     await exited;
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (await accepts(port)) {
+    while (await acceptsTcp(port)) {
       if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} still accepts connections after the daemon stopped`);
       await sleep(20);
     }

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
 import { hermeticGit } from './git-server.ts';
+import { acceptsTcp, stopChild } from './processes.ts';
 
 // A real SSH "upstream GitHub" on loopback for the git-mirror tests: the Debian /usr/sbin/sshd
 // (scripts/install-test-deps.sh) with its own host key, one authorized client key and bare
@@ -59,14 +58,7 @@ async function waitForPort(port: number, child: ChildProcess, logFile: string): 
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`sshd exited (${child.exitCode ?? child.signalCode}) before listening:\n${readLog(logFile)}`);
     }
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = createConnection({ host: '127.0.0.1', port }, () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await acceptsTcp(port)) return;
     if (Date.now() > deadline) throw new Error(`sshd not listening on 127.0.0.1:${port} after ${READY_TIMEOUT_MS}ms:\n${readLog(logFile)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -137,10 +129,7 @@ export async function startSshUpstream(): Promise<SshUpstream> {
   const stop = async (): Promise<void> => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    proc.kill('SIGTERM');
-    await exited;
+    await stopChild(proc);
   };
   await start();
 
