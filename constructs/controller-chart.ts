@@ -1,4 +1,3 @@
-import { basename } from 'node:path';
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { LoadedRegistry } from '../src/config/load.ts';
@@ -10,9 +9,10 @@ import { RegistryConfigMap } from './registry-config-map.ts';
 import { StateConfigMap } from './state-config-map.ts';
 import { StateLease } from './state-lease.ts';
 import { ownerLabels } from './ownership.ts';
+import { REGISTRY_PATH_IN_SOURCE, runnerPodPropsOf } from './runner-pod.ts';
 
-/** Where, inside the controller source, the spec keeps the registry; the mounted one replaces it. */
-export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
+// Still exported from here: it was declared in this module before the runner pod had its own.
+export { REGISTRY_PATH_IN_SOURCE };
 
 /** Props of {@link ControllerChart}. */
 export interface ControllerChartProps {
@@ -32,8 +32,7 @@ export class ControllerChart extends Chart {
     const { registry } = props.loaded;
     const c = registry.controller;
     const namespace = c.namespace;
-    const mirror = registry.mirrors.find((m) => m.id === c.source.mirror.mirror);
-    if (!mirror) throw new Error(`controller.source.mirror.mirror "${c.source.mirror.mirror}" names no mirror`);
+    const pod = runnerPodPropsOf(props.loaded);
 
     this.controllerNamespace = new ControllerNamespace(this, 'Namespace', { name: namespace });
     const sa = new ControllerServiceAccount(this, 'ServiceAccount', { namespace, name: c.serviceAccount.name });
@@ -49,7 +48,7 @@ export class ControllerChart extends Chart {
     const registryMap = new RegistryConfigMap(this, 'Registry', {
       namespace,
       name: c.configMaps.registry,
-      key: basename(REGISTRY_PATH_IN_SOURCE),
+      key: pod.registry.key,
       content: props.loaded.text,
     });
     this.cronJob = new ControllerCronJob(this, 'CronJob', {
@@ -66,11 +65,12 @@ export class ControllerChart extends Chart {
       successfulJobsHistoryLimit: c.cronJob.successfulJobsHistoryLimit,
       failedJobsHistoryLimit: c.cronJob.failedJobsHistoryLimit,
       serviceAccountName: sa.name,
-      image: c.image,
-      source: { url: mirror.url, ref: c.source.mirror.ref },
-      registry: { configMapName: registryMap.name, key: registryMap.key, overlayPath: REGISTRY_PATH_IN_SOURCE },
+      image: pod.image,
+      source: pod.source,
+      registry: { configMapName: registryMap.name, key: registryMap.key, overlayPath: pod.registry.overlayPath },
       resources: c.resources,
-      scratch: c.scratch,
+      scratch: pod.scratch,
+      gitMirror: pod.gitMirror,
     });
   }
 }

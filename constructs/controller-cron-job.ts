@@ -1,7 +1,7 @@
-import { posix } from 'node:path';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import type { ResourcesConfig } from '../src/config/schema.ts';
+import { checkoutDirOf, runnerPodSpec, type RunnerPodProps } from './runner-pod.ts';
 
 /** The verb the pod runs: one confirmed reconcile pass over every follower, as the controller. */
 export const PASS_ARGS = ['run-once', '--all', '--confirm', '--wait', '--controller'] as const;
@@ -50,17 +50,13 @@ export interface ControllerCronJobProps {
   readonly resources: { readonly clone: ResourcesConfig; readonly pass: ResourcesConfig };
   /** Size limits of the writable EmptyDirs (`controller.scratch`). */
   readonly scratch: { readonly checkoutSizeLimit: string; readonly tmpSizeLimit: string };
+  /** The mirror cache claim and the githubSsh Secret keys the pass's in-process sync and flush use. */
+  readonly gitMirror: RunnerPodProps['gitMirror'];
 }
 
-const q = (v: string) => k8s.Quantity.fromString(v);
-const toResources = (r: ResourcesConfig): k8s.ResourceRequirements => ({
-  requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
-  limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
-});
-
-// Runs one reconcile pass per tick. The pod reads nothing from the host: an init container clones
-// the controller source from the git mirror into an EmptyDir, the registry ConfigMap is mounted over
-// the clone's registry file, and the pass runs under `restricted` Pod Security.
+// Runs one reconcile pass per tick, in the runner pod (constructs/runner-pod.ts): the controller source
+// cloned from the git mirror, the registry ConfigMap over the clone's registry file, the mirror cache
+// claim and the githubSsh keys (the pass runs sync and flush in-process), under `restricted` Pod Security.
 export class ControllerCronJob extends Construct {
   /** Where the source is cloned to inside the pod. */
   public readonly checkoutDir: string;
@@ -69,27 +65,12 @@ export class ControllerCronJob extends Construct {
 
   constructor(scope: Construct, id: string, props: ControllerCronJobProps) {
     super(scope, id);
-    const overlay = posix.normalize(props.registry.overlayPath);
-    if (posix.isAbsolute(overlay) || overlay.startsWith('..')) {
-      throw new Error(`registry.overlayPath must be a path inside the checkout, got "${props.registry.overlayPath}"`);
-    }
-    this.checkoutDir = posix.join(props.image.appDir, 'checkout');
+    this.checkoutDir = checkoutDirOf(props);
     this.passCommand = ['node', 'src/cli/main.ts', ...PASS_ARGS];
-
-    const containerSecurity: k8s.SecurityContext = {
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
-    };
-    // git and node want a writable HOME; /tmp is an EmptyDir, the root filesystem stays read-only.
-    const env: k8s.EnvVar[] = [
-      { name: 'HOME', value: '/tmp' },
-      { name: 'GIT_TERMINAL_PROMPT', value: '0' },
-    ];
-    const checkoutMount = { name: 'checkout', mountPath: this.checkoutDir };
-    const tmpMount = { name: 'tmp', mountPath: '/tmp' };
+    const pod = runnerPodSpec(
+      { image: props.image, source: props.source, registry: props.registry, cloneResources: props.resources.clone, scratch: props.scratch, gitMirror: props.gitMirror },
+      { name: 'reconcile-pass', command: this.passCommand, resources: props.resources.pass, serviceAccountName: props.serviceAccountName, automountServiceAccountToken: true },
+    );
 
     new k8s.KubeCronJob(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace },
@@ -106,64 +87,7 @@ export class ControllerCronJob extends Construct {
           spec: {
             activeDeadlineSeconds: props.activeDeadlineSeconds,
             backoffLimit: props.backoffLimit,
-            template: {
-              metadata: { labels: { ...props.podLabels } },
-              spec: {
-                serviceAccountName: props.serviceAccountName,
-                automountServiceAccountToken: true,
-                restartPolicy: 'Never',
-                enableServiceLinks: false,
-                hostNetwork: false,
-                hostPid: false,
-                hostIpc: false,
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: props.image.runAsUser,
-                  runAsGroup: props.image.runAsGroup,
-                  fsGroup: props.image.runAsGroup,
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
-                initContainers: [
-                  {
-                    name: 'clone-source',
-                    image: props.image.ref,
-                    imagePullPolicy: props.image.pullPolicy,
-                    command: ['git', 'clone', '--depth', '1', '--single-branch', '--branch', props.source.ref, '--', props.source.url, this.checkoutDir],
-                    env,
-                    resources: toResources(props.resources.clone),
-                    securityContext: containerSecurity,
-                    volumeMounts: [checkoutMount, tmpMount],
-                  },
-                ],
-                containers: [
-                  {
-                    name: 'reconcile-pass',
-                    image: props.image.ref,
-                    imagePullPolicy: props.image.pullPolicy,
-                    workingDir: this.checkoutDir,
-                    command: [...this.passCommand],
-                    env,
-                    resources: toResources(props.resources.pass),
-                    securityContext: containerSecurity,
-                    volumeMounts: [
-                      checkoutMount,
-                      tmpMount,
-                      {
-                        name: 'registry',
-                        mountPath: posix.join(this.checkoutDir, overlay),
-                        subPath: props.registry.key,
-                        readOnly: true,
-                      },
-                    ],
-                  },
-                ],
-                volumes: [
-                  { name: 'checkout', emptyDir: { sizeLimit: q(props.scratch.checkoutSizeLimit) } },
-                  { name: 'tmp', emptyDir: { sizeLimit: q(props.scratch.tmpSizeLimit) } },
-                  { name: 'registry', configMap: { name: props.registry.configMapName, items: [{ key: props.registry.key, path: props.registry.key }] } },
-                ],
-              },
-            },
+            template: { metadata: { labels: { ...props.podLabels } }, spec: pod },
           },
         },
       },

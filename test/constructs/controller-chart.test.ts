@@ -88,7 +88,8 @@ describe('ControllerChart', () => {
       ]);
       const checkout = pod.volumes.find((v: any) => v.name === 'checkout');
       expect(checkout).toEqual({ name: 'checkout', emptyDir: { sizeLimit: '256Mi' } });
-      for (const v of pod.volumes) expect(Object.keys(v).sort()).toSatisfy((k: string[]) => k.includes('emptyDir') || k.includes('configMap'));
+      const sources = pod.volumes.map((v: any) => Object.keys(v).find((k) => k !== 'name')).sort();
+      expect(sources).toEqual(['configMap', 'emptyDir', 'emptyDir', 'persistentVolumeClaim', 'secret', 'secret']);
     });
 
     it('overlays the mounted registry onto the clone and runs one confirmed controller pass', () => {
@@ -117,10 +118,31 @@ describe('ControllerChart', () => {
         expect(c.securityContext, c.name).toEqual({
           allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
         });
-        // the only writable paths are EmptyDirs
-        const writable = c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name).sort();
-        expect(writable, c.name).toEqual(['checkout', 'tmp']);
       }
+      // the only writable paths are the EmptyDirs and, for the pass, the mirror cache claim
+      const writable = (c: any) => c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name).sort();
+      expect(writable(pod.initContainers[0])).toEqual(['checkout', 'tmp']);
+      expect(writable(pod.containers[0])).toEqual(['checkout', 'git-mirror-cache', 'tmp']);
+    });
+
+    it('gives the pass the mirror cache claim and the githubSsh keys, for sync and flush in-process', () => {
+      // GIVEN controller.gitMirror and controller.source.githubSsh THEN the claim at mountPath, each key alone under sshMountPath
+      const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
+      const mounts = pod.containers[0].volumeMounts;
+      expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/var/lib/git-mirror' });
+      expect(mounts).toContainEqual({ name: 'github-ssh-identity', mountPath: '/etc/branch-follower/github-ssh/identity', readOnly: true });
+      expect(mounts).toContainEqual({ name: 'github-ssh-known-hosts', mountPath: '/etc/branch-follower/github-ssh/known-hosts', readOnly: true });
+      expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false } });
+      expect(pod.volumes).toContainEqual({
+        name: 'github-ssh-identity',
+        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440 },
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'github-ssh-known-hosts',
+        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440 },
+      });
+      // 0440 files are readable by the non-root user only through the pod's fsGroup
+      expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
     });
 
     it('runs as the controller ServiceAccount with resources from the registry', () => {

@@ -22,6 +22,13 @@ const props: ControllerCronJobProps = {
   registry: { configMapName: 'reg', key: 'r.yaml', overlayPath: 'config/r.yaml' },
   resources: { clone: resources, pass: resources },
   scratch: { checkoutSizeLimit: '1Gi', tmpSizeLimit: '8Mi' },
+  gitMirror: {
+    claimName: 'cache-claim',
+    mountPath: '/srv/mirror',
+    sshMountPath: '/etc/ssh-keys',
+    identity: { secretName: 'id-secret', key: 'key' },
+    knownHosts: { secretName: 'kh-secret', key: 'hosts' },
+  },
 };
 
 describe('ControllerCronJob', () => {
@@ -38,6 +45,32 @@ describe('ControllerCronJob', () => {
     expect(pod.containers[0].volumeMounts[2]).toMatchObject({ mountPath: '/app/checkout/config/r.yaml', subPath: 'r.yaml' });
     expect(pod.volumes[1]).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '8Mi' } });
     expect(cj.checkoutDir).toBe('/app/checkout');
+  });
+
+  it('mounts the mirror cache claim read-write and each githubSsh key read-only, for the in-process sync and flush', () => {
+    // GIVEN gitMirror props WHEN synthesized THEN the pass container sees the claim and exactly the two keys
+    const chart = Testing.chart();
+    new ControllerCronJob(chart, 'cj', props);
+    const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
+    expect(pod.securityContext.fsGroup).toBe(3000);
+    const mounts = pod.containers[0].volumeMounts;
+    expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/srv/mirror' });
+    expect(mounts).toContainEqual({ name: 'github-ssh-identity', mountPath: '/etc/ssh-keys/identity', readOnly: true });
+    expect(mounts).toContainEqual({ name: 'github-ssh-known-hosts', mountPath: '/etc/ssh-keys/known-hosts', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false } });
+    expect(pod.volumes).toContainEqual({ name: 'github-ssh-identity', secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440 } });
+    expect(pod.volumes).toContainEqual({ name: 'github-ssh-known-hosts', secret: { secretName: 'kh-secret', items: [{ key: 'hosts', path: 'hosts' }], defaultMode: 0o440 } });
+    // the clone needs none of it
+    expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
+  });
+
+  it.each([
+    [{ mountPath: '/etc/ssh-keys/cache' }, 'gitMirror.mountPath "/etc/ssh-keys/cache" and gitMirror.sshMountPath "/etc/ssh-keys" must not contain one another'],
+    [{ mountPath: '/app/checkout/cache' }, 'gitMirror.mountPath "/app/checkout/cache" must not overlap the checkout (/app/checkout) or /tmp'],
+    [{ sshMountPath: '/tmp/keys' }, 'gitMirror.sshMountPath "/tmp/keys" must not overlap the checkout (/app/checkout) or /tmp'],
+  ])('refuses mount paths that would shadow one another (%o)', (over, message) => {
+    const chart = Testing.chart();
+    expect(() => new ControllerCronJob(chart, 'cj', { ...props, gitMirror: { ...props.gitMirror, ...over } })).toThrow(message);
   });
 
   it.each(['/etc/registry.yaml', '../outside.yaml'])('refuses a registry overlay path outside the checkout (%s)', (overlayPath) => {

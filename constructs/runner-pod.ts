@@ -1,0 +1,208 @@
+import { basename, posix } from 'node:path';
+import { k8s } from 'cdk8s-plus-28';
+import type { LoadedRegistry } from '../src/config/load.ts';
+import type { ResourcesConfig } from '../src/config/schema.ts';
+
+// The pod both the reconcile pass (the CronJob) and a git-mirror stage Job run in: the controller
+// source cloned from the mirror into an EmptyDir, the registry ConfigMap mounted over the clone's
+// registry file, the mirror cache claim and the githubSsh Secret keys, under `restricted` Pod Security.
+// One module, so the two pods cannot drift apart.
+
+/** Where, inside the controller source, the spec keeps the registry; the mounted one replaces it. */
+export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
+
+/** Volume names of the pod, as tests and other constructs refer to them. */
+export const VOLUME = {
+  checkout: 'checkout',
+  tmp: 'tmp',
+  registry: 'registry',
+  mirrorCache: 'git-mirror-cache',
+  sshIdentity: 'github-ssh-identity',
+  sshKnownHosts: 'github-ssh-known-hosts',
+} as const;
+
+/** Mode of the mounted Secret keys: owner and group read (the group is the pod's fsGroup), nobody else. */
+export const SSH_KEY_MODE = 0o440;
+
+/** Props of {@link runnerPodSpec}. Every value comes from the registry; none has a default. */
+export interface RunnerPodProps {
+  /** The runner image and its user (`controller.image`). */
+  readonly image: {
+    readonly ref: string;
+    readonly pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    readonly appDir: string;
+    readonly runAsUser: number;
+    readonly runAsGroup: number;
+  };
+  /** Where the controller source is cloned from: the mirror URL and branch or tag (`controller.source.mirror`). */
+  readonly source: { readonly url: string; readonly ref: string };
+  /** The registry ConfigMap, its key, and the path inside the clone it is mounted over. */
+  readonly registry: { readonly configMapName: string; readonly key: string; readonly overlayPath: string };
+  /** Resources of the clone init container (`controller.resources.clone`). */
+  readonly cloneResources: ResourcesConfig;
+  /** Size limits of the writable EmptyDirs (`controller.scratch`). */
+  readonly scratch: { readonly checkoutSizeLimit: string; readonly tmpSizeLimit: string };
+  /** The mirror cache claim and the mounted githubSsh Secret keys (`controller.gitMirror`, `controller.source.githubSsh`). */
+  readonly gitMirror: {
+    /** PersistentVolumeClaim of the mirror cache, mounted read-write (`gitMirror.claimName`). */
+    readonly claimName: string;
+    /** Where the claim is mounted (`gitMirror.mountPath`). */
+    readonly mountPath: string;
+    /** Parent of `identity/<key>` and `known-hosts/<key>` (`gitMirror.sshMountPath`). */
+    readonly sshMountPath: string;
+    /** The Secret key of the SSH private key (`githubSsh.identity`). */
+    readonly identity: { readonly secretName: string; readonly key: string };
+    /** The Secret key of the upstream's known_hosts lines (`githubSsh.knownHosts`). */
+    readonly knownHosts: { readonly secretName: string; readonly key: string };
+  };
+}
+
+/** The one container that does the work, and how the pod around it is set up. */
+export interface RunnerMainContainer {
+  /** Container name (`reconcile-pass`, `git-mirror-sync`, …). */
+  readonly name: string;
+  /** argv, run in the checkout. */
+  readonly command: readonly string[];
+  readonly resources: ResourcesConfig;
+  /** The ServiceAccount the pod runs as (`controller.serviceAccount.name`). */
+  readonly serviceAccountName: string;
+  /** Whether the pod gets an API token: the pass needs one, a stage Job does not. */
+  readonly automountServiceAccountToken: boolean;
+}
+
+const q = (v: string) => k8s.Quantity.fromString(v);
+
+export const toResources = (r: ResourcesConfig): k8s.ResourceRequirements => ({
+  requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
+  limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
+});
+
+/** Where the source is cloned to inside the pod. */
+export function checkoutDirOf(props: Pick<RunnerPodProps, 'image'>): string {
+  return posix.join(props.image.appDir, 'checkout');
+}
+
+// The checks between props; everything else is taken as given (the registry schema checked it).
+function checkProps(props: RunnerPodProps): string {
+  const overlay = posix.normalize(props.registry.overlayPath);
+  if (posix.isAbsolute(overlay) || overlay.startsWith('..')) {
+    throw new Error(`registry.overlayPath must be a path inside the checkout, got "${props.registry.overlayPath}"`);
+  }
+  const g = props.gitMirror;
+  const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+  if (inside(g.mountPath, g.sshMountPath) || inside(g.sshMountPath, g.mountPath)) {
+    throw new Error(`gitMirror.mountPath "${g.mountPath}" and gitMirror.sshMountPath "${g.sshMountPath}" must not contain one another`);
+  }
+  const checkout = checkoutDirOf(props);
+  for (const [what, path] of [['gitMirror.mountPath', g.mountPath], ['gitMirror.sshMountPath', g.sshMountPath]] as const) {
+    if (inside(path, checkout) || inside(checkout, path) || inside(path, '/tmp')) {
+      throw new Error(`${what} "${path}" must not overlap the checkout (${checkout}) or /tmp`);
+    }
+  }
+  return overlay;
+}
+
+// Builds the pod spec: init container `clone-source`, the main container, and their volumes. The only
+// writable paths are the two EmptyDirs and the mirror cache claim; the Secret keys are read-only files
+// of mode 0440 whose group is the pod's fsGroup, so the non-root user can read them.
+export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer): k8s.PodSpec {
+  const overlay = checkProps(props);
+  const checkoutDir = checkoutDirOf(props);
+  const g = props.gitMirror;
+  const containerSecurity: k8s.SecurityContext = {
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+  };
+  // git and node want a writable HOME; /tmp is an EmptyDir, the root filesystem stays read-only.
+  const env: k8s.EnvVar[] = [
+    { name: 'HOME', value: '/tmp' },
+    { name: 'GIT_TERMINAL_PROMPT', value: '0' },
+  ];
+  const checkoutMount = { name: VOLUME.checkout, mountPath: checkoutDir };
+  const tmpMount = { name: VOLUME.tmp, mountPath: '/tmp' };
+  const secretVolume = (name: string, ref: { secretName: string; key: string }): k8s.Volume => ({
+    name,
+    secret: { secretName: ref.secretName, items: [{ key: ref.key, path: ref.key }], defaultMode: SSH_KEY_MODE },
+  });
+  return {
+    serviceAccountName: main.serviceAccountName,
+    automountServiceAccountToken: main.automountServiceAccountToken,
+    restartPolicy: 'Never',
+    enableServiceLinks: false,
+    hostNetwork: false,
+    hostPid: false,
+    hostIpc: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: props.image.runAsUser,
+      runAsGroup: props.image.runAsGroup,
+      fsGroup: props.image.runAsGroup,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    initContainers: [
+      {
+        name: 'clone-source',
+        image: props.image.ref,
+        imagePullPolicy: props.image.pullPolicy,
+        command: ['git', 'clone', '--depth', '1', '--single-branch', '--branch', props.source.ref, '--', props.source.url, checkoutDir],
+        env,
+        resources: toResources(props.cloneResources),
+        securityContext: containerSecurity,
+        volumeMounts: [checkoutMount, tmpMount],
+      },
+    ],
+    containers: [
+      {
+        name: main.name,
+        image: props.image.ref,
+        imagePullPolicy: props.image.pullPolicy,
+        workingDir: checkoutDir,
+        command: [...main.command],
+        env,
+        resources: toResources(main.resources),
+        securityContext: containerSecurity,
+        volumeMounts: [
+          checkoutMount,
+          tmpMount,
+          { name: VOLUME.registry, mountPath: posix.join(checkoutDir, overlay), subPath: props.registry.key, readOnly: true },
+          { name: VOLUME.mirrorCache, mountPath: g.mountPath },
+          { name: VOLUME.sshIdentity, mountPath: posix.join(g.sshMountPath, 'identity'), readOnly: true },
+          { name: VOLUME.sshKnownHosts, mountPath: posix.join(g.sshMountPath, 'known-hosts'), readOnly: true },
+        ],
+      },
+    ],
+    volumes: [
+      { name: VOLUME.checkout, emptyDir: { sizeLimit: q(props.scratch.checkoutSizeLimit) } },
+      { name: VOLUME.tmp, emptyDir: { sizeLimit: q(props.scratch.tmpSizeLimit) } },
+      { name: VOLUME.registry, configMap: { name: props.registry.configMapName, items: [{ key: props.registry.key, path: props.registry.key }] } },
+      { name: VOLUME.mirrorCache, persistentVolumeClaim: { claimName: g.claimName, readOnly: false } },
+      secretVolume(VOLUME.sshIdentity, g.identity),
+      secretVolume(VOLUME.sshKnownHosts, g.knownHosts),
+    ],
+  };
+}
+
+// The registry's side of the runner pod: every prop from the validated registry, nothing invented.
+export function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
+  const c = loaded.registry.controller;
+  const mirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror);
+  if (!mirror) throw new Error(`controller.source.mirror.mirror "${c.source.mirror.mirror}" names no mirror`);
+  const ssh = c.source.githubSsh;
+  return {
+    image: c.image,
+    source: { url: mirror.url, ref: c.source.mirror.ref },
+    registry: { configMapName: c.configMaps.registry, key: basename(REGISTRY_PATH_IN_SOURCE), overlayPath: REGISTRY_PATH_IN_SOURCE },
+    cloneResources: c.resources.clone,
+    scratch: c.scratch,
+    gitMirror: {
+      claimName: c.gitMirror.claimName,
+      mountPath: c.gitMirror.mountPath,
+      sshMountPath: c.gitMirror.sshMountPath,
+      identity: { secretName: ssh.identity.name, key: ssh.identity.key },
+      knownHosts: { secretName: ssh.knownHosts.name, key: ssh.knownHosts.key },
+    },
+  };
+}
