@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CronJob } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
+import { GIT_MIRROR_STAGES } from '../../constructs/git-mirror-stage-job.ts';
 import { synthesize, type Manifest } from '../../src/synth/manifests.ts';
+import { synthesizeStageJob } from '../../src/synth/stage-job.ts';
 import { shippedRegistry } from '../helpers/registry.ts';
 
 // Validators generated from the Kubernetes OpenAPI schemas (kubernetes-models), keyed as objects are.
@@ -15,6 +17,7 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'coordination.k8s.io/v1/Lease': Lease,
   'batch/v1/CronJob': CronJob,
+  'batch/v1/Job': Job,
 };
 
 function validate(m: Manifest): void {
@@ -30,6 +33,15 @@ describe('synthesized objects against the Kubernetes OpenAPI schemas', () => {
     expect(() => validate(m)).not.toThrow();
   });
 
+  // The stage Jobs are not in dist/ (each run creates its own), but they are checked the same way.
+  const stageJobs = GIT_MIRROR_STAGES.map((stage) =>
+    synthesizeStageJob(shippedRegistry(), { stage, name: `branch-follower-mirror-${stage}-a1b2c`, mirror: 'hwlab', follower: stage === 'sync' ? undefined : 'hwlab-jd01-v03' }),
+  );
+
+  it.each(stageJobs.map((m) => [`git-mirror stage Job ${m.metadata.name}`, m] as const))('%s is schema-valid', (_, m) => {
+    expect(() => validate(m)).not.toThrow();
+  });
+
   it('the validator does reject a broken object (so the checks above can fail)', () => {
     const cronJob = manifests.find((m) => m.kind === 'CronJob')!;
     const broken = structuredClone(cronJob) as any;
@@ -38,5 +50,8 @@ describe('synthesized objects against the Kubernetes OpenAPI schemas', () => {
     const missing = structuredClone(cronJob) as any;
     delete missing.spec.jobTemplate;
     expect(() => validate(missing)).toThrow();
+    const badJob = structuredClone(stageJobs[0]) as any;
+    badJob.spec.template.spec.volumes[4].secret.defaultMode = '0440';
+    expect(() => validate(badJob)).toThrow();
   });
 });
