@@ -18,7 +18,7 @@ export type ErrorReason =
   | 'WaitTimedOut'
   | 'AdapterFailed' | 'AdapterTimeout' | 'AdapterOutput'
   | 'MirrorUnreachable'
-  | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName';
+  | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName' | 'GitMirrorTransport';
 
 // The one base every error the user may see derives from: a reason, whether retrying can help, and
 // the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.

@@ -84,6 +84,23 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     issues.push(source.issue(['controller', 'source', 'mirror', 'mirror'], `no mirror with id "${registry.controller.source.mirror.mirror}" (declared: ${mirrorIds})`));
   }
 
+  const ssh = registry.controller.source.githubSsh;
+  const cachePaths = new Map<string, number>();
+  registry.mirrors.forEach((m, i) => {
+    let u: URL | undefined;
+    try {
+      u = new URL(m.upstream);
+    } catch {
+      u = undefined; // the schema already said what shape it must have
+    }
+    if (u && u.protocol === 'ssh:' && (u.username !== ssh.user || u.hostname !== ssh.host || Number(u.port) !== ssh.port)) {
+      issues.push(source.issue(['mirrors', i, 'upstream'], `must use the user, host and port of controller.source.githubSsh (${ssh.user}@${ssh.host}:${ssh.port}), not ${u.username}@${u.hostname}:${u.port}: the upstream is reached only as githubSsh declares`));
+    }
+    const first = cachePaths.get(m.cachePath);
+    if (first !== undefined) issues.push(source.issue(['mirrors', i, 'cachePath'], `"${m.cachePath}" is already the cache of mirrors[${first}]`));
+    else cachePaths.set(m.cachePath, i);
+  });
+
   const staticNames = new Set<string>(STATIC_PLACEHOLDERS);
   const passNames = new Set<string>([...STATIC_PLACEHOLDERS, ...PASS_PLACEHOLDERS]);
   const longestBudget = { seconds: 0, index: -1 };
@@ -101,7 +118,14 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     }
     const resolved = resolveTarget(source, configRoot, at, f.target, cache);
     if ('issues' in resolved) issues.push(...resolved.issues);
-    else targets.set(f.id, resolved.entry);
+    else {
+      targets.set(f.id, resolved.entry);
+      const ref = resolved.entry[f.target.gitopsRefField];
+      if (typeof ref !== 'string' || !/^refs\/heads\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..')) {
+        const got = ref === undefined ? 'has no such field' : `holds ${JSON.stringify(ref)}`;
+        issues.push(source.issue([...at, 'target', 'gitopsRefField'], `the target entry ${got}; it must name a field holding a full branch ref, refs/heads/<branch>`));
+      }
+    }
     if (f.closeout.pollIntervalSeconds >= f.closeout.budgetSeconds) {
       issues.push(source.issue([...at, 'closeout', 'pollIntervalSeconds'], `must be less than closeout.budgetSeconds (${f.closeout.budgetSeconds}), or closeout could never poll twice`));
     }

@@ -43,3 +43,9 @@ export function loadRegistry(file: string, cwd: string): LoadedRegistry {
   if (issues.length > 0) throw new ConfigError(issues);
   return { registry: parsed.data, file: display, text: source.text, configRoot, targets };
 }
+
+/** The GitOps ref (refs/heads/<branch>) a follower's control plane publishes into the mirror (checked at load). */
+export function gitopsRefOf(loaded: LoadedRegistry, followerId: string): string {
+  const f = loaded.registry.followers.find((x) => x.id === followerId)!;
+  return String(loaded.targets.get(followerId)![f.target.gitopsRefField]);
+}

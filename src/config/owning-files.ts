@@ -3,7 +3,7 @@ import type { ConfigIssue } from '../errors.ts';
 import type { FollowerConfig } from './schema.ts';
 import { YamlSource, type YamlPath } from './yaml-source.ts';
 
-/** The one owning-file entry a follower's target selects: its scalar fields feed `${target.<field>}`. */
+/** The one owning-file entry a follower's target selects: its scalar fields (nested ones dotted) feed `${target.<field>}`. */
 export type TargetEntry = Readonly<Record<string, string | number | boolean>>;
 
 export type Resolution = { entry: TargetEntry } | { issues: ConfigIssue[] };
@@ -52,9 +52,14 @@ export function resolveTarget(
         : `matches ${matches.length} entries of ${norm}#${target.collection} (indexes ${matches.map((m) => m.index).join(', ')}); it must select exactly one`;
     return { issues: [at('selector', `selector {${shown}} ${where}`)] };
   }
-  const entry: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(matches[0]!.entry)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') entry[k] = v;
+  return { entry: scalarFields(matches[0]!.entry) };
+}
+
+// The entry's scalar leaves; a nested mapping's leaves are named by their dotted path (gitMirror.gitopsRef).
+function scalarFields(value: Record<string, unknown>, prefix = '', into: Record<string, string | number | boolean> = {}) {
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') into[`${prefix}${k}`] = v;
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) scalarFields(v as Record<string, unknown>, `${prefix}${k}.`, into);
   }
-  return { entry };
+  return into;
 }

@@ -12,6 +12,9 @@ const CRON_FIELD = /^(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(\/[
 const GIT_REF_NAME = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$|.*\.$)[A-Za-z0-9._\/-]+$/;
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const MIRROR_URL = /^(git|https?|ssh|file):\/\/\S+$/;
+const SSH_URL = /^ssh:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[0-9]{1,5}\/\S+$/;
+const ABS_DIR = /^\/[^\s]*[^/\s]$/;
+const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/-]+$/;
 const PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
 
 /** Whether the runtime's time zone database knows the name (Kubernetes checks it against its own). */
@@ -230,6 +233,33 @@ export const ControllerSchema = z
           .describe('The only way the git mirror reaches the upstream.'),
       })
       .describe('Where code comes from.'),
+    gitMirror: z
+      .strictObject({
+        claimName: dnsSubdomain('a PersistentVolumeClaim name').describe(
+          'PersistentVolumeClaim holding the mirror cache (the bare repositories the mirror serves); mounted read-write by the pass pod and the stage Jobs.',
+        ),
+        mountPath: z.string().regex(ABS_DIR, 'must be an absolute directory path without a trailing slash').describe(
+          'Where the pass pod and the stage Jobs mount the mirror cache claim; mirrors[].cachePath is relative to it.',
+        ),
+        sshMountPath: z.string().regex(ABS_DIR, 'must be an absolute directory path without a trailing slash').describe(
+          'Where the githubSsh Secret keys are mounted: <sshMountPath>/identity/<identity.key> and <sshMountPath>/known-hosts/<knownHosts.key>.',
+        ),
+        gitTimeoutSeconds: positiveInt('gitMirror.gitTimeoutSeconds').describe('One git command of a stage (fetch, push, ls-remote) still running after this is killed.'),
+        flushRecheckDelaySeconds: nonNegativeInt('gitMirror.flushRecheckDelaySeconds').describe(
+          'Wait before the one controlled recheck after a post-push recheck failed.',
+        ),
+        stageJob: z
+          .strictObject({
+            activeDeadlineSeconds: positiveInt('stageJob.activeDeadlineSeconds').describe('A stage Job still running after this is stopped.'),
+            backoffLimit: nonNegativeInt('stageJob.backoffLimit').describe('Pod retries of one stage Job.'),
+            ttlSecondsAfterFinished: positiveInt('stageJob.ttlSecondsAfterFinished').describe('A finished stage Job is deleted after this.'),
+            waitSeconds: positiveInt('stageJob.waitSeconds').describe('How long `git-mirror <stage> --wait` follows the Job.'),
+            pollIntervalSeconds: positiveInt('stageJob.pollIntervalSeconds').describe('How often `--wait` reads the Job.'),
+          })
+          .describe('The Kubernetes Job `git-mirror sync|flush|status --confirm` creates.'),
+        resources: resources.describe('The container of a stage Job.'),
+      })
+      .describe('The git mirror stages (sync, flush, status): the cache they work on and their budgets.'),
   })
   .describe('The controller: where it runs, as whom, and its loop budgets.');
 
@@ -241,6 +271,15 @@ export const MirrorSchema = z
       .string()
       .regex(MIRROR_URL, 'must be a git://, http(s)://, ssh:// or file:// URL')
       .describe('Where the Kubernetes-managed mirror serves the repository.'),
+    upstream: z
+      .string()
+      .refine((u) => !/^https?:/i.test(u), { message: 'must not be http(s): there is no HTTPS or token transport; the upstream is reached only over SSH (controller.source.githubSsh)' })
+      .refine((u) => /^https?:/i.test(u) || SSH_URL.test(u), { message: 'must be ssh://<user>@<host>:<port>/<path>, with the user, host and port of controller.source.githubSsh' })
+      .describe('The upstream repository as the sync and flush stages reach it: an ssh:// URL whose user, host and port are those of controller.source.githubSsh.'),
+    cachePath: z
+      .string()
+      .regex(REL_PATH, "must be a relative path inside gitMirror.mountPath (no '..', no leading '/')")
+      .describe('The bare repository of this mirror, relative to controller.gitMirror.mountPath.'),
   })
   .describe('One repository in the Kubernetes-managed git mirror.');
 
@@ -283,6 +322,10 @@ export const FollowerSchema = z
           .record(z.string().min(1, 'a selector field name must not be empty'), z.union([z.string(), z.number(), z.boolean()]))
           .refine((m) => Object.keys(m).length > 0, { message: 'a selector needs at least one field' })
           .describe('Fields the one selected entry must have, like matchLabels.'),
+        gitopsRefField: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a field name of the target entry, dotted for nesting (e.g. gitMirror.gitopsRef)')
+          .describe('Field of the selected entry holding the GitOps ref (refs/heads/<branch>) its control plane publishes into the mirror; closeout waits until it is flushed upstream.'),
       })
       .describe('The control-plane target, kept in its owning file.'),
     drillDown: z
@@ -343,4 +386,5 @@ export type AdapterConfig = z.infer<typeof AdapterSchema>;
 export type FollowerConfig = z.infer<typeof FollowerSchema>;
 export type CloseoutCheck = (typeof CLOSEOUT_CHECKS)[number];
 export type ResourcesConfig = z.infer<typeof resources>;
+export type GitMirrorConfig = z.infer<typeof ControllerSchema>['gitMirror'];
 export type SecretKeyRef = z.infer<typeof secretKeyRef>;

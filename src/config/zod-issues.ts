@@ -25,6 +25,9 @@ function expectation(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+// A key that asks for an HTTPS credential gets the reason it cannot exist rather than "check its spelling".
+const CREDENTIAL_KEY = /token|password|https|credential/i;
+
 // Turns zod's issues into ConfigIssues with positions and messages in the registry's own words:
 // a missing field says "missing", an unknown key points at the key, a wrong type says what it got.
 export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIssue[] {
@@ -33,7 +36,10 @@ export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIss
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push(source.issue([...path, key], `unknown field "${key}" (check its spelling and indentation)`, { atKey: true }));
+        const why = CREDENTIAL_KEY.test(key)
+          ? `unknown field "${key}": there is no token or password transport; the upstream is reached only over SSH with the identity declared in controller.source.githubSsh`
+          : `unknown field "${key}" (check its spelling and indentation)`;
+        out.push(source.issue([...path, key], why, { atKey: true }));
       }
       continue;
     }
