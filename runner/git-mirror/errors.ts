@@ -13,6 +13,8 @@ export const GitMirrorReason = {
   SnapshotMoved: 'GitMirrorSnapshotMoved',
   /** The upstream GitOps ref is not an ancestor of the mirror's: the push would not fast-forward. */
   NonFastForward: 'GitMirrorNonFastForward',
+  /** The declared SSH transport cannot be set up (a mounted Secret key is missing or unreadable). */
+  Transport: 'GitMirrorTransport',
   /** A branch, adapter or ref name that cannot be used safely in a refspec or snapshot ref. */
   InvalidName: 'GitMirrorInvalidName',
 } as const satisfies Record<string, ErrorReason>;

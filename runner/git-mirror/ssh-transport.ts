@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint } from '../../src/kube/normalize.ts';
+import { GitMirrorError, GitMirrorReason } from './errors.ts';
 
 /** How the mirror reaches its upstream: SSH only, with declared files, optionally through a CONNECT proxy. */
 export interface SshTransport {
@@ -40,12 +41,25 @@ export function sshArgs(t: SshTransport): string[] {
 // Writes the GIT_SSH wrapper into a fresh private directory and returns the variables git needs:
 // nothing else of the caller's environment, no HTTPS, no token. The wrapper execs ssh with the
 // declared identity and known_hosts only, and the proxy only as a CONNECT tunnel.
-export function sshTransportEnv(t: SshTransport): { env: Record<string, string>; wrapper: string } {
+// A mounted Secret key is owned by root and group-readable (fsGroup), which ssh refuses for a private
+// key; so the key is copied into the wrapper's own 0700 directory with mode 0600, and removed by `dispose`.
+export function sshTransportEnv(t: SshTransport): { env: Record<string, string>; wrapper: string; dispose(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'bf-git-ssh-'));
   const wrapper = join(dir, 'git-ssh');
-  writeFileSync(wrapper, `#!/bin/sh\nexec ssh ${sshArgs(t).map(quote).join(' ')} "$@"\n`);
+  const identity = join(dir, 'identity');
+  let key: Buffer;
+  try {
+    key = readFileSync(t.identityFile);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new GitMirrorError(`the SSH identity ${t.identityFile} (controller.source.githubSsh.identity, mounted under gitMirror.sshMountPath) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      reason: GitMirrorReason.Transport,
+    });
+  }
+  writeFileSync(identity, key, { mode: 0o600 });
+  writeFileSync(wrapper, `#!/bin/sh\nexec ssh ${sshArgs({ ...t, identityFile: identity }).map(quote).join(' ')} "$@"\n`);
   chmodSync(wrapper, 0o700);
-  return { env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' }, wrapper };
+  return { env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' }, wrapper, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** What status may say of the transport: where it is declared, the proxy mode, a fingerprint — never the key. */

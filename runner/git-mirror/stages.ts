@@ -1,0 +1,137 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { gitopsRefOf, type LoadedRegistry } from '../../src/config/load.ts';
+import type { MirrorConfig } from '../../src/config/schema.ts';
+import { flush, type FlushResult } from './flush.ts';
+import { sshTransportEnv, transportDisclosure, type SshTransport } from './ssh-transport.ts';
+import type { SnapshotTarget } from './stage-plan.ts';
+import { mirrorStatus, type MirrorStatus } from './status.ts';
+import { sync, type SyncResult } from './sync.ts';
+
+// The registry's side of the git-mirror stages: which branches, snapshots and GitOps refs one mirror
+// holds, where its cache is, and the SSH transport as controller.source.githubSsh + gitMirror declare
+// it. Everything comes from the loaded registry and the two mounted directories; nothing from the
+// environment except PATH (to find git and ssh).
+
+const TUNNEL_SCRIPT = fileURLToPath(new URL('./connect-tunnel.ts', import.meta.url));
+
+/** Where the stages find the mirror cache and the mounted Secret keys (in the pod: the declared mount paths). */
+export interface StageMounts {
+  /** Holds every mirror's cachePath (gitMirror.mountPath in the pod, --mirror-dir on the command line). */
+  readonly mirrorRoot: string;
+  /** Holds identity/<key> and known-hosts/<key> (gitMirror.sshMountPath). */
+  readonly sshRoot: string;
+}
+
+/** The mounts as the registry declares them: what the pass pod and the stage Job see. */
+export function declaredMounts(loaded: LoadedRegistry): StageMounts {
+  const g = loaded.registry.controller.gitMirror;
+  return { mirrorRoot: g.mountPath, sshRoot: g.sshMountPath };
+}
+
+/** What one mirror's stages work on. */
+export interface MirrorStageInputs {
+  readonly mirror: MirrorConfig;
+  readonly mirrorDir: string;
+  readonly upstreamUrl: string;
+  readonly branches: readonly string[];
+  readonly snapshots: readonly SnapshotTarget[];
+  /** Each follower of this mirror with its GitOps ref. */
+  readonly followers: readonly { id: string; branch: string; adapter: string; gitopsRef: string }[];
+}
+
+export function stageInputs(loaded: LoadedRegistry, mirrorId: string, mounts: StageMounts): MirrorStageInputs {
+  const mirror = loaded.registry.mirrors.find((m) => m.id === mirrorId);
+  if (!mirror) throw new Error(`no mirror with id ${mirrorId}`);
+  const followers = loaded.registry.followers
+    .filter((f) => f.source.mirror === mirrorId)
+    .map((f) => ({ id: f.id, branch: f.source.branch, adapter: f.adapter, gitopsRef: gitopsRefOf(loaded, f.id) }));
+  return {
+    mirror,
+    mirrorDir: join(mounts.mirrorRoot, mirror.cachePath),
+    upstreamUrl: mirror.upstream,
+    branches: [...new Set(followers.map((f) => f.branch))],
+    snapshots: followers.map(({ adapter, branch }) => ({ adapter, branch })),
+    followers,
+  };
+}
+
+/** The mirrors the followers use, in registry order. */
+export function mirrorsOf(loaded: LoadedRegistry, followerIds?: readonly string[]): string[] {
+  const used = new Set(loaded.registry.followers.filter((f) => !followerIds || followerIds.includes(f.id)).map((f) => f.source.mirror));
+  return loaded.registry.mirrors.filter((m) => used.has(m.id)).map((m) => m.id);
+}
+
+export function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
+  const s = loaded.registry.controller.source.githubSsh;
+  return {
+    identityFile: join(mounts.sshRoot, 'identity', s.identity.key),
+    knownHostsFile: join(mounts.sshRoot, 'known-hosts', s.knownHosts.key),
+    proxy: s.proxy,
+    node: process.execPath,
+    tunnelScript: TUNNEL_SCRIPT,
+  };
+}
+
+/** Status's account of the transport: source=yaml, proxy mode, Secret object/key/sourceRef, fingerprints. */
+export function transportOf(loaded: LoadedRegistry, mounts: StageMounts) {
+  const s = loaded.registry.controller.source.githubSsh;
+  return transportDisclosure(sshTransport(loaded, mounts), {
+    identity: { secret: s.identity.name, key: s.identity.key },
+    knownHosts: { secret: s.knownHosts.name, key: s.knownHosts.key },
+  });
+}
+
+interface RunOpts {
+  readonly pathEnv: string;
+}
+
+async function withTransport<T>(loaded: LoadedRegistry, mounts: StageMounts, use: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const t = sshTransportEnv(sshTransport(loaded, mounts));
+  try {
+    return await use(t.env);
+  } finally {
+    t.dispose();
+  }
+}
+
+/** sync of one mirror: its followers' branches into the cache, one snapshot per follower tip. */
+export function syncMirror(loaded: LoadedRegistry, mirrorId: string, mounts: StageMounts, opts: RunOpts & { dryRun: boolean }): Promise<SyncResult> {
+  const i = stageInputs(loaded, mirrorId, mounts);
+  const timeoutMs = loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000;
+  return withTransport(loaded, mounts, (transportEnv) =>
+    sync({ mirrorDir: i.mirrorDir, upstreamUrl: i.upstreamUrl, branches: i.branches, snapshots: i.snapshots, transportEnv, timeoutMs, pathEnv: opts.pathEnv, dryRun: opts.dryRun }),
+  );
+}
+
+/** flush of one GitOps ref of one mirror. */
+export function flushRef(loaded: LoadedRegistry, mirrorId: string, gitopsRef: string, mounts: StageMounts, opts: RunOpts & { dryRun: boolean }): Promise<FlushResult> {
+  const i = stageInputs(loaded, mirrorId, mounts);
+  const g = loaded.registry.controller.gitMirror;
+  return withTransport(loaded, mounts, (transportEnv) =>
+    flush({
+      mirrorDir: i.mirrorDir,
+      upstreamUrl: i.upstreamUrl,
+      gitopsRef,
+      transportEnv,
+      timeoutMs: g.gitTimeoutSeconds * 1000,
+      pathEnv: opts.pathEnv,
+      dryRun: opts.dryRun,
+      recheck: { delayMs: g.flushRecheckDelaySeconds * 1000 },
+    }),
+  );
+}
+
+/** status of one follower's branch and GitOps ref, read from the mirror cache only. */
+export function followerMirrorStatus(loaded: LoadedRegistry, followerId: string, mounts: StageMounts, opts: RunOpts): Promise<MirrorStatus> {
+  const f = loaded.registry.followers.find((x) => x.id === followerId)!;
+  const i = stageInputs(loaded, f.source.mirror, mounts);
+  return mirrorStatus({
+    mirrorDir: i.mirrorDir,
+    branches: [f.source.branch],
+    snapshots: [{ adapter: f.adapter, branch: f.source.branch }],
+    gitopsRef: gitopsRefOf(loaded, f.id),
+    timeoutMs: loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000,
+    pathEnv: opts.pathEnv,
+  });
+}
