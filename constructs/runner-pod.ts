@@ -95,8 +95,8 @@ function checkProps(props: RunnerPodProps): string {
   }
   const checkout = checkoutDirOf(props);
   for (const [what, path] of [['gitMirror.mountPath', g.mountPath], ['gitMirror.sshMountPath', g.sshMountPath]] as const) {
-    if (inside(path, checkout) || inside(checkout, path) || inside(path, '/tmp')) {
-      throw new Error(`${what} "${path}" must not overlap the checkout (${checkout}) or /tmp`);
+    if (inside(path, checkout) || inside(checkout, path) || inside('/tmp', path)) {
+      throw new Error(`${what} "${path}" must not overlap the checkout (${checkout}) nor be or hold /tmp`);
     }
   }
   return overlay;

@@ -66,8 +66,8 @@ describe('ControllerCronJob', () => {
 
   it.each([
     [{ mountPath: '/etc/ssh-keys/cache' }, 'gitMirror.mountPath "/etc/ssh-keys/cache" and gitMirror.sshMountPath "/etc/ssh-keys" must not contain one another'],
-    [{ mountPath: '/app/checkout/cache' }, 'gitMirror.mountPath "/app/checkout/cache" must not overlap the checkout (/app/checkout) or /tmp'],
-    [{ sshMountPath: '/tmp/keys' }, 'gitMirror.sshMountPath "/tmp/keys" must not overlap the checkout (/app/checkout) or /tmp'],
+    [{ mountPath: '/app/checkout/cache' }, 'gitMirror.mountPath "/app/checkout/cache" must not overlap the checkout (/app/checkout) nor be or hold /tmp'],
+    [{ sshMountPath: '/tmp' }, 'gitMirror.sshMountPath "/tmp" must not overlap the checkout (/app/checkout) nor be or hold /tmp'],
   ])('refuses mount paths that would shadow one another (%o)', (over, message) => {
     const chart = Testing.chart();
     expect(() => new ControllerCronJob(chart, 'cj', { ...props, gitMirror: { ...props.gitMirror, ...over } })).toThrow(message);

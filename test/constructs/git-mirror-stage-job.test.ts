@@ -39,13 +39,19 @@ describe('GitMirrorStageJob', () => {
   });
 
   it('takes its deadlines, retries, TTL and resources from controller.gitMirror', () => {
+    // GIVEN controller.gitMirror of the shipped registry THEN the same values, nothing invented
+    const c = shippedRegistry().registry.controller;
     const job = synthJob(shippedProps());
-    expect(job.metadata).toMatchObject({ name: NAME, namespace: 'unidesk-cicd' });
-    expect(job.spec).toMatchObject({ activeDeadlineSeconds: 300, backoffLimit: 0, ttlSecondsAfterFinished: 3600 });
+    expect(job.metadata).toMatchObject({ name: NAME, namespace: c.namespace });
+    expect(job.spec).toMatchObject({
+      activeDeadlineSeconds: c.gitMirror.stageJob.activeDeadlineSeconds,
+      backoffLimit: c.gitMirror.stageJob.backoffLimit,
+      ttlSecondsAfterFinished: c.gitMirror.stageJob.ttlSecondsAfterFinished,
+    });
     const pod = job.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
-    expect(pod.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } });
-    expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(pod.containers[0].resources).toEqual(c.gitMirror.resources);
+    expect(pod.initContainers[0].resources).toEqual(c.resources.clone);
   });
 
   it('runs as the controller ServiceAccount without an API token, as the image user with fsGroup = runAsGroup', () => {
