@@ -46,7 +46,7 @@ function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   registerEvents(cmd, ctx);
   registerLogs(cmd, ctx);
   registerCleanupState(cmd, ctx);
-  registerGitMirror(cmd);
+  registerGitMirror(cmd, ctx);
 }
 
 function configure(cmd: Command, io: CliIo): Command {

@@ -1,0 +1,248 @@
+import { join } from 'node:path';
+import { execGit } from '../../runner/git-mirror/git.ts';
+import { MIRROR_STAGE_PREFIX, gitopsBranch, mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
+import { followerMirrorStatus, transportOf, type StageMounts } from '../../runner/git-mirror/stages.ts';
+import { MirrorError } from '../../runner/observe/mirror-error.ts';
+import { parseLsRemote } from '../../runner/observe/ls-remote.ts';
+import { SNAPSHOT_REF_PREFIX, snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../config/load.ts';
+import type { FollowerConfig } from '../config/schema.ts';
+import { BranchFollowerError, KubeError } from '../errors.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { fingerprint } from '../kube/normalize.ts';
+import { resourceType } from '../kube/resources.ts';
+import { ageOf } from '../output/age.ts';
+import { shortSha } from '../output/sha.ts';
+import type { Block, View } from '../output/view.ts';
+import type { StageSelection } from './git-mirror-select.ts';
+
+/** One follower's branch and GitOps ref as the mirror holds them. */
+export interface FollowerMirrorRow {
+  readonly follower: string;
+  readonly mirror: string;
+  readonly branch: string;
+  /** refs/mirror-stage/<branch>: the mirror's copy of the upstream branch (null: never synced). */
+  readonly cacheSha: string | null;
+  /** When a sync last moved it (the cache's reflog); `unknown` when read from the served mirror. */
+  readonly fetchedAt: string | null | 'unknown';
+  /** The follower's snapshot ref of the cached tip; null when there is no cached tip. */
+  readonly snapshot: { readonly ref: string; readonly present: boolean } | null;
+  readonly gitopsRef: string;
+  readonly gitopsSha: string | null;
+  readonly pendingFlush: boolean;
+  readonly githubInSync: boolean;
+}
+
+/** One githubSsh Secret key as status may show it: names, presence and a fingerprint, never the value. */
+export interface KeyDisclosure {
+  readonly secret: string;
+  readonly key: string;
+  readonly present: boolean;
+  readonly fingerprint: string | null;
+  /** Where it was looked for, or why it could not be read. */
+  readonly detail: string;
+}
+
+export interface TransportView {
+  readonly source: 'yaml';
+  readonly sourceRef: string;
+  readonly transport: 'ssh';
+  readonly proxyMode: 'connect' | 'none';
+  readonly identity: KeyDisclosure;
+  readonly knownHosts: KeyDisclosure;
+}
+
+/** A stage that failed for one mirror or follower, as output shows it. */
+export interface StageFailure {
+  readonly mirror: string;
+  readonly follower: string | null;
+  readonly reason: string;
+  readonly message: string;
+  /** The exit code the error carries (GitMirrorError, MirrorError: 5). */
+  readonly exitCode: number;
+}
+
+/** A stage error as a failure of one mirror or follower; anything not ours is a bug and rethrown. */
+export function failureOf(err: unknown, mirror: string, follower: string | null): StageFailure {
+  if (!(err instanceof BranchFollowerError)) throw err;
+  return { mirror, follower, reason: err.reason, message: err.message, exitCode: err.exitCode };
+}
+
+/** The failures under a stage's table, one line each. */
+export function failureLines(failures: readonly StageFailure[]): Block[] {
+  return failures.map((f) => ({ line: `failed: ${f.follower ? `follower ${f.follower}` : `mirror ${f.mirror}`} (${f.reason}); the error is on stderr` }));
+}
+
+const yesNo = (b: boolean) => (b ? 'true' : 'false');
+
+/** One row of the status table; pure. */
+export function toMirrorStatusRow(r: FollowerMirrorRow, now: number): string[] {
+  const fetched = r.fetchedAt === 'unknown' ? 'unknown' : r.fetchedAt === null ? 'never' : `${ageOf(r.fetchedAt, now)} ago`;
+  const snapshot = r.snapshot === null ? '-' : r.snapshot.present ? 'present' : 'missing';
+  return [r.follower, r.mirror, r.branch, shortSha(r.cacheSha), fetched, snapshot, r.gitopsRef, shortSha(r.gitopsSha), yesNo(r.pendingFlush), yesNo(r.githubInSync)];
+}
+
+function transportRows(t: TransportView): string[][] {
+  const key = (k: KeyDisclosure, what: string) => [
+    `Secret ${k.secret}`,
+    `key ${k.key} ${k.present ? 'present' : 'absent'}${k.fingerprint ? ` ${k.fingerprint}` : ''} (sourceRef=${t.sourceRef}.${what}; ${k.detail})`,
+  ];
+  return [
+    ['transport', `source=${t.source}, sourceRef=${t.sourceRef}, transport=${t.transport}, proxy=${t.proxyMode}`],
+    key(t.identity, 'identity'),
+    key(t.knownHosts, 'knownHosts'),
+  ];
+}
+
+/** The status view, the same for --local (the cache itself) and the cluster (the served mirror). */
+export function mirrorStatusView(input: {
+  readonly where: string;
+  readonly rows: readonly FollowerMirrorRow[];
+  readonly failures: readonly StageFailure[];
+  readonly transport: TransportView;
+  readonly fetchedAtSource: 'reflog' | 'unknown';
+  readonly now: number;
+  readonly next: readonly string[];
+}): View {
+  const fetchedNote: Block[] =
+    input.fetchedAtSource === 'unknown'
+      ? [{ line: 'fetched-at is unknown here: only the mirror cache reflog knows it; `branch-follower git-mirror status --local` in the pod shows it' }]
+      : [];
+  return {
+    data: {
+      stage: 'status',
+      where: input.where,
+      followers: input.rows,
+      failures: input.failures,
+      transport: input.transport,
+      refSources: { githubFieldsAreMirrorStageCache: true, fetchedAt: input.fetchedAtSource },
+    },
+    human: [
+      { line: `git-mirror status: ${input.where}` },
+      {
+        table: {
+          headers: ['follower', 'mirror', 'branch', 'cache', 'fetched', 'snapshot', 'gitops ref', 'gitops', 'pending flush', 'github in sync'],
+          rows: input.rows.map((r) => toMirrorStatusRow(r, input.now)),
+        },
+      },
+      ...failureLines(input.failures),
+      ...fetchedNote,
+      { line: '' },
+      { table: { headers: ['object', 'state'], rows: transportRows(input.transport) } },
+      { line: 'refSources.githubFieldsAreMirrorStageCache=true (pendingFlush and githubInSync come from refs/mirror-stage/*, never from the upstream)' },
+      { next: input.next },
+    ],
+  };
+}
+
+// --local: the mirror cache on disk, one follower at a time (stages.ts reads refs and reflogs only).
+export async function localStatus(loaded: LoadedRegistry, sel: StageSelection, mounts: StageMounts, pathEnv: string) {
+  const rows: FollowerMirrorRow[] = [];
+  const failures: StageFailure[] = [];
+  for (const f of sel.followers) {
+    try {
+      const s = await followerMirrorStatus(loaded, f.id, mounts, { pathEnv });
+      const b = s.branches[0]!;
+      const snap = b.snapshots[0];
+      rows.push({
+        follower: f.id,
+        mirror: f.source.mirror,
+        branch: b.branch,
+        cacheSha: b.cacheSha,
+        fetchedAt: b.fetchedAt,
+        snapshot: snap && snap.ref !== null ? { ref: snap.ref, present: snap.present } : null,
+        gitopsRef: s.gitops.ref,
+        gitopsSha: s.gitops.sha,
+        pendingFlush: b.pendingFlush,
+        githubInSync: b.githubInSync,
+      });
+    } catch (err) {
+      failures.push(failureOf(err, f.source.mirror, f.id));
+    }
+  }
+  const t = transportOf(loaded, mounts);
+  const disclose = (k: (typeof t)['identity'], dir: string): KeyDisclosure => ({ ...k, detail: `file ${join(mounts.sshRoot, dir, k.key)}` });
+  const transport: TransportView = { ...t, identity: disclose(t.identity, 'identity'), knownHosts: disclose(t.knownHosts, 'known-hosts') };
+  return { rows, failures, transport };
+}
+
+/** One follower's row from a listing of the served mirror's refs; pure, same rules as the cache status. */
+export function rowFromRefs(f: FollowerConfig, gitopsRef: string, refs: ReadonlyMap<string, string>): FollowerMirrorRow {
+  const cacheSha = refs.get(mirrorStageRef(f.source.branch)) ?? null;
+  const gitopsSha = refs.get(gitopsRef) ?? null;
+  const gitopsCache = refs.get(mirrorStageRef(gitopsBranch(gitopsRef))) ?? null;
+  const snapshot = cacheSha === null ? null : snapshotRefName(f.adapter, f.source.branch, cacheSha);
+  return {
+    follower: f.id,
+    mirror: f.source.mirror,
+    branch: f.source.branch,
+    cacheSha,
+    fetchedAt: 'unknown',
+    snapshot: snapshot === null ? null : { ref: snapshot, present: refs.get(snapshot) === cacheSha },
+    gitopsRef,
+    gitopsSha,
+    pendingFlush: gitopsSha !== null && gitopsCache !== gitopsSha,
+    githubInSync: gitopsSha !== null && gitopsCache === gitopsSha,
+  };
+}
+
+type SecretRead = { data: Record<string, string> } | { absent: true } | { forbidden: true };
+
+/** Reads one Secret once; its values stay inside {@link disclose}, which turns them into fingerprints. */
+async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretRead> {
+  try {
+    const secret = await client.get(resourceType('v1', 'Secret'), namespace, name);
+    return secret ? { data: (secret.data as Record<string, string> | undefined) ?? {} } : { absent: true };
+  } catch (err) {
+    if (err instanceof KubeError && err.status === 403) return { forbidden: true };
+    throw err;
+  }
+}
+
+/** One Secret key's presence and fingerprint; the value never leaves this function. */
+function disclose(secret: SecretRead, namespace: string, ref: { name: string; key: string }, user: string): KeyDisclosure {
+  const base = { secret: ref.name, key: ref.key, present: false, fingerprint: null };
+  if ('forbidden' in secret) return { ...base, detail: `unknown: user "${user}" may not read Secrets` };
+  if ('absent' in secret) return { ...base, detail: `no Secret ${namespace}/${ref.name}` };
+  const value = secret.data[ref.key];
+  if (value === undefined) return { ...base, detail: `Secret ${namespace}/${ref.name} has no key ${ref.key}` };
+  return { ...base, present: true, fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')), detail: `in Secret ${namespace}/${ref.name}` };
+}
+
+// Without --local: the mirror as it is served (one ls-remote of mirrors[].url per mirror, for the
+// mirror-stage cache, the snapshots and the GitOps refs) and the githubSsh Secret as the cluster holds
+// it. Writes nothing anywhere; fetched-at is unknown (only the cache's reflog knows it).
+export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection, client: KubeClient, pathEnv: string) {
+  const c = loaded.registry.controller;
+  const rows: FollowerMirrorRow[] = [];
+  const failures: StageFailure[] = [];
+  for (const m of sel.mirrors) {
+    const followers = sel.followers.filter((f) => f.source.mirror === m.id);
+    const gitopsRefs = followers.map((f) => gitopsRefOf(loaded, f.id));
+    const r = await execGit(['ls-remote', m.url, `${MIRROR_STAGE_PREFIX}*`, `${SNAPSHOT_REF_PREFIX}*`, ...new Set(gitopsRefs)], {
+      transportEnv: {},
+      timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000,
+      pathEnv,
+    });
+    if (r.failed) {
+      failures.push(failureOf(new MirrorError({ mirror: m.id, url: m.url, detail: r.detail }), m.id, null));
+      continue;
+    }
+    const refs = parseLsRemote(r.stdout);
+    followers.forEach((f, i) => rows.push(rowFromRefs(f, gitopsRefs[i]!, refs)));
+  }
+  const ssh = c.source.githubSsh;
+  // identity and known_hosts usually live in one Secret: read each Secret once.
+  const secrets = new Map<string, SecretRead>();
+  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, c.namespace, name));
+  const key = (ref: { name: string; key: string }) => disclose(secrets.get(ref.name)!, c.namespace, ref, client.route.user);
+  const transport: TransportView = {
+    source: 'yaml',
+    sourceRef: 'controller.source.githubSsh',
+    transport: ssh.transport,
+    proxyMode: ssh.proxy.mode,
+    identity: key(ssh.identity),
+    knownHosts: key(ssh.knownHosts),
+  };
+  return { rows, failures, transport };
+}
