@@ -1,11 +1,20 @@
 import type { AdapterRun, AdapterStatus } from '../../runner/adapters/contract.ts';
-import { afterTrigger, step, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
+import { gitopsObserved, MIRROR_STAGE_PREFIX } from '../../runner/observe/observation.ts';
+import { Reason } from '../../runner/phases.ts';
+import { afterTrigger, step, type Action, type GitopsView, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
 import { StateRecordSchema, type StateRecord, type Transition } from '../../runner/state-record.ts';
 
-// A small world around the pure state machine for the property tests: a fake git mirror, a fake
-// control plane (it records every trigger it receives and reports status from its own state), a
+// A small world around the pure state machine for the property tests: a fake git mirror cache, a
+// fake control plane (it records every trigger it receives and reports status from its own state), a
 // state store with compare-and-swap, and passes written as generators so that a pass can be
 // killed at any point and two passes can be interleaved.
+//
+// The follower's GitOps ref lives in the mirror cache, as in the real pass: the control plane
+// publishes its GitOps commit into the mirror's refs/heads/<gitops branch> when a run succeeds,
+// which leaves it pending until a git-mirror flush confirms it upstream (refs/mirror-stage/<gitops
+// branch> = the same commit). The machine reads pendingFlush/githubInSync from that cache (computed
+// by the real `gitopsObserved`), never from the adapter's status, whose `mirror` field the simulated
+// adapter fills with whatever a test tells it (it may contradict the cache).
 //
 // Time is the world's clock (`now`, in ms). The control plane's timing is in time too, as the
 // registry declares it: a trigger command runs for `sendMs` (adapters[].timeoutSeconds bounds it)
@@ -28,6 +37,11 @@ export function shaOf(n: number): string {
 }
 
 export const snapshotRefOf = (sha: string): string => `refs/unidesk/snapshots/demo/main/${sha}`;
+
+/** The follower's GitOps ref in the mirror (the target entry's gitopsRef). */
+export const GITOPS_REF = 'refs/heads/gitops/demo';
+/** Where git-mirror sync/flush keep what the upstream was confirmed to hold of it. */
+export const GITOPS_CACHE_REF = `${MIRROR_STAGE_PREFIX}gitops/demo`;
 
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -68,8 +82,8 @@ export class FakeControlPlane {
   readonly runs: FakeRun[] = [];
   targetSha: string | null = null;
   deployedSha: string | null = null;
-  pendingFlush = false;
-  githubInSync = true;
+  /** What the adapter's status says of the mirror: required by the contract, ignored by the machine. */
+  adapterMirror: AdapterStatus['mirror'] = { pendingFlush: false, githubInSync: true };
   /** The next n status looks fail. */
   statusErrors = 0;
   /** The next n triggers fail; `startsAnyway` when the failing trigger still started a run. */
@@ -96,7 +110,7 @@ export class FakeControlPlane {
       targetSha: this.targetSha,
       deployedSha: this.deployedSha,
       run,
-      mirror: { pendingFlush: this.pendingFlush, githubInSync: this.githubInSync },
+      mirror: { ...this.adapterMirror },
     };
     return { status };
   }
@@ -136,13 +150,24 @@ export class FakeControlPlane {
     if (r) r.phase = 'Running';
   }
 
-  succeed(): void {
-    const r = this.newest();
-    if (!r) return;
+  /**
+   * The newest run succeeds (or, with `older`, the run that many before it, if it is still going: an
+   * earlier run finishing late): the control plane targets its sha, deploys it (unless `deploys` is
+   * false: the deploy lags, see `deploy`), and publishes a GitOps commit into the mirror, pending
+   * until flushed.
+   */
+  succeed(older = 0, deploys = true): void {
+    const r = older === 0 ? this.newest() : this.runs[this.runs.length - 1 - older];
+    if (!r || (r.phase !== 'Pending' && r.phase !== 'Running')) return;
     r.phase = 'Succeeded';
     this.targetSha = r.sha;
-    this.deployedSha = r.sha;
-    this.pendingFlush = true;
+    if (deploys) this.deployedSha = r.sha;
+    this.world.mirror.publish(this.world.freshGitopsSha());
+  }
+
+  /** The lagging deploy of the target catches up. */
+  deploy(): void {
+    this.deployedSha = this.targetSha;
   }
 
   fail(): void {
@@ -163,19 +188,64 @@ export class FakeControlPlane {
 }
 
 export class FakeMirror {
+  /** refs/mirror-stage/<branch>: the branch tip as git-mirror sync cached it. */
   tip: string | null = null;
   readonly present = new Set<string>();
   /** The next n looks fail. */
   errors = 0;
+  /** The failing looks are a failed git-mirror sync (MirrorSyncFailed) rather than an unreadable mirror. */
+  syncFails = false;
+  /** The mirror's GitOps commit (refs/heads/gitops/demo; null: nothing published). */
+  gitopsSha: string | null = null;
+  /** What the upstream was last confirmed to hold (refs/mirror-stage/gitops/demo; null: never). */
+  cacheSha: string | null = null;
+  /** The next n git-mirror flushes fail (transiently: nothing is confirmed upstream). */
+  flushFailures = 0;
 
+  /** The GitOps ref as the cache says now, computed as observation does from the ref listing. */
+  gitops(): GitopsView {
+    const refs = new Map<string, string>();
+    if (this.gitopsSha !== null) refs.set(GITOPS_REF, this.gitopsSha);
+    if (this.cacheSha !== null) refs.set(GITOPS_CACHE_REF, this.cacheSha);
+    const g = gitopsObserved(refs, GITOPS_REF);
+    return { ref: g.ref, pendingFlush: g.pendingFlush, githubInSync: g.githubInSync };
+  }
+
+  /** A commit lands in the mirror's GitOps ref (the control plane publishes): pending until flushed. */
+  publish(sha: string): void {
+    this.gitopsSha = sha;
+  }
+
+  /** git-mirror flush of the GitOps ref: fast-forwards upstream and records it in the cache, or fails and changes nothing. */
+  flush(): { ok: boolean } | { error: string } {
+    if (this.flushFailures > 0) {
+      this.flushFailures--;
+      return { error: 'git push: connection reset by peer' };
+    }
+    this.cacheSha = this.gitopsSha;
+    return { ok: true };
+  }
+
+  /** As runner/pass-io.ts builds it from the observation (and the pass from a failed sync). */
   view(): MirrorView {
     if (this.errors > 0) {
       this.errors--;
-      return { error: 'git ls-remote: mirror unreachable' };
+      return this.syncFails ? { error: 'git-mirror sync of mirror demo failed: fetch timed out', reason: Reason.MirrorSyncFailed } : { error: 'git ls-remote: mirror unreachable' };
     }
-    if (this.tip === null) return { tip: null, snapshotRef: '', snapshotPresent: false };
-    return { tip: this.tip, snapshotRef: snapshotRefOf(this.tip), snapshotPresent: this.present.has(this.tip) };
+    if (this.tip === null) return { tip: null, snapshotRef: '', snapshotPresent: false, gitops: { ref: GITOPS_REF, pendingFlush: false, githubInSync: false } };
+    return { tip: this.tip, snapshotRef: snapshotRefOf(this.tip), snapshotPresent: this.present.has(this.tip), gitops: this.gitops() };
   }
+}
+
+/** One git-mirror flush a pass carried out for a flush action. */
+export interface Flushed {
+  readonly seq: number;
+  readonly at: number;
+  /** The action it carried out. */
+  readonly action: Extract<Action, { kind: 'flush' }>;
+  /** The mirror's GitOps commit it pushed. */
+  readonly gitopsSha: string | null;
+  readonly ok: boolean;
 }
 
 /** One persisted write, with what produced it. */
@@ -189,11 +259,22 @@ export interface Persisted {
    * The step that produced the write (at `now`; the write may land later, after another pass's
    * slow send moved the clock on), or undefined for an afterTrigger write.
    */
-  readonly step?: { readonly now: number; readonly mirror: MirrorView; readonly status: StatusView | undefined; readonly result: Step };
+  readonly step?: {
+    readonly now: number;
+    readonly mirror: MirrorView;
+    readonly status: StatusView | undefined;
+    /** The mirror cache's GitOps ref as it really was when the step was computed (after the status was read). */
+    readonly cache: GitopsView;
+    readonly result: Step;
+  };
 }
 
-export type PassPoint = 'stepped' | 'persisted' | 'triggered';
-/** Where a pass dies: after computing its step (nothing written), after persisting its step (the write-ahead), after the trigger ran (before afterTrigger landed). */
+export type PassPoint = 'stepped' | 'persisted' | 'triggered' | 'flushed';
+/**
+ * Where a pass dies: after computing its step (nothing written), after persisting its step (the
+ * write-ahead), after the trigger ran (before afterTrigger landed), after the flush ran (before it
+ * looked again).
+ */
 export type Crash = PassPoint | null;
 
 export class World {
@@ -204,19 +285,34 @@ export class World {
   record: StateRecord | undefined = undefined;
   version = 0;
   readonly writes: Persisted[] = [];
+  readonly flushes: Flushed[] = [];
   readonly pushed: string[] = [];
   readonly problems: string[] = [];
   /** The registry's view; a test may change it between passes (e.g. lower the state limits). */
   policy: Policy;
+  /**
+   * Runs once, in the next pass, between its look at the mirror and its adapter status read (the
+   * real pass observes every follower first, then reads each one's status).
+   */
+  betweenLooks: (() => void) | undefined = undefined;
   private nextSha = 0;
+  private nextGitops = 0;
 
   constructor(policy: Policy) {
     this.policy = policy;
     this.cp = new FakeControlPlane(this);
+    // The GitOps ref starts published and confirmed upstream.
+    this.mirror.publish(this.freshGitopsSha());
+    this.mirror.flush();
   }
 
   freshSha(): string {
     return shaOf(this.nextSha++);
+  }
+
+  /** A distinct commit of the GitOps branch (never a source sha). */
+  freshGitopsSha(): string {
+    return shaOf(1_000_000 + this.nextGitops++);
   }
 
   push(sha: string, snapshotPresent: boolean): void {
@@ -248,21 +344,36 @@ export class World {
    * One pass over the follower, as the caller contract says: read, look, step, persist (CAS), and
    * for a trigger action: trigger, afterTrigger, persist. A lost CAS re-reads and re-steps: every
    * step's record (a re-send changes inFlight.sentAt) is written before its action is carried out,
-   * so of two passes that decided the same send only the CAS winner sends.
+   * so of two passes that decided the same send only the CAS winner sends. For a flush action, as
+   * runner/pass.ts `follow` does: git-mirror flush once, look at the mirror again and follow once
+   * more (that second look carries out a trigger, but never a second flush).
    */
-  *pass(): Generator<PassPoint, void, void> {
+  *pass(flushed = false): Generator<PassPoint, void, void> {
     for (let conflicts = 0; conflicts < 6; conflicts++) {
       const prev = this.record;
       const version = this.version;
       const now = this.now;
       const mirror = this.mirror.view();
+      const between = this.betweenLooks;
+      this.betweenLooks = undefined;
+      between?.();
       const status = this.policy.enabled && !('error' in mirror) && mirror.tip !== null ? this.cp.status() : undefined;
+      const cache = this.mirror.gitops();
       const s = step(prev, mirror, status, this.policy, now);
       this.checkRecord(s.next);
       yield 'stepped';
-      const mine = this.cas(version, s.next, s.transitions, { now, mirror, status, result: s });
+      const mine = this.cas(version, s.next, s.transitions, { now, mirror, status, cache, result: s });
       if (mine === undefined) continue;
       yield 'persisted';
+      if (s.action.kind === 'flush') {
+        if (flushed) return;
+        const gitopsSha = this.mirror.gitopsSha;
+        const result = this.mirror.flush();
+        this.flushes.push({ seq: this.seq++, at: this.now, action: s.action, gitopsSha, ok: 'ok' in result });
+        yield 'flushed';
+        yield* this.pass(true);
+        return;
+      }
       if (s.action.kind !== 'trigger') return;
       const seen = status && !('error' in status) ? (status.status.run?.name ?? null) : null;
       const result = this.cp.trigger(s.action.sha, s.action.snapshotRef, s.action.attempt, seen);

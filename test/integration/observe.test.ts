@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadRegistry } from '../../src/config/load.ts';
+import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../src/config/load.ts';
 import type { Registry } from '../../src/config/schema.ts';
 import { lsRemote } from '../../runner/observe/ls-remote.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
-import { observe, type FollowerObservation } from '../../runner/observe/observe.ts';
+import { observe, type FollowerObservation, type GitopsObserved } from '../../runner/observe/observe.ts';
 import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { makeFixture, REGISTRY, removeFixtures } from '../helpers/registry-fixture.ts';
 
 // Observation against real git over git:// on loopback. Two daemons: A serves HWLAB (two followers
 // share it) plus decoy copies; B serves unidesk. The agentrun mirror is followed by nobody here.
+// As git-mirror sync leaves them, each repository holds the branch tips under refs/mirror-stage/
+// (what observation reads) and each follower's GitOps ref under refs/heads/gitops/..., confirmed
+// upstream when refs/mirror-stage/gitops/... holds the same commit. The mirror's own refs/heads/v0.3
+// has moved past its cached copy: it is never the tip.
 
 const PATH = process.env.PATH!;
 const OPTS = { timeoutMs: 10_000, pathEnv: PATH };
@@ -25,8 +29,12 @@ const MIRROR_HOST = 'git://git-mirror.unidesk-cicd.svc.cluster.local/';
 let a: GitServer;
 let b: GitServer;
 let registry: Registry;
-/** The mirror's real tips, as the commits were made. */
-const tips = { v03: '', v02: '', master: '', v03Old: '' };
+/** follower id → its GitOps ref (refs/heads/gitops/...), from the target entries. */
+let gitopsRefs: ReadonlyMap<string, string>;
+/** The mirror cache's tips (refs/mirror-stage/<branch>), as the commits were made. */
+const tips = { v03: '', v02: '', master: '', v03Old: '', v03Unsynced: '' };
+/** GitOps commits: hwlab v0.3's published and confirmed; agentrun v0.2's published over an older confirmed one. */
+const gitops = { v03: '', v02Old: '', v02: '' };
 const scratch: string[] = [];
 
 function tempDir(prefix: string): string {
@@ -36,9 +44,27 @@ function tempDir(prefix: string): string {
 }
 
 const refOf = (adapter: string, branch: string, sha: string) => `refs/unidesk/snapshots/${adapter}/${branch}/${sha}`;
+const stageOf = (branch: string) => `refs/mirror-stage/${branch}`;
+const branchOf = (ref: string) => ref.slice('refs/heads/'.length);
+const gitopsRefsOf = (loaded: LoadedRegistry) => new Map(loaded.registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
+const gitopsRef = (id: string) => gitopsRefs.get(id)!;
+
+/** Commits onto `branch` (refs/heads) and records the result as git-mirror sync would: refs/mirror-stage/<branch>. */
+async function commitSynced(server: GitServer, repo: string, branch: string, message: string): Promise<string> {
+  const sha = await server.commit(repo, branch, message);
+  await server.setRef(repo, stageOf(branch), sha);
+  return sha;
+}
 
 /** What observe must report when the mirrors are healthy. */
 function expected(): Record<string, FollowerObservation> {
+  const g = (id: string, sha: string | null, cacheSha: string | null): GitopsObserved => ({
+    ref: gitopsRef(id),
+    sha,
+    cacheSha,
+    pendingFlush: sha !== null && sha !== cacheSha,
+    githubInSync: sha !== null && sha === cacheSha,
+  });
   return {
     'hwlab-jd01-v03': {
       mirror: 'hwlab',
@@ -47,6 +73,8 @@ function expected(): Record<string, FollowerObservation> {
       snapshotRef: refOf('hwlab-node-runtime', 'v0.3', tips.v03),
       snapshotPresent: true,
       snapshotSha: tips.v03,
+      // Published and confirmed upstream.
+      gitops: g('hwlab-jd01-v03', gitops.v03, gitops.v03),
     },
     'agentrun-jd01-v02': {
       mirror: 'hwlab',
@@ -55,6 +83,8 @@ function expected(): Record<string, FollowerObservation> {
       snapshotRef: refOf('agentrun-yaml-lane', 'v0.2', tips.v02),
       snapshotPresent: false,
       snapshotSha: null,
+      // Published; upstream confirmed only the commit before it: pending a flush.
+      gitops: g('agentrun-jd01-v02', gitops.v02, gitops.v02Old),
     },
     'web-probe-sentinel-master': {
       mirror: 'unidesk',
@@ -63,6 +93,8 @@ function expected(): Record<string, FollowerObservation> {
       snapshotRef: refOf('web-probe-sentinel-cicd', 'master', tips.master),
       snapshotPresent: true,
       snapshotSha: tips.master,
+      // Nothing published yet.
+      gitops: g('web-probe-sentinel-master', null, null),
     },
   };
 }
@@ -70,17 +102,19 @@ function expected(): Record<string, FollowerObservation> {
 beforeAll(async () => {
   [a, b] = await Promise.all([startGitServer(), startGitServer()]);
   await a.createRepo(HWLAB);
-  tips.v03Old = await a.commit(HWLAB, 'v0.3', 'hwlab v0.3 one');
+  tips.v03Old = await commitSynced(a, HWLAB, 'v0.3', 'hwlab v0.3 one');
   await a.setRef(HWLAB, refOf('hwlab-node-runtime', 'v0.3', tips.v03Old), tips.v03Old);
-  tips.v03 = await a.commit(HWLAB, 'v0.3', 'hwlab v0.3 two');
+  tips.v03 = await commitSynced(a, HWLAB, 'v0.3', 'hwlab v0.3 two');
   await a.setRef(HWLAB, refOf('hwlab-node-runtime', 'v0.3', tips.v03), tips.v03);
-  tips.v02 = await a.commit(HWLAB, 'v0.2', 'hwlab v0.2 one');
+  // The mirror's own branch ref moves on; its cached copy (the tip) does not until the next sync.
+  tips.v03Unsynced = await a.commit(HWLAB, 'v0.3', 'hwlab v0.3 three, not synced');
+  tips.v02 = await commitSynced(a, HWLAB, 'v0.2', 'hwlab v0.2 one');
   // Decoys: what a leaked url.insteadOf would make git read instead of the mirror.
   await a.createRepo(DECOY_HWLAB);
-  await a.commit(DECOY_HWLAB, 'v0.3', 'decoy v0.3');
-  await a.commit(DECOY_HWLAB, 'v0.2', 'decoy v0.2');
+  await commitSynced(a, DECOY_HWLAB, 'v0.3', 'decoy v0.3');
+  await commitSynced(a, DECOY_HWLAB, 'v0.2', 'decoy v0.2');
   await b.createRepo(UNIDESK);
-  tips.master = await b.commit(UNIDESK, 'master', 'unidesk master one');
+  tips.master = await commitSynced(b, UNIDESK, 'master', 'unidesk master one');
   await b.setRef(UNIDESK, refOf('web-probe-sentinel-cicd', 'master', tips.master), tips.master);
 
   const { root } = makeFixture([
@@ -90,7 +124,15 @@ beforeAll(async () => {
     // The second follower moves onto the hwlab mirror, so two followers share one URL.
     { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: v0.2, mirror: hwlab }' },
   ]);
-  registry = loadRegistry(REGISTRY, root).registry;
+  const loaded = loadRegistry(REGISTRY, root);
+  registry = loaded.registry;
+  gitopsRefs = gitopsRefsOf(loaded);
+
+  // The GitOps refs (both HWLAB followers publish into the HWLAB mirror): v0.3's confirmed upstream,
+  // v0.2's published over the one upstream confirmed; the sentinel has published nothing.
+  gitops.v03 = await commitSynced(a, HWLAB, branchOf(gitopsRef('hwlab-jd01-v03')), 'gitops v0.3 one');
+  gitops.v02Old = await commitSynced(a, HWLAB, branchOf(gitopsRef('agentrun-jd01-v02')), 'gitops v0.2 one');
+  gitops.v02 = await a.commit(HWLAB, branchOf(gitopsRef('agentrun-jd01-v02')), 'gitops v0.2 two, not flushed');
 });
 
 afterAll(async () => {
@@ -100,14 +142,37 @@ afterAll(async () => {
 });
 
 describe('observe against a real git mirror', () => {
-  it('reads each follower\'s branch tip and its snapshot ref from the mirror', async () => {
-    const observation = await observe(registry, OPTS);
+  it('reads each follower\'s branch tip (refs/mirror-stage/<branch>), its snapshot ref and its GitOps ref from the mirror', async () => {
+    const observation = await observe(registry, gitopsRefs, OPTS);
     expect(Object.fromEntries(observation)).toEqual(expected());
+    // The mirror's own refs/heads/v0.3 moved past its cached copy; observation did not take it.
+    const refs = await lsRemote(a.url(HWLAB), { timeoutMs: 10_000, pathEnv: PATH, mirror: 'hwlab' });
+    expect([refs.get('refs/heads/v0.3'), refs.get(stageOf('v0.3'))]).toEqual([tips.v03Unsynced, tips.v03]);
+  });
+
+  it('follows the GitOps ref as it is published and flushed: pending, then in sync', async () => {
+    const id = 'web-probe-sentinel-master';
+    const ref = gitopsRef(id);
+    const cache = stageOf(branchOf(ref));
+    try {
+      const published = await b.commit(UNIDESK, branchOf(ref), 'gitops sentinel one');
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ tip: tips.master, gitops: { ref, sha: published, cacheSha: null, pendingFlush: true, githubInSync: false } });
+      // git-mirror flush confirmed it upstream.
+      await b.setRef(UNIDESK, cache, published);
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ gitops: { ref, sha: published, cacheSha: published, pendingFlush: false, githubInSync: true } });
+      // The next publish is pending again, over the confirmed one.
+      const next = await b.commit(UNIDESK, branchOf(ref), 'gitops sentinel two');
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ gitops: { sha: next, cacheSha: published, pendingFlush: true, githubInSync: false } });
+    } finally {
+      await b.deleteRef(UNIDESK, ref);
+      await b.deleteRef(UNIDESK, cache).catch(() => undefined);
+    }
+    expect(Object.fromEntries(await observe(registry, gitopsRefs, OPTS))).toEqual(expected());
   });
 
   it('runs exactly one git ls-remote per mirror URL, however many followers share it', async () => {
     const before = { a: a.connectionCount(), b: b.connectionCount(), aReq: a.requests().length, bReq: b.requests().length };
-    await observe(registry, OPTS);
+    await observe(registry, gitopsRefs, OPTS);
     expect(a.connectionCount() - before.a).toBe(1);
     expect(b.connectionCount() - before.b).toBe(1);
     expect(a.requests().slice(before.aReq)).toEqual([`/${HWLAB}`]);
@@ -121,7 +186,8 @@ describe('observe against a real git mirror', () => {
       { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
       { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: no-such-branch, mirror: hwlab }' },
     ]);
-    const observation = await observe(loadRegistry(REGISTRY, root).registry, OPTS);
+    const loaded = loadRegistry(REGISTRY, root);
+    const observation = await observe(loaded.registry, gitopsRefsOf(loaded), OPTS);
     expect(observation.get('agentrun-jd01-v02')).toEqual({
       mirror: 'hwlab',
       url: a.url(HWLAB),
@@ -133,10 +199,33 @@ describe('observe against a real git mirror', () => {
     expect(observation.get('hwlab-jd01-v03')).toEqual(expected()['hwlab-jd01-v03']);
   });
 
+  it('a branch the mirror has under refs/heads/ but git-mirror sync never cached (no refs/mirror-stage/) is tip null', async () => {
+    const unsynced = await a.commit(HWLAB, 'never-synced', 'pushed to the mirror directly');
+    await a.setRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced), unsynced);
+    try {
+      const { root } = makeFixture([
+        { from: `${MIRROR_HOST}pikasTech/HWLAB.git`, to: a.url(HWLAB) },
+        { from: `${MIRROR_HOST}pikasTech/agentrun.git`, to: a.url('pikasTech/agentrun.git') },
+        { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
+        { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: never-synced, mirror: hwlab }' },
+      ]);
+      const loaded = loadRegistry(REGISTRY, root);
+      const observation = await observe(loaded.registry, gitopsRefsOf(loaded), OPTS);
+      expect(observation.get('agentrun-jd01-v02')).toEqual({ mirror: 'hwlab', url: a.url(HWLAB), tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
+      // Once sync caches it, it is the tip.
+      await a.setRef(HWLAB, stageOf('never-synced'), unsynced);
+      expect((await observe(loaded.registry, gitopsRefsOf(loaded), OPTS)).get('agentrun-jd01-v02')).toMatchObject({ tip: unsynced, snapshotPresent: true });
+    } finally {
+      await a.deleteRef(HWLAB, 'refs/heads/never-synced');
+      await a.deleteRef(HWLAB, stageOf('never-synced')).catch(() => undefined);
+      await a.deleteRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced));
+    }
+  });
+
   it('a stopped mirror fails only its own followers, with a retryable MirrorError, until it is back', async () => {
     await a.stop();
     try {
-      const observation = await observe(registry, OPTS);
+      const observation = await observe(registry, gitopsRefs, OPTS);
       for (const id of ['hwlab-jd01-v03', 'agentrun-jd01-v02']) {
         const o = observation.get(id)!;
         expect(o).toMatchObject({ mirror: 'hwlab', url: a.url(HWLAB) });
@@ -156,7 +245,7 @@ describe('observe against a real git mirror', () => {
     } finally {
       await a.restart();
     }
-    expect(Object.fromEntries(await observe(registry, OPTS))).toEqual(expected());
+    expect(Object.fromEntries(await observe(registry, gitopsRefs, OPTS))).toEqual(expected());
   });
 
   it('a mirror that accepts but never answers is killed at the timeout and reported', async () => {
@@ -248,7 +337,7 @@ describe('observe ignores the caller\'s directory and git environment', () => {
     const naive = await execa('git', ['ls-remote', a.url(HWLAB), 'refs/heads/v0.3']);
     expect(naive.stdout.split('\t')[0]).not.toBe(tips.v03);
 
-    const observation = await observe(registry, OPTS);
+    const observation = await observe(registry, gitopsRefs, OPTS);
     expect(Object.fromEntries(observation)).toEqual(expected());
     // The checkout is still stale and dirty: observing read it, touched it, and left nothing in it.
     expect(await hermeticGit(['rev-parse', 'HEAD'], { home: a.home, cwd: dev })).toBe(tips.v03Old);
@@ -265,6 +354,6 @@ describe('observe ignores the caller\'s directory and git environment', () => {
     // Control: an inheriting git cannot even start here.
     await expect(execa('git', ['status'])).rejects.toThrow();
 
-    expect(Object.fromEntries(await observe(registry, OPTS))).toEqual(expected());
+    expect(Object.fromEntries(await observe(registry, gitopsRefs, OPTS))).toEqual(expected());
   });
 });

@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { parseLsRemote } from '../../runner/observe/ls-remote.ts';
+import { MIRROR_STAGE_PREFIX as PLAN_MIRROR_STAGE_PREFIX } from '../../runner/git-mirror/stage-plan.ts';
+import { LS_REMOTE_PATTERNS, parseLsRemote } from '../../runner/observe/ls-remote.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
-import { followerObservations, mirrorReads, type LsRemoteResult, type ObservedRegistry } from '../../runner/observe/observation.ts';
+import {
+  followerObservations,
+  gitopsObserved,
+  MIRROR_STAGE_PREFIX,
+  mirrorReads,
+  type GitopsObserved,
+  type LsRemoteResult,
+  type ObservedRegistry,
+} from '../../runner/observe/observation.ts';
 import { SNAPSHOT_REF_PREFIX, snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
 const T = 'd'.repeat(40);
+/** GitOps commits (the control plane's, never a source sha). */
+const G = 'e'.repeat(40);
+const H = 'f'.repeat(40);
 
 const HWLAB_URL = 'git://git-mirror.example/pikasTech/HWLAB.git';
 const UNIDESK_URL = 'git://git-mirror.example/pikasTech/unidesk.git';
@@ -24,6 +36,18 @@ const registry: ObservedRegistry = {
     { id: 'sentinel', adapter: 'web-probe', source: { repo: 'pikasTech/unidesk', branch: 'master', mirror: 'unidesk' } },
   ],
 };
+
+/** Each follower's GitOps ref (its target entry's gitopsRef). */
+const GITOPS_REFS: ReadonlyMap<string, string> = new Map([
+  ['hwlab-v03', 'refs/heads/gitops/jd01-v03'],
+  ['hwlab-v02', 'refs/heads/gitops/jd01-v02'],
+  ['sentinel', 'refs/heads/gitops/jd01-sentinel'],
+]);
+/** Where git-mirror sync keeps the mirror cache's copy of `branch` (the tip observation reads). */
+const stage = (branch: string) => `refs/mirror-stage/${branch}`;
+/** Nothing published into the GitOps ref, and nothing cached of it. */
+const unpublished = (ref: string): GitopsObserved => ({ ref, sha: null, cacheSha: null, pendingFlush: false, githubInSync: false });
+const observeAll = (results: ReadonlyMap<string, LsRemoteResult>) => followerObservations(registry, results, GITOPS_REFS);
 
 describe('snapshotRefName', () => {
   it('spells refs/unidesk/snapshots/<adapter>/<branch>/<commit>', () => {
@@ -90,12 +114,12 @@ describe('mirrorReads', () => {
 });
 
 describe('followerObservations', () => {
-  it('gives the tip and the present snapshot ref of a branch that has one', () => {
+  it('gives the tip (from the mirror cache, refs/mirror-stage/<branch>) and the present snapshot ref of a branch that has one', () => {
     const refs = new Map([
-      ['refs/heads/v0.3', A],
+      [stage('v0.3'), A],
       [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
     ]);
-    const out = followerObservations(registry, new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
     expect(out.get('hwlab-v03')).toEqual({
       mirror: 'hwlab',
       url: HWLAB_URL,
@@ -103,16 +127,17 @@ describe('followerObservations', () => {
       snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`,
       snapshotPresent: true,
       snapshotSha: A,
+      gitops: unpublished('refs/heads/gitops/jd01-v03'),
     });
   });
 
   it('names the snapshot ref of the tip even when the mirror does not have it (yet)', () => {
     const refs = new Map([
-      ['refs/heads/v0.3', B],
+      [stage('v0.3'), B],
       // A snapshot of the previous tip does not count for the new one.
       [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
     ]);
-    const out = followerObservations(registry, new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
     expect(out.get('hwlab-v03')).toMatchObject({
       tip: B,
       snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${B}`,
@@ -123,15 +148,15 @@ describe('followerObservations', () => {
 
   it('only the snapshot ref of the follower\'s own adapter counts', () => {
     const refs = new Map([
-      ['refs/heads/v0.3', A],
+      [stage('v0.3'), A],
       [`refs/unidesk/snapshots/some-other-adapter/v0.3/${A}`, A],
     ]);
-    const out = followerObservations(registry, new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: false });
   });
 
-  it('reports a branch absent from the mirror as tip null, with no snapshot ref to name', () => {
-    const out = followerObservations(registry, new Map([[HWLAB_URL, new Map([['refs/heads/main', A]])], [UNIDESK_URL, new Map()]]));
+  it('reports a branch absent from the mirror cache as tip null, with no snapshot ref to name', () => {
+    const out = observeAll(new Map([[HWLAB_URL, new Map([[stage('main'), A]])], [UNIDESK_URL, new Map()]]));
     expect(out.get('hwlab-v03')).toEqual({
       mirror: 'hwlab',
       url: HWLAB_URL,
@@ -145,11 +170,11 @@ describe('followerObservations', () => {
 
   it('serves two followers on one mirror from the same answer, each with its own branch and adapter', () => {
     const refs = new Map([
-      ['refs/heads/v0.3', A],
-      ['refs/heads/release/v0.2', B],
+      [stage('v0.3'), A],
+      [stage('release/v0.2'), B],
       [`refs/unidesk/snapshots/hwlab-other/release/v0.2/${B}`, B],
     ]);
-    const out = followerObservations(registry, new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map([['refs/heads/master', C]])]]));
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: false });
     expect(out.get('hwlab-v02')).toMatchObject({
       tip: B,
@@ -163,22 +188,102 @@ describe('followerObservations', () => {
 
   it('a peeled line does not shadow the snapshot ref it belongs to', () => {
     const refs = parseLsRemote(
-      `${A}\trefs/heads/v0.3\n${T}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}\n${A}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}^{}\n`,
+      `${A}\trefs/mirror-stage/v0.3\n${T}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}\n${A}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}^{}\n`,
     );
-    const out = followerObservations(registry, new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: true, snapshotSha: T });
   });
 
   it('an unreadable mirror fails only the followers observed through it', () => {
     const error = new MirrorError({ mirror: 'hwlab', url: HWLAB_URL, detail: 'errno=Connection refused' });
-    const out = followerObservations(registry, new Map<string, LsRemoteResult>([[HWLAB_URL, error], [UNIDESK_URL, new Map([['refs/heads/master', C]])]]));
+    const out = observeAll(new Map<string, LsRemoteResult>([[HWLAB_URL, error], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
     expect(out.get('hwlab-v03')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, error });
     expect(out.get('hwlab-v02')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, error });
     expect(out.get('sentinel')).toMatchObject({ tip: C });
   });
 
   it('a missing answer for a URL is a bug, not an absent branch', () => {
-    expect(() => followerObservations(registry, new Map([[HWLAB_URL, new Map()]]))).toThrow(/no ls-remote result for .*unidesk/);
+    expect(() => observeAll(new Map([[HWLAB_URL, new Map()]]))).toThrow(/no ls-remote result for .*unidesk/);
+  });
+
+  it('a follower with a tip but no GitOps ref in the map is a bug, not an unpublished GitOps ref', () => {
+    const refs = new Map([[HWLAB_URL, new Map([[stage('v0.3'), A]])], [UNIDESK_URL, new Map()]]);
+    const partial = new Map([...GITOPS_REFS].filter(([id]) => id !== 'hwlab-v03'));
+    expect(() => followerObservations(registry, refs, partial)).toThrow(/no GitOps ref for follower hwlab-v03/);
+  });
+});
+
+describe('the tip comes from the mirror cache (refs/mirror-stage/<branch>), never the mirror\'s own branch ref', () => {
+  it('ls-remote lists the mirror-stage refs beside the branch and snapshot refs; the prefix is the one git-mirror writes', () => {
+    expect(LS_REMOTE_PATTERNS).toContain('refs/mirror-stage/*');
+    expect(LS_REMOTE_PATTERNS).toContain('refs/heads/*');
+    expect(LS_REMOTE_PATTERNS).toContain('refs/unidesk/snapshots/*');
+    expect(MIRROR_STAGE_PREFIX).toBe('refs/mirror-stage/');
+    expect(PLAN_MIRROR_STAGE_PREFIX).toBe(MIRROR_STAGE_PREFIX);
+  });
+
+  it('a refs/heads/<branch> tip without refs/mirror-stage/<branch> is not taken as the tip (tip null)', () => {
+    const refs = new Map([
+      ['refs/heads/v0.3', A],
+      [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
+    ]);
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map([['refs/heads/master', C]])]]));
+    expect(out.get('hwlab-v03')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
+    expect(out.get('sentinel')).toMatchObject({ tip: null });
+  });
+
+  it('where both exist and differ, the mirror cache\'s copy is the tip', () => {
+    const refs = new Map([
+      ['refs/heads/v0.3', A],
+      [stage('v0.3'), B],
+    ]);
+    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    expect(out.get('hwlab-v03')).toMatchObject({ tip: B, snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${B}` });
+  });
+});
+
+describe('the GitOps ref against the mirror cache (gitopsObserved)', () => {
+  const REF = 'refs/heads/gitops/jd01-v03';
+  const CACHE = 'refs/mirror-stage/gitops/jd01-v03';
+
+  const cases: [string, [string, string][], GitopsObserved][] = [
+    ['published, never confirmed upstream (no cache ref): pending', [[REF, G]], { ref: REF, sha: G, cacheSha: null, pendingFlush: true, githubInSync: false }],
+    ['published, the upstream holds an older commit: pending', [[REF, G], [CACHE, H]], { ref: REF, sha: G, cacheSha: H, pendingFlush: true, githubInSync: false }],
+    ['published and confirmed upstream: in sync', [[REF, G], [CACHE, G]], { ref: REF, sha: G, cacheSha: G, pendingFlush: false, githubInSync: true }],
+    ['nothing published: neither pending nor in sync', [], { ref: REF, sha: null, cacheSha: null, pendingFlush: false, githubInSync: false }],
+    ['nothing published but a cached upstream copy: neither pending nor in sync', [[CACHE, H]], { ref: REF, sha: null, cacheSha: H, pendingFlush: false, githubInSync: false }],
+  ];
+  it.each(cases)('%s', (_, refs, want) => {
+    expect(gitopsObserved(new Map(refs), REF)).toEqual(want);
+  });
+
+  it('reads only the follower\'s own GitOps ref and its own cache ref (not the source branch, not another follower\'s)', () => {
+    const refs = new Map([
+      [REF, G],
+      ['refs/mirror-stage/gitops/jd01-v02', G],
+      [stage('v0.3'), G],
+      ['refs/mirror-stage/gitops', G],
+    ]);
+    expect(gitopsObserved(refs, REF)).toEqual({ ref: REF, sha: G, cacheSha: null, pendingFlush: true, githubInSync: false });
+  });
+
+  it('each observed follower carries its own GitOps ref: pending, in sync, or nothing published', () => {
+    const hwlab = new Map([
+      [stage('v0.3'), A],
+      [stage('release/v0.2'), B],
+      // hwlab-v03: the run published G, the upstream was last confirmed at H (or never).
+      ['refs/heads/gitops/jd01-v03', G],
+      ['refs/mirror-stage/gitops/jd01-v03', H],
+      // hwlab-v02: G published and confirmed.
+      ['refs/heads/gitops/jd01-v02', G],
+      ['refs/mirror-stage/gitops/jd01-v02', G],
+    ]);
+    const out = observeAll(new Map([[HWLAB_URL, hwlab], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
+    expect(out.get('hwlab-v03')).toMatchObject({ tip: A, gitops: { ref: 'refs/heads/gitops/jd01-v03', sha: G, cacheSha: H, pendingFlush: true, githubInSync: false } });
+    expect(out.get('hwlab-v02')).toMatchObject({ tip: B, gitops: { ref: 'refs/heads/gitops/jd01-v02', sha: G, cacheSha: G, pendingFlush: false, githubInSync: true } });
+    expect(out.get('sentinel')).toMatchObject({ tip: C, gitops: unpublished('refs/heads/gitops/jd01-sentinel') });
+    const never = observeAll(new Map([[HWLAB_URL, new Map([[stage('v0.3'), A], ['refs/heads/gitops/jd01-v03', G]])], [UNIDESK_URL, new Map()]]));
+    expect(never.get('hwlab-v03')).toMatchObject({ gitops: { sha: G, cacheSha: null, pendingFlush: true, githubInSync: false } });
   });
 });
 

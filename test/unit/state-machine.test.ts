@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdapterRun, AdapterStatus } from '../../runner/adapters/contract.ts';
 import { Decision, Phase, Reason } from '../../runner/phases.ts';
-import { afterTrigger, pendingChecks, step, type CloseoutCheckName, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
+import { afterTrigger, pendingChecks, step, type CloseoutCheckName, type GitopsView, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
 import { emptyRecord, StateRecordSchema, type StateRecord, type Transition } from '../../runner/state-record.ts';
 import { deepFreeze, iso, snapshotRefOf, T0 } from '../helpers/state-machine-sim.ts';
 
@@ -21,21 +21,32 @@ const GRACE = 40_000;
 const policy: Policy = { enabled: true, budgetMs: BUDGET, maxAttempts: 2, backoffMs: BACKOFF, checks: ALL_CHECKS, historyLimit: 30, triggeredLimit: 50, unconfirmedGraceMs: GRACE };
 const withPolicy = (over: Partial<Policy>): Policy => ({ ...policy, ...over });
 
-const mirror = (tip: string | null, snapshotPresent = true): MirrorView => ({ tip, snapshotRef: tip ? snapshotRefOf(tip) : '', snapshotPresent });
+/** The follower's GitOps ref in the mirror (its target entry's gitopsRef). */
+const GITOPS_REF = 'refs/heads/gitops/jd01-demo';
+/** The mirror cache's GitOps ref: by default the mirror's GitOps commit is confirmed upstream. */
+const gitops = (o: Partial<GitopsView> = {}): GitopsView => ({ ref: GITOPS_REF, pendingFlush: false, githubInSync: true, ...o });
+/** Published by the run, not confirmed upstream yet (refs/heads/<gitops> != refs/mirror-stage/<gitops>). */
+const PENDING: Partial<GitopsView> = { pendingFlush: true, githubInSync: false };
+/** Nothing published into the GitOps ref (it is absent from the mirror). */
+const UNPUBLISHED: Partial<GitopsView> = { pendingFlush: false, githubInSync: false };
+const mirror = (tip: string | null, snapshotPresent = true, g: Partial<GitopsView> = {}): MirrorView => ({ tip, snapshotRef: tip ? snapshotRefOf(tip) : '', snapshotPresent, gitops: gitops(g) });
 const run = (name: string, sha: string, phase: AdapterRun['phase'], message?: string): AdapterRun => ({ name, sha, phase, ...(message !== undefined ? { message } : {}) });
 interface StatusOver {
   target?: string | null;
   deployed?: string | null;
   run?: AdapterRun | null;
-  pendingFlush?: boolean;
-  githubInSync?: boolean;
+  /**
+   * The adapter's own word on the mirror. The contract still requires the field; the machine ignores
+   * it (the mirror checks come from the mirror cache), so it only matters to the test proving that.
+   */
+  adapterMirror?: AdapterStatus['mirror'];
 }
 const status = (o: StatusOver = {}): StatusView => {
   const s: AdapterStatus = {
     targetSha: o.target === undefined ? OLD : o.target,
     deployedSha: o.deployed === undefined ? OLD : o.deployed,
     run: o.run ?? null,
-    mirror: { pendingFlush: o.pendingFlush ?? false, githubInSync: o.githubInSync ?? true },
+    mirror: o.adapterMirror ?? { pendingFlush: false, githubInSync: true },
   };
   return { status: s };
 };
@@ -80,6 +91,11 @@ const succeeded = (sha = B, at = T0) => look(closingOut(sha, at), mirror(sha), c
 /** `sha` Failed on its first attempt (the trigger failed at `at + 1s`). */
 const failedOnce = (sha = B, at = T0, p: Policy = policy) => after(writtenAhead(sha, at, p), { error: 'trigger command exited 2' }, at + 1000, p).next;
 const without = (r: StateRecord) => ({ ...r, updatedAt: '' });
+/** Why step is Blocked (BranchMissing): the tip is read from the mirror cache, refs/mirror-stage/<branch>. */
+const BRANCH_MISSING = 'the branch is not in the mirror cache (refs/mirror-stage/): run branch-follower git-mirror sync --confirm --wait';
+const SYNC_FAILED = 'git-mirror sync of mirror hwlab failed: git fetch exited 128: Connection timed out';
+/** The pass's view of a follower whose mirror's git-mirror sync failed. */
+const syncFailed: MirrorView = { error: SYNC_FAILED, reason: Reason.MirrorSyncFailed };
 
 describe('Observed → Noop', () => {
   it('a tip equal to the adapter targetSha is Noop (UpToDate) with no action', () => {
@@ -188,15 +204,16 @@ describe('ClosingOut → Succeeded (every configured closeout check)', () => {
     expect(s.transitions.map((t) => [t.from, t.to, t.sha, t.reason])).toEqual([[Phase.ClosingOut, Phase.Succeeded, B, Reason.ClosedOut]]);
   });
 
-  const missing: [CloseoutCheckName, StatusView][] = [
-    ['runSucceeded', status({ target: B, deployed: B, run: run('run-1', B, 'Running') })],
-    ['deployedShaMatches', status({ target: B, deployed: A, run: run('run-1', B, 'Succeeded') })],
-    ['mirrorFlushed', status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), pendingFlush: true })],
-    ['githubInSync', status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), githubInSync: false })],
+  // The run checks come from the adapter, the mirror checks from the mirror cache's GitOps ref.
+  const missing: [CloseoutCheckName, MirrorView, StatusView][] = [
+    ['runSucceeded', mirror(B), status({ target: B, deployed: B, run: run('run-1', B, 'Running') })],
+    ['deployedShaMatches', mirror(B), status({ target: B, deployed: A, run: run('run-1', B, 'Succeeded') })],
+    // Nothing published into the GitOps ref: nothing to flush, and nothing in sync either.
+    ['githubInSync', mirror(B, true, UNPUBLISHED), status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded') })],
   ];
-  it.each(missing)('%s not holding keeps it ClosingOut (Waiting) and names the check', (check, st) => {
+  it.each(missing)('%s not holding keeps it ClosingOut (Waiting) and names the check', (check, m, st) => {
     const prev = closingOut(B, T0);
-    const s = look(prev, mirror(B), st, T0 + 60_000);
+    const s = look(prev, m, st, T0 + 60_000);
     expect(s.decision).toBe(Decision.InFlight);
     expect(s.reason).toBe(Reason.Waiting);
     expect(s.message).toBe(`run-1: waiting for ${check}`);
@@ -207,8 +224,26 @@ describe('ClosingOut → Succeeded (every configured closeout check)', () => {
     expect(s.transitions).toEqual([]);
   });
 
+  // mirrorFlushed alone not holding means the own run succeeded and published: the machine asks
+  // for the flush instead of only waiting (see 'the flush action' below).
+  it.each([
+    ['mirrorFlushed', { pendingFlush: true }],
+    ['mirrorFlushed and githubInSync', PENDING],
+  ] as const)('%s not holding (published, not upstream yet) keeps it ClosingOut (FlushPending) with a flush action', (_, g) => {
+    const prev = closingOut(B, T0);
+    const s = look(prev, mirror(B, true, g), closedOut(B), T0 + 60_000);
+    expect(s.decision).toBe(Decision.InFlight);
+    expect(s.reason).toBe(Reason.FlushPending);
+    expect(s.message).toBe(`run-1 succeeded; ${GITOPS_REF} is not upstream yet: flushing it`);
+    expect(s.action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    expect(s.next.phase).toBe(Phase.ClosingOut);
+    expect(s.next.inFlight?.sha).toBe(B);
+    expect(s.next.lastSucceededSha).toBeNull();
+    expect(s.transitions).toEqual([]);
+  });
+
   it('a run of another sha does not count as runSucceeded', () => {
-    expect(pendingChecks(ALL_CHECKS, (closedOut(A) as { status: AdapterStatus }).status, B, false)).toEqual(['runSucceeded', 'deployedShaMatches']);
+    expect(pendingChecks(ALL_CHECKS, (closedOut(A) as { status: AdapterStatus }).status, B, false, gitops())).toEqual(['runSucceeded', 'deployedShaMatches']);
     const s = look(closingOut(B, T0), mirror(B), status({ target: B, deployed: B, run: run('run-9', A, 'Succeeded') }), T0 + 60_000);
     expect(s.next.phase).toBe(Phase.ClosingOut);
     expect(s.message).toBe('run-1: waiting for runSucceeded');
@@ -216,19 +251,163 @@ describe('ClosingOut → Succeeded (every configured closeout check)', () => {
 
   it('a check that is not configured is not waited for', () => {
     const p = withPolicy({ checks: ['runSucceeded'] });
-    const st = status({ target: A, deployed: A, run: run('run-1', B, 'Succeeded'), pendingFlush: true, githubInSync: false });
-    const s = look(closingOut(B, T0, p), mirror(B), st, T0 + 60_000, p);
+    const st = status({ target: A, deployed: A, run: run('run-1', B, 'Succeeded') });
+    const s = look(closingOut(B, T0, p), mirror(B, true, PENDING), st, T0 + 60_000, p);
     expect(s.next.phase).toBe(Phase.Succeeded);
     expect(s.next.message).toBe('closed out: runSucceeded');
+    expect(s.action).toEqual({ kind: 'none' });
   });
 
   it('records trigger→run-done and run-done→flushed timings', () => {
     const c = closingOut(B, T0); // triggered at T0+1s
-    const runDone = look(c, mirror(B), status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), pendingFlush: true }), T0 + 31_000).next;
-    expect(runDone.phase).toBe(Phase.ClosingOut);
-    const s = look(runDone, mirror(B), closedOut(B), T0 + 41_000);
+    const runDone = look(c, mirror(B, true, PENDING), status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded') }), T0 + 31_000);
+    expect(runDone.next.phase).toBe(Phase.ClosingOut);
+    expect(runDone.action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    const s = look(runDone.next, mirror(B), closedOut(B), T0 + 41_000);
     expect(s.next.phase).toBe(Phase.Succeeded);
     expect(s.next.timings).toMatchObject({ sha: B, observeToTriggerMs: 1000, triggerToRunDoneMs: 30_000, runDoneToFlushedMs: 10_000, budgetMs: BUDGET });
+  });
+});
+
+describe('the mirror checks come from the mirror cache, never from the adapter', () => {
+  it('pendingChecks reads mirrorFlushed and githubInSync from the GitOps view alone', () => {
+    const says = (adapterMirror: AdapterStatus['mirror']) => (status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), adapterMirror }) as { status: AdapterStatus }).status;
+    const flushedAndInSync = says({ pendingFlush: false, githubInSync: true });
+    const pendingAndOut = says({ pendingFlush: true, githubInSync: false });
+    expect(pendingChecks(ALL_CHECKS, flushedAndInSync, B, true, gitops(PENDING))).toEqual(['mirrorFlushed', 'githubInSync']);
+    expect(pendingChecks(ALL_CHECKS, flushedAndInSync, B, true, gitops(UNPUBLISHED))).toEqual(['githubInSync']);
+    expect(pendingChecks(ALL_CHECKS, pendingAndOut, B, true, gitops())).toEqual([]);
+  });
+
+  it('the adapter saying flushed and in sync does not close out while the cache says pending', () => {
+    const st = status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), adapterMirror: { pendingFlush: false, githubInSync: true } });
+    const s = look(closingOut(B, T0), mirror(B, true, PENDING), st, T0 + 60_000);
+    expect(s.next.phase).toBe(Phase.ClosingOut);
+    expect(s.next.lastSucceededSha).toBeNull();
+    expect(s.transitions).toEqual([]);
+    expect(s.reason).toBe(Reason.FlushPending);
+    expect(s.action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    // Nor with the mirror checks alone configured, nor when nothing is published (nothing to flush).
+    for (const checks of [['mirrorFlushed'], ['githubInSync']] as const) {
+      const p = withPolicy({ checks });
+      expect(look(closingOut(B, T0, p), mirror(B, true, PENDING), st, T0 + 60_000, p).next.phase).toBe(Phase.ClosingOut);
+    }
+    const unpublished = look(closingOut(B, T0), mirror(B, true, UNPUBLISHED), st, T0 + 60_000);
+    expect(unpublished).toMatchObject({ reason: Reason.Waiting, message: 'run-1: waiting for githubInSync', action: { kind: 'none' } });
+    expect(unpublished.next.phase).toBe(Phase.ClosingOut);
+  });
+
+  it('the adapter saying pending and out of sync does not hold back a closeout the cache confirms', () => {
+    const st = status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded'), adapterMirror: { pendingFlush: true, githubInSync: false } });
+    const s = look(closingOut(B, T0), mirror(B), st, T0 + 60_000);
+    expect(s.reason).toBe(Reason.ClosedOut);
+    expect(s.next).toMatchObject({ phase: Phase.Succeeded, lastSucceededSha: B, inFlight: null });
+    expect(s.action).toEqual({ kind: 'none' });
+  });
+});
+
+describe('the flush action (the own run succeeded and published; the GitOps ref is not upstream yet)', () => {
+  const succeededRun = (name = 'run-1') => status({ target: B, deployed: B, run: run(name, B, 'Succeeded') });
+
+  it('is returned exactly then: InFlight (FlushPending) with the sha and the GitOps ref; the record stays ClosingOut and marks the run done', () => {
+    const s = look(closingOut(B, T0), mirror(B, true, PENDING), succeededRun(), T0 + 30_000);
+    expect(s).toMatchObject({ decision: Decision.InFlight, reason: Reason.FlushPending, action: { kind: 'flush', sha: B, ref: GITOPS_REF }, transitions: [] });
+    expect(s.next).toMatchObject({ phase: Phase.ClosingOut, lastSucceededSha: null, inFlight: { sha: B, runName: 'run-1', runDoneAt: iso(T0 + 30_000), flushedAt: null } });
+  });
+
+  it('is returned with either mirror check configured alone, and the flush action names the follower\'s own GitOps ref', () => {
+    for (const checks of [['mirrorFlushed'], ['githubInSync'], ['runSucceeded', 'githubInSync']] as const) {
+      const p = withPolicy({ checks });
+      const s = look(closingOut(B, T0, p), mirror(B, true, { ...PENDING, ref: 'refs/heads/gitops/other' }), succeededRun(), T0 + 30_000, p);
+      expect(s.action).toEqual({ kind: 'flush', sha: B, ref: 'refs/heads/gitops/other' });
+      expect(s.reason).toBe(Reason.FlushPending);
+    }
+  });
+
+  it('is returned for a write-ahead adopted from its own succeeded run in the same step', () => {
+    const s = look(writtenAhead(B, T0), mirror(B, true, PENDING), succeededRun('run-3'), T0 + 30_000);
+    expect(s.transitions.map((t) => t.reason)).toEqual([Reason.TriggerAdopted]);
+    expect(s.action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    expect(s.next.inFlight).toMatchObject({ runName: 'run-3' });
+  });
+
+  it.each(['Pending', 'Running'] as const)('is not returned while the own run is %s', (phase) => {
+    const s = look(closingOut(B, T0), mirror(B, true, PENDING), status({ target: B, deployed: B, run: run('run-1', B, phase) }), T0 + 30_000);
+    expect(s).toMatchObject({ reason: Reason.Waiting, message: 'run-1: waiting for runSucceeded, mirrorFlushed, githubInSync', action: { kind: 'none' } });
+  });
+
+  it('is not returned for a failed own run (it is Failed instead)', () => {
+    const s = look(closingOut(B, T0), mirror(B, true, PENDING), status({ run: run('run-1', B, 'Failed') }), T0 + 30_000);
+    expect(s.reason).toBe(Reason.RunFailed);
+    expect(s.action).toEqual({ kind: 'none' });
+  });
+
+  const notOwn: [string, () => StateRecord, StatusView][] = [
+    ['a succeeded run of another sha', () => closingOut(B, T0), status({ target: B, deployed: B, run: run('run-9', A, 'Succeeded') })],
+    ['another succeeded run of the same sha than the one triggered', () => closingOut(B, T0), status({ target: B, deployed: B, run: run('run-5', B, 'Succeeded') })],
+    [
+      'an earlier (failed) attempt\'s run succeeding late',
+      () => {
+        const failed = look(closingOut(B, T0), mirror(B), status({ run: run('run-1', B, 'Failed') }), T0 + 10_000).next;
+        const retry = look(failed, mirror(B), status({ run: run('run-1', B, 'Failed') }), T0 + 10_000 + BACKOFF).next;
+        return after(retry, { runName: 'run-2' }, T0 + 11_000 + BACKOFF).next;
+      },
+      status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded') }),
+    ],
+    ['a write-ahead within its grace and a succeeded run of another sha', () => writtenAhead(B, T0), status({ run: run('run-9', A, 'Succeeded') })],
+  ];
+  it.each(notOwn)('is not returned for %s', (_, prev, st) => {
+    const p = prev();
+    const s = look(p, mirror(B, true, PENDING), st, Date.parse(p.inFlight!.startedAt) + 20_000);
+    expect(s.action).toEqual({ kind: 'none' });
+    expect(s.reason).toBe(Reason.Waiting);
+    expect(s.next.phase).not.toBe(Phase.Succeeded);
+  });
+
+  it('is not returned when the checks list neither mirror check (the closeout does not wait for the mirror)', () => {
+    const p = withPolicy({ checks: ['runSucceeded', 'deployedShaMatches'] });
+    const s = look(closingOut(B, T0, p), mirror(B, true, PENDING), succeededRun(), T0 + 30_000, p);
+    expect(s).toMatchObject({ reason: Reason.ClosedOut, action: { kind: 'none' } });
+    const notDeployed = look(closingOut(B, T0, p), mirror(B, true, PENDING), status({ target: B, deployed: A, run: run('run-1', B, 'Succeeded') }), T0 + 30_000, p);
+    expect(notDeployed).toMatchObject({ reason: Reason.Waiting, message: 'run-1: waiting for deployedShaMatches', action: { kind: 'none' } });
+  });
+
+  it('is not returned when nothing is pending in the cache (in sync, or nothing published)', () => {
+    expect(look(closingOut(B, T0), mirror(B), succeededRun(), T0 + 30_000).action).toEqual({ kind: 'none' });
+    expect(look(closingOut(B, T0), mirror(B, true, UNPUBLISHED), succeededRun(), T0 + 30_000).action).toEqual({ kind: 'none' });
+  });
+
+  it('is returned up to the deadline; past it the sha is Failed (BudgetExceeded) and nothing is flushed', () => {
+    expect(look(closingOut(B, T0), mirror(B, true, PENDING), succeededRun(), T0 + BUDGET).action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    const s = look(closingOut(B, T0), mirror(B, true, PENDING), succeededRun(), T0 + BUDGET + 1);
+    expect(s).toMatchObject({ decision: Decision.InFlight, reason: Reason.BudgetExceeded, action: { kind: 'none' } });
+    expect(s.next).toMatchObject({ phase: Phase.Failed, reason: Reason.BudgetExceeded, inFlight: null, lastSucceededSha: null });
+    expect(s.next.message).toBe('closeout not complete after 120s: waiting for mirrorFlushed, githubInSync');
+  });
+
+  it('after the flush, the next look closes out once the cache is in sync (flushedAt and the timings from it)', () => {
+    const asked = look(closingOut(B, T0), mirror(B, true, PENDING), succeededRun(), T0 + 30_000);
+    expect(asked.action.kind).toBe('flush');
+    // The pass flushed, looked at the mirror again (now in sync) and steps once more.
+    const s = look(asked.next, mirror(B), succeededRun(), T0 + 32_000);
+    expect(s).toMatchObject({ decision: Decision.InFlight, reason: Reason.ClosedOut, action: { kind: 'none' } });
+    expect(s.next).toMatchObject({ phase: Phase.Succeeded, lastSucceededSha: B, inFlight: null });
+    expect(s.next.timings).toMatchObject({ triggerToRunDoneMs: 29_000, runDoneToFlushedMs: 2_000 });
+    expect(s.transitions.map((t) => [t.from, t.to, t.sha, t.reason])).toEqual([[Phase.ClosingOut, Phase.Succeeded, B, Reason.ClosedOut]]);
+  });
+
+  it('a flush that failed (still pending) asks again on the next look, not closing out', () => {
+    const asked = look(closingOut(B, T0), mirror(B, true, PENDING), succeededRun(), T0 + 30_000).next;
+    const again = look(asked, mirror(B, true, PENDING), succeededRun(), T0 + 32_000);
+    expect(again).toMatchObject({ reason: Reason.FlushPending, action: { kind: 'flush', sha: B, ref: GITOPS_REF }, transitions: [] });
+    expect(again.next.phase).toBe(Phase.ClosingOut);
+    expect(again.next.inFlight?.runDoneAt).toBe(iso(T0 + 30_000));
+  });
+
+  it('a branch that moved on supersedes the sha instead of flushing it', () => {
+    const s = look(closingOut(B, T0), mirror(C, true, PENDING), succeededRun(), T0 + 30_000);
+    expect(s.transitions[0]).toMatchObject({ to: Phase.Superseded, sha: B });
+    expect(s.action).toMatchObject({ kind: 'trigger', sha: C });
   });
 });
 
@@ -459,16 +638,28 @@ describe('Blocked: the pass does not act and says why', () => {
     expect(without(s.next)).toEqual(without(prev));
   });
 
+  it('a failed git-mirror sync is Blocked (MirrorSyncFailed, not MirrorUnreachable) with the error, and changes nothing', () => {
+    const prev = closingOut(B, T0);
+    const s = look(prev, syncFailed, closedOut(B), T0 + 5_000);
+    expect(s).toMatchObject({ decision: Decision.Blocked, reason: Reason.MirrorSyncFailed, message: SYNC_FAILED, action: { kind: 'none' }, transitions: [] });
+    expect(without(s.next)).toEqual(without(prev));
+    // Nothing is triggered from a cache that may be stale: not a new follower's first sha either.
+    const fresh = look(undefined, syncFailed, status(), T0);
+    expect(fresh).toMatchObject({ decision: Decision.Blocked, reason: Reason.MirrorSyncFailed, action: { kind: 'none' }, transitions: [] });
+    expect(fresh.next).toMatchObject({ triggered: [], inFlight: null, observedSha: null });
+  });
+
   it('a missing branch (tip null) is Blocked (BranchMissing) and changes nothing', () => {
     const prev = closingOut(B, T0);
     const s = look(prev, mirror(null), status(), T0 + 5_000);
-    expect(s).toMatchObject({ decision: Decision.Blocked, reason: Reason.BranchMissing, message: 'the branch does not exist in the mirror', action: { kind: 'none' }, transitions: [] });
+    expect(s).toMatchObject({ decision: Decision.Blocked, reason: Reason.BranchMissing, message: BRANCH_MISSING, action: { kind: 'none' }, transitions: [] });
     expect(without(s.next)).toEqual(without(prev));
   });
 
   const outages: [string, MirrorView, Reason, string][] = [
     ['the mirror unreachable', { error: 'git ls-remote: connection refused' }, Reason.MirrorUnreachable, 'git ls-remote: connection refused'],
-    ['the branch missing', mirror(null), Reason.BranchMissing, 'the branch does not exist in the mirror'],
+    ['the branch missing', mirror(null), Reason.BranchMissing, BRANCH_MISSING],
+    ['the mirror\'s git-mirror sync failed', syncFailed, Reason.MirrorSyncFailed, SYNC_FAILED],
   ];
   describe.each(outages)('nothing waits forever: with %s', (_, m, reason, why) => {
     it.each([
@@ -874,6 +1065,9 @@ describe('dry-run safety: step and afterTrigger never change their input', () =>
     ['status error past deadline', () => closingOut(B, T0), mirror(B), { error: 'x' }, T0 + BUDGET + 1],
     ['mirror error past deadline', () => closingOut(B, T0), { error: 'x' }, status(), T0 + BUDGET + 1],
     ['branch missing past deadline', () => writtenAhead(B, T0), mirror(null), status(), T0 + BUDGET + 1],
+    ['mirror sync failed past deadline', () => closingOut(B, T0), syncFailed, status(), T0 + BUDGET + 1],
+    ['closing out, flush pending', () => closingOut(B, T0), mirror(B, true, PENDING), closedOut(B), T0 + 5000],
+    ['closing out, flush pending past deadline', () => closingOut(B, T0), mirror(B, true, PENDING), closedOut(B), T0 + BUDGET + 1],
   ];
   it.each(cases)('%s: a deep-frozen prev is untouched and the step is repeatable', (_, prev, m, st, now) => {
     const r = prev();
