@@ -324,6 +324,20 @@ const cases: Case[] = [
     at: 'gitopsRefField: "gitMirror.gitopsRef"',
   },
   {
+    name: 'a mirror cache mount inside the controller checkout is refused',
+    edits: [{ from: 'mountPath: /var/lib/git-mirror', to: 'mountPath: /opt/branch-follower/checkout/mirror' }],
+    path: 'controller.gitMirror.mountPath',
+    message: /must not overlap the controller checkout \(\/opt\/branch-follower\/checkout\) nor be or contain \/tmp/,
+    at: 'mountPath: /opt/branch-follower/checkout/mirror',
+  },
+  {
+    name: 'the Secret mount inside the mirror cache mount is refused',
+    edits: [{ from: 'sshMountPath: /etc/branch-follower/github-ssh', to: 'sshMountPath: /var/lib/git-mirror/ssh' }],
+    path: 'controller.gitMirror.sshMountPath',
+    message: /must not contain one another/,
+    at: 'sshMountPath: /var/lib/git-mirror/ssh',
+  },
+  {
     name: 'a missing gitMirror.stageJob.waitSeconds names its path',
     edits: [{ from: '      waitSeconds: 300\n', to: '' }],
     path: 'controller.gitMirror.stageJob.waitSeconds',
