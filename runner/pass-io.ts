@@ -1,13 +1,34 @@
-import type { LoadedRegistry } from '../src/config/load.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../src/config/load.ts';
+import { BranchFollowerError } from '../src/errors.ts';
 import type { FollowerConfig } from '../src/config/schema.ts';
 import { staticValues } from '../src/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
 import { tail } from './adapters/redact.ts';
+import type { FlushResult } from './git-mirror/flush.ts';
+import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
+import type { SyncResult } from './git-mirror/sync.ts';
 import { observe } from './observe/observe.ts';
 import type { PassIo } from './pass.ts';
 import type { MirrorView } from './state-machine.ts';
 
-// The pass's real outside world: `git ls-remote` of the mirrors and the adapter commands. PATH is
+const short = (sha: string | null) => (sha === null ? '(none)' : sha.slice(0, 12));
+
+/** One line of what a sync did: moved branches and created snapshots, or that nothing changed. */
+export function syncSummary(r: SyncResult): string {
+  const moved = r.fetched.filter((b) => b.from !== b.to).map((b) => `${b.branch} ${short(b.from)} -> ${short(b.to)}`);
+  const created = r.snapshots.filter((x) => x.action === 'created').length;
+  const parts = [moved.length > 0 ? `fetched ${moved.join(', ')}` : `${r.fetched.length} branch(es) unchanged`, `${created} snapshot(s) created`];
+  return parts.join('; ');
+}
+
+/** One line of what a flush did, with partialSuccess and its recovery when there was one. */
+export function flushSummary(r: FlushResult): string {
+  const partial = r.partialSuccess === null ? '' : ` partialSuccess=${r.partialSuccess} partialSuccessRecovered=${r.partialSuccessRecovered}${r.postPushRecovery ? ' postPushRecovery' : ''}`;
+  return `${r.message} (ok=${r.ok} pendingFlush=${r.pendingFlush} githubInSync=${r.githubInSync}${partial})`;
+}
+
+// The pass's real outside world: git-mirror sync and flush of the mirror cache (over the declared
+// SSH transport), `git ls-remote` of the mirrors and the adapter commands. PATH is
 // the one variable handed on (to find git and the adapter CLIs); nothing else of the caller's
 // environment, working directory or checkout reaches a decision.
 export function passIo(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): PassIo {
@@ -25,15 +46,41 @@ export function passIo(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): PassIo {
     if (err instanceof AdapterError) return { error: err.message, tail: tail(err.stderrTail, tailBytes) };
     throw err;
   };
+  const mounts = declaredMounts(loaded);
+  const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
+  const stageFailure = (err: unknown) => {
+    if (err instanceof BranchFollowerError) return { error: err.message };
+    throw err;
+  };
   return {
+    async sync(mirrorIds) {
+      // Each mirror is its own repository and upstream: their syncs run side by side.
+      const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
+        try {
+          return [id, { summary: syncSummary(await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false })) }];
+        } catch (err) {
+          return [id, stageFailure(err)];
+        }
+      };
+      return new Map(await Promise.all(mirrorIds.map(one)));
+    },
     async observe(followers) {
-      const seen = await observe({ ...registry, followers: [...followers] }, { timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000, pathEnv: path });
+      const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, { timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000, pathEnv: path });
       const views = new Map<string, MirrorView>();
       for (const [id, o] of seen) {
         if ('error' in o) views.set(id, { error: o.error.message });
-        else views.set(id, { tip: o.tip, snapshotRef: o.snapshotRef ?? '', snapshotPresent: o.snapshotPresent });
+        else if (o.tip === null) views.set(id, { tip: null, snapshotRef: '', snapshotPresent: false, gitops: { ref: gitopsRefs.get(id)!, pendingFlush: false, githubInSync: false } });
+        else views.set(id, { tip: o.tip, snapshotRef: o.snapshotRef, snapshotPresent: o.snapshotPresent, gitops: o.gitops });
       }
       return views;
+    },
+    async flush(f, ref) {
+      try {
+        const r = await flushRef(loaded, f.source.mirror, ref, mounts, { pathEnv: path, dryRun: false });
+        return { ok: r.ok, summary: flushSummary(r) };
+      } catch (err) {
+        return stageFailure(err);
+      }
     },
     async status(f, sha, snapshotRef) {
       try {

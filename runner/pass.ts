@@ -19,8 +19,12 @@ import { readState, writeState, type StateSnapshot } from './state-store.ts';
 
 /** Everything outside the cluster the pass talks to: the mirror and the adapters. */
 export interface PassIo {
-  /** One look at every mirror: per follower, the branch tip and its snapshot ref. */
+  /** git-mirror sync of each mirror: the declared branches into the cache, a snapshot per tip; a line per mirror, or its error. */
+  sync(mirrorIds: readonly string[]): Promise<ReadonlyMap<string, { summary: string } | { error: string }>>;
+  /** One look at every mirror cache: per follower, the branch tip, its snapshot ref and the GitOps ref. */
   observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
+  /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
+  flush(f: FollowerConfig, ref: string): Promise<{ ok: boolean; summary: string } | { error: string }>;
   status(f: FollowerConfig, sha: string, snapshotRef: string): Promise<{ status: AdapterStatus; tail: string } | { error: string; tail: string }>;
   trigger(f: FollowerConfig, sha: string, snapshotRef: string, attempt: number): Promise<{ runName: string; tail: string } | { error: string; tail: string }>;
 }
@@ -68,7 +72,7 @@ export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
 }
 
 /** Reasons that mean something is wrong (the pass exits non-zero), not merely nothing to do. */
-const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted, Reason.RecordUnreadable]);
+const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.MirrorSyncFailed, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted, Reason.RecordUnreadable]);
 
 const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
 const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
@@ -118,8 +122,8 @@ class Pass {
     }
   }
 
-  /** observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState. */
-  private async follow(f: FollowerConfig, mirror: MirrorView | undefined): Promise<FollowerOutcome> {
+  /** observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState; with a flush action, flush → observe → decide once more. */
+  private async follow(f: FollowerConfig, mirror: MirrorView | undefined, flushed = false): Promise<FollowerOutcome> {
     const policy = policyOf(f, this.loaded);
     const view: MirrorView = mirror ?? { error: 'no observation' };
     for (let conflict = 0; ; conflict++) {
@@ -131,12 +135,16 @@ class Pass {
       }
       const prev = this.snap.records.get(f.id);
       let status: StatusView | undefined;
+      let look = view;
       if (f.enabled && !('error' in view) && view.tip !== null) {
         const s = await this.io.status(f, view.tip, view.snapshotRef);
         this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
         status = 'error' in s ? { error: s.error } : { status: s.status };
+        // A run that succeeded between the mirror read and the status read has published since:
+        // the mirror checks of an in-flight sha are read after the status, never before it.
+        if (prev?.inFlight && !this.opts.dryRun) look = (await this.io.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
-      const s: Step = step(prev, view, status, policy, this.opts.now());
+      const s: Step = step(prev, look, status, policy, this.opts.now());
       if (this.opts.dryRun) return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
       try {
         await this.persist(f.id, s.next);
@@ -150,6 +158,15 @@ class Pass {
       }
       await this.events(f.id, s.transitions);
       if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
+      if (s.action.kind === 'flush' && !flushed) {
+        // One flush per look: its result is read back from the mirror cache, and the machine decides again.
+        this.say(f.id, `flush ${s.action.ref} (run of ${s.action.sha.slice(0, 12)} succeeded)`);
+        const r = await this.io.flush(f, s.action.ref);
+        this.say(f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
+        if ('error' in r) this.failed.add(f.id); // e.g. a non-fast-forward: it needs a person
+        const again = await this.io.observe([f]);
+        return this.follow(f, again.get(f.id), true);
+      }
       if (s.action.kind !== 'trigger') return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: s.next, triggered: false };
 
       // The write-ahead record is persisted: only now is the trigger sent.
@@ -203,10 +220,14 @@ class Pass {
     try {
       for (;;) {
         this.snap = await readState(this.client, c.namespace, c.configMaps.state);
+        // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
+        const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
         const observed = await this.io.observe(opts.followers);
         const outcomes: FollowerOutcome[] = [];
         for (const f of opts.followers) {
-          const o = await this.follow(f, observed.get(f.id));
+          const failedSync = syncFailed.get(f.source.mirror);
+          const view: MirrorView | undefined = failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
+          const o = await this.follow(f, view);
           if (ERROR_REASONS.has(o.reason)) this.failed.add(f.id);
           outcomes.push(o);
         }
@@ -222,6 +243,22 @@ class Pass {
     } finally {
       if (lease) await this.release(lease);
     }
+  }
+
+  /** git-mirror sync of every mirror an enabled follower uses; returns the mirrors whose sync failed, with why. */
+  private async sync(): Promise<Map<string, string>> {
+    const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
+    const failed = new Map<string, string>();
+    if (mirrors.length === 0) return failed;
+    for (const [id, r] of await this.io.sync(mirrors)) {
+      if ('error' in r) {
+        failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);
+        this.opts.progress(`[mirror ${id}] sync failed: ${r.error}`);
+      } else {
+        this.opts.progress(`[mirror ${id}] sync: ${r.summary}`);
+      }
+    }
+    return failed;
   }
 
   /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */

@@ -40,6 +40,10 @@ export const Reason = {
   BranchMissing: 'BranchMissing',
   /** The immutable snapshot ref of the tip is not in the mirror yet (run git-mirror sync). */
   SnapshotMissing: 'SnapshotMissing',
+  /** git-mirror sync of the follower's mirror failed, so its cache may be stale. */
+  MirrorSyncFailed: 'MirrorSyncFailed',
+  /** The run succeeded and published into the mirror's GitOps ref, which is not upstream yet: the pass flushes it. */
+  FlushPending: 'FlushPending',
   /** The adapter's status command failed. */
   AdapterStatusFailed: 'AdapterStatusFailed',
   /** This sha was triggered before; it is never triggered again. */

@@ -28,13 +28,26 @@ export interface Policy {
   readonly unconfirmedGraceMs: number;
 }
 
-/** The mirror's view of the follower's branch, or why it could not be read. */
-export type MirrorView = { readonly tip: string | null; readonly snapshotRef: string; readonly snapshotPresent: boolean } | { readonly error: string };
+/** The follower's GitOps ref as the mirror cache says: published but not yet confirmed upstream, or in sync. */
+export interface GitopsView {
+  readonly ref: string;
+  readonly pendingFlush: boolean;
+  readonly githubInSync: boolean;
+}
+
+/** The mirror cache's view of the follower's branch and GitOps ref, or why it could not be read or synced. */
+export type MirrorView =
+  | { readonly tip: string | null; readonly snapshotRef: string; readonly snapshotPresent: boolean; readonly gitops: GitopsView }
+  | { readonly error: string; readonly reason?: typeof Reason.MirrorSyncFailed };
 
 /** The adapter's status, or why it could not be read. */
 export type StatusView = { readonly status: AdapterStatus } | { readonly error: string };
 
-export type Action = { readonly kind: 'none' } | { readonly kind: 'trigger'; readonly sha: string; readonly snapshotRef: string; readonly attempt: number };
+export type Action =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'trigger'; readonly sha: string; readonly snapshotRef: string; readonly attempt: number }
+  /** The run of `sha` succeeded and published `ref` into the mirror: push it upstream (git-mirror flush). */
+  | { readonly kind: 'flush'; readonly sha: string; readonly ref: string };
 
 export interface Step {
   readonly decision: Decision;
@@ -81,13 +94,14 @@ class Draft {
   }
 }
 
-/** Which closeout checks do not hold yet for `sha`. */
-export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string, ownRun: boolean): CloseoutCheckName[] {
+// Which closeout checks do not hold yet for `sha`. The run checks come from the adapter; the mirror
+// checks from the mirror cache itself (pendingFlush=false, githubInSync=true), never from the adapter.
+export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string, ownRun: boolean, gitops: GitopsView): CloseoutCheckName[] {
   const holds: Record<CloseoutCheckName, boolean> = {
     runSucceeded: ownRun && status.run?.sha === sha && status.run.phase === 'Succeeded',
     deployedShaMatches: status.deployedSha === sha,
-    mirrorFlushed: !status.mirror.pendingFlush,
-    githubInSync: status.mirror.githubInSync,
+    mirrorFlushed: !gitops.pendingFlush,
+    githubInSync: gitops.githubInSync,
   };
   return checks.filter((c) => !holds[c]);
 }
@@ -135,7 +149,7 @@ function fail(d: Draft, reason: Reason, message: string, now: number): void {
 }
 
 /** Follows an in-flight sha whose branch did not move. Returns undefined when the sha is no longer in flight. */
-function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: number): Step | undefined {
+function followInFlight(d: Draft, status: AdapterStatus, gitops: GitopsView, policy: Policy, now: number): Step | undefined {
   const f = d.r.inFlight!;
   const past = now > Date.parse(f.deadline);
   // A run of this sha that is not the run of an earlier, failed attempt.
@@ -171,7 +185,7 @@ function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: nu
     fail(d, Reason.RunFailed, `run ${run.name} failed${run.message ? `: ${run.message}` : ''}`, now);
     return d.done(Decision.InFlight, Reason.RunFailed, d.r.message);
   }
-  const pending = pendingChecks(policy.checks, status, f.sha, run !== null);
+  const pending = pendingChecks(policy.checks, status, f.sha, run !== null, gitops);
   if (!pending.includes('mirrorFlushed') && !pending.includes('githubInSync') && f.runDoneAt !== null && f.flushedAt === null) f.flushedAt = iso(now);
   if (pending.length === 0) {
     const t = d.r.timings;
@@ -191,6 +205,10 @@ function followInFlight(d: Draft, status: AdapterStatus, policy: Policy, now: nu
     return d.done(Decision.InFlight, Reason.BudgetExceeded, d.r.message);
   }
   if (d.r.phase === Phase.Triggering) d.phase(Phase.ClosingOut, Reason.Waiting, f.sha);
+  // The run published its GitOps commit into the mirror; closeout needs it upstream: flush it.
+  if (run?.phase === 'Succeeded' && gitops.pendingFlush && policy.checks.some((c) => c === 'mirrorFlushed' || c === 'githubInSync')) {
+    return d.done(Decision.InFlight, Reason.FlushPending, `${run.name} succeeded; ${gitops.ref} is not upstream yet: flushing it`, { kind: 'flush', sha: f.sha, ref: gitops.ref });
+  }
   return d.done(Decision.InFlight, Reason.Waiting, `${f.runName ?? 'run'}: waiting for ${pending.join(', ')}`);
 }
 
@@ -200,7 +218,7 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
   const r = d.r;
   if (!policy.enabled) return d.done(Decision.Blocked, Reason.Disabled, 'disabled in the registry (enabled: false)');
   if ('error' in mirror || mirror.tip === null) {
-    const [reason, why] = 'error' in mirror ? [Reason.MirrorUnreachable, mirror.error] : [Reason.BranchMissing, 'the branch does not exist in the mirror'];
+    const [reason, why] = 'error' in mirror ? [mirror.reason ?? Reason.MirrorUnreachable, mirror.error] : [Reason.BranchMissing, 'the branch is not in the mirror cache (refs/mirror-stage/): run branch-follower git-mirror sync --confirm --wait'];
     // Nothing waits forever: an in-flight sha past its deadline fails even while the mirror is out.
     if (r.inFlight && now > Date.parse(r.inFlight.deadline)) fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; ${why}`, now);
     return d.done(Decision.Blocked, reason, why);
@@ -225,7 +243,7 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
     r.inFlight = null;
     d.phase(Phase.Superseded, Reason.BranchAdvanced, old, `superseded by ${tip}`);
   } else if (r.inFlight) {
-    const followed = followInFlight(d, status.status, policy, now);
+    const followed = followInFlight(d, status.status, mirror.gitops, policy, now);
     if (followed) return followed;
   }
 

@@ -1,8 +1,8 @@
+import { MIRROR_STAGE_PREFIX } from '../observe/observation.ts';
 import { snapshotRefName } from '../observe/snapshot-ref.ts';
 import { GitMirrorError, GitMirrorReason } from './errors.ts';
 
-/** Where the mirror cache keeps its copy of each upstream branch: `refs/mirror-stage/<branch>`. */
-export const MIRROR_STAGE_PREFIX = 'refs/mirror-stage/';
+export { MIRROR_STAGE_PREFIX };
 
 /** One follower's wish for an immutable snapshot of its branch tip. */
 export interface SnapshotTarget {

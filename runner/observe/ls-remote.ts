@@ -6,7 +6,7 @@ import { hermeticGitEnv } from './git-env.ts';
 import { MirrorError } from './mirror-error.ts';
 
 /** The only refs the pass reads: branch tips and the immutable snapshot refs. */
-export const LS_REMOTE_PATTERNS = ['refs/heads/*', 'refs/unidesk/snapshots/*'] as const;
+export const LS_REMOTE_PATTERNS = ['refs/heads/*', 'refs/mirror-stage/*', 'refs/unidesk/snapshots/*'] as const;
 
 const LINE = /^([0-9a-f]{40}|[0-9a-f]{64})\t(\S+)$/;
 

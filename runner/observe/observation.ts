@@ -2,6 +2,9 @@ import type { FollowerConfig, MirrorConfig } from '../../src/config/schema.ts';
 import { MirrorError } from './mirror-error.ts';
 import { snapshotRefName } from './snapshot-ref.ts';
 
+/** Where git-mirror sync keeps the mirror cache's copy of each upstream branch (and flush the confirmed GitOps commit). */
+export const MIRROR_STAGE_PREFIX = 'refs/mirror-stage/';
+
 /** Which mirror a follower was observed through. */
 interface Through {
   /** The mirror id (registry `mirrors[].id`). */
@@ -10,7 +13,21 @@ interface Through {
   readonly url: string;
 }
 
-/** The branch exists in the mirror: its tip, and the snapshot ref that commit should have. */
+/** The follower's GitOps ref in the mirror against the mirror-stage cache of its upstream copy. */
+export interface GitopsObserved {
+  /** The full GitOps ref, refs/heads/<branch>. */
+  readonly ref: string;
+  /** The mirror's GitOps commit (null: nothing published yet). */
+  readonly sha: string | null;
+  /** What the upstream was last confirmed to hold (refs/mirror-stage/<branch>; null: never). */
+  readonly cacheSha: string | null;
+  /** The mirror's GitOps commit is not confirmed upstream yet. */
+  readonly pendingFlush: boolean;
+  /** The mirror's GitOps commit is confirmed upstream. */
+  readonly githubInSync: boolean;
+}
+
+/** The branch exists in the mirror cache: its tip, and the snapshot ref that commit should have. */
 export interface TipObserved extends Through {
   readonly tip: string;
   /** `refs/unidesk/snapshots/<adapter>/<branch>/<tip>`, whether or not the mirror has it. */
@@ -18,6 +35,7 @@ export interface TipObserved extends Through {
   readonly snapshotPresent: boolean;
   /** What the snapshot ref points at, or null when it is absent. */
   readonly snapshotSha: string | null;
+  readonly gitops: GitopsObserved;
 }
 
 /** The mirror was read but has no such branch, so there is no commit and no snapshot ref to name. */
@@ -67,11 +85,21 @@ export function mirrorReads(registry: ObservedRegistry): ReadonlyMap<string, rea
   return reads;
 }
 
+/** The GitOps fields from a ref listing: pending until the mirror-stage cache confirms the mirror's commit. */
+export function gitopsObserved(refs: ReadonlyMap<string, string>, ref: string): GitopsObserved {
+  const sha = refs.get(ref) ?? null;
+  const cacheSha = refs.get(`${MIRROR_STAGE_PREFIX}${ref.slice('refs/heads/'.length)}`) ?? null;
+  return { ref, sha, cacheSha, pendingFlush: sha !== null && cacheSha !== sha, githubInSync: sha !== null && cacheSha === sha };
+}
+
 // Turns the ls-remote answers (by URL) into each follower's observation, disabled followers included
-// (they are reported, never triggered). Pure: the same answers always give the same observation.
+// (they are reported, never triggered). The tip is the mirror cache's copy of the branch
+// (refs/mirror-stage/<branch>, written only by git-mirror sync), never the mirror's own branch ref.
+// Pure: the same answers always give the same observation.
 export function followerObservations(
   registry: ObservedRegistry,
   results: ReadonlyMap<string, LsRemoteResult>,
+  gitopsRefs: ReadonlyMap<string, string>,
 ): Map<string, FollowerObservation> {
   const out = new Map<string, FollowerObservation>();
   for (const f of registry.followers) {
@@ -82,14 +110,16 @@ export function followerObservations(
       out.set(f.id, { mirror, url, error: refs });
       continue;
     }
-    const tip = refs.get(`refs/heads/${f.source.branch}`);
+    const tip = refs.get(`${MIRROR_STAGE_PREFIX}${f.source.branch}`);
     if (tip === undefined) {
       out.set(f.id, { mirror, url, tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
       continue;
     }
     const snapshotRef = snapshotRefName(f.adapter, f.source.branch, tip);
     const snapshotSha = refs.get(snapshotRef) ?? null;
-    out.set(f.id, { mirror, url, tip, snapshotRef, snapshotPresent: snapshotSha !== null, snapshotSha });
+    const gitopsRef = gitopsRefs.get(f.id);
+    if (gitopsRef === undefined) throw new Error(`no GitOps ref for follower ${f.id}; the registry was not validated`);
+    out.set(f.id, { mirror, url, tip, snapshotRef, snapshotPresent: snapshotSha !== null, snapshotSha, gitops: gitopsObserved(refs, gitopsRef) });
   }
   return out;
 }

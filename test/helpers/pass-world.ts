@@ -1,31 +1,60 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from '../fixtures/adapters/fake-control-plane-harness.ts';
+import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane, type TriggerRecord } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { cli, type CliResult } from './cli.ts';
 import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
-import type { GitServer } from './git-server.ts';
-import { removeFixtures, type Edit } from './registry-fixture.ts';
+import { loadRegistry } from '../../src/config/load.ts';
+import { syncMirror } from '../../runner/git-mirror/stages.ts';
+import { hermeticGit, type GitServer } from './git-server.ts';
+import { REGISTRY, removeFixtures, type Edit } from './registry-fixture.ts';
 import { ROOT } from './registry.ts';
+import { removeSshMounts, sshEdits, sshMount } from './ssh-registry.ts';
+import type { SshUpstream } from './ssh-upstream.ts';
+
 
 /** The three upstream repositories and branches of the shipped followers, as the mirror serves them. */
 export const REPOS = {
-  'hwlab-jd01-v03': { repo: 'pikasTech/HWLAB.git', branch: 'v0.3', adapter: 'hwlab-node-runtime', cli: 'hwlab', lane: 'v03' },
-  'agentrun-jd01-v02': { repo: 'pikasTech/agentrun.git', branch: 'v0.2', adapter: 'agentrun-yaml-lane', cli: 'agentrun', lane: 'jd01-v02' },
-  'web-probe-sentinel-master': { repo: 'pikasTech/unidesk.git', branch: 'master', adapter: 'web-probe-sentinel-cicd', cli: 'web-probe', lane: 'v03' },
+  'hwlab-jd01-v03': { repo: 'pikasTech/HWLAB.git', branch: 'v0.3', adapter: 'hwlab-node-runtime', cli: 'hwlab', lane: 'v03', gitopsRef: 'refs/heads/gitops/jd01-v03' },
+  'agentrun-jd01-v02': { repo: 'pikasTech/agentrun.git', branch: 'v0.2', adapter: 'agentrun-yaml-lane', cli: 'agentrun', lane: 'jd01-v02', gitopsRef: 'refs/heads/gitops/jd01-v02' },
+  'web-probe-sentinel-master': {
+    repo: 'pikasTech/unidesk.git',
+    branch: 'master',
+    adapter: 'web-probe-sentinel-cicd',
+    cli: 'web-probe',
+    lane: 'v03',
+    gitopsRef: 'refs/heads/gitops/jd01-web-probe-sentinel',
+  },
 } as const;
 export type FollowerId = keyof typeof REPOS;
 
-/** A namespace with the controller applied, a git mirror, and the fake control planes. */
+/** The servers a world runs against: the mirror (git daemon over the cache root) and the SSH upstream. */
+export interface WorldServers {
+  readonly git: GitServer;
+  readonly ssh: SshUpstream;
+}
+
+/** A namespace with the controller applied, an SSH upstream, a git mirror over its cache, and the fake control planes. */
 export interface PassWorld {
   readonly ns: string;
   readonly root: string;
   readonly fake: FakeControlPlane;
   readonly git: GitServer;
+  readonly ssh: SshUpstream;
   /** PATH for the pass: the fake CLIs first. */
   readonly env: NodeJS.ProcessEnv;
-  /** Pushes a new commit to a follower's branch; returns its sha. With `snapshot`, also creates its snapshot ref. */
+  /**
+   * Pushes a new commit to a follower's branch upstream; returns its sha. The mirror cache then holds
+   * it too (refs/mirror-stage/<branch>, as after a sync that predates the snapshot); with `snapshot`,
+   * a real git-mirror sync of the world's registry ran, so its snapshot ref exists as well.
+   */
   push(id: FollowerId, opts?: { snapshot?: boolean }): Promise<string>;
+  /** The world's repository path of a follower (the same under the upstream and the mirror roots). */
+  repoOf(id: FollowerId): string;
+  /** The sha of `ref` in the upstream (undefined: absent). */
+  upstreamRef(id: FollowerId, ref: string): Promise<string | undefined>;
+  /** The sha of `ref` in the mirror cache (undefined: absent). */
+  mirrorRef(id: FollowerId, ref: string): Promise<string | undefined>;
   /** Creates the immutable snapshot ref of `sha` for a follower, as git-mirror sync does. */
   snapshot(id: FollowerId, sha: string): Promise<void>;
   /** Runs the CLI in-process against this world. */
@@ -33,7 +62,7 @@ export interface PassWorld {
   /** Starts the CLI as its own process group (so a test can SIGKILL it). */
   spawn(args: string[]): ChildProcess & { output(): string };
   /** Triggers the fake recorded, per follower. */
-  triggersOf(id: FollowerId): { sha: string }[];
+  triggersOf(id: FollowerId): TriggerRecord[];
   configure(cfg: FakeConfig): void;
 }
 
@@ -58,32 +87,58 @@ const made: FakeControlPlane[] = [];
 export function disposeWorlds(): void {
   for (const fake of made.splice(0)) fake.remove();
   removeFixtures();
+  removeSshMounts();
 }
 
-export async function makePassWorld(git: GitServer, prefix: string, extra: readonly Edit[] = []): Promise<PassWorld> {
+export async function makePassWorld({ git, ssh }: WorldServers, prefix: string, extra: readonly Edit[] = []): Promise<PassWorld> {
   const ns = uniqueNamespace(prefix);
-  const root = clusterFixture(ns, worldEdits(git, extra));
+  const sshDir = sshMount(ssh);
+  // Every world has its own upstream and mirror repositories (<ns>/<name>.git), so what one test
+  // leaves behind (a diverged GitOps branch, a moved tip) never reaches another.
+  const repoOf = (id: FollowerId) => `${ns}/${REPOS[id].repo.split('/')[1]}`;
+  const perWorld = Object.values(REPOS).flatMap(({ repo }) => [
+    { from: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${repo}`, to: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${ns}/${repo.split('/')[1]}` },
+    { from: `upstream: ssh://git@ssh.github.com:443/${repo}`, to: `upstream: ssh://git@ssh.github.com:443/${ns}/${repo.split('/')[1]}` },
+    { from: `cachePath: ${repo}`, to: `cachePath: ${ns}/${repo.split('/')[1]}` },
+  ]);
+  const root = clusterFixture(ns, [...perWorld, ...sshEdits(ssh, { mirrorRoot: git.root, sshDir, repos: Object.values(REPOS).map((r) => `${ns}/${r.repo.split('/')[1]}`) }), ...worldEdits(git, extra)]);
   const fake = makeFakeControlPlane();
   made.push(fake);
   const env = { PATH: `${fake.binDir}:${process.env.PATH}` };
   const applied = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root, env });
   expect(applied.code, applied.stderr).toBe(0);
-  for (const { repo } of Object.values(REPOS)) await git.createRepo(repo).catch(() => undefined);
+  const ids = Object.keys(REPOS) as FollowerId[];
+  for (const id of ids) {
+    await git.createRepo(repoOf(id));
+    await ssh.createRepo(repoOf(id));
+  }
+  // Each control plane publishes a GitOps commit into the mirror when its run succeeds.
+  const publish = Object.fromEntries(ids.map((id) => [`${REPOS[id].cli}:${REPOS[id].lane}`, { gitDir: join(git.root, repoOf(id)), ref: REPOS[id].gitopsRef }]));
+  const loaded = loadRegistry(REGISTRY, root);
+  const refOf = async (dir: string, ref: string) => (await hermeticGit(['--git-dir', dir, 'for-each-ref', '--format=%(objectname)', ref], { home: git.home })) || undefined;
   const world: PassWorld = {
     ns,
     root,
     fake,
     git,
+    ssh,
     env,
+    repoOf,
     async push(id, opts = {}) {
-      const r = REPOS[id];
-      const sha = await git.commit(r.repo, r.branch, `${ns} ${id} ${Date.now()} ${Math.random()}`);
-      if (opts.snapshot) await world.snapshot(id, sha);
+      const r = { ...REPOS[id], repo: repoOf(id) };
+      const sha = await ssh.commit(r.repo, r.branch, `${ns} ${id} ${Date.now()} ${Math.random()}`);
+      if (opts.snapshot) {
+        await syncMirror(loaded, loaded.registry.followers.find((f) => f.id === id)!.source.mirror, { mirrorRoot: git.root, sshRoot: sshDir }, { pathEnv: process.env.PATH ?? '', dryRun: false });
+      } else {
+        await hermeticGit(['--git-dir', join(git.root, r.repo), 'fetch', '--no-tags', ssh.repoPath(r.repo), `+refs/heads/${r.branch}:refs/mirror-stage/${r.branch}`], { home: git.home });
+      }
       return sha;
     },
+    upstreamRef: (id, ref) => ssh.refSha(repoOf(id), ref),
+    mirrorRef: (id, ref) => refOf(join(git.root, repoOf(id)), ref),
     async snapshot(id, sha) {
       const r = REPOS[id];
-      await git.setRef(r.repo, `refs/unidesk/snapshots/${r.adapter}/${r.branch}/${sha}`, sha);
+      await git.setRef(repoOf(id), `refs/unidesk/snapshots/${r.adapter}/${r.branch}/${sha}`, sha);
     },
     run: (args) => cli([...args, '--kubeconfig', kubeconfig()], { cwd: root, env }),
     spawn(args) {
@@ -99,8 +154,9 @@ export async function makePassWorld(git: GitServer, prefix: string, extra: reado
       return Object.assign(child, { output: () => out });
     },
     triggersOf: (id) => fake.triggers().filter((t) => t.lane === REPOS[id].lane && t.cli === REPOS[id].cli),
-    configure: (cfg) => fake.configure(cfg),
+    configure: (cfg) => fake.configure({ ...cfg, publish }),
   };
+  world.configure({});
   return world;
 }
 

@@ -346,18 +346,21 @@ export class World {
    * step's record (a re-send changes inFlight.sentAt) is written before its action is carried out,
    * so of two passes that decided the same send only the CAS winner sends. For a flush action, as
    * runner/pass.ts `follow` does: git-mirror flush once, look at the mirror again and follow once
-   * more (that second look carries out a trigger, but never a second flush).
+   * more (that second look carries out a trigger, but never a second flush). The mirror of an
+   * in-flight follower is looked at again after its status, so a publish in between is seen.
    */
   *pass(flushed = false): Generator<PassPoint, void, void> {
     for (let conflicts = 0; conflicts < 6; conflicts++) {
       const prev = this.record;
       const version = this.version;
       const now = this.now;
-      const mirror = this.mirror.view();
+      const first = this.mirror.view();
       const between = this.betweenLooks;
       this.betweenLooks = undefined;
       between?.();
-      const status = this.policy.enabled && !('error' in mirror) && mirror.tip !== null ? this.cp.status() : undefined;
+      const status = this.policy.enabled && !('error' in first) && first.tip !== null ? this.cp.status() : undefined;
+      // As runner/pass.ts: an in-flight follower's mirror is read again after its status.
+      const mirror = status !== undefined && prev?.inFlight ? this.mirror.view() : first;
       const cache = this.mirror.gitops();
       const s = step(prev, mirror, status, this.policy, now);
       this.checkRecord(s.next);

@@ -2,22 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceType } from '../../src/kube/resources.ts';
 import { adminClient } from '../helpers/cluster.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { disposeWorlds, makePassWorld } from '../helpers/pass-world.ts';
+import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { disposeWorlds, makePassWorld, type WorldServers } from '../helpers/pass-world.ts';
 
 let git: GitServer;
+let ssh: SshUpstream;
+let servers: WorldServers;
 beforeAll(async () => {
-  git = await startGitServer();
+  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+  servers = { git, ssh };
 });
 afterAll(async () => {
   disposeWorlds();
-  await git.dispose();
+  await Promise.all([git.dispose(), ssh.dispose()]);
 });
 
 const stateKeys = async (ns: string) => Object.keys(((await adminClient().get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!.data as object) ?? {}).sort();
 
 describe('events, logs and cleanup-state after a real pass', () => {
   it('events shows the record history and one Kubernetes Event per transition', async () => {
-    const w = await makePassWorld(git, 'events');
+    const w = await makePassWorld(servers, 'events');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
     expect((await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait'])).code).toBe(0);
@@ -33,7 +37,7 @@ describe('events, logs and cleanup-state after a real pass', () => {
   });
 
   it('logs shows the adapter output tails kept in state, and says when no pass pod is left', async () => {
-    const w = await makePassWorld(git, 'logs');
+    const w = await makePassWorld(servers, 'logs');
     await w.push('hwlab-jd01-v03', { snapshot: true });
     expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm'])).code).toBe(0);
     const r = await w.run(['logs', '--follower', 'hwlab-jd01-v03']);
@@ -43,7 +47,7 @@ describe('events, logs and cleanup-state after a real pass', () => {
   });
 
   it('cleanup-state removes exactly one record, only with --confirm', async () => {
-    const w = await makePassWorld(git, 'cleanup');
+    const w = await makePassWorld(servers, 'cleanup');
     await w.push('hwlab-jd01-v03', { snapshot: true });
     await w.push('agentrun-jd01-v02', { snapshot: true });
     expect((await w.run(['run-once', '--all', '--confirm'])).code).toBeLessThan(6);

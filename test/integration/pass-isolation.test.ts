@@ -5,15 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceType } from '../../src/kube/resources.ts';
 import { adminClient } from '../helpers/cluster.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { disposeWorlds, makePassWorld } from '../helpers/pass-world.ts';
+import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { disposeWorlds, makePassWorld, type WorldServers } from '../helpers/pass-world.ts';
 
 let git: GitServer;
+let ssh: SshUpstream;
+let servers: WorldServers;
 beforeAll(async () => {
-  git = await startGitServer();
+  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+  servers = { git, ssh };
 });
 afterAll(async () => {
   disposeWorlds();
-  await git.dispose();
+  await Promise.all([git.dispose(), ssh.dispose()]);
 });
 
 const PLANTED_TOKEN = 'PLANTEDtoken0123456789';
@@ -23,7 +27,7 @@ const LEAK = `token=${PLANTED_TOKEN} -----BEGIN OPENSSH PRIVATE KEY-----\n${PLAN
 
 describe('what the pass must never depend on or show', () => {
   it('a dirty, stale and broken dev directory in the working directory changes no observed sha, trigger or closeout', async () => {
-    const w = await makePassWorld(git, 'devdir');
+    const w = await makePassWorld(servers, 'devdir');
     const sha = await w.push('hwlab-jd01-v03', { snapshot: true });
     // The registry's own directory becomes a stale, dirty checkout of "HWLAB" at another commit.
     const g = (...args: string[]) => execFileSync('git', args, { cwd: w.root, env: { PATH: process.env.PATH!, HOME: w.root, GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'pipe' });
@@ -45,7 +49,7 @@ describe('what the pass must never depend on or show', () => {
   });
 
   it('planted secrets in adapter output and in the githubSsh Secret appear in no output, Event, log or state', async () => {
-    const w = await makePassWorld(git, 'secrets');
+    const w = await makePassWorld(servers, 'secrets');
     await adminClient().post(`/api/v1/namespaces/${w.ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-mirror-github-ssh' }, stringData: { id_ed25519: PLANTED_SSH, known_hosts: PLANTED_SSH } }, 'create', 'Secret');
     w.configure({ lanes: { 'agentrun:jd01-v02': { leak: LEAK, runSeconds: 1 }, 'hwlab:v03': { leak: LEAK, statusExit: 3 } } });
     await w.push('agentrun-jd01-v02', { snapshot: true });

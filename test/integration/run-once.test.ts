@@ -2,18 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
-import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { disposeWorlds, eventually, exited, makePassWorld, type FollowerId, type PassWorld } from '../helpers/pass-world.ts';
+import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { disposeWorlds, eventually, exited, makePassWorld, REPOS, type FollowerId, type PassWorld, type WorldServers } from '../helpers/pass-world.ts';
 
 const CM = resourceType('v1', 'ConfigMap');
 
 let git: GitServer;
+let ssh: SshUpstream;
+let servers: WorldServers;
 beforeAll(async () => {
-  git = await startGitServer();
+  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+  servers = { git, ssh };
 });
 afterAll(async () => {
   disposeWorlds();
-  await git.dispose();
+  await Promise.all([git.dispose(), ssh.dispose()]);
 });
 
 async function record(w: PassWorld, id: FollowerId) {
@@ -30,7 +34,7 @@ const writes = (ns: string) => auditEvents((e) => MUTATING.has(e.verb) && !e.req
 
 describe('run-once against a real API server, a real git mirror and fake control planes', () => {
   it('--dry-run gives Noop, PendingTrigger and Blocked for the three first followers and writes nothing', async () => {
-    const w = await makePassWorld(git, 'dry');
+    const w = await makePassWorld(servers, 'dry');
     const hwlab = await w.push('hwlab-jd01-v03', { snapshot: true });
     await w.push('agentrun-jd01-v02', { snapshot: true });
     await w.push('web-probe-sentinel-master'); // no snapshot ref yet
@@ -48,7 +52,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('a new sha is triggered exactly once over five passes, and closes out Succeeded with timings', async () => {
-    const w = await makePassWorld(git, 'once');
+    const w = await makePassWorld(servers, 'once');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
     for (let i = 0; i < 5; i++) {
@@ -63,20 +67,73 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(rec.timings!.triggerToRunDoneMs).toBeGreaterThan(0);
   });
 
+  it('triggers with the snapshot a sync made, and closes out only once the published GitOps commit is flushed upstream', async () => {
+    const w = await makePassWorld(servers, 'flush');
+    const { gitopsRef, adapter, branch } = REPOS['hwlab-jd01-v03'];
+    const sha = await w.push('hwlab-jd01-v03'); // upstream only: no snapshot yet
+    w.configure({ lanes: { 'hwlab:v03': { runSeconds: 1 } } });
+    const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
+    expect(r.code, r.stderr).toBe(0);
+    const snapshot = `refs/unidesk/snapshots/${adapter}/${branch}/${sha}`;
+    expect(r.stderr).toMatch(/\[mirror hwlab\] sync: .*1 snapshot\(s\) created/);
+    expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.snapshotRef)).toEqual([snapshot]);
+    expect(await w.mirrorRef('hwlab-jd01-v03', snapshot)).toBe(sha);
+    // The run published a GitOps commit into the mirror; the pass flushed it before Succeeded.
+    const published = await w.mirrorRef('hwlab-jd01-v03', gitopsRef);
+    expect(published).toMatch(/^[0-9a-f]{40}$/);
+    expect(await w.upstreamRef('hwlab-jd01-v03', gitopsRef)).toBe(published);
+    expect(await w.mirrorRef('hwlab-jd01-v03', `refs/mirror-stage/${gitopsRef.slice('refs/heads/'.length)}`)).toBe(published);
+    expect(r.stderr).toMatch(/\[hwlab-jd01-v03\] flush refs\/heads\/gitops\/jd01-v03/);
+    expect(r.stderr.indexOf('flush: fast-forwarded')).toBeLessThan(r.stderr.indexOf('ClosingOut -> Succeeded'));
+    expect(r.stderr.indexOf('flush: fast-forwarded')).toBeGreaterThan(-1);
+    expect((await record(w, 'hwlab-jd01-v03'))!).toMatchObject({ phase: 'Succeeded', lastSucceededSha: sha });
+  });
+
+  it('a flush the upstream refuses (non-fast-forward) never closes out: Failed BudgetExceeded, upstream untouched', async () => {
+    const w = await makePassWorld(servers, 'noff', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 15' }]);
+    const { gitopsRef } = REPOS['agentrun-jd01-v02'];
+    const repo = w.repoOf('agentrun-jd01-v02');
+    // Someone else moved the upstream GitOps branch to a commit the mirror's publish does not descend from.
+    const foreign = await ssh.commit(repo, gitopsRef.slice('refs/heads/'.length), `foreign ${Date.now()}`);
+    await w.push('agentrun-jd01-v02');
+    w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/flush failed: upstream refs\/heads\/gitops\/jd01-v02 is at [0-9a-f]{40}, which is not an ancestor .* never forced/);
+    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
+    expect((await record(w, 'agentrun-jd01-v02'))!.message).toMatch(/waiting for mirrorFlushed, githubInSync/);
+    expect(await w.upstreamRef('agentrun-jd01-v02', gitopsRef)).toBe(foreign);
+  });
+
+  it('an unreachable upstream fails the sync: MirrorSyncFailed, nothing triggered, exit 5', async () => {
+    const w = await makePassWorld(servers, 'sync-down');
+    await w.push('web-probe-sentinel-master');
+    await ssh.stop();
+    try {
+      const r = await w.run(['run-once', '--follower', 'web-probe-sentinel-master', '--confirm']);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/\[mirror unidesk\] sync failed: git-mirror ls-remote of ssh:\/\/\S+ failed: .*Connection refused/);
+      expect(r.stdout).toMatch(/^web-probe-sentinel-master\s+\S+\s+MirrorSyncFailed/m);
+      expect(w.fake.triggers()).toEqual([]);
+    } finally {
+      await ssh.restart();
+    }
+  });
+
   it('a repeated sha is never triggered again, even when the branch is reset to it', async () => {
-    const w = await makePassWorld(git, 'repeat');
+    const w = await makePassWorld(servers, 'repeat');
     const a = await w.push('hwlab-jd01-v03', { snapshot: true });
     expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
     const b = await w.push('hwlab-jd01-v03', { snapshot: true });
     expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
-    await git.setRef('pikasTech/HWLAB.git', 'refs/heads/v0.3', a); // force the branch back
+    await hermeticGit(['--git-dir', ssh.repoPath(w.repoOf('hwlab-jd01-v03')), 'update-ref', 'refs/heads/v0.3', a], { home: ssh.home }); // force the branch back upstream
     const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
     expect(r.stdout).toMatch(/AlreadyTriggered/);
     expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([a, b]);
   });
 
   it('pushing twice during closeout marks the first sha Superseded and triggers the second', async () => {
-    const w = await makePassWorld(git, 'supersede');
+    const w = await makePassWorld(servers, 'supersede');
     w.configure({ lanes: { 'web-probe:v03': { runSeconds: 4 } } });
     const first = await w.push('web-probe-sentinel-master', { snapshot: true });
     const pass = w.run(['run-once', '--follower', 'web-probe-sentinel-master', '--confirm', '--wait']);
@@ -93,7 +150,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('a budget overrun is a visible Failed with reason BudgetExceeded, and the pass exits 5', async () => {
-    const w = await makePassWorld(git, 'budget', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 3' }]);
+    const w = await makePassWorld(servers, 'budget', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 3' }]);
     w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 60 } } });
     await w.push('agentrun-jd01-v02', { snapshot: true });
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
@@ -103,7 +160,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('a pass SIGKILLed right after the write-ahead record, then run again: exactly one trigger', async () => {
-    const w = await makePassWorld(git, 'kill-ahead');
+    const w = await makePassWorld(servers, 'kill-ahead');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { triggerHangSeconds: 30 } } });
     const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
@@ -120,7 +177,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('a pass SIGKILLed right after the trigger, then run again: the run is adopted, still one trigger', async () => {
-    const w = await makePassWorld(git, 'kill-after');
+    const w = await makePassWorld(servers, 'kill-after');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { triggerHoldSeconds: 30 } } });
     const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
@@ -138,7 +195,9 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('two passes started together: exactly one trigger, the other skips on the Lease', async () => {
-    const w = await makePassWorld(git, 'race');
+    const w = await makePassWorld(servers, 'race');
+    await w.push('agentrun-jd01-v02');
+    await w.push('web-probe-sentinel-master');
     const sha = await w.push('hwlab-jd01-v03', { snapshot: true });
     w.configure({ lanes: { 'hwlab:v03': { runSeconds: 2 } } });
     const [a, b] = [w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller']), w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller'])];
@@ -150,7 +209,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('an unreachable mirror blocks its followers (MirrorUnreachable), triggers nothing, and exits 5', async () => {
-    const w = await makePassWorld(git, 'mirror-down');
+    const w = await makePassWorld(servers, 'mirror-down');
     await w.push('agentrun-jd01-v02', { snapshot: true });
     await git.stop();
     try {
@@ -164,7 +223,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('refuses a state write over controller.state.maxBytes, naming the limit', async () => {
-    const w = await makePassWorld(git, 'too-big', [{ from: 'maxBytes: 262144', to: 'maxBytes: 600' }]);
+    const w = await makePassWorld(servers, 'too-big', [{ from: 'maxBytes: 262144', to: 'maxBytes: 600' }]);
     await w.push('agentrun-jd01-v02', { snapshot: true });
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
     expect(r.code).toBe(5);
@@ -173,7 +232,7 @@ describe('run-once against a real API server, a real git mirror and fake control
   });
 
   it('leaves an unreadable record as it is: Blocked RecordUnreadable, nothing triggered, exit 5', async () => {
-    const w = await makePassWorld(git, 'unreadable');
+    const w = await makePassWorld(servers, 'unreadable');
     await w.push('agentrun-jd01-v02', { snapshot: true });
     const c = adminClient();
     const cm = (await c.get(CM, w.ns, 'branch-follower-state'))!;

@@ -874,26 +874,16 @@ describe('scenarios: the caller contract around one trigger (simulated world)', 
     expect([...w.problems, ...closeoutCacheProblems(w), ...flushProblems(w)]).toEqual([]);
   });
 
-  // BUG (open, runner/pass.ts + runner/state-machine.ts): the pass looks at the mirror cache for
-  // every follower first and reads each follower's adapter status afterwards. A run that succeeds
-  // (and publishes its GitOps commit) in between is seen Succeeded with a GitOps view from before its
-  // publish — still in sync with the previous commit — and the sha is closed out with the new
-  // commit never flushed: mirrorFlushed/githubInSync held only for the previous commit. Before, both
-  // came from one adapter status read. Pinned as it is, so a fix (e.g. the pass re-observing the
-  // mirror after the status read of an in-flight follower, or the machine not taking the mirror
-  // checks from the step that first sees the run done) turns this test red on purpose.
-  it('BUG: a run that succeeds between the pass\'s look at the mirror and its status read closes out on the stale cache, unflushed', () => {
+  it('a run that succeeds between the pass\'s look at the mirror and its status read is flushed before it closes out', () => {
     const { w, X } = fresh();
     w.runPass(null);
     w.betweenLooks = () => w.cp.succeed();
     w.runPass(null);
+    // The mirror of an in-flight sha is read again after the status: the publish is seen and flushed first.
+    expect(w.flushes.map((f) => f.action)).toEqual([{ kind: 'flush', sha: X, ref: expect.any(String) }]);
     expect(w.record).toMatchObject({ phase: Phase.Succeeded, lastSucceededSha: X });
-    expect(w.flushes).toEqual([]);
-    expect(w.mirror.gitops()).toMatchObject({ pendingFlush: true, githubInSync: false });
-    expect(closeoutCacheProblems(w)).toEqual([
-      `${X.slice(0, 8)} Succeeded at seq ${w.writes.at(-1)!.seq} while the cache says pendingFlush (the adapter said {"pendingFlush":false,"githubInSync":true})`,
-      `${X.slice(0, 8)} Succeeded at seq ${w.writes.at(-1)!.seq} while the cache says not githubInSync (the adapter said {"pendingFlush":false,"githubInSync":true})`,
-    ]);
+    expect(w.mirror.gitops()).toMatchObject({ pendingFlush: false, githubInSync: true });
+    expect(closeoutCacheProblems(w)).toEqual([]);
   });
 
   it('two passes from the same record, the loser re-stepping while the winner is still sending: one trigger', () => {
