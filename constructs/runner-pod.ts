@@ -123,9 +123,11 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
   ];
   const checkoutMount = { name: VOLUME.checkout, mountPath: checkoutDir };
   const tmpMount = { name: VOLUME.tmp, mountPath: '/tmp' };
+  // optional: a missing Secret must not keep the pod from starting. The pass then still runs and its
+  // sync fails with the transport error naming the missing key (MirrorSyncFailed), which status shows.
   const secretVolume = (name: string, ref: { secretName: string; key: string }): k8s.Volume => ({
     name,
-    secret: { secretName: ref.secretName, items: [{ key: ref.key, path: ref.key }], defaultMode: SSH_KEY_MODE },
+    secret: { secretName: ref.secretName, items: [{ key: ref.key, path: ref.key }], defaultMode: SSH_KEY_MODE, optional: true },
   });
   return {
     serviceAccountName: main.serviceAccountName,

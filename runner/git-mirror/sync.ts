@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { SNAPSHOT_REF_PREFIX } from '../observe/snapshot-ref.ts';
 import { checkUrl, execGit, git, mirrorRefs, upstreamRefs, zeroSha, type GitRunOptions } from './git.ts';
 import { MIRROR_STAGE_PREFIX, snapshotMoved, stagePlan, type SnapshotTarget, type StagePlan } from './stage-plan.ts';
@@ -17,6 +18,8 @@ export interface SyncOptions extends GitRunOptions {
 
 export interface SyncResult {
   readonly dryRun: boolean;
+  /** The cache repository did not exist: this sync created it (a dry run: would create it). */
+  readonly createdCache: boolean;
   /** Every declared branch's mirror-stage ref, before (null: absent) and after; from === to: unchanged. */
   readonly fetched: readonly { branch: string; from: string | null; to: string }[];
   /** Every snapshot ref of a tip: created by this sync (dry run: would be), or already there. */
@@ -25,9 +28,10 @@ export interface SyncResult {
 
 const STAGE_PREFIXES = [MIRROR_STAGE_PREFIX, SNAPSHOT_REF_PREFIX];
 
-function result(plan: StagePlan, dryRun: boolean): SyncResult {
+function result(plan: StagePlan, dryRun: boolean, createdCache: boolean): SyncResult {
   return {
     dryRun,
+    createdCache,
     fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })),
     snapshots: plan.snapshots.map(({ ref, sha, action }) => ({ ref, sha, action: action === 'create' ? ('created' as const) : ('exists' as const) })),
   };
@@ -42,10 +46,15 @@ function result(plan: StagePlan, dryRun: boolean): SyncResult {
 // Writes (not in a dry run): refs/mirror-stage/<b>, new refs/unidesk/snapshots/<adapter>/<b>/<sha>.
 export async function sync(opts: SyncOptions): Promise<SyncResult> {
   checkUrl(opts.upstreamUrl);
-  const before = await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
+  // A fresh cache claim has no repository yet: the first sync creates it (a dry run only says so).
+  const fresh = !existsSync(opts.mirrorDir);
+  if (fresh && !opts.dryRun) {
+    await git(['init', '--quiet', '--bare', opts.mirrorDir], { ...opts, side: 'cache', doing: `creating the mirror cache repository ${opts.mirrorDir}` });
+  }
+  const before = fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
   const upstream = await upstreamRefs(opts.upstreamUrl, opts.branches.map((b) => `refs/heads/${b}`), opts);
   const planned = stagePlan({ mirrorRefs: before, upstreamRefs: upstream, branches: opts.branches, snapshots: opts.snapshots });
-  if (opts.dryRun) return result(planned, true);
+  if (opts.dryRun) return result(planned, true, fresh);
 
   const refspecs = planned.fetched.map(({ branch, ref }) => `+refs/heads/${branch}:${ref}`);
   await git(['fetch', '--prune', '--no-tags', '--no-write-fetch-head', opts.upstreamUrl, ...refspecs], {
@@ -61,7 +70,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   for (const step of plan.snapshots) {
     snapshots.push({ ref: step.ref, sha: step.sha, action: step.action === 'exists' ? ('exists' as const) : await createSnapshot(opts, step.ref, step.sha) });
   }
-  return { dryRun: false, fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })), snapshots };
+  return { dryRun: false, createdCache: fresh, fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })), snapshots };
 }
 
 // The all-zero old value makes update-ref create the ref or fail: it never moves an existing one, even

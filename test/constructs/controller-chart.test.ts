@@ -135,11 +135,11 @@ describe('ControllerChart', () => {
       expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false } });
       expect(pod.volumes).toContainEqual({
         name: 'github-ssh-identity',
-        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440 },
+        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440, optional: true },
       });
       expect(pod.volumes).toContainEqual({
         name: 'github-ssh-known-hosts',
-        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440 },
+        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440, optional: true },
       });
       // 0440 files are readable by the non-root user only through the pod's fsGroup
       expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);

@@ -58,8 +58,8 @@ describe('ControllerCronJob', () => {
     expect(mounts).toContainEqual({ name: 'github-ssh-identity', mountPath: '/etc/ssh-keys/identity', readOnly: true });
     expect(mounts).toContainEqual({ name: 'github-ssh-known-hosts', mountPath: '/etc/ssh-keys/known-hosts', readOnly: true });
     expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false } });
-    expect(pod.volumes).toContainEqual({ name: 'github-ssh-identity', secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440 } });
-    expect(pod.volumes).toContainEqual({ name: 'github-ssh-known-hosts', secret: { secretName: 'kh-secret', items: [{ key: 'hosts', path: 'hosts' }], defaultMode: 0o440 } });
+    expect(pod.volumes).toContainEqual({ name: 'github-ssh-identity', secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440, optional: true } });
+    expect(pod.volumes).toContainEqual({ name: 'github-ssh-known-hosts', secret: { secretName: 'kh-secret', items: [{ key: 'hosts', path: 'hosts' }], defaultMode: 0o440, optional: true } });
     // the clone needs none of it
     expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
   });

@@ -90,8 +90,8 @@ describe('GitMirrorStageJob', () => {
     ]);
     expect(pod.volumes.slice(3)).toEqual([
       { name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false } },
-      { name: 'github-ssh-identity', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440 } },
-      { name: 'github-ssh-known-hosts', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440 } },
+      { name: 'github-ssh-identity', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440, optional: true } },
+      { name: 'github-ssh-known-hosts', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440, optional: true } },
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -93,13 +93,26 @@ function hashTree(dir: string): Record<string, string> {
 const snapshotRefs = (refs: Record<string, string>) => Object.keys(refs).filter((r) => r.startsWith('refs/unidesk/snapshots/')).sort();
 
 describe('git-mirror sync against real bare repositories', () => {
+  it('creates the cache repository on a fresh claim; a dry run only says it would', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    const fresh = join(w.mirrorDir, '..', 'fresh', 'owner', 'repo.git');
+    const dry = await sync(w.syncOpts({ mirrorDir: fresh, dryRun: true }));
+    expect(dry).toMatchObject({ dryRun: true, createdCache: true, fetched: [{ branch: 'main', from: null, to: a }] });
+    expect(existsSync(fresh)).toBe(false);
+    const made = await sync(w.syncOpts({ mirrorDir: fresh }));
+    expect(made).toMatchObject({ createdCache: true, snapshots: [{ sha: a, action: 'created' }] });
+    expect((await w.refs(fresh))['refs/mirror-stage/main']).toBe(a);
+    expect((await sync(w.syncOpts({ mirrorDir: fresh }))).createdCache).toBe(false);
+  });
+
   it('creates exactly one snapshot per new tip, and a re-sync is a no-op', async () => {
     const w = await world();
     const a = await w.commit(w.upstreamDir, 'main', 'a');
     await w.commit(w.upstreamDir, 'other', 'not declared');
     const first = await sync(w.syncOpts());
     expect(first).toEqual({
-      dryRun: false,
+      dryRun: false, createdCache: false,
       fetched: [{ branch: 'main', from: null, to: a }],
       snapshots: [{ ref: snapshotRefName(ADAPTER, 'main', a), sha: a, action: 'created' }],
     });
@@ -161,7 +174,7 @@ describe('git-mirror sync against real bare repositories', () => {
     const dry = await sync(w.syncOpts({ dryRun: true }));
     expect(hashTree(w.mirrorDir)).toEqual(before);
     expect(dry).toEqual({
-      dryRun: true,
+      dryRun: true, createdCache: false,
       fetched: [{ branch: 'main', from: a, to: b }],
       snapshots: [{ ref: snapshotRefName(ADAPTER, 'main', b), sha: b, action: 'created' }],
     });
