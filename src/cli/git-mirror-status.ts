@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { execGit } from '../../runner/git-mirror/git.ts';
-import { MIRROR_STAGE_PREFIX, gitopsBranch, mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
+import { MIRROR_STAGE_PREFIX, mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
 import { followerMirrorStatus, transportOf, type StageMounts } from '../../runner/git-mirror/stages.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
 import { parseLsRemote } from '../../runner/observe/ls-remote.ts';
+import { gitopsObserved } from '../../runner/observe/observation.ts';
 import { SNAPSHOT_REF_PREFIX, snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../config/load.ts';
 import type { FollowerConfig } from '../config/schema.ts';
-import { BranchFollowerError, KubeError } from '../errors.ts';
+import { BranchFollowerError } from '../errors.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { fingerprint } from '../kube/normalize.ts';
-import { resourceType } from '../kube/resources.ts';
+import { keyPresence, readSecret, type SecretView } from '../kube/secret-keys.ts';
 import { ageOf } from '../output/age.ts';
 import { shortSha } from '../output/sha.ts';
 import type { Block, View } from '../output/view.ts';
@@ -169,8 +169,7 @@ export async function localStatus(loaded: LoadedRegistry, sel: StageSelection, m
 /** One follower's row from a listing of the served mirror's refs; pure, same rules as the cache status. */
 export function rowFromRefs(f: FollowerConfig, gitopsRef: string, refs: ReadonlyMap<string, string>): FollowerMirrorRow {
   const cacheSha = refs.get(mirrorStageRef(f.source.branch)) ?? null;
-  const gitopsSha = refs.get(gitopsRef) ?? null;
-  const gitopsCache = refs.get(mirrorStageRef(gitopsBranch(gitopsRef))) ?? null;
+  const gitops = gitopsObserved(refs, gitopsRef);
   const snapshot = cacheSha === null ? null : snapshotRefName(f.adapter, f.source.branch, cacheSha);
   return {
     follower: f.id,
@@ -180,33 +179,16 @@ export function rowFromRefs(f: FollowerConfig, gitopsRef: string, refs: Readonly
     fetchedAt: 'unknown',
     snapshot: snapshot === null ? null : { ref: snapshot, present: refs.get(snapshot) === cacheSha },
     gitopsRef,
-    gitopsSha,
-    pendingFlush: gitopsSha !== null && gitopsCache !== gitopsSha,
-    githubInSync: gitopsSha !== null && gitopsCache === gitopsSha,
+    gitopsSha: gitops.sha,
+    pendingFlush: gitops.pendingFlush,
+    githubInSync: gitops.githubInSync,
   };
 }
 
-type SecretRead = { data: Record<string, string> } | { absent: true } | { forbidden: true };
-
-/** Reads one Secret once; its values stay inside {@link disclose}, which turns them into fingerprints. */
-async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretRead> {
-  try {
-    const secret = await client.get(resourceType('v1', 'Secret'), namespace, name);
-    return secret ? { data: (secret.data as Record<string, string> | undefined) ?? {} } : { absent: true };
-  } catch (err) {
-    if (err instanceof KubeError && err.status === 403) return { forbidden: true };
-    throw err;
-  }
-}
-
-/** One Secret key's presence and fingerprint; the value never leaves this function. */
-function disclose(secret: SecretRead, namespace: string, ref: { name: string; key: string }, user: string): KeyDisclosure {
-  const base = { secret: ref.name, key: ref.key, present: false, fingerprint: null };
-  if ('forbidden' in secret) return { ...base, detail: `unknown: user "${user}" may not read Secrets` };
-  if ('absent' in secret) return { ...base, detail: `no Secret ${namespace}/${ref.name}` };
-  const value = secret.data[ref.key];
-  if (value === undefined) return { ...base, detail: `Secret ${namespace}/${ref.name} has no key ${ref.key}` };
-  return { ...base, present: true, fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')), detail: `in Secret ${namespace}/${ref.name}` };
+/** One Secret key's disclosure: presence and fingerprint from the shared reader, never the value. */
+function disclose(secret: SecretView, namespace: string, ref: { name: string; key: string }, user: string): KeyDisclosure {
+  const k = keyPresence(secret, { namespace, ...ref }, user);
+  return { secret: ref.name, key: ref.key, present: k.present, fingerprint: k.fingerprint, detail: k.missing ?? `in Secret ${namespace}/${ref.name}` };
 }
 
 // Without --local: the mirror as it is served (one ls-remote of mirrors[].url per mirror, for the
@@ -233,7 +215,7 @@ export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection,
   }
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
-  const secrets = new Map<string, SecretRead>();
+  const secrets = new Map<string, SecretView>();
   for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, c.namespace, name));
   const key = (ref: { name: string; key: string }) => disclose(secrets.get(ref.name)!, c.namespace, ref, client.route.user);
   const transport: TransportView = {

@@ -5,9 +5,8 @@ import { renderArgv } from '../config/placeholders.ts';
 import type { FollowerConfig } from '../config/schema.ts';
 import { staticValues } from '../config/template-values.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
-import { fingerprint } from '../kube/normalize.ts';
 import { resourceType } from '../kube/resources.ts';
-import { KubeError } from '../errors.ts';
+import { keyPresence, readSecret, type SecretView } from '../kube/secret-keys.ts';
 import { ageOf } from '../output/age.ts';
 import { shortSha } from '../output/sha.ts';
 import type { View } from '../output/view.ts';
@@ -37,28 +36,11 @@ export function toStatusRow(f: FollowerConfig, index: number, record: StateRecor
   ];
 }
 
-/** One Secret as status may use it: its key names only, or why it cannot be read. */
-type SecretView = { keys: ReadonlyMap<string, string> } | { absent: true } | { forbidden: true };
-
-/** Reads a Secret once; its values stay inside {@link presence}, which turns them into fingerprints. */
-async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretView> {
-  try {
-    const secret = await client.get(resourceType('v1', 'Secret'), namespace, name);
-    if (!secret) return { absent: true };
-    return { keys: new Map(Object.entries((secret.data as Record<string, string> | undefined) ?? {})) };
-  } catch (err) {
-    if (err instanceof KubeError && err.status === 403) return { forbidden: true };
-    throw err;
-  }
-}
-
-/** Presence and fingerprint of one key; the value itself never leaves this function. */
-function presence(secret: SecretView, key: string, user: string): { presence: string; fingerprint: string | null } {
-  if ('forbidden' in secret) return { presence: `unknown (user "${user}" may not read Secrets)`, fingerprint: null };
-  if ('absent' in secret) return { presence: 'absent (no such Secret)', fingerprint: null };
-  const value = secret.keys.get(key);
-  if (value === undefined) return { presence: `absent (Secret has no key ${key})`, fingerprint: null };
-  return { presence: 'present', fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')) };
+/** The status words for one key: present, absent (why) or unknown (why); the value never reaches here. */
+function presence(secret: SecretView, namespace: string, ref: { name: string; key: string }, user: string): { presence: string; fingerprint: string | null } {
+  const k = keyPresence(secret, { namespace, ...ref }, user);
+  if (k.present) return { presence: 'present', fingerprint: k.fingerprint };
+  return { presence: 'forbidden' in secret ? k.missing! : `absent (${k.missing})`, fingerprint: null };
 }
 
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
@@ -73,8 +55,8 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
   // identity and known_hosts usually live in one Secret: read each Secret once.
   const secrets = new Map<string, SecretView>();
   for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, ns, name));
-  const identity = presence(secrets.get(ssh.identity.name)!, ssh.identity.key, client.route.user);
-  const knownHosts = presence(secrets.get(ssh.knownHosts.name)!, ssh.knownHosts.key, client.route.user);
+  const identity = presence(secrets.get(ssh.identity.name)!, ns, ssh.identity, client.route.user);
+  const knownHosts = presence(secrets.get(ssh.knownHosts.name)!, ns, ssh.knownHosts, client.route.user);
   const cj = cronJob as (KubeObject & { spec: { schedule: string; timeZone?: string; suspend?: boolean }; status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] } }) | undefined;
   const ls = lease as (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }) | undefined;
   const data = (state?.data as Record<string, string> | undefined) ?? {};

@@ -63,7 +63,7 @@ describe('status against a real API server', () => {
       expect(r.stdout + r.stderr).not.toContain(Buffer.from(PLANTED).toString('base64'));
     }
     expect(outputs[0]!.stdout).toMatch(/key id_ed25519 present sha256:[0-9a-f]{16} \(source=yaml, sourceRef=controller\.source\.githubSsh\.identity, transport=ssh, proxy=connect\)/);
-    expect(outputs[0]!.stdout).toContain('key known_hosts absent (Secret has no key known_hosts)');
+    expect(outputs[0]!.stdout).toContain(`key known_hosts absent (Secret ${ns}/git-mirror-github-ssh has no key known_hosts)`);
     expect(auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).slice(mark)).toEqual([]);
   });
 });
