@@ -35,17 +35,11 @@ export interface ControllerCronJobProps {
   /** The ServiceAccount the pass runs as (`controller.serviceAccount.name`). */
   readonly serviceAccountName: string;
   /** The runner image and its user (`controller.image`). */
-  readonly image: {
-    readonly ref: string;
-    readonly pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-    readonly appDir: string;
-    readonly runAsUser: number;
-    readonly runAsGroup: number;
-  };
+  readonly image: RunnerPodProps['image'];
   /** Where the controller source is cloned from: the mirror URL and branch or tag (`controller.source.mirror`). */
-  readonly source: { readonly url: string; readonly ref: string };
+  readonly source: RunnerPodProps['source'];
   /** The registry ConfigMap, its key, and the path inside the clone it is mounted over. */
-  readonly registry: { readonly configMapName: string; readonly key: string; readonly overlayPath: string };
+  readonly registry: RunnerPodProps['registry'];
   /** Resources of the clone and pass containers (`controller.resources`). */
   readonly resources: { readonly clone: ResourcesConfig; readonly pass: ResourcesConfig };
   /** Size limits of the writable EmptyDirs (`controller.scratch`). */
