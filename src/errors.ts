@@ -127,3 +127,10 @@ export class WaitTimeoutError extends BranchFollowerError {
     super(message, { reason: 'WaitTimedOut', retryable: true, exitCode: ExitCode.Failed });
   }
 }
+
+/** A flag or argument combination the verb cannot run with; nothing was done. */
+export class UsageError extends BranchFollowerError {
+  constructor(message: string) {
+    super(message, { reason: 'InvalidUsage', retryable: false, exitCode: ExitCode.InvalidInput });
+  }
+}

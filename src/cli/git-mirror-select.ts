@@ -2,8 +2,7 @@ import { resolve } from 'node:path';
 import type { StageMounts } from '../../runner/git-mirror/stages.ts';
 import type { LoadedRegistry } from '../config/load.ts';
 import type { FollowerConfig, MirrorConfig } from '../config/schema.ts';
-import { BranchFollowerError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { UsageError, type BranchFollowerError } from '../errors.ts';
 
 /** Every flag a git-mirror stage verb may get (status has no --dry-run, --confirm or --wait). */
 export interface StageFlags {
@@ -24,7 +23,7 @@ export interface StageSelection {
 }
 
 export function usage(message: string): BranchFollowerError {
-  return new BranchFollowerError(message, { reason: 'InvalidUsage', retryable: false, exitCode: ExitCode.InvalidInput });
+  return new UsageError(message);
 }
 
 /** Refuses flag combinations that cannot mean anything, naming the flag and the way out. */

@@ -5,7 +5,8 @@ import { ConfirmationRequiredError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { describeObject } from '../kube/resources.ts';
 import { connect } from './cluster.ts';
-import { createJob, followJob, jobView, stageJob, type JobOutcome } from './git-mirror-job.ts';
+import { createJob, followJob } from '../kube/jobs.ts';
+import { jobView, stageJob, type JobOutcome } from './git-mirror-job.ts';
 import { flushView, localFlush, localSync, syncView, type LocalRun } from './git-mirror-local.ts';
 import { checkFlags, localMounts, selectStage, type StageFlags } from './git-mirror-select.ts';
 import { clusterStatus, localStatus, mirrorStatusView, type StageFailure } from './git-mirror-status.ts';
@@ -133,7 +134,8 @@ async function runInCluster(ctx: VerbContext, loaded: LoadedRegistry, stage: Git
   if (flags.wait) {
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.gitMirror.stageJob;
     ctx.progress(`created ${label}; waiting for Complete or Failed (budget ${waitSeconds}s, controller.gitMirror.stageJob.waitSeconds) ...`);
-    outcome = { kind: 'finished', state: await followJob(client, job, { waitSeconds, pollIntervalSeconds }, (l) => ctx.progress(l)) };
+    const budget = { waitSeconds, pollIntervalSeconds, path: 'controller.gitMirror.stageJob.waitSeconds', after: 'branch-follower git-mirror status' };
+    outcome = { kind: 'finished', state: await followJob(client, job, budget, (l) => ctx.progress(l)) };
   }
   ctx.print(jobView(loaded, stage, job, client.route.context, outcome));
   const failed = outcome.kind === 'finished' && outcome.state.done?.type === 'Failed' ? outcome.state : undefined;

@@ -9,6 +9,7 @@ import { addGlobalOptions, outputFormat, type GlobalOptions } from './global-opt
 import type { CliIo } from './io.ts';
 import { registerLogs } from './logs.ts';
 import { registerPlan } from './plan.ts';
+import { registerReconcile } from './reconcile.ts';
 import { registerRunOnce } from './run-once.ts';
 import { registerStatus } from './status.ts';
 import { registerSynth } from './synth.ts';
@@ -43,6 +44,7 @@ function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   registerApply(cmd, ctx);
   registerStatus(cmd, ctx);
   registerRunOnce(cmd, ctx);
+  registerReconcile(cmd, ctx);
   registerEvents(cmd, ctx);
   registerLogs(cmd, ctx);
   registerCleanupState(cmd, ctx);

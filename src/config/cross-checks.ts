@@ -176,6 +176,10 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(source.issue(['controller', 'apply', 'pollIntervalSeconds'], `must be less than apply.waitSeconds (${apply.waitSeconds}), or --wait could never check twice`));
   }
+  const reconcile = registry.controller.reconcile;
+  if (reconcile.pollIntervalSeconds >= reconcile.waitSeconds) {
+    issues.push(source.issue(['controller', 'reconcile', 'pollIntervalSeconds'], `must be less than reconcile.waitSeconds (${reconcile.waitSeconds}), or --wait could never check twice`));
+  }
   const seen = new Set<string>();
   const unique = issues.filter((i) => {
     const key = `${i.file}:${i.line}:${i.column}:${i.path}:${i.message}`;

@@ -136,6 +136,12 @@ export const ControllerSchema = z
         pollIntervalSeconds: positiveInt('apply.pollIntervalSeconds').describe('How often `apply --wait` checks readiness.'),
       })
       .describe('Budgets of `apply --wait`.'),
+    reconcile: z
+      .strictObject({
+        waitSeconds: positiveInt('reconcile.waitSeconds').describe('How long `reconcile --now --wait` follows the pass Job it created.'),
+        pollIntervalSeconds: positiveInt('reconcile.pollIntervalSeconds').describe('How often `reconcile --now --wait` reads the Job.'),
+      })
+      .describe('Budgets of `reconcile --now`, which runs one pass from the CronJob\'s template at once.'),
     serviceAccount: z
       .strictObject({ name: dnsSubdomain('a ServiceAccount name').describe('ServiceAccount the pass runs as.') })
       .describe('The identity of the reconcile pass.'),

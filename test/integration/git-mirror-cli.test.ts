@@ -6,7 +6,7 @@ import { resourceType } from '../../src/kube/resources.ts';
 import { synthesizeStageJob } from '../../src/synth/stage-job.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
-import { completeJob, dropFalse, failJob, startJob, waitForStageJob } from '../helpers/git-mirror-cli-jobs.ts';
+import { completeJob, dropFalse, failJob, startJob, waitForStageJob } from '../helpers/job-controller.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { REGISTRY, removeFixtures, type Edit } from '../helpers/registry-fixture.ts';
 

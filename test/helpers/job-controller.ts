@@ -12,17 +12,20 @@ const STAGE_JOBS = 'app.kubernetes.io/component=git-mirror-stage';
 /** RFC 3339 in whole seconds, as Kubernetes writes times. */
 const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** Waits until exactly one stage Job exists in `ns` (the CLI is creating it) and returns its name. */
-export async function waitForStageJob(ns: string, timeoutMs = 20_000): Promise<string> {
+/** Waits until exactly one Job matching `selector` exists in `ns` (the CLI is creating it) and returns its name. */
+export async function waitForJob(ns: string, selector: string, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const jobs = await adminClient().list(JOB, ns, STAGE_JOBS);
+    const jobs = await adminClient().list(JOB, ns, selector);
     if (jobs.length === 1) return jobs[0]!.metadata.name;
-    if (jobs.length > 1) throw new Error(`expected one stage Job in ${ns}, found ${jobs.map((j) => j.metadata.name).join(', ')}`);
-    if (Date.now() > deadline) throw new Error(`no stage Job appeared in ${ns} within ${timeoutMs}ms`);
+    if (jobs.length > 1) throw new Error(`expected one Job (${selector}) in ${ns}, found ${jobs.map((j) => j.metadata.name).join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`no Job (${selector}) appeared in ${ns} within ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The one git-mirror stage Job in `ns`. */
+export const waitForStageJob = (ns: string, timeoutMs?: number) => waitForJob(ns, STAGE_JOBS, timeoutMs);
 
 async function putStatus(ns: string, name: string, status: (prev: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
   const admin = adminClient();

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { loadRegistry } from '../config/load.ts';
+import { BranchFollowerError, UsageError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import type { KubeObject } from '../kube/client.ts';
+import { createJob, followJob, runSuffix } from '../kube/jobs.ts';
+import { describeObject, resourceType } from '../kube/resources.ts';
+import type { Manifest } from '../synth/manifests.ts';
+import { connect } from './cluster.ts';
+import type { VerbContext } from './verb.ts';
+
+const CRONJOB = resourceType('batch/v1', 'CronJob');
+
+/** kubectl marks a Job made from a CronJob's template by hand with this annotation; so does reconcile --now. */
+export const INSTANTIATE_ANNOTATION = 'cronjob.kubernetes.io/instantiate';
+
+interface CronJobSpec {
+  jobTemplate: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> };
+}
+
+// The Job `kubectl create job --from=cronjob/<name>` makes, from the live CronJob: its template's
+// labels, annotations and spec, the manual-instantiation annotation, and the CronJob as controlling
+// owner (so the CronJob's history limits and `kubectl get jobs` treat it as one of its runs). Pure.
+export function jobFromCronJob(cronJob: KubeObject, name: string): Manifest {
+  const tpl = (cronJob.spec as CronJobSpec).jobTemplate;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: cronJob.metadata.namespace!,
+      labels: { ...(tpl.metadata?.labels ?? {}) },
+      annotations: { ...(tpl.metadata?.annotations ?? {}), [INSTANTIATE_ANNOTATION]: 'manual' },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata.name, uid: cronJob.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: structuredClone(tpl.spec),
+  } as Manifest;
+}
+
+// One reconcile pass now, instead of at the next schedule tick: a Job from the CronJob's template.
+export function registerReconcile(program: Command, ctx: VerbContext): void {
+  program
+    .command('reconcile')
+    .summary('run one reconcile pass now, from the CronJob template')
+    .description(
+      "Create a Job from the live CronJob's job template, as `kubectl create job --from=cronjob/<name>` does " +
+        '(the template labels and spec, the annotation cronjob.kubernetes.io/instantiate=manual, the CronJob as ' +
+        'controlling owner, a unique name), so a pass runs in seconds instead of at the next schedule tick. ' +
+        'The pass is exactly the scheduled one: same pod, same ServiceAccount, same Lease (a pass already ' +
+        'running makes it skip).\n\n' +
+        '--dry-run is a server-side dry run (nothing is written); --wait follows the Job to Complete or Failed ' +
+        'within controller.reconcile.waitSeconds.\n\n' +
+        'Exit codes: 0 created (with --wait: completed), 2 usage or registry, 5 the CronJob is missing, the ' +
+        'pass Job failed or --wait ran out of time.',
+    )
+    .option('--now', 'create the pass Job now (required: reconcile has no other mode yet)')
+    .option('--dry-run', 'show the Job that would be created; write nothing')
+    .option('--wait', 'follow the Job until Complete or Failed, within controller.reconcile.waitSeconds')
+    .addHelpText('after', '\nExamples:\n  branch-follower reconcile --now --dry-run\n  branch-follower reconcile --now --wait\n')
+    .action(async (opts: { now?: boolean; dryRun?: boolean; wait?: boolean }) => {
+      if (!opts.now) throw new UsageError('reconcile needs --now (run one pass now from the CronJob template)');
+      if (opts.dryRun && opts.wait) throw new UsageError('--wait cannot follow a --dry-run: nothing is created');
+      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const c = loaded.registry.controller;
+      const client = connect(ctx, loaded);
+      const cronJob = await client.get(CRONJOB, c.namespace, c.cronJob.name);
+      if (!cronJob) {
+        throw new BranchFollowerError(`${describeObject('CronJob', c.namespace, c.cronJob.name)} does not exist; run \`branch-follower apply --confirm --wait\` first`, {
+          reason: 'KubeNotFound',
+          retryable: false,
+          exitCode: ExitCode.Failed,
+        });
+      }
+      const job = jobFromCronJob(cronJob, `${c.cronJob.name}-now-${runSuffix()}`);
+      const label = describeObject('Job', c.namespace, job.metadata.name);
+      await createJob(client, job, opts.dryRun === true);
+      if (opts.dryRun) {
+        ctx.print({ data: { dryRun: true, job: job.metadata.name, manifest: job }, human: [{ line: `would create ${label} from ${describeObject('CronJob', c.namespace, c.cronJob.name)} (server-side dry run: nothing was written)` }, { next: ['branch-follower reconcile --now --wait'] }] });
+        return;
+      }
+      ctx.progress(`created ${label} from the CronJob template`);
+      const next = [`kubectl -n ${c.namespace} logs job/${job.metadata.name}`, 'branch-follower status', 'branch-follower events --follower <id>'];
+      if (!opts.wait) {
+        ctx.print({ data: { dryRun: false, job: job.metadata.name, result: null }, human: [{ line: `created ${label}` }, { next }] });
+        return;
+      }
+      ctx.progress(`waiting for ${label} (budget ${c.reconcile.waitSeconds}s, controller.reconcile.waitSeconds) ...`);
+      const budget = { ...c.reconcile, path: 'controller.reconcile.waitSeconds', after: 'branch-follower status' };
+      const state = await followJob(client, job, budget, (l) => ctx.progress(l));
+      const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1000).toFixed(1)}s`;
+      ctx.print({ data: { dryRun: false, job: job.metadata.name, result: { condition: state.done, elapsedSeconds: state.elapsedMs / 1000 } }, human: [{ line }, { next }] });
+      if (state.done?.type === 'Failed') ctx.setExitCode(ExitCode.Failed);
+    });
+}

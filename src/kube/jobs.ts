@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { BranchFollowerError, WaitTimeoutError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import type { Manifest } from '../synth/manifests.ts';
+import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
+import { collectionPath, describeObject, resourceType } from './resources.ts';
+import { realClock, type Clock } from './wait.ts';
+
+// Jobs this CLI creates (git-mirror stage Jobs, reconcile --now) and follows: a unique name suffix,
+// a strict create (or server-side dry run), and polling to the Complete or Failed condition.
+
+export const JOB = resourceType('batch/v1', 'Job');
+
+/** A short random suffix: every run gets its own Job. */
+export function runSuffix(): string {
+  return randomBytes(4).readUInt32BE(0).toString(36).padStart(5, '0').slice(-5);
+}
+
+/** POST of the Job under the field manager, strict field validation; `dryRun` writes nothing. */
+export async function createJob(client: KubeClient, job: Manifest, dryRun: boolean): Promise<KubeObject> {
+  const ns = job.metadata.namespace!;
+  const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });
+  if (dryRun) query.set('dryRun', 'All');
+  return client.post<KubeObject>(`${collectionPath(JOB, ns)}?${query}`, job, dryRun ? 'create (dry-run)' : 'create', describeObject('Job', ns, job.metadata.name));
+}
+
+/** Where a Job stands, from its status; pure. */
+export interface JobState {
+  /** One line for progress: the counts and true conditions, or the final condition. */
+  readonly summary: string;
+  readonly done: { readonly type: 'Complete' | 'Failed'; readonly reason: string; readonly message: string } | null;
+}
+
+interface JobStatus {
+  active?: number;
+  succeeded?: number;
+  failed?: number;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+export function jobState(job: KubeObject): JobState {
+  const s = (job.status as JobStatus | undefined) ?? {};
+  const trueConditions = (s.conditions ?? []).filter((c) => c.status === 'True');
+  const final = trueConditions.find((c) => c.type === 'Complete' || c.type === 'Failed');
+  if (final) {
+    const done = { type: final.type as 'Complete' | 'Failed', reason: final.reason ?? '', message: final.message ?? '' };
+    const why = [done.reason, done.message].filter((x) => x !== '').join(': ');
+    return { summary: why ? `${done.type} (${why})` : done.type, done };
+  }
+  const others = trueConditions.map((c) => c.type);
+  const counts = `active ${s.active ?? 0}, succeeded ${s.succeeded ?? 0}, failed ${s.failed ?? 0}`;
+  return { summary: others.length > 0 ? `${counts}, ${others.join(', ')}` : counts, done: null };
+}
+
+// Polls the Job every pollIntervalSeconds until it has a Complete or Failed condition, printing one
+// progress line whenever what it shows changes; gives up after waitSeconds. The Job keeps running then.
+export async function followJob(
+  client: KubeClient,
+  job: Manifest,
+  budget: { waitSeconds: number; pollIntervalSeconds: number; path: string; after: string },
+  progress: (line: string) => void,
+  clock: Clock = realClock,
+): Promise<JobState & { elapsedMs: number }> {
+  const ns = job.metadata.namespace!;
+  const name = job.metadata.name;
+  const label = describeObject('Job', ns, name);
+  const start = clock.now();
+  let last = '';
+  for (;;) {
+    const live = await client.get(JOB, ns, name);
+    if (!live) {
+      throw new BranchFollowerError(`${label} is gone before it finished (deleted by someone, or its TTL passed); run \`${budget.after}\` to see what it did`, {
+        reason: 'KubeNotFound',
+        retryable: false,
+        exitCode: ExitCode.Failed,
+      });
+    }
+    const state = jobState(live);
+    const elapsedMs = clock.now() - start;
+    if (state.summary !== last) {
+      progress(`  ${label}: ${state.summary} (${(elapsedMs / 1000).toFixed(1)}s)`);
+      last = state.summary;
+    }
+    if (state.done) return { ...state, elapsedMs };
+    if (elapsedMs + budget.pollIntervalSeconds * 1000 > budget.waitSeconds * 1000) {
+      throw new WaitTimeoutError(
+        `${label} did not finish within ${budget.waitSeconds}s (${budget.path}); last seen: ${state.summary}. ` +
+          `It keeps running until its activeDeadlineSeconds: follow it with \`kubectl -n ${ns} get job ${name}\`, then run \`${budget.after}\``,
+      );
+    }
+    await clock.sleep(budget.pollIntervalSeconds * 1000);
+  }
+}
+
