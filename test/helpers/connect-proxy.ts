@@ -42,10 +42,12 @@ const REQUEST = /Request \(file descriptor \d+\): CONNECT /;
 const REFUSED = /Refused CONNECT method on port/;
 const RELOADED = /Reloading config file finished/;
 
-// `connectPort` is the only port CONNECT may reach (the ssh upstream's); `refuseFirst` as above.
-export async function startConnectProxy(opts: { connectPort: number; refuseFirst?: number }): Promise<ConnectProxy> {
+// `connectPort` is the only port CONNECT may reach (the ssh upstream's); `refuseFirst` as above;
+// `port`: listen there instead of a free port; `wrap`: run tinyproxy through this argv (e.g. a mount
+// namespace whose /etc/hosts resolves the upstream's name).
+export async function startConnectProxy(opts: { connectPort: number; refuseFirst?: number; port?: number; wrap?: (argv: readonly string[]) => string[] }): Promise<ConnectProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'bf-connect-proxy-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = join(dir, 'tinyproxy.conf');
   const logFile = join(dir, 'tinyproxy.log');
   const writeConfig = (connectPort: number): void =>
@@ -83,7 +85,9 @@ export async function startConnectProxy(opts: { connectPort: number; refuseFirst
 
   const start = async (): Promise<void> => {
     const reloadsBefore = countLines(logFile, RELOADED);
-    const proc = spawn(TINYPROXY, ['-d', '-c', config], { stdio: 'ignore' });
+    const argv = [TINYPROXY, '-d', '-c', config];
+    const [cmd, ...args] = opts.wrap ? opts.wrap(argv) : argv;
+    const proc = spawn(cmd!, args, { stdio: 'ignore' });
     proc.on('error', () => undefined);
     child = proc;
     const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -73,18 +73,33 @@ export interface GitServer {
 }
 
 
+/** How startGitServer may differ from its default (a free port, a fresh root, run as the caller). */
+export interface GitServerOptions {
+  /** Listen on this loopback port (e.g. 9418, git's own, for a URL without a port). */
+  readonly port?: number;
+  /** Serve this existing directory instead of a fresh one (dispose leaves it in place). */
+  readonly root?: string;
+  /** Run the daemon as this uid/gid (git serves only repositories its user owns). */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (text: string, needle: string) => text.split('\n').filter((l) => l.includes(needle)).length;
 
 // Starts a git daemon on a free loopback port over a fresh temp root, and waits until it is ready.
-export async function startGitServer(): Promise<GitServer> {
+export async function startGitServer(opts: GitServerOptions = {}): Promise<GitServer> {
   const base = mkdtempSync(join(CEILING, 'bf-git-server-'));
-  const root = join(base, 'root');
+  const root = opts.root ?? join(base, 'root');
   const home = join(base, 'home');
   const logFile = join(base, 'daemon.log');
-  mkdirSync(root);
+  if (opts.root === undefined) mkdirSync(root);
   mkdirSync(home);
-  const port = await freePort();
+  if (opts.runAs) {
+    // The daemon's user must reach its working directory.
+    chmodSync(base, 0o755);
+    chownSync(home, opts.runAs.uid, opts.runAs.gid);
+  }
+  const port = opts.port ?? (await freePort());
   let daemon: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   /** Connections the helper made itself (readiness probes), left out of connectionCount(). */
@@ -113,7 +128,7 @@ export async function startGitServer(): Promise<GitServer> {
         '--log-destination=stderr',
         root,
       ],
-      { cwd: home, env: { ...hermeticGitEnv(PATH, home) }, stdio: ['ignore', 'ignore', fd] },
+      { cwd: home, env: { ...hermeticGitEnv(PATH, home) }, stdio: ['ignore', 'ignore', fd], ...(opts.runAs ?? {}) },
     );
     closeSync(fd);
     daemon = child;

@@ -47,6 +47,19 @@ export interface SshUpstream {
   dispose(): Promise<void>;
 }
 
+/** How startSshUpstream may differ from its default (a free port, the caller's user, sshd as is). */
+export interface SshUpstreamOptions {
+  /** Listen on this loopback port (e.g. 443, as ssh.github.com does). */
+  readonly port?: number;
+  /** The login user sshd allows (default: the user the tests run as); sshd must find it in /etc/passwd. */
+  readonly user?: string;
+  /**
+   * Runs sshd through this argv (e.g. a mount namespace whose /etc/passwd has `user`, or where the
+   * repositories appear at the absolute paths the clients name); `repos` is where they are on disk.
+   */
+  readonly wrap?: (argv: readonly string[], paths: { readonly dir: string; readonly repos: string }) => string[];
+}
+
 async function keygen(file: string): Promise<void> {
   await execa('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'ssh-upstream-test', '-f', file], { stdin: 'ignore' });
 }
@@ -69,7 +82,7 @@ function readLog(file: string): string {
 }
 
 // One sshd per test file (or test); everything lives in one temp dir that dispose() removes.
-export async function startSshUpstream(): Promise<SshUpstream> {
+export async function startSshUpstream(opts: SshUpstreamOptions = {}): Promise<SshUpstream> {
   const dir = mkdtempSync(join(tmpdir(), 'bf-ssh-upstream-'));
   const home = join(dir, 'home');
   const repos = join(dir, 'repos');
@@ -85,8 +98,8 @@ export async function startSshUpstream(): Promise<SshUpstream> {
   // `restrict`: no pty, no port/agent/X11 forwarding, no ~/.ssh/rc; git only needs an exec channel.
   writeFileSync(authorizedKeys, `restrict ${readFileSync(`${identityFile}.pub`, 'utf8').trim()}\n`, { mode: 0o600 });
 
-  const port = await freePort();
-  const user = userInfo().username;
+  const port = opts.port ?? (await freePort());
+  const user = opts.user ?? userInfo().username;
   const config = join(dir, 'sshd_config');
   const logFile = join(dir, 'sshd.log');
   writeFileSync(
@@ -121,7 +134,9 @@ export async function startSshUpstream(): Promise<SshUpstream> {
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     // -D: stay in the foreground as our child; -e/-E: log to the file, not syslog.
-    const proc = spawn(SSHD, ['-D', '-e', '-f', config, '-E', logFile], { stdio: 'ignore' });
+    const argv = [SSHD, '-D', '-e', '-f', config, '-E', logFile];
+    const [cmd, ...args] = opts.wrap ? opts.wrap(argv, { dir, repos }) : argv;
+    const proc = spawn(cmd!, args, { stdio: 'ignore' });
     proc.on('error', () => undefined);
     child = proc;
     await waitForPort(port, proc, logFile);
