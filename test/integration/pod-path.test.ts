@@ -137,11 +137,12 @@ describe('the synthesized CronJob pod, executed for real', () => {
     expect(world.git.log()).toMatch(/Request upload-pack for '\/pikasTech\/unidesk\.git'/);
   });
 
-  it('the pass read the registry ConfigMap\'s bytes over the clone\'s file, mounted read-only, as the pod\'s user', async () => {
+  it('the pass read the registry ConfigMap\'s bytes over the clone\'s file, mounted read-only, on a read-only root, as the pod\'s user', async () => {
     expect(seen.registry?.toString('utf8')).toBe(world.registryText);
-    const line = seen.mountinfo!.split('\n').find((l) => l.split(' ')[4] === '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml');
-    expect(line, seen.mountinfo).toBeDefined();
-    expect(line!.split(' ')[5]!.split(',')).toContain('ro');
+    const optionsAt = (point: string) => seen.mountinfo!.split('\n').find((l) => l.split(' ')[4] === point)?.split(' ')[5]?.split(',');
+    expect(optionsAt('/opt/branch-follower/checkout/config/cicd-branch-followers.yaml'), seen.mountinfo).toContain('ro');
+    expect(optionsAt('/'), 'readOnlyRootFilesystem').toContain('ro');
+    expect(optionsAt('/opt/branch-follower/checkout')).toContain('rw');
     const status = await seen.status;
     expect(status).toMatch(/^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
     expect(status).toMatch(/^Groups:\s+10001\s*$/m);
