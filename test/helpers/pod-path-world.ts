@@ -153,6 +153,8 @@ export async function startPodPathWorld(): Promise<PodPathWorld> {
     for (const repo of new Set(followers.map((f) => f.repo))) await ssh.createRepo(repo);
 
     // The controller's own source: upstream and the served mirror hold this checkout's HEAD as master.
+    // Seeded here because nothing in the product writes refs/heads/<source.mirror.ref> into the served
+    // cache repository (sync writes refs/mirror-stage/* and snapshots only), yet clone-source clones it.
     const sourceMirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror)!;
     const head = await hermeticGit(['-C', ROOT, 'rev-parse', 'HEAD'], { home: git.home });
     const sourceRef = `refs/heads/${c.source.mirror.ref}`;
