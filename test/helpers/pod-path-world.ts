@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../src/config/load.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { assertPortFree, cronJobPod, hostsFile, podEndpoints, serverSandbox, type CronJobPod, type Endpoint } from '../../scripts/pod-exec/index.ts';
 import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from '../fixtures/adapters/fake-control-plane-harness.ts';
-import { adminClient } from './cluster.ts';
 import { startConnectProxy, type ConnectProxy } from './connect-proxy.ts';
 import { hermeticGit, startGitServer, type GitServer } from './git-server.ts';
 import { REGISTRY, ROOT } from './registry.ts';
@@ -87,11 +87,10 @@ const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['
 // Starts the servers on the declared ports (failing, naming the port, when one is taken), creates the
 // upstream repositories of the shipped followers and the mirror cache's `pikasTech/unidesk.git` whose
 // `master` is this checkout's committed HEAD, and the githubSsh Secret in the controller's namespace.
-export async function startPodPathWorld(): Promise<PodPathWorld> {
+export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld> {
   const loaded = loadRegistry(REGISTRY, ROOT);
   const c = loaded.registry.controller;
   const pod = cronJobPod(readFileSync(join(ROOT, 'dist', `cronjob-${c.cronJob.name}.yaml`), 'utf8'));
-  const admin = adminClient();
   const cm = await admin.get(CONFIG_MAP, pod.namespace, c.configMaps.registry);
   const registryText = (cm?.data as Record<string, string> | undefined)?.['cicd-branch-followers.yaml'];
   if (registryText === undefined) throw new Error(`ConfigMap ${pod.namespace}/${c.configMaps.registry} has no cicd-branch-followers.yaml: apply dist/ first`);

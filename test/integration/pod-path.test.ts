@@ -57,7 +57,7 @@ function prefixLines(): (name: string, stream: 'stdout' | 'stderr', text: string
 beforeAll(async () => {
   const applied = await cli(['apply', '--confirm', '--wait', '--kubeconfig', kubeconfig()], { cwd: ROOT });
   expect(applied.code, applied.stderr).toBe(0);
-  world = await startPodPathWorld();
+  world = await startPodPathWorld(adminClient());
 
   // Every follower's branch exists upstream; the control planes already run the tips, except hwlab's,
   // which gets one new commit: the pass has exactly one sha to trigger.

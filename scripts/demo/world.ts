@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { resolveRoute } from '../../src/kube/route.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { startPodPathWorld, type PodPathWorld } from '../../test/helpers/pod-path-world.ts';
+import { envtestAssets } from '../envtest/assets.ts';
+import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
+import { apiServerOf, dockerfileImage, hostsFile, preparePod, requestServiceAccountToken, serverSandbox, type PodResult, type RunHooks } from '../pod-exec/index.ts';
+
+// Everything the demo runs against, on this machine: the real kube-apiserver + etcd the tests use,
+// and the pass pod's outside world at the names and ports the shipped registry declares (the git
+// mirror, an SSH upstream standing in for GitHub, the CONNECT proxy, the UniDesk CLI doubles) — the
+// same world the pod-path test builds (test/helpers/pod-path-world.ts). dist/ is applied as it is.
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface DemoWorld {
+  readonly cp: ControlPlaneInfo;
+  readonly admin: KubeClient;
+  readonly pods: PodPathWorld;
+  /** Wraps an argv so it runs with an /etc/hosts that resolves the cluster names to the loopback servers. */
+  readonly withClusterDns: (argv: readonly string[]) => string[];
+  /** Runs the synthesized CronJob pod once (pod-exec), streaming its output. */
+  runPassPod(name: string, hooks: RunHooks): Promise<PodResult>;
+  dispose(): Promise<void>;
+}
+
+export async function startControlPlaneForDemo(say: (line: string) => void): Promise<{ cp: ControlPlaneInfo; admin: KubeClient; dir: string }> {
+  const assets = envtestAssets();
+  const dir = mkdtempSync(join(tmpdir(), 'bf-demo-cp-'));
+  const started = Date.now();
+  const cp = await startControlPlane({ assets, dir, contextAliases: ['unidesk-jd01'], guardParent: true, readyTimeoutMs: 60_000 });
+  say(`kube-apiserver + etcd ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  const { kc, route } = resolveRoute({ kubeconfig: cp.kubeconfig }, { context: 'envtest', requestTimeoutSeconds: 10 }, {});
+  return { cp, admin: new KubeClient(kc, route), dir };
+}
+
+export async function startWorld(cp: ControlPlaneInfo, admin: KubeClient, cpDir: string, say: (line: string) => void): Promise<DemoWorld> {
+  const pods = await startPodPathWorld(admin);
+  for (const e of pods.endpoints) say(`${e.host}:${e.port}  ${e.what}`);
+  const hosts = join(cpDir, 'demo-hosts');
+  writeFileSync(hosts, hostsFile('demo', pods.endpoints.map((e) => e.host)));
+  // The operator's CLI sees the project (and Node in its node_modules) and the generated hosts file.
+  const withClusterDns = serverSandbox(join(cpDir, 'cli-sandbox'), [
+    { source: ROOT, target: ROOT, readOnly: false },
+    { source: hosts, target: '/etc/hosts', readOnly: true },
+  ]);
+  const prepared: { dispose(): Promise<void> }[] = [];
+  return {
+    cp,
+    admin,
+    pods,
+    withClusterDns,
+    async runPassPod(name, hooks) {
+      const c = pods.loaded.registry.controller;
+      const token = await requestServiceAccountToken(admin, pods.pod.namespace, pods.pod.spec.serviceAccountName!);
+      const pod = await preparePod({
+        pod: pods.pod,
+        podName: name,
+        client: admin,
+        serviceAccountToken: token,
+        apiServer: apiServerOf(cp.kubeconfig),
+        claims: { [c.gitMirror.claimName]: pods.cacheDir },
+        image: dockerfileImage({
+          dockerfile: join(ROOT, 'image/Dockerfile'),
+          projectRoot: ROOT,
+          cliDirs: [{ source: join(pods.fake.binDir, '..'), at: pods.fakeAt, readOnly: false, what: 'the UniDesk CLI doubles and their state' }],
+        }),
+        hosts: pods.endpoints.filter((e) => e.reachedBy === 'pod').map((e) => e.host),
+      });
+      prepared.push(pod);
+      return pod.run(hooks);
+    },
+    async dispose() {
+      for (const p of prepared) await p.dispose().catch(() => undefined);
+      await pods.dispose();
+      await stopControlPlane(cp);
+      rmSync(cpDir, { recursive: true, force: true });
+    },
+  };
+}
