@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveRoute } from '../../src/kube/route.ts';
 import { KubeClient } from '../../src/kube/client.ts';
-import { startPodPathWorld, type PodPathWorld } from '../../test/helpers/pod-path-world.ts';
+import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../../test/helpers/pod-path-world.ts';
 import { envtestAssets } from '../envtest/assets.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
-import { apiServerOf, dockerfileImage, hostsFile, preparePod, requestServiceAccountToken, serverSandbox, type PodResult, type RunHooks } from '../pod-exec/index.ts';
+import { hostsFile, serverSandbox, type PodResult, type RunHooks } from '../pod-exec/index.ts';
 
 // Everything the demo runs against, on this machine: the real kube-apiserver + etcd the tests use,
 // and the pass pod's outside world at the names and ports the shipped registry declares (the git
@@ -53,22 +53,7 @@ export async function startWorld(cp: ControlPlaneInfo, admin: KubeClient, cpDir:
     pods,
     withClusterDns,
     async runPassPod(name, hooks) {
-      const c = pods.loaded.registry.controller;
-      const token = await requestServiceAccountToken(admin, pods.pod.namespace, pods.pod.spec.serviceAccountName!);
-      const pod = await preparePod({
-        pod: pods.pod,
-        podName: name,
-        client: admin,
-        serviceAccountToken: token,
-        apiServer: apiServerOf(cp.kubeconfig),
-        claims: { [c.gitMirror.claimName]: pods.cacheDir },
-        image: dockerfileImage({
-          dockerfile: join(ROOT, 'image/Dockerfile'),
-          projectRoot: ROOT,
-          cliDirs: [{ source: join(pods.fake.binDir, '..'), at: pods.fakeAt, readOnly: false, what: 'the UniDesk CLI doubles and their state' }],
-        }),
-        hosts: pods.endpoints.filter((e) => e.reachedBy === 'pod').map((e) => e.host),
-      });
+      const pod = await preparePassPod(pods, { admin, kubeconfig: cp.kubeconfig, podName: name });
       prepared.push(pod);
       return pod.run(hooks);
     },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { KubeClient, type KubeObject } from '../../src/kube/client.ts';
 import { resolveRoute } from '../../src/kube/route.ts';
+import { cli } from './cli.ts';
 import { makeFixture } from './registry-fixture.ts';
 import type { Edit } from './registry-fixture.ts';
 
@@ -80,4 +81,13 @@ export const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletec
 /** resourceVersion of every object, keyed `Kind/name`. */
 export function versions(objs: readonly (KubeObject | undefined)[]): Record<string, string | undefined> {
   return Object.fromEntries(objs.filter((o): o is KubeObject => o !== undefined).map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
+}
+
+/** A namespace with the controller applied from a registry copy (plus `edits`); its name and the copy's root. */
+export async function appliedFixture(prefix: string, edits: readonly Edit[] = []): Promise<{ ns: string; root: string }> {
+  const ns = uniqueNamespace(prefix);
+  const root = clusterFixture(ns, edits);
+  const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });
+  if (r.code !== 0) throw new Error(`apply into ${ns} exited ${r.code}: ${r.stderr}`);
+  return { ns, root };
 }

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../src/config/load.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { resourceType } from '../../src/kube/resources.ts';
-import { assertPortFree, cronJobPod, hostsFile, podEndpoints, serverSandbox, type CronJobPod, type Endpoint } from '../../scripts/pod-exec/index.ts';
+import { apiServerOf, assertPortFree, cronJobPod, dockerfileImage, hostsFile, podEndpoints, preparePod, requestServiceAccountToken, serverSandbox, type CronJobPod, type Endpoint, type PreparedPod } from '../../scripts/pod-exec/index.ts';
 import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { startConnectProxy, type ConnectProxy } from './connect-proxy.ts';
 import { hermeticGit, startGitServer, type GitServer } from './git-server.ts';
@@ -211,4 +211,26 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
     await dispose();
     throw err;
   }
+}
+
+// The synthesized pass pod of this world, prepared to run once: a fresh TokenRequest token of its
+// ServiceAccount, the mirror cache claim's directory, the runner image from image/Dockerfile with the
+// UniDesk CLI doubles on its PATH, and the cluster names the pod reaches resolving to loopback.
+export async function preparePassPod(world: PodPathWorld, o: { admin: KubeClient; kubeconfig: string; podName: string; log?: (line: string) => void }): Promise<PreparedPod> {
+  const token = await requestServiceAccountToken(o.admin, world.pod.namespace, world.pod.spec.serviceAccountName!);
+  return preparePod({
+    pod: world.pod,
+    podName: o.podName,
+    client: o.admin,
+    serviceAccountToken: token,
+    apiServer: apiServerOf(o.kubeconfig),
+    claims: { [world.loaded.registry.controller.gitMirror.claimName]: world.cacheDir },
+    image: dockerfileImage({
+      dockerfile: join(ROOT, 'image/Dockerfile'),
+      projectRoot: ROOT,
+      cliDirs: [{ source: join(world.fake.binDir, '..'), at: world.fakeAt, readOnly: false, what: 'the UniDesk CLIs (the fake control planes) and their state' }],
+    }),
+    hosts: world.endpoints.filter((e) => e.reachedBy === 'pod').map((e) => e.host),
+    ...(o.log ? { log: o.log } : {}),
+  });
 }

@@ -5,10 +5,10 @@ import { fingerprint } from '../../src/kube/normalize.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { synthesizeStageJob } from '../../src/synth/stage-job.ts';
 import { cli } from '../helpers/cli.ts';
-import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
+import { adminClient, appliedFixture, auditEvents, kubeconfig, MUTATING } from '../helpers/cluster.ts';
 import { completeJob, dropFalse, failJob, startJob, waitForStageJob } from '../helpers/job-controller.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { REGISTRY, removeFixtures, type Edit } from '../helpers/registry-fixture.ts';
+import { REGISTRY, removeFixtures } from '../helpers/registry-fixture.ts';
 
 // `git-mirror sync|flush|status` without --local, against a real kube-apiserver (envtest: no
 // controller-manager, so the tests play the Job controller through the status subresource).
@@ -26,13 +26,7 @@ afterAll(async () => {
 });
 
 /** A namespace with the controller applied, and the registry copy that declares it. */
-async function applied(prefix: string, edits: readonly Edit[] = []): Promise<{ ns: string; root: string }> {
-  const ns = uniqueNamespace(prefix);
-  const root = clusterFixture(ns, edits);
-  const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });
-  expect(r.code, r.stderr).toBe(0);
-  return { ns, root };
-}
+const applied = appliedFixture;
 
 const mirrorCli = (root: string, argv: string[]) => cli(['git-mirror', ...argv, '--kubeconfig', kubeconfig()], { cwd: root, env: { PATH: process.env.PATH } });
 

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../src/kube/resources.ts';
-import { apiServerOf, assertPortFree, checkPodSpec, preparePod, requestServiceAccountToken, dockerfileImage, type CronJobPod, type PodResult, type PodSpec, type PreparedPod } from '../../scripts/pod-exec/index.ts';
+import { apiServerOf, assertPortFree, checkPodSpec, preparePod, dockerfileImage, type CronJobPod, type PodResult, type PodSpec, type PreparedPod } from '../../scripts/pod-exec/index.ts';
 import { adminClient, auditEvents, kubeconfig, type AuditEvent } from '../helpers/cluster.ts';
 import { cli } from '../helpers/cli.ts';
-import { startPodPathWorld, type FollowerFacts, type PodPathWorld } from '../helpers/pod-path-world.ts';
+import { preparePassPod, startPodPathWorld, type FollowerFacts, type PodPathWorld } from '../helpers/pod-path-world.ts';
 import { ROOT } from '../helpers/registry.ts';
 
 // Issue 6: everything else can pass while the one thing that runs in production — the CronJob's pod —
@@ -71,21 +71,10 @@ beforeAll(async () => {
   world.configure({ lanes });
 
   const c = world.loaded.registry.controller;
-  const admin = adminClient();
-  const token = await requestServiceAccountToken(admin, world.pod.namespace, world.pod.spec.serviceAccountName!);
-  prepared = await preparePod({
-    pod: world.pod,
+  prepared = await preparePassPod(world, {
+    admin: adminClient(),
+    kubeconfig: kubeconfig(),
     podName: `${world.pod.cronJobName}-pod-exec-${process.pid}`,
-    client: admin,
-    serviceAccountToken: token,
-    apiServer: apiServerOf(kubeconfig()),
-    claims: { [c.gitMirror.claimName]: world.cacheDir },
-    image: dockerfileImage({
-      dockerfile: join(ROOT, 'image/Dockerfile'),
-      projectRoot: ROOT,
-      cliDirs: [{ source: join(world.fake.binDir, '..'), at: world.fakeAt, readOnly: false, what: 'the UniDesk CLIs (the fake control planes) and their state' }],
-    }),
-    hosts: world.endpoints.filter((e) => e.reachedBy === 'pod').map((e) => e.host),
     ...(VERBOSE ? { log: (line: string) => console.log(line) } : {}),
   });
 

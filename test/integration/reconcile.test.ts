@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { INSTANTIATE_ANNOTATION } from '../../src/cli/reconcile.ts';
 import { resourceType } from '../../src/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
-import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
+import { adminClient, appliedFixture, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
 import { completeJob, failJob, startJob, waitForJob } from '../helpers/job-controller.ts';
-import { removeFixtures, type Edit } from '../helpers/registry-fixture.ts';
+import { removeFixtures } from '../helpers/registry-fixture.ts';
 
 // `reconcile --now` against a real kube-apiserver: the Job it makes from the live CronJob, as
 // `kubectl create job --from=cronjob/...` does. envtest runs no controller-manager, so the tests play
@@ -16,13 +16,7 @@ const PASS_JOBS = 'app.kubernetes.io/component=reconcile-pass';
 
 afterAll(() => removeFixtures());
 
-async function applied(prefix: string, edits: readonly Edit[] = []): Promise<{ ns: string; root: string }> {
-  const ns = uniqueNamespace(prefix);
-  const root = clusterFixture(ns, edits);
-  const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });
-  expect(r.code, r.stderr).toBe(0);
-  return { ns, root };
-}
+const applied = appliedFixture;
 
 const reconcile = (root: string, argv: string[]) => cli(['reconcile', ...argv, '--kubeconfig', kubeconfig()], { cwd: root });
 const writes = (ns: string) => auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
