@@ -7,7 +7,7 @@ import type { AdapterStatus } from './adapters/contract.ts';
 import { emitTransitions } from './events.ts';
 import { acquireLease, releaseLease, renewLease } from './lease.ts';
 import { Decision, Phase, Reason } from './phases.ts';
-import { afterTrigger, step, type MirrorView, type Policy, type Step, type StatusView } from './state-machine.ts';
+import { afterTrigger, runJustSucceeded, step, type MirrorView, type Policy, type Step, type StatusView } from './state-machine.ts';
 import type { StateRecord, Transition } from './state-record.ts';
 import { readState, writeState, type StateSnapshot } from './state-store.ts';
 
@@ -140,9 +140,7 @@ class Pass {
         const s = await this.io.status(f, view.tip, view.snapshotRef);
         this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
         status = 'error' in s ? { error: s.error } : { status: s.status };
-        // A run that succeeded between the mirror read and the status read has published since:
-        // the mirror checks of an in-flight sha are read after the status, never before it.
-        if (prev?.inFlight && !this.opts.dryRun) look = (await this.io.observe([f])).get(f.id) ?? { error: 'no observation' };
+        if (!this.opts.dryRun && runJustSucceeded(prev, status)) look = (await this.io.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
       const s: Step = step(prev, look, status, policy, this.opts.now());
       if (this.opts.dryRun) return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };

@@ -270,6 +270,16 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
   return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now, status.status);
 }
 
+// A run that succeeded between the mirror read and the status read has published its GitOps commit
+// since: at the look that first sees the in-flight sha's run succeeded, the mirror is read again, so
+// the mirror checks never come from before the publish. Later looks read the mirror after it anyway.
+export function runJustSucceeded(prev: StateRecord | undefined, status: StatusView): boolean {
+  const f = prev?.inFlight;
+  if (!f || f.runDoneAt !== null || !('status' in status)) return false;
+  const run = status.status.run;
+  return run !== null && run.sha === f.sha && run.phase === 'Succeeded';
+}
+
 /** The record after the trigger action: ClosingOut with the run, or Failed (retryable within the budget). */
 export function afterTrigger(record: StateRecord, result: { runName: string } | { error: string }, policy: Policy, now: number): { next: StateRecord; transitions: readonly Transition[] } {
   const d = new Draft(record, now, policy);

@@ -1,7 +1,7 @@
 import type { AdapterRun, AdapterStatus } from '../../runner/adapters/contract.ts';
 import { gitopsObserved, MIRROR_STAGE_PREFIX } from '../../runner/observe/observation.ts';
 import { Reason } from '../../runner/phases.ts';
-import { afterTrigger, step, type Action, type GitopsView, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
+import { afterTrigger, runJustSucceeded, step, type Action, type GitopsView, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
 import { StateRecordSchema, type StateRecord, type Transition } from '../../runner/state-record.ts';
 
 // A small world around the pure state machine for the property tests: a fake git mirror cache, a
@@ -346,8 +346,8 @@ export class World {
    * step's record (a re-send changes inFlight.sentAt) is written before its action is carried out,
    * so of two passes that decided the same send only the CAS winner sends. For a flush action, as
    * runner/pass.ts `follow` does: git-mirror flush once, look at the mirror again and follow once
-   * more (that second look carries out a trigger, but never a second flush). The mirror of an
-   * in-flight follower is looked at again after its status, so a publish in between is seen.
+   * more (that second look carries out a trigger, but never a second flush). At the look that first
+   * sees the in-flight sha's run succeeded, the mirror is looked at again, so a publish in between is seen.
    */
   *pass(flushed = false): Generator<PassPoint, void, void> {
     for (let conflicts = 0; conflicts < 6; conflicts++) {
@@ -359,8 +359,8 @@ export class World {
       this.betweenLooks = undefined;
       between?.();
       const status = this.policy.enabled && !('error' in first) && first.tip !== null ? this.cp.status() : undefined;
-      // As runner/pass.ts: an in-flight follower's mirror is read again after its status.
-      const mirror = status !== undefined && prev?.inFlight ? this.mirror.view() : first;
+      // As runner/pass.ts: the mirror is read again at the look that first sees the own run succeeded.
+      const mirror = status !== undefined && runJustSucceeded(prev, status) ? this.mirror.view() : first;
       const cache = this.mirror.gitops();
       const s = step(prev, mirror, status, this.policy, now);
       this.checkRecord(s.next);
