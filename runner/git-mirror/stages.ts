@@ -56,12 +56,6 @@ export function stageInputs(loaded: LoadedRegistry, mirrorId: string, mounts: St
   };
 }
 
-/** The mirrors the followers use, in registry order. */
-export function mirrorsOf(loaded: LoadedRegistry, followerIds?: readonly string[]): string[] {
-  const used = new Set(loaded.registry.followers.filter((f) => !followerIds || followerIds.includes(f.id)).map((f) => f.source.mirror));
-  return loaded.registry.mirrors.filter((m) => used.has(m.id)).map((m) => m.id);
-}
-
 export function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
   const s = loaded.registry.controller.source.githubSsh;
   return {

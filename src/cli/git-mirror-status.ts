@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import { execGit } from '../../runner/git-mirror/git.ts';
-import { MIRROR_STAGE_PREFIX, mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
+import { mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
 import { followerMirrorStatus, transportOf, type StageMounts } from '../../runner/git-mirror/stages.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
-import { parseLsRemote } from '../../runner/observe/ls-remote.ts';
+import { lsRemote } from '../../runner/observe/ls-remote.ts';
 import { gitopsObserved } from '../../runner/observe/observation.ts';
-import { SNAPSHOT_REF_PREFIX, snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
+import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../config/load.ts';
 import type { FollowerConfig } from '../config/schema.ts';
 import { BranchFollowerError } from '../errors.ts';
@@ -200,18 +199,16 @@ export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection,
   const failures: StageFailure[] = [];
   for (const m of sel.mirrors) {
     const followers = sel.followers.filter((f) => f.source.mirror === m.id);
-    const gitopsRefs = followers.map((f) => gitopsRefOf(loaded, f.id));
-    const r = await execGit(['ls-remote', m.url, `${MIRROR_STAGE_PREFIX}*`, `${SNAPSHOT_REF_PREFIX}*`, ...new Set(gitopsRefs)], {
-      transportEnv: {},
-      timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000,
-      pathEnv,
-    });
-    if (r.failed) {
-      failures.push(failureOf(new MirrorError({ mirror: m.id, url: m.url, detail: r.detail }), m.id, null));
+    // The same single ls-remote the pass observes with (branch, mirror-stage and snapshot refs).
+    let refs: ReadonlyMap<string, string>;
+    try {
+      refs = await lsRemote(m.url, { timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000, pathEnv, mirror: m.id });
+    } catch (err) {
+      if (!(err instanceof MirrorError)) throw err;
+      failures.push(failureOf(err, m.id, null));
       continue;
     }
-    const refs = parseLsRemote(r.stdout);
-    followers.forEach((f, i) => rows.push(rowFromRefs(f, gitopsRefs[i]!, refs)));
+    for (const f of followers) rows.push(rowFromRefs(f, gitopsRefOf(loaded, f.id), refs));
   }
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
