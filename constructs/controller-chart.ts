@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { LoadedRegistry } from '../src/config/load.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
 import { ControllerCronJob } from './controller-cron-job.ts';
 import { ControllerNamespace } from './controller-namespace.ts';
 import { ControllerRbac } from './controller-rbac.ts';

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import type { ResourcesConfig } from '../src/config/schema.ts';
+import type { ResourcesConfig } from '../core/config/schema.ts';
 import { checkoutDirOf, runnerPodSpec, type RunnerPodProps } from './runner-pod.ts';
 
 /** The verb the pod runs: one confirmed reconcile pass over every follower, as the controller. */

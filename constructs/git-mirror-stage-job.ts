@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import type { LoadedRegistry } from '../src/config/load.ts';
-import type { ResourcesConfig } from '../src/config/schema.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
+import type { ResourcesConfig } from '../core/config/schema.ts';
 import { ownerLabels } from './ownership.ts';
 import { runnerPodPropsOf, runnerPodSpec, type RunnerPodProps } from './runner-pod.ts';
 

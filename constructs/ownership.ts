@@ -1,4 +1,4 @@
-import type { LoadedRegistry } from '../src/config/load.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
 
 // How the objects of one controller are recognised in the cluster: `apply` prunes by these labels,
 // and never prunes an object carrying the prune annotation.

@@ -1,7 +1,7 @@
 import { basename, posix } from 'node:path';
 import { k8s } from 'cdk8s-plus-28';
-import type { LoadedRegistry } from '../src/config/load.ts';
-import type { ResourcesConfig } from '../src/config/schema.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
+import type { ResourcesConfig } from '../core/config/schema.ts';
 
 // The pod both the reconcile pass (the CronJob) and a git-mirror stage Job run in: the controller
 // source cloned from the mirror into an EmptyDir, the registry ConfigMap mounted over the clone's

@@ -1,4 +1,4 @@
-import type { KubeClient } from '../src/kube/client.ts';
+import type { KubeClient } from '../core/kube/client.ts';
 import { microTime } from './lease.ts';
 import type { Transition } from './state-record.ts';
 

@@ -1,7 +1,7 @@
-import { BranchFollowerError } from '../src/errors.ts';
-import { ExitCode } from '../src/exit-codes.ts';
-import type { KubeClient, KubeObject } from '../src/kube/client.ts';
-import { resourceType } from '../src/kube/resources.ts';
+import { BranchFollowerError } from '../core/errors.ts';
+import { ExitCode } from '../src/cli/exit-codes.ts';
+import type { KubeClient, KubeObject } from '../core/kube/client.ts';
+import { resourceType } from '../core/kube/resources.ts';
 import { PASS_FIELD_MANAGER } from './state-store.ts';
 
 const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');

@@ -1,7 +1,7 @@
-import { gitopsRefOf, type LoadedRegistry } from '../src/config/load.ts';
-import { BranchFollowerError } from '../src/errors.ts';
-import type { FollowerConfig } from '../src/config/schema.ts';
-import { staticValues } from '../src/config/template-values.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../core/config/load.ts';
+import { BranchFollowerError } from '../core/errors.ts';
+import type { FollowerConfig } from '../core/config/schema.ts';
+import { staticValues } from '../core/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
 import { tail } from './adapters/redact.ts';
 import type { FlushResult } from './git-mirror/flush.ts';

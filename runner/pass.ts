@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { LoadedRegistry } from '../src/config/load.ts';
-import type { FollowerConfig } from '../src/config/schema.ts';
-import { KubeError } from '../src/errors.ts';
-import type { KubeClient, KubeObject } from '../src/kube/client.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
+import type { FollowerConfig } from '../core/config/schema.ts';
+import { KubeError } from '../core/errors.ts';
+import type { KubeClient, KubeObject } from '../core/kube/client.ts';
 import type { AdapterStatus } from './adapters/contract.ts';
 import { emitTransitions } from './events.ts';
 import { acquireLease, releaseLease, renewLease } from './lease.ts';

@@ -1,10 +1,10 @@
 import { tmpdir } from 'node:os';
 import { ExecaError, execa } from 'execa';
 import type { z } from 'zod';
-import { renderArgv } from '../../src/config/placeholders.ts';
-import type { AdapterConfig } from '../../src/config/schema.ts';
-import { BranchFollowerError, type ErrorReason } from '../../src/errors.ts';
-import { ExitCode } from '../../src/exit-codes.ts';
+import { renderArgv } from '../../core/config/placeholders.ts';
+import type { AdapterConfig } from '../../core/config/schema.ts';
+import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
 import { lastLines, redactSecrets, tail } from './redact.ts';
 

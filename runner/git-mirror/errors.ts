@@ -1,5 +1,5 @@
-import { BranchFollowerError, type ErrorReason } from '../../src/errors.ts';
-import { ExitCode } from '../../src/exit-codes.ts';
+import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 /** The reasons a git-mirror stage (sync, flush, status) fails with, each with whether a retry can help. */
 export const GitMirrorReason = {

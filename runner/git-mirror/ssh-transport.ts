@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fingerprint } from '../../src/kube/normalize.ts';
+import { fingerprint } from '../../core/kube/normalize.ts';
 import { GitMirrorError, GitMirrorReason } from './errors.ts';
 
 /** How the mirror reaches its upstream: SSH only, with declared files, optionally through a CONNECT proxy. */

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { gitopsRefOf, type LoadedRegistry } from '../../src/config/load.ts';
-import type { MirrorConfig } from '../../src/config/schema.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
+import type { MirrorConfig } from '../../core/config/schema.ts';
 import { flush, type FlushResult } from './flush.ts';
 import { sshTransportEnv, transportDisclosure, type SshTransport } from './ssh-transport.ts';
 import type { SnapshotTarget } from './stage-plan.ts';

@@ -1,5 +1,5 @@
-import { BranchFollowerError } from '../../src/errors.ts';
-import { ExitCode } from '../../src/exit-codes.ts';
+import { BranchFollowerError } from '../../core/errors.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 // The git mirror could not be read (unreachable, refused, timed out, repository missing). Retryable:
 // the mirror is a Kubernetes Service that comes back. Wraps the ExecaError as `cause`.

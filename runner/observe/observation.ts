@@ -1,4 +1,4 @@
-import type { FollowerConfig, MirrorConfig } from '../../src/config/schema.ts';
+import type { FollowerConfig, MirrorConfig } from '../../core/config/schema.ts';
 import { MirrorError } from './mirror-error.ts';
 import { snapshotRefName } from './snapshot-ref.ts';
 

@@ -1,4 +1,4 @@
-import type { Registry } from '../../src/config/schema.ts';
+import type { Registry } from '../../core/config/schema.ts';
 import { lsRemote } from './ls-remote.ts';
 import { MirrorError } from './mirror-error.ts';
 import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';

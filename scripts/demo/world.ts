@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveRoute } from '../../src/kube/route.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import { resolveRoute } from '../../core/kube/route.ts';
+import { KubeClient } from '../../core/kube/client.ts';
 import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../../test/helpers/pod-path-world.ts';
 import { envtestAssets } from '../envtest/assets.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
 import type { EnterMount } from './enter.ts';
 import { passwdAndGroup, type ImageSpec } from './image.ts';
 import { formatMapping, mappingTable, type MappingRow } from './mapping.ts';

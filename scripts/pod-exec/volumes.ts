@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import type { KubeClient } from '../../src/kube/client.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import type { KeyToPath, PodSpec, Volume } from './pod-spec.ts';
 
 // What kubelet does before a container starts: every volume of the pod made into a local directory,

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { passPermissions } from '../../constructs/controller-rbac.ts';
-import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
-import { ConfirmationRequiredError } from '../errors.ts';
-import { accessQuestions, reviewAccess } from '../kube/access-review.ts';
-import { applyPlan, type Applied } from '../kube/apply.ts';
-import type { KubeClient } from '../kube/client.ts';
-import { objectReadiness } from '../kube/readiness.ts';
-import { describeObject, resourceType } from '../kube/resources.ts';
-import { waitUntilReady, type ReadinessCheck } from '../kube/wait.ts';
-import type { View } from '../output/view.ts';
-import type { Manifest } from '../synth/manifests.ts';
+import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import { ConfirmationRequiredError } from '../../core/errors.ts';
+import { accessQuestions, reviewAccess } from '../../core/kube/access-review.ts';
+import { applyPlan, type Applied } from '../../core/kube/apply.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { objectReadiness } from '../../core/kube/readiness.ts';
+import { describeObject, resourceType } from '../../core/kube/resources.ts';
+import { waitUntilReady, type ReadinessCheck } from '../../core/kube/wait.ts';
+import type { View } from '../../core/output/view.ts';
+import type { Manifest } from '../../synth/manifests.ts';
 import { planFor, planView } from './plan.ts';
 import type { VerbContext } from './verb.ts';
 

@@ -1,6 +1,6 @@
-import type { LoadedRegistry } from '../config/load.ts';
-import { KubeClient } from '../kube/client.ts';
-import { resolveRoute } from '../kube/route.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
+import { KubeClient } from '../../core/kube/client.ts';
+import { resolveRoute } from '../../core/kube/route.ts';
 import type { VerbContext } from './verb.ts';
 
 // The cluster a verb talks to: the registry's kube route, overridden only by --kubeconfig/--context.

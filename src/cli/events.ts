@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { FOLLOWER_LABEL } from '../../runner/events.ts';
-import { loadRegistry } from '../config/load.ts';
-import { resourceType } from '../kube/resources.ts';
-import type { View } from '../output/view.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { resourceType } from '../../core/kube/resources.ts';
+import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
 import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';

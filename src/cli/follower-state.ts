@@ -1,8 +1,8 @@
 import { readState, type StateSnapshot } from '../../runner/state-store.ts';
-import type { LoadedRegistry } from '../config/load.ts';
-import { BranchFollowerError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
-import type { KubeClient } from '../kube/client.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
+import { BranchFollowerError } from '../../core/errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
 
 /** The state of one follower id: it must be in the registry or have a (stale) record. */
 export async function followerState(client: KubeClient, loaded: LoadedRegistry, id: string): Promise<{ snap: StateSnapshot; known: boolean }> {

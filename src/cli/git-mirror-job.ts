@@ -1,15 +1,15 @@
 import { SSH_KEY_MODE } from '../../constructs/runner-pod.ts';
 import { stageJobName, type GitMirrorStage } from '../../constructs/git-mirror-stage-job.ts';
-import type { LoadedRegistry } from '../config/load.ts';
-import { runSuffix, type JobState } from '../kube/jobs.ts';
-import { describeObject } from '../kube/resources.ts';
-import type { View } from '../output/view.ts';
-import { renderManifest } from '../synth/render.ts';
-import { synthesizeStageJob } from '../synth/stage-job.ts';
-import type { Manifest } from '../synth/manifests.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
+import { runSuffix, type JobState } from '../../core/kube/jobs.ts';
+import { describeObject } from '../../core/kube/resources.ts';
+import type { View } from '../../core/output/view.ts';
+import { renderManifest } from '../../core/kube/render.ts';
+import { synthesizeStageJob } from '../../synth/stage-job.ts';
+import type { Manifest } from '../../synth/manifests.ts';
 
 // Without --local, sync and flush run as a Kubernetes Job in the cluster (the stage Job construct):
-// this module builds it and shows it; src/kube/jobs.ts creates and follows it.
+// this module builds it and shows it; core/kube/jobs.ts creates and follows it.
 
 /** The stage Job of one run, named `<cronJob.name>-mirror-<stage>-<suffix>`. */
 export function stageJob(loaded: LoadedRegistry, stage: GitMirrorStage, only: { mirror: string | undefined; follower: string | undefined }, suffix = runSuffix()): Manifest {

@@ -2,9 +2,9 @@ import type { FlushResult } from '../../runner/git-mirror/flush.ts';
 import { flushRef, stageInputs, syncMirror, type StageMounts } from '../../runner/git-mirror/stages.ts';
 import type { SyncResult } from '../../runner/git-mirror/sync.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { gitopsRefOf, type LoadedRegistry } from '../config/load.ts';
-import { shortSha } from '../output/sha.ts';
-import type { View } from '../output/view.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
+import { shortSha } from '../../core/output/sha.ts';
+import type { View } from '../../core/output/view.ts';
 import type { StageSelection } from './git-mirror-select.ts';
 import { failureLines, failureOf, type StageFailure } from './git-mirror-status.ts';
 

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { StageMounts } from '../../runner/git-mirror/stages.ts';
-import type { LoadedRegistry } from '../config/load.ts';
-import type { FollowerConfig, MirrorConfig } from '../config/schema.ts';
-import { UsageError, type BranchFollowerError } from '../errors.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
+import type { FollowerConfig, MirrorConfig } from '../../core/config/schema.ts';
+import { UsageError, type BranchFollowerError } from '../../core/errors.ts';
 
 /** Every flag a git-mirror stage verb may get (status has no --dry-run, --confirm or --wait). */
 export interface StageFlags {

@@ -5,14 +5,14 @@ import { MirrorError } from '../../runner/observe/mirror-error.ts';
 import { lsRemote } from '../../runner/observe/ls-remote.ts';
 import { gitopsObserved } from '../../runner/observe/observation.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { gitopsRefOf, type LoadedRegistry } from '../config/load.ts';
-import type { FollowerConfig } from '../config/schema.ts';
-import { BranchFollowerError } from '../errors.ts';
-import type { KubeClient } from '../kube/client.ts';
-import { keyPresence, readSecret, type SecretView } from '../kube/secret-keys.ts';
-import { ageOf } from '../output/age.ts';
-import { shortSha } from '../output/sha.ts';
-import type { Block, View } from '../output/view.ts';
+import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
+import type { FollowerConfig } from '../../core/config/schema.ts';
+import { BranchFollowerError } from '../../core/errors.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
+import { ageOf } from '../../core/output/age.ts';
+import { shortSha } from '../../core/output/sha.ts';
+import type { Block, View } from '../../core/output/view.ts';
 import type { StageSelection } from './git-mirror-select.ts';
 
 /** One follower's branch and GitOps ref as the mirror holds them. */

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { GitMirrorStage } from '../../constructs/git-mirror-stage-job.ts';
-import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
-import { ConfirmationRequiredError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
-import { describeObject } from '../kube/resources.ts';
+import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import { ConfirmationRequiredError } from '../../core/errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import { describeObject } from '../../core/kube/resources.ts';
 import { connect } from './cluster.ts';
-import { createJob, followJob } from '../kube/jobs.ts';
+import { createJob, followJob } from '../../core/kube/jobs.ts';
 import { jobView, stageJob, type JobOutcome } from './git-mirror-job.ts';
 import { flushView, localFlush, localSync, syncView, type LocalRun } from './git-mirror-local.ts';
 import { checkFlags, localMounts, selectStage, type StageFlags } from './git-mirror-select.ts';

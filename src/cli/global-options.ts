@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
-import { BranchFollowerError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
-import { DEFAULT_REGISTRY_PATH } from '../config/load.ts';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/view.ts';
+import { BranchFollowerError } from '../../core/errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import { DEFAULT_REGISTRY_PATH } from '../../core/config/load.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from '../../core/output/view.ts';
 
 /** The options every verb accepts, set before or after the verb. */
 export interface GlobalOptions {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { redactSecrets } from '../../runner/adapters/redact.ts';
-import { loadRegistry } from '../config/load.ts';
-import { collectionPath, resourceType } from '../kube/resources.ts';
-import type { View } from '../output/view.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { collectionPath, resourceType } from '../../core/kube/resources.ts';
+import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
 import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
-import { renderView, type View } from '../output/view.ts';
+import { renderView, type View } from '../../core/output/view.ts';
 import { registerApply } from './apply.ts';
 import { registerCleanupState } from './cleanup-state.ts';
 import { registerEvents } from './events.ts';

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { loadRegistry } from '../config/load.ts';
-import { BranchFollowerError, UsageError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
-import type { KubeObject } from '../kube/client.ts';
-import { createJob, followJob, runSuffix } from '../kube/jobs.ts';
-import { describeObject, resourceType } from '../kube/resources.ts';
-import type { Manifest } from '../synth/manifests.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { BranchFollowerError, UsageError } from '../../core/errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import type { KubeObject } from '../../core/kube/client.ts';
+import { createJob, followJob, runSuffix } from '../../core/kube/jobs.ts';
+import { describeObject, resourceType } from '../../core/kube/resources.ts';
+import type { Manifest } from '../../synth/manifests.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 

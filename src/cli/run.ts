@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
-import { BranchFollowerError, ConfigError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { BranchFollowerError, ConfigError } from '../../core/errors.ts';
+import { ExitCode } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
 import { buildProgram, type Entry } from './program.ts';
 

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
-import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
-import { renderArgv } from '../config/placeholders.ts';
-import type { FollowerConfig } from '../config/schema.ts';
-import { staticValues } from '../config/template-values.ts';
-import type { KubeClient, KubeObject } from '../kube/client.ts';
-import { resourceType } from '../kube/resources.ts';
-import { keyPresence, readSecret, type SecretView } from '../kube/secret-keys.ts';
-import { ageOf } from '../output/age.ts';
-import { shortSha } from '../output/sha.ts';
-import type { View } from '../output/view.ts';
+import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import { renderArgv } from '../../core/config/placeholders.ts';
+import type { FollowerConfig } from '../../core/config/schema.ts';
+import { staticValues } from '../../core/config/template-values.ts';
+import type { KubeClient, KubeObject } from '../../core/kube/client.ts';
+import { resourceType } from '../../core/kube/resources.ts';
+import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
+import { ageOf } from '../../core/output/age.ts';
+import { shortSha } from '../../core/output/sha.ts';
+import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadRegistry } from '../config/load.ts';
-import { synthesize } from '../synth/manifests.ts';
-import { manifestFileName, renderManifest } from '../synth/render.ts';
-import { replaceDir, type WrittenFile } from '../synth/write-dist.ts';
-import type { View } from '../output/view.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { synthesize } from '../../synth/manifests.ts';
+import { manifestFileName, renderManifest } from '../../core/kube/render.ts';
+import { replaceDir, type WrittenFile } from '../../synth/write-dist.ts';
+import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
 export function synthView(outDir: string, written: readonly WrittenFile[], kinds: ReadonlyMap<string, string>, raw: string): View {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadRegistry, type LoadedRegistry } from '../config/load.ts';
-import type { View } from '../output/view.ts';
+import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
 /** One validate row: a follower and where its target and budget come from. */

@@ -1,6 +1,6 @@
 import type { CliIo } from './io.ts';
 import type { GlobalOptions } from './global-options.ts';
-import type { View } from '../output/view.ts';
+import type { View } from '../../core/output/view.ts';
 
 // What every verb gets from the program: the IO it may use, the global options, and the printer.
 export interface VerbContext {

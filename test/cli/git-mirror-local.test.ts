@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { fingerprint } from '../../src/kube/normalize.ts';
+import { fingerprint } from '../../core/kube/normalize.ts';
 import { cli } from '../helpers/cli.ts';
 import { MIRRORS, startLocalWorld, type LocalWorld } from '../helpers/git-mirror-cli-world.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';

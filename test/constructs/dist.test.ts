@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { replaceDir } from '../../src/synth/write-dist.ts';
+import { replaceDir } from '../../synth/write-dist.ts';
 import { ROOT } from '../helpers/registry.ts';
 
 const CLI = join(ROOT, 'src/cli/main.ts');

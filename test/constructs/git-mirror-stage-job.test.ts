@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { GitMirrorStageJob, stageJobName, stageJobPropsOf, type GitMirrorStageJobProps } from '../../constructs/git-mirror-stage-job.ts';
-import { synthesizeStageJob } from '../../src/synth/stage-job.ts';
+import { synthesizeStageJob } from '../../synth/stage-job.ts';
 import { shippedRegistry } from '../helpers/registry.ts';
 
 const NAME = 'branch-follower-mirror-sync-a1b2c';

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { KubeClient, type KubeObject } from '../../src/kube/client.ts';
-import { resolveRoute } from '../../src/kube/route.ts';
+import { KubeClient, type KubeObject } from '../../core/kube/client.ts';
+import { resolveRoute } from '../../core/kube/route.ts';
 import { cli } from './cli.ts';
 import { makeFixture } from './registry-fixture.ts';
 import type { Edit } from './registry-fixture.ts';

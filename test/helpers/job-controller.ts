@@ -1,5 +1,5 @@
-import type { KubeObject } from '../../src/kube/client.ts';
-import { objectPath, resourceType } from '../../src/kube/resources.ts';
+import type { KubeObject } from '../../core/kube/client.ts';
+import { objectPath, resourceType } from '../../core/kube/resources.ts';
 import { adminClient } from './cluster.ts';
 
 // envtest runs no controller-manager, so nothing ever runs a Job. These helpers do what the Job

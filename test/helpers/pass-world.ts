@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane, type TriggerRecord } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { cli, type CliResult } from './cli.ts';
 import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
-import { loadRegistry } from '../../src/config/load.ts';
+import { loadRegistry } from '../../core/config/load.ts';
 import { syncMirror } from '../../runner/git-mirror/stages.ts';
 import { hermeticGit, type GitServer } from './git-server.ts';
 import { REGISTRY, removeFixtures, type Edit } from './registry-fixture.ts';

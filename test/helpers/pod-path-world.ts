@@ -3,9 +3,9 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
-import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../src/config/load.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { apiServerOf, assertPortFree, cronJobPod, dockerfileImage, hostsFile, podEndpoints, preparePod, requestServiceAccountToken, serverSandbox, type CronJobPod, type Endpoint, type PreparedPod } from '../../scripts/pod-exec/index.ts';
 import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { startConnectProxy, type ConnectProxy } from './connect-proxy.ts';

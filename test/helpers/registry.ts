@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadRegistry, type LoadedRegistry } from '../../src/config/load.ts';
+import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 
 /** The project root, where the shipped registry and owning files live. */
 export const ROOT = resolve(import.meta.dirname, '../..');

@@ -2,8 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KubeError } from '../../src/errors.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { KubeError } from '../../core/errors.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, serviceAccountKubeconfig, uniqueNamespace, versions } from '../helpers/cluster.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';
@@ -145,8 +145,8 @@ describe('the controller ServiceAccount, with its own token', () => {
     const admin = adminClient();
     await admin.post(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-mirror-github-ssh' }, stringData: { id_ed25519: 'k' } }, 'create', 'Secret');
     const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
-    const { resolveRoute } = await import('../../src/kube/route.ts');
-    const { KubeClient } = await import('../../src/kube/client.ts');
+    const { resolveRoute } = await import('../../core/kube/route.ts');
+    const { KubeClient } = await import('../../core/kube/client.ts');
     const { kc, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', requestTimeoutSeconds: 10 }, {});
     const pass = new KubeClient(kc, route);
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { loadRegistry } from '../../src/config/load.ts';
-import { fingerprint } from '../../src/kube/normalize.ts';
-import { resourceType } from '../../src/kube/resources.ts';
-import { synthesizeStageJob } from '../../src/synth/stage-job.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { fingerprint } from '../../core/kube/normalize.ts';
+import { resourceType } from '../../core/kube/resources.ts';
+import { synthesizeStageJob } from '../../synth/stage-job.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, appliedFixture, auditEvents, kubeconfig, MUTATING } from '../helpers/cluster.ts';
 import { completeJob, dropFalse, failJob, startJob, waitForStageJob } from '../helpers/job-controller.ts';

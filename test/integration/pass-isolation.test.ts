@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resourceType } from '../../src/kube/resources.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { adminClient } from '../helpers/cluster.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { apiServerOf, assertPortFree, checkPodSpec, preparePod, dockerfileImage, type CronJobPod, type PodResult, type PodSpec, type PreparedPod } from '../../scripts/pod-exec/index.ts';
 import { adminClient, auditEvents, kubeconfig, type AuditEvent } from '../helpers/cluster.ts';
 import { cli } from '../helpers/cli.ts';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { INSTANTIATE_ANNOTATION } from '../../src/cli/reconcile.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, appliedFixture, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
 import { completeJob, failJob, startJob, waitForJob } from '../helpers/job-controller.ts';

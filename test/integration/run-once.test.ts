@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
 import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { emptyRecord } from '../../runner/state-record.ts';
-import { resourceType } from '../../src/kube/resources.ts';
+import { resourceType } from '../../core/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';

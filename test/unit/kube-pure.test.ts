@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/kube/client.ts';
-import { fingerprint, normalize } from '../../src/kube/normalize.ts';
-import { decideAction, orphanAction, unifiedDiff } from '../../src/kube/plan.ts';
-import { objectReadiness } from '../../src/kube/readiness.ts';
-import { collectionPath, objectPath, resourceType } from '../../src/kube/resources.ts';
-import { inClusterRoute, kubeconfigFiles } from '../../src/kube/route.ts';
+import type { KubeObject } from '../../core/kube/client.ts';
+import { fingerprint, normalize } from '../../core/kube/normalize.ts';
+import { decideAction, orphanAction, unifiedDiff } from '../../core/kube/plan.ts';
+import { objectReadiness } from '../../core/kube/readiness.ts';
+import { collectionPath, objectPath, resourceType } from '../../core/kube/resources.ts';
+import { inClusterRoute, kubeconfigFiles } from '../../core/kube/route.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitUntilReady, type Clock } from '../../src/kube/wait.ts';
-import { formatAge } from '../../src/output/age.ts';
-import type { Manifest } from '../../src/synth/manifests.ts';
+import { waitUntilReady, type Clock } from '../../core/kube/wait.ts';
+import { formatAge } from '../../core/output/age.ts';
+import type { Manifest } from '../../synth/manifests.ts';
 
 const cm = (data: Record<string, string>, meta: Partial<KubeObject['metadata']> = {}): KubeObject => ({
   apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', ...meta }, data,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatPath } from '../../src/config/yaml-source.ts';
-import { renderTable } from '../../src/output/table.ts';
-import { renderView } from '../../src/output/view.ts';
+import { formatPath } from '../../core/config/yaml-source.ts';
+import { renderTable } from '../../core/output/table.ts';
+import { renderView } from '../../core/output/view.ts';
 
 describe('output', () => {
   it('prints a borderless table with upper-case headers and no trailing spaces', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTemplate, placeholderNames, renderArgv } from '../../src/config/placeholders.ts';
+import { parseTemplate, placeholderNames, renderArgv } from '../../core/config/placeholders.ts';
 
 describe('command templates', () => {
   it('fills placeholders inside and across argv elements, never splitting an element', () => {

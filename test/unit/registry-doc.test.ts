@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { registryReference } from '../../src/config/reference.ts';
+import { registryReference } from '../../core/config/reference.ts';
 import { ROOT } from '../helpers/registry.ts';
 
 describe('docs/registry.md', () => {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadRegistry } from '../../src/config/load.ts';
-import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors.ts';
 import {
   AGENTRUN,
   HWLAB_LANES,

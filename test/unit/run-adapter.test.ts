@@ -5,11 +5,11 @@ import { inspect } from 'node:util';
 import { ExecaError } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AdapterError, readStatus, runAdapterCommand, trigger } from '../../runner/adapters/run-adapter.ts';
-import { loadRegistry } from '../../src/config/load.ts';
-import { renderArgv } from '../../src/config/placeholders.ts';
-import type { AdapterConfig, FollowerConfig } from '../../src/config/schema.ts';
-import { staticValues } from '../../src/config/template-values.ts';
-import { ExitCode } from '../../src/exit-codes.ts';
+import { loadRegistry } from '../../core/config/load.ts';
+import { renderArgv } from '../../core/config/placeholders.ts';
+import type { AdapterConfig, FollowerConfig } from '../../core/config/schema.ts';
+import { staticValues } from '../../core/config/template-values.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
 import { makeFakeControlPlane, type LaneConfig } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { REGISTRY, ROOT } from '../helpers/registry.ts';
 

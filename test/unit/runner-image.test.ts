@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadRegistry } from '../../src/config/load.ts';
+import { loadRegistry } from '../../core/config/load.ts';
 import { REGISTRY, ROOT } from '../helpers/registry.ts';
 
 // No container engine runs here, so the image is not built in the tests; what can drift is checked:

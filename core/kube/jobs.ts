@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BranchFollowerError, WaitTimeoutError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
-import type { Manifest } from '../synth/manifests.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
+import type { Manifest } from '../../synth/manifests.ts';
 import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
 import { collectionPath, describeObject, resourceType } from './resources.ts';
 import { realClock, type Clock } from './wait.ts';

@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
-import { GitMirrorStageJob, stageJobPropsOf, type StageJobRequest } from '../../constructs/git-mirror-stage-job.ts';
-import type { LoadedRegistry } from '../config/load.ts';
+import { GitMirrorStageJob, stageJobPropsOf, type StageJobRequest } from '../constructs/git-mirror-stage-job.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
 import type { Manifest } from './manifests.ts';
 
 // Builds the Job of one git-mirror stage run in memory. It is not part of dist/: each

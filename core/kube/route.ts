@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BranchFollowerError } from '../errors.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 /** Where the CLI talks to, and why there. */
 export interface KubeRoute {

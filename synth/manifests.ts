@@ -1,6 +1,6 @@
 import { App } from 'cdk8s';
-import { ControllerChart } from '../../constructs/controller-chart.ts';
-import type { LoadedRegistry } from '../config/load.ts';
+import { ControllerChart } from '../constructs/controller-chart.ts';
+import type { LoadedRegistry } from '../core/config/load.ts';
 
 /** One Kubernetes object as synthesized: plain JSON, no cdk8s types. */
 export interface Manifest {

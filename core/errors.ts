@@ -1,4 +1,4 @@
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '../src/cli/exit-codes.ts';
 
 /** Why the error happened, in one machine-readable word (shown in `--json` error output). */
 export type ErrorReason =

@@ -1,8 +1,8 @@
 import { createTwoFilesPatch } from 'diff';
 import { PRUNE_ANNOTATION, ownedSelector } from '../../constructs/ownership.ts';
 import { isDeepStrictEqual } from 'node:util';
-import type { Manifest } from '../synth/manifests.ts';
-import { renderManifest } from '../synth/render.ts';
+import type { Manifest } from '../../synth/manifests.ts';
+import { renderManifest } from './render.ts';
 import type { KubeClient, KubeObject } from './client.ts';
 import { normalize } from './normalize.ts';
 import { PRUNABLE_KINDS, describeObject, resourceType, resourceTypeOfKind } from './resources.ts';
