@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import type { PassPermission } from '../core/kube/access-review.ts';
 
 /** Props of {@link ControllerRbac}. */
 export interface ControllerRbacProps {
@@ -13,16 +14,6 @@ export interface ControllerRbacProps {
   readonly leaseName: string;
   /** The one ConfigMap the pass may read and write: its state (`controller.configMaps.state`). */
   readonly stateConfigMapName: string;
-}
-
-/** One rule the pass needs, with why; exported so `apply --wait` can check each with an access review. */
-export interface PassPermission {
-  readonly apiGroup: string;
-  readonly resource: string;
-  readonly verbs: readonly string[];
-  /** Empty when the verb cannot be limited by name (create). */
-  readonly resourceNames: readonly string[];
-  readonly why: string;
 }
 
 /** Exactly what one reconcile pass does to the cluster: nothing cluster-wide, no Secrets. */

@@ -1,11 +1,5 @@
 import type { LoadedRegistry } from '../core/config/load.ts';
 
-// How the objects of one controller are recognised in the cluster: `apply` prunes by these labels,
-// and never prunes an object carrying the prune annotation.
-
-/** Set to `never` on an object that holds state, so it is never pruned automatically. */
-export const PRUNE_ANNOTATION = 'branch-follower.unidesk.dev/prune';
-
 /** The labels every object carries. */
 export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
   const c = loaded.registry.controller;
@@ -15,9 +9,4 @@ export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
     'app.kubernetes.io/part-of': c.partOf,
     'app.kubernetes.io/managed-by': 'branch-follower',
   };
-}
-
-/** The label selector of what one controller instance owns. */
-export function ownedSelector(labels: Readonly<Record<string, string>>): string {
-  return ['app.kubernetes.io/managed-by', 'app.kubernetes.io/instance'].map((k) => `${k}=${labels[k] ?? ''}`).join(',');
 }

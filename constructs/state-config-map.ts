@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { PRUNE_ANNOTATION } from './ownership.ts';
+import { PRUNE_ANNOTATION } from '../core/kube/ownership.ts';
 
 /** Props of {@link StateConfigMap}. */
 export interface StateConfigMapProps {

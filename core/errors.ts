@@ -1,10 +1,7 @@
-import { ExitCode } from '../src/cli/exit-codes.ts';
-
-/** Why the error happened, in one machine-readable word (shown in `--json` error output). */
+/** Why the error happened, in one machine-readable word; the CLI maps it to an exit code. */
 export type ErrorReason =
   | 'InvalidConfig'
   | 'InvalidUsage'
-  | 'NotImplemented'
   | 'ConfirmationRequired'
   | 'SynthFailed'
   | 'KubeRoute'
@@ -20,22 +17,20 @@ export type ErrorReason =
   | 'MirrorUnreachable'
   | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName' | 'GitMirrorTransport';
 
-// The one base every error the user may see derives from: a reason, whether retrying can help, and
-// the exit code the CLI ends with. Anything else that escapes is a bug and is reported as such.
+// The one base every error the user may see derives from: a reason and whether retrying can help
+// (the CLI alone turns the reason into an exit code). Anything else that escapes is a bug.
 export class BranchFollowerError extends Error {
   readonly reason: ErrorReason;
   readonly retryable: boolean;
-  readonly exitCode: ExitCode;
 
   constructor(
     message: string,
-    opts: { reason: ErrorReason; retryable: boolean; exitCode: ExitCode; cause?: unknown },
+    opts: { reason: ErrorReason; retryable: boolean; cause?: unknown },
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.reason = opts.reason;
     this.retryable = opts.retryable;
-    this.exitCode = opts.exitCode;
   }
 }
 
@@ -67,20 +62,9 @@ export class ConfigError extends BranchFollowerError {
     super(
       `invalid configuration: ${n} problem${n === 1 ? '' : 's'}\n` +
         issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n'),
-      { reason: 'InvalidConfig', retryable: false, exitCode: ExitCode.InvalidInput },
+      { reason: 'InvalidConfig', retryable: false },
     );
     this.issues = issues;
-  }
-}
-
-// A verb that this version of the CLI declares but does not carry out yet: never fake output.
-export class NotImplementedError extends BranchFollowerError {
-  constructor(verb: string) {
-    super(`\`${verb}\` is not implemented yet in this version of branch-follower; nothing was done`, {
-      reason: 'NotImplemented',
-      retryable: false,
-      exitCode: ExitCode.NotImplemented,
-    });
   }
 }
 
@@ -90,7 +74,6 @@ export class ConfirmationRequiredError extends BranchFollowerError {
     super(`\`${verb}\` writes; nothing was written. Re-run with --confirm to carry it out`, {
       reason: 'ConfirmationRequired',
       retryable: false,
-      exitCode: ExitCode.ConfirmationRequired,
     });
   }
 }
@@ -113,9 +96,9 @@ export class KubeError extends BranchFollowerError {
 
   constructor(
     message: string,
-    opts: { reason: ErrorReason; retryable: boolean; status: number; request: KubeRequestContext; exitCode?: ExitCode; cause?: unknown },
+    opts: { reason: ErrorReason; retryable: boolean; status: number; request: KubeRequestContext; cause?: unknown },
   ) {
-    super(message, { reason: opts.reason, retryable: opts.retryable, exitCode: opts.exitCode ?? ExitCode.Failed, cause: opts.cause });
+    super(message, { reason: opts.reason, retryable: opts.retryable, cause: opts.cause });
     this.status = opts.status;
     this.request = opts.request;
   }
@@ -124,13 +107,13 @@ export class KubeError extends BranchFollowerError {
 // Something waited for did not happen within its budget; the message names what is still missing.
 export class WaitTimeoutError extends BranchFollowerError {
   constructor(message: string) {
-    super(message, { reason: 'WaitTimedOut', retryable: true, exitCode: ExitCode.Failed });
+    super(message, { reason: 'WaitTimedOut', retryable: true });
   }
 }
 
 /** A flag or argument combination the verb cannot run with; nothing was done. */
 export class UsageError extends BranchFollowerError {
   constructor(message: string) {
-    super(message, { reason: 'InvalidUsage', retryable: false, exitCode: ExitCode.InvalidInput });
+    super(message, { reason: 'InvalidUsage', retryable: false });
   }
 }

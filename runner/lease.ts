@@ -1,5 +1,4 @@
 import { BranchFollowerError } from '../core/errors.ts';
-import { ExitCode } from '../src/cli/exit-codes.ts';
 import type { KubeClient, KubeObject } from '../core/kube/client.ts';
 import { resourceType } from '../core/kube/resources.ts';
 import { PASS_FIELD_MANAGER } from './state-store.ts';
@@ -33,7 +32,7 @@ export function heldByOther(spec: LeaseSpec, identity: string, now: number): { h
 
 function missing(namespace: string, name: string): BranchFollowerError {
   return new BranchFollowerError(`Lease ${namespace}/${name} does not exist: run branch-follower apply --confirm --wait`, {
-    reason: 'KubeNotFound', retryable: false, exitCode: ExitCode.Failed,
+    reason: 'KubeNotFound', retryable: false,
   });
 }
 

@@ -1,5 +1,4 @@
 import { BranchFollowerError } from '../core/errors.ts';
-import { ExitCode } from '../src/cli/exit-codes.ts';
 import type { KubeClient, KubeObject } from '../core/kube/client.ts';
 import { resourceType } from '../core/kube/resources.ts';
 import { parseStateRecord, type StateRecord } from './state-record.ts';
@@ -18,7 +17,7 @@ export interface StateSnapshot {
 }
 
 function stateError(message: string, retryable = false): BranchFollowerError {
-  return new BranchFollowerError(message, { reason: 'KubeFailed', retryable, exitCode: ExitCode.Failed });
+  return new BranchFollowerError(message, { reason: 'KubeFailed', retryable });
 }
 
 /** Reads the state ConfigMap; a missing one means the controller was never applied. */

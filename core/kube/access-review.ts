@@ -1,5 +1,14 @@
-import type { PassPermission } from '../../constructs/controller-rbac.ts';
 import type { KubeClient } from './client.ts';
+
+/** One rule the pass needs, with why; as the Role grants it and `apply --wait` checks it with an access review. */
+export interface PassPermission {
+  readonly apiGroup: string;
+  readonly resource: string;
+  readonly verbs: readonly string[];
+  /** Empty when the verb cannot be limited by name (create). */
+  readonly resourceNames: readonly string[];
+  readonly why: string;
+}
 
 /** One question put to the API server as the pass's ServiceAccount. */
 export interface AccessQuestion {

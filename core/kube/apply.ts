@@ -1,4 +1,4 @@
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from './manifest.ts';
 import type { KubeClient, KubeObject } from './client.ts';
 import { PlanAction, type PlanItem } from './plan.ts';
 import { describeObject, resourceType, resourceTypeOfKind } from './resources.ts';

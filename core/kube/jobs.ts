@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BranchFollowerError, WaitTimeoutError } from '../errors.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from './manifest.ts';
 import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
 import { collectionPath, describeObject, resourceType } from './resources.ts';
 import { realClock, type Clock } from './wait.ts';
@@ -72,7 +71,6 @@ export async function followJob(
       throw new BranchFollowerError(`${label} is gone before it finished (deleted by someone, or its TTL passed); run \`${budget.after}\` to see what it did`, {
         reason: 'KubeNotFound',
         retryable: false,
-        exitCode: ExitCode.Failed,
       });
     }
     const state = jobState(live);

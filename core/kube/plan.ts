@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
-import { PRUNE_ANNOTATION, ownedSelector } from '../../constructs/ownership.ts';
+import { PRUNE_ANNOTATION, ownedSelector } from './ownership.ts';
 import { isDeepStrictEqual } from 'node:util';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from './manifest.ts';
 import { renderManifest } from './render.ts';
 import type { KubeClient, KubeObject } from './client.ts';
 import { normalize } from './normalize.ts';

@@ -1,4 +1,4 @@
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from './manifest.ts';
 import type { KubeObject } from './client.ts';
 
 export interface Readiness {

@@ -1,5 +1,5 @@
 import { stringify, type Pair } from 'yaml';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from './manifest.ts';
 
 // Keys Kubernetes users expect on top; everything else is alphabetical, so output never depends on
 // the order objects were built in.

@@ -3,7 +3,6 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BranchFollowerError } from '../errors.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 /** Where the CLI talks to, and why there. */
 export interface KubeRoute {
@@ -17,7 +16,7 @@ export interface KubeRoute {
 }
 
 function routeError(message: string): BranchFollowerError {
-  return new BranchFollowerError(message, { reason: 'KubeRoute', retryable: false, exitCode: ExitCode.InvalidInput });
+  return new BranchFollowerError(message, { reason: 'KubeRoute', retryable: false });
 }
 
 /** kubectl's order: --kubeconfig, else $KUBECONFIG (a path list, merged), else ~/.kube/config. */

@@ -4,7 +4,6 @@ import type { z } from 'zod';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
 import { lastLines, redactSecrets, tail } from './redact.ts';
 
@@ -53,7 +52,7 @@ export class AdapterError extends BranchFollowerError {
   /** The command, redacted. */
   readonly argv: readonly string[];
   readonly argv0: string;
-  /** The child's exit code, when it exited by itself (`exitCode` is the CLI's own exit code). */
+  /** The child's exit code, when it exited by itself. */
   readonly childExitCode: number | undefined;
   /** The end of its stderr, redacted. */
   readonly stderrTail: string;
@@ -66,7 +65,6 @@ export class AdapterError extends BranchFollowerError {
     super(adapterMessage(ctx, what, opts.stderrTail), {
       reason: opts.reason,
       retryable: opts.retryable,
-      exitCode: ExitCode.Failed,
       cause: opts.cause,
     });
     this.adapterId = ctx.adapterId;

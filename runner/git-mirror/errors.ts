@@ -1,5 +1,4 @@
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 /** The reasons a git-mirror stage (sync, flush, status) fails with, each with whether a retry can help. */
 export const GitMirrorReason = {
@@ -40,7 +39,7 @@ export class GitMirrorError extends BranchFollowerError {
     message: string,
     opts: { reason: GitMirrorReason; detail?: string; ref?: string; existingSha?: string; newSha?: string; cause?: unknown },
   ) {
-    super(message, { reason: opts.reason, retryable: RETRYABLE.has(opts.reason), exitCode: ExitCode.Failed, cause: opts.cause });
+    super(message, { reason: opts.reason, retryable: RETRYABLE.has(opts.reason), cause: opts.cause });
     this.detail = opts.detail ?? '';
     this.ref = opts.ref;
     this.existingSha = opts.existingSha;

@@ -1,5 +1,4 @@
 import { BranchFollowerError } from '../../core/errors.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
 
 // The git mirror could not be read (unreachable, refused, timed out, repository missing). Retryable:
 // the mirror is a Kubernetes Service that comes back. Wraps the ExecaError as `cause`.
@@ -14,7 +13,7 @@ export class MirrorError extends BranchFollowerError {
     super(
       `git mirror ${opts.mirror} (${opts.url}) could not be read: ${opts.detail}. ` +
         'Check the git mirror Service, then run `branch-follower git-mirror status`',
-      { reason: 'MirrorUnreachable', retryable: true, exitCode: ExitCode.Failed, cause: opts.cause },
+      { reason: 'MirrorUnreachable', retryable: true, cause: opts.cause },
     );
     this.mirror = opts.mirror;
     this.url = opts.url;

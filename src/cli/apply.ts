@@ -9,7 +9,7 @@ import { objectReadiness } from '../../core/kube/readiness.ts';
 import { describeObject, resourceType } from '../../core/kube/resources.ts';
 import { waitUntilReady, type ReadinessCheck } from '../../core/kube/wait.ts';
 import type { View } from '../../core/output/view.ts';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from '../../core/kube/manifest.ts';
 import { planFor, planView } from './plan.ts';
 import type { VerbContext } from './verb.ts';
 

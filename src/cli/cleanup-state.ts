@@ -4,7 +4,6 @@ import { acquireLease, releaseLease } from '../../runner/lease.ts';
 import { writeState } from '../../runner/state-store.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
-import { ExitCode } from './exit-codes.ts';
 import { connect } from './cluster.ts';
 import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';
@@ -40,7 +39,7 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
       }
       const got = await acquireLease(client, c.namespace, c.lease.name, `${hostname()}-${process.pid}-cleanup`, () => Date.now());
       if (!got.acquired) {
-        throw new BranchFollowerError(`a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`, { reason: 'KubeConflict', retryable: true, exitCode: ExitCode.Failed });
+        throw new BranchFollowerError(`a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`, { reason: 'KubeConflict', retryable: true });
       }
       try {
         const fresh = await followerState(client, loaded, opts.follower);

@@ -1,3 +1,5 @@
+import type { BranchFollowerError, ErrorReason } from '../../core/errors.ts';
+
 // Exit codes scripts can rely on; documented in docs/cli.md. `plan` follows `terraform plan
 // -detailed-exitcode` / `flux diff`: 0 means nothing to change, 1 means changes, anything above is an error.
 export const ExitCode = {
@@ -7,8 +9,6 @@ export const ExitCode = {
   Changes: 1,
   /** The registry, an owning file or the command line is invalid; nothing was written. */
   InvalidInput: 2,
-  /** The verb is declared but not implemented in this version; nothing was done. */
-  NotImplemented: 3,
   /** A writing verb ran without --confirm; it printed what it would do and wrote nothing. */
   ConfirmationRequired: 4,
   /** The verb failed at run time (cluster, git, adapter, file system). */
@@ -18,3 +18,13 @@ export const ExitCode = {
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Reasons that mean the input was wrong (registry, owning file, command line, kube route): nothing was done. */
+const INVALID_INPUT: ReadonlySet<ErrorReason> = new Set<ErrorReason>(['InvalidConfig', 'InvalidUsage', 'KubeRoute']);
+
+// The one place a reason becomes an exit code: errors below the CLI carry a reason, never a code.
+export function exitCodeOf(err: BranchFollowerError): ExitCode {
+  if (INVALID_INPUT.has(err.reason)) return ExitCode.InvalidInput;
+  if (err.reason === 'ConfirmationRequired') return ExitCode.ConfirmationRequired;
+  return ExitCode.Failed;
+}

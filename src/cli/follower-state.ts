@@ -1,7 +1,6 @@
 import { readState, type StateSnapshot } from '../../runner/state-store.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
-import { ExitCode } from './exit-codes.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 
 /** The state of one follower id: it must be in the registry or have a (stale) record. */
@@ -13,7 +12,6 @@ export async function followerState(client: KubeClient, loaded: LoadedRegistry, 
     throw new BranchFollowerError(`no follower "${id}" in ${loaded.file} and no record of it in the state (followers: ${loaded.registry.followers.map((f) => f.id).join(', ')})`, {
       reason: 'InvalidUsage',
       retryable: false,
-      exitCode: ExitCode.InvalidInput,
     });
   }
   return { snap, known };

@@ -6,7 +6,7 @@ import { describeObject } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';
 import { renderManifest } from '../../core/kube/render.ts';
 import { synthesizeStageJob } from '../../synth/stage-job.ts';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from '../../core/kube/manifest.ts';
 
 // Without --local, sync and flush run as a Kubernetes Job in the cluster (the stage Job construct):
 // this module builds it and shows it; core/kube/jobs.ts creates and follows it.

@@ -14,6 +14,7 @@ import { ageOf } from '../../core/output/age.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { Block, View } from '../../core/output/view.ts';
 import type { StageSelection } from './git-mirror-select.ts';
+import { exitCodeOf } from './exit-codes.ts';
 
 /** One follower's branch and GitOps ref as the mirror holds them. */
 export interface FollowerMirrorRow {
@@ -64,7 +65,7 @@ export interface StageFailure {
 /** A stage error as a failure of one mirror or follower; anything not ours is a bug and rethrown. */
 export function failureOf(err: unknown, mirror: string, follower: string | null): StageFailure {
   if (!(err instanceof BranchFollowerError)) throw err;
-  return { mirror, follower, reason: err.reason, message: err.message, exitCode: err.exitCode };
+  return { mirror, follower, reason: err.reason, message: err.message, exitCode: exitCodeOf(err) };
 }
 
 /** The failures under a stage's table, one line each. */

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
 import { BranchFollowerError } from '../../core/errors.ts';
-import { ExitCode } from './exit-codes.ts';
 import { DEFAULT_REGISTRY_PATH } from '../../core/config/load.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../core/output/view.ts';
 
@@ -38,7 +37,6 @@ export function outputFormat(opts: GlobalOptions): OutputFormat {
     throw new BranchFollowerError(`choose one output format, not ${asked.join(' and ')}`, {
       reason: 'InvalidUsage',
       retryable: false,
-      exitCode: ExitCode.InvalidInput,
     });
   }
   if (opts.raw) return 'raw';

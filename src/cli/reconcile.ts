@@ -5,7 +5,7 @@ import { ExitCode } from './exit-codes.ts';
 import type { KubeObject } from '../../core/kube/client.ts';
 import { createJob, followJob, runSuffix } from '../../core/kube/jobs.ts';
 import { describeObject, resourceType } from '../../core/kube/resources.ts';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from '../../core/kube/manifest.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -68,7 +68,6 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
         throw new BranchFollowerError(`${describeObject('CronJob', c.namespace, c.cronJob.name)} does not exist; run \`branch-follower apply --confirm --wait\` first`, {
           reason: 'KubeNotFound',
           retryable: false,
-          exitCode: ExitCode.Failed,
         });
       }
       const job = jobFromCronJob(cronJob, `${c.cronJob.name}-now-${runSuffix()}`);

@@ -24,7 +24,7 @@ interface RunOnceOptions {
 }
 
 function usage(message: string): BranchFollowerError {
-  return new BranchFollowerError(message, { reason: 'InvalidUsage', retryable: false, exitCode: ExitCode.InvalidInput });
+  return new BranchFollowerError(message, { reason: 'InvalidUsage', retryable: false });
 }
 
 /** The followers a command line names: --all, or one --follower that must exist. */

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { BranchFollowerError, ConfigError } from '../../core/errors.ts';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode, exitCodeOf } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
 import { buildProgram, type Entry } from './program.ts';
 
@@ -16,7 +16,7 @@ function reportError(err: unknown, io: CliIo, debug: boolean): number {
     const detail = err instanceof ConfigError ? err.message : `${err.message}${err.retryable ? ' (retrying may help)' : ''}`;
     io.stderr.write(`error: ${detail}\n`);
     if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
+    return exitCodeOf(err);
   }
   // Not one of ours: a bug. Say so plainly; the stack only with --debug.
   const message = err instanceof Error ? err.message : String(err);

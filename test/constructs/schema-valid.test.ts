@@ -4,7 +4,8 @@ import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { GIT_MIRROR_STAGES } from '../../constructs/git-mirror-stage-job.ts';
-import { synthesize, type Manifest } from '../../synth/manifests.ts';
+import { synthesize } from '../../synth/manifests.ts';
+import type { Manifest } from '../../core/kube/manifest.ts';
 import { synthesizeStageJob } from '../../synth/stage-job.ts';
 import { shippedRegistry } from '../helpers/registry.ts';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntilReady, type Clock } from '../../core/kube/wait.ts';
 import { formatAge } from '../../core/output/age.ts';
-import type { Manifest } from '../../synth/manifests.ts';
+import type { Manifest } from '../../core/kube/manifest.ts';
 
 const cm = (data: Record<string, string>, meta: Partial<KubeObject['metadata']> = {}): KubeObject => ({
   apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', ...meta }, data,

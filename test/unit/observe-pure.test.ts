@@ -1,3 +1,4 @@
+import { ExitCode, exitCodeOf } from '../../src/cli/exit-codes.ts';
 import { describe, expect, it } from 'vitest';
 import { MIRROR_STAGE_PREFIX as PLAN_MIRROR_STAGE_PREFIX } from '../../runner/git-mirror/stage-plan.ts';
 import { LS_REMOTE_PATTERNS, parseLsRemote } from '../../runner/observe/ls-remote.ts';
@@ -293,7 +294,7 @@ describe('MirrorError', () => {
     const e = new MirrorError({ mirror: 'hwlab', url: HWLAB_URL, detail: 'fatal: unable to connect', cause });
     expect(e.reason).toBe('MirrorUnreachable');
     expect(e.retryable).toBe(true);
-    expect(e.exitCode).toBe(5);
+    expect(exitCodeOf(e)).toBe(ExitCode.Failed);
     expect(e.cause).toBe(cause);
     expect(e.message).toContain('hwlab');
     expect(e.message).toContain(HWLAB_URL);

@@ -9,7 +9,7 @@ import { loadRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig, FollowerConfig } from '../../core/config/schema.ts';
 import { staticValues } from '../../core/config/template-values.ts';
-import { ExitCode } from '../../src/cli/exit-codes.ts';
+import { ExitCode, exitCodeOf } from '../../src/cli/exit-codes.ts';
 import { makeFakeControlPlane, type LaneConfig } from '../fixtures/adapters/fake-control-plane-harness.ts';
 import { REGISTRY, ROOT } from '../helpers/registry.ts';
 
@@ -190,7 +190,7 @@ describe('adapter failures', () => {
   /** The message names the adapter, the follower and the exact command. */
   function expectNamed(error: AdapterError, command = statusCommand()): void {
     expect(error).toBeInstanceOf(AdapterError);
-    expect(error.exitCode).toBe(ExitCode.Failed);
+    expect(exitCodeOf(error)).toBe(ExitCode.Failed);
     expect(error.adapterId).toBe(adapterId);
     expect(error.followerId).toBe(id);
     expect(error.argv0).toBe('hwlab');
