@@ -1,4 +1,3 @@
-import type { KubeClient } from '../core/kube/client.ts';
 import { microTime } from './lease.ts';
 import type { Transition } from './state-record.ts';
 
@@ -22,12 +21,4 @@ export function transitionEvent(namespace: string, stateConfigMap: string, follo
     note: `${followerId}: ${t.from ?? '(new)'} -> ${t.to}${t.sha ? ` ${t.sha.slice(0, 12)}` : ''}${t.detail ? `: ${t.detail}` : ''}`.slice(0, 1024),
     regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: stateConfigMap },
   };
-}
-
-// One Kubernetes Event per phase transition. Events expire (an hour by default); the record's own
-// history keeps the transitions for `events` after that.
-export async function emitTransitions(client: KubeClient, namespace: string, stateConfigMap: string, followerId: string, transitions: readonly Transition[], instance: string): Promise<void> {
-  for (const t of transitions) {
-    await client.post(`/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, transitionEvent(namespace, stateConfigMap, followerId, t, instance), 'create', `Event for ${followerId}`);
-  }
 }

@@ -1,11 +1,12 @@
 import { BranchFollowerError } from '../core/errors.ts';
-import type { KubeClient, KubeObject } from '../core/kube/client.ts';
-import { resourceType } from '../core/kube/resources.ts';
-import { PASS_FIELD_MANAGER } from './state-store.ts';
+import type { HeldLease, LeasePort, LeaseResult } from './ports.ts';
 
-const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
+// The Lease rules, pure: who holds it at a given time, and the spec after taking, renewing or
+// releasing it. The Kubernetes Lease port (runner/kube/lease.ts) and the in-memory one apply them
+// to their own objects, so both decide alike.
 
-interface LeaseSpec {
+/** The fields of a coordination.k8s.io/v1 Lease spec the pass uses. */
+export interface LeaseSpec {
   holderIdentity?: string | null;
   leaseDurationSeconds?: number;
   acquireTime?: string | null;
@@ -18,9 +19,7 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-export type LeaseResult = { acquired: true; lease: KubeObject } | { acquired: false; holder: string; renewedAgoMs: number };
-
-/** Whether a live holder other than `identity` has the Lease at `now` (pure). */
+/** Whether a live holder other than `identity` has the Lease at `now`. */
 export function heldByOther(spec: LeaseSpec, identity: string, now: number): { holder: string; renewedAgoMs: number } | undefined {
   const holder = spec.holderIdentity;
   if (!holder || holder === identity) return undefined;
@@ -30,45 +29,61 @@ export function heldByOther(spec: LeaseSpec, identity: string, now: number): { h
   return { holder, renewedAgoMs: now - renewed };
 }
 
-function missing(namespace: string, name: string): BranchFollowerError {
-  return new BranchFollowerError(`Lease ${namespace}/${name} does not exist: run branch-follower apply --confirm --wait`, {
-    reason: 'KubeNotFound', retryable: false,
-  });
+/** The spec once `identity` took the Lease at `now` (a holder taking it again keeps its acquireTime). */
+export function takenSpec(spec: LeaseSpec, identity: string, now: number): LeaseSpec {
+  const t = microTime(now);
+  const again = spec.holderIdentity === identity;
+  return { ...spec, holderIdentity: identity, acquireTime: again ? (spec.acquireTime ?? t) : t, renewTime: t, leaseTransitions: (spec.leaseTransitions ?? 0) + (again ? 0 : 1) };
 }
 
-// Takes the Lease unless another live holder has it. The update carries the resourceVersion read,
-// so of two passes racing for an expired Lease exactly one wins; the other sees the conflict,
-// re-reads, and finds the winner holding it.
-export async function acquireLease(client: KubeClient, namespace: string, name: string, identity: string, now: () => number): Promise<LeaseResult> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const lease = await client.get(LEASE, namespace, name);
-    if (!lease) throw missing(namespace, name);
-    const spec = (lease.spec ?? {}) as LeaseSpec;
-    const other = heldByOther(spec, identity, now());
-    if (other) return { acquired: false, ...other };
-    const t = microTime(now());
-    const next = {
-      ...lease,
-      spec: { ...spec, holderIdentity: identity, acquireTime: spec.holderIdentity === identity ? spec.acquireTime ?? t : t, renewTime: t, leaseTransitions: (spec.leaseTransitions ?? 0) + (spec.holderIdentity === identity ? 0 : 1) },
-    };
-    try {
-      return { acquired: true, lease: await client.update(next, PASS_FIELD_MANAGER) };
-    } catch (err) {
-      if ((err as { status?: number }).status !== 409) throw err;
-    }
-  }
-  const lease = await client.get(LEASE, namespace, name);
-  const other = lease && heldByOther((lease.spec ?? {}) as LeaseSpec, identity, now());
-  return other ? { acquired: false, ...other } : { acquired: false, holder: 'unknown (lost a race twice)', renewedAgoMs: 0 };
+export function renewedSpec(spec: LeaseSpec, now: number): LeaseSpec {
+  return { ...spec, renewTime: microTime(now) };
 }
 
-/** Renews a held Lease; a conflict means someone else took it, which the caller must treat as lost. */
-export async function renewLease(client: KubeClient, lease: KubeObject, now: number): Promise<KubeObject> {
-  return client.update({ ...lease, spec: { ...(lease.spec as LeaseSpec), renewTime: microTime(now) } }, PASS_FIELD_MANAGER);
+/** The spec once given up: no holder, so the next pass takes it at once. */
+export function releasedSpec(spec: LeaseSpec): LeaseSpec {
+  const { holderIdentity: _h, acquireTime: _a, renewTime: _r, ...rest } = spec;
+  return rest;
 }
 
-/** Gives the Lease up so the next pass need not wait for it to expire. */
-export async function releaseLease(client: KubeClient, lease: KubeObject): Promise<void> {
-  const { holderIdentity: _h, acquireTime: _a, renewTime: _r, ...spec } = lease.spec as LeaseSpec;
-  await client.update({ ...lease, spec }, PASS_FIELD_MANAGER);
+/** Where a Lease is kept: read it, and write it by compare-and-swap on what was read. */
+export interface LeaseObjects {
+  /** The Lease and what the next put compares against, or undefined when it does not exist. */
+  get(): Promise<{ spec: LeaseSpec; base: unknown } | undefined>;
+  /** Writes `spec` onto `base`; rejects with reason `KubeConflict` when anyone wrote since. */
+  put(base: unknown, spec: LeaseSpec): Promise<{ spec: LeaseSpec; base: unknown }>;
+}
+
+const isConflict = (err: unknown) => err instanceof BranchFollowerError && err.reason === 'KubeConflict';
+
+// The Lease port on any store of Lease objects. Of two passes racing for an expired Lease exactly
+// one wins: the other's put conflicts, it reads again, and finds the winner holding it.
+export function leasePort(objects: LeaseObjects, what: string, now: () => number): LeasePort {
+  const held = (o: { spec: LeaseSpec; base: unknown }): HeldLease => ({ holder: o.spec.holderIdentity ?? '', base: o });
+  const current = (lease: HeldLease) => lease.base as { spec: LeaseSpec; base: unknown };
+  const read = async () => {
+    const o = await objects.get();
+    if (!o) throw new BranchFollowerError(`${what} does not exist: run branch-follower apply --confirm --wait`, { reason: 'KubeNotFound', retryable: false });
+    return o;
+  };
+  return {
+    async acquire(identity): Promise<LeaseResult> {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const o = await read();
+        const other = heldByOther(o.spec, identity, now());
+        if (other) return { acquired: false, ...other };
+        try {
+          return { acquired: true, lease: held(await objects.put(o.base, takenSpec(o.spec, identity, now()))) };
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
+      }
+      const other = heldByOther((await read()).spec, identity, now());
+      return other ? { acquired: false, ...other } : { acquired: false, holder: 'unknown (lost a race twice)', renewedAgoMs: 0 };
+    },
+    renew: async (lease) => held(await objects.put(current(lease).base, renewedSpec(current(lease).spec, now()))),
+    async release(lease) {
+      await objects.put(current(lease).base, releasedSpec(current(lease).spec));
+    },
+  };
 }

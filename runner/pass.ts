@@ -1,33 +1,18 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
-import { KubeError } from '../core/errors.ts';
-import type { KubeClient, KubeObject } from '../core/kube/client.ts';
-import type { AdapterStatus } from './adapters/contract.ts';
-import { emitTransitions } from './events.ts';
-import { acquireLease, releaseLease, renewLease } from './lease.ts';
+import { BranchFollowerError } from '../core/errors.ts';
 import { Decision, Phase, Reason } from './phases.ts';
+import type { HeldLease, PassPorts, StateSnapshot } from './ports.ts';
 import { afterTrigger, runJustSucceeded, step, type MirrorView, type Policy, type Step, type StatusView } from './state-machine.ts';
 import type { StateRecord, Transition } from './state-record.ts';
-import { readState, writeState, type StateSnapshot } from './state-store.ts';
 
 // The reconcile pass, as Flux's reconcilers run theirs: small steps in a fixed order, each saying
 // what it reads and writes —
 //   acquireLease → (readState → observe → decide → writeAhead → trigger → writeState → emitEvents)*
 // — repeated while --wait follows closeout. Every decision comes from the pure state machine; this
-// file only moves data between it, the cluster, the mirror and the adapters.
-
-/** Everything outside the cluster the pass talks to: the mirror and the adapters. */
-export interface PassIo {
-  /** git-mirror sync of each mirror: the declared branches into the cache, a snapshot per tip; a line per mirror, or its error. */
-  sync(mirrorIds: readonly string[]): Promise<ReadonlyMap<string, { summary: string } | { error: string }>>;
-  /** One look at every mirror cache: per follower, the branch tip, its snapshot ref and the GitOps ref. */
-  observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
-  /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
-  flush(f: FollowerConfig, ref: string): Promise<{ ok: boolean; summary: string } | { error: string }>;
-  status(f: FollowerConfig, sha: string, snapshotRef: string): Promise<{ status: AdapterStatus; tail: string } | { error: string; tail: string }>;
-  trigger(f: FollowerConfig, sha: string, snapshotRef: string, attempt: number): Promise<{ runName: string; tail: string } | { error: string; tail: string }>;
-}
+// file only moves data between it and the ports (runner/ports.ts): state, Lease, Events, mirror,
+// adapters and clock. It imports no Kubernetes client, no git and no process.
 
 export interface PassOptions {
   readonly followers: readonly FollowerConfig[];
@@ -35,8 +20,6 @@ export interface PassOptions {
   readonly wait: boolean;
   /** Who this pass is, as the Lease holder and the Events' reporting instance. */
   readonly identity: string;
-  readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
   /** One line of progress for people (stderr). */
   readonly progress: (line: string) => void;
 }
@@ -75,6 +58,8 @@ export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
 const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.MirrorSyncFailed, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted, Reason.RecordUnreadable]);
 
 const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
+/** A lost compare-and-swap: someone wrote the state (or the Lease) since it was read. */
+const isConflict = (err: unknown) => err instanceof BranchFollowerError && err.reason === 'KubeConflict';
 const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
 
 class Pass {
@@ -83,15 +68,13 @@ class Pass {
   /** Followers that failed (or were blocked by an error) at any time during this pass. */
   private readonly failed = new Set<string>();
   private readonly c: LoadedRegistry['registry']['controller'];
-  private readonly client: KubeClient;
+  private readonly ports: PassPorts;
   private readonly loaded: LoadedRegistry;
-  private readonly io: PassIo;
   private readonly opts: PassOptions;
 
-  constructor(client: KubeClient, loaded: LoadedRegistry, io: PassIo, opts: PassOptions) {
-    this.client = client;
+  constructor(ports: PassPorts, loaded: LoadedRegistry, opts: PassOptions) {
+    this.ports = ports;
     this.loaded = loaded;
-    this.io = io;
     this.opts = opts;
     this.c = loaded.registry.controller;
   }
@@ -109,14 +92,14 @@ class Pass {
   private async persist(id: string, record: StateRecord): Promise<void> {
     const next = this.withTail(id, record);
     if (sameExceptTime(this.snap.records.get(id), next)) return;
-    this.snap = await writeState(this.client, this.snap, new Map([[id, next]]), this.c.state.maxBytes);
+    this.snap = await this.ports.state.write(this.snap, new Map([[id, next]]));
   }
 
   private async events(id: string, transitions: readonly Transition[]): Promise<void> {
     for (const t of transitions) this.say(id, `${t.from ?? '(new)'} -> ${t.to}${t.sha ? ` ${t.sha.slice(0, 12)}` : ''} (${t.reason}${t.detail ? `: ${t.detail}` : ''})`);
     if (this.opts.dryRun || transitions.length === 0) return;
     try {
-      await emitTransitions(this.client, this.c.namespace, this.c.configMaps.state, id, transitions, this.opts.identity);
+      await this.ports.events.emit(id, transitions, this.opts.identity);
     } catch (err) {
       this.say(id, `warning: could not record Events: ${(err as Error).message}`);
     }
@@ -137,19 +120,19 @@ class Pass {
       let status: StatusView | undefined;
       let look = view;
       if (f.enabled && !('error' in view) && view.tip !== null) {
-        const s = await this.io.status(f, view.tip, view.snapshotRef);
+        const s = await this.ports.adapters.status(f, view.tip, view.snapshotRef);
         this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
         status = 'error' in s ? { error: s.error } : { status: s.status };
-        if (!this.opts.dryRun && runJustSucceeded(prev, status)) look = (await this.io.observe([f])).get(f.id) ?? { error: 'no observation' };
+        if (!this.opts.dryRun && runJustSucceeded(prev, status)) look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
-      const s: Step = step(prev, look, status, policy, this.opts.now());
+      const s: Step = step(prev, look, status, policy, this.ports.clock.now());
       if (this.opts.dryRun) return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
       try {
         await this.persist(f.id, s.next);
       } catch (err) {
-        if (err instanceof KubeError && err.status === 409 && conflict < this.c.pass.conflictRetries) {
+        if (isConflict(err) && conflict < this.c.pass.conflictRetries) {
           this.say(f.id, 'state changed under this pass: re-reading and deciding again');
-          this.snap = await readState(this.client, this.c.namespace, this.c.configMaps.state);
+          this.snap = await this.ports.state.read();
           continue;
         }
         throw err;
@@ -159,17 +142,17 @@ class Pass {
       if (s.action.kind === 'flush' && !flushed) {
         // One flush per look: its result is read back from the mirror cache, and the machine decides again.
         this.say(f.id, `flush ${s.action.ref} (run of ${s.action.sha.slice(0, 12)} succeeded)`);
-        const r = await this.io.flush(f, s.action.ref);
+        const r = await this.ports.mirror.flush(f, s.action.ref);
         this.say(f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
         if ('error' in r) this.failed.add(f.id); // e.g. a non-fast-forward: it needs a person
-        const again = await this.io.observe([f]);
+        const again = await this.ports.mirror.observe([f]);
         return this.follow(f, again.get(f.id), true);
       }
       if (s.action.kind !== 'trigger') return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: s.next, triggered: false };
 
       // The write-ahead record is persisted: only now is the trigger sent.
       this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
-      const result = await this.io.trigger(f, s.action.sha, s.action.snapshotRef, s.action.attempt);
+      const result = await this.ports.adapters.trigger(f, s.action.sha, s.action.snapshotRef);
       this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), trigger: result.tail });
       const outcome = 'error' in result ? { error: result.error } : { runName: result.runName };
       const after = await this.persistAfterTrigger(f.id, s.next, outcome, policy);
@@ -188,13 +171,13 @@ class Pass {
     const mine = writeAhead.inFlight!;
     let base = writeAhead;
     for (let conflict = 0; ; conflict++) {
-      const after = afterTrigger(base, result, policy, this.opts.now());
+      const after = afterTrigger(base, result, policy, this.ports.clock.now());
       try {
         await this.persist(id, after.next);
         return after;
       } catch (err) {
-        if (!(err instanceof KubeError && err.status === 409) || conflict >= this.c.pass.conflictRetries) throw err;
-        this.snap = await readState(this.client, this.c.namespace, this.c.configMaps.state);
+        if (!isConflict(err) || conflict >= this.c.pass.conflictRetries) throw err;
+        this.snap = await this.ports.state.read();
         const current = this.snap.records.get(id);
         const f = current?.inFlight;
         if (!current || !f || f.sha !== mine.sha || f.attempt !== mine.attempt || f.sentAt !== mine.sentAt || f.triggeredAt !== null) {
@@ -208,19 +191,20 @@ class Pass {
 
   async run(): Promise<PassResult> {
     const { opts, c } = this;
-    let lease: KubeObject | undefined;
+    const { clock } = this.ports;
+    let lease: HeldLease | undefined;
     if (!opts.dryRun) {
-      const got = await acquireLease(this.client, c.namespace, c.lease.name, opts.identity, opts.now);
+      const got = await this.ports.lease.acquire(opts.identity);
       if (!got.acquired) return { skipped: { holder: got.holder, renewedAgoMs: got.renewedAgoMs } };
       lease = got.lease;
     }
-    let renewedAt = opts.now();
+    let renewedAt = clock.now();
     try {
       for (;;) {
-        this.snap = await readState(this.client, c.namespace, c.configMaps.state);
+        this.snap = await this.ports.state.read();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
         const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
-        const observed = await this.io.observe(opts.followers);
+        const observed = await this.ports.mirror.observe(opts.followers);
         const outcomes: FollowerOutcome[] = [];
         for (const f of opts.followers) {
           const failedSync = syncFailed.get(f.source.mirror);
@@ -232,10 +216,10 @@ class Pass {
         const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
         if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
         const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
-        await opts.sleep(pollMs);
-        if (lease && opts.now() - renewedAt >= c.lease.renewSeconds * 1000) {
-          lease = await renewLease(this.client, lease, opts.now());
-          renewedAt = opts.now();
+        await clock.sleep(pollMs);
+        if (lease && clock.now() - renewedAt >= c.lease.renewSeconds * 1000) {
+          lease = await this.ports.lease.renew(lease);
+          renewedAt = clock.now();
         }
       }
     } finally {
@@ -248,7 +232,7 @@ class Pass {
     const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
     const failed = new Map<string, string>();
     if (mirrors.length === 0) return failed;
-    for (const [id, r] of await this.io.sync(mirrors)) {
+    for (const [id, r] of await this.ports.mirror.sync(mirrors)) {
       if ('error' in r) {
         failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);
         this.opts.progress(`[mirror ${id}] sync failed: ${r.error}`);
@@ -260,16 +244,16 @@ class Pass {
   }
 
   /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */
-  private async release(lease: KubeObject): Promise<void> {
+  private async release(lease: HeldLease): Promise<void> {
     try {
-      await releaseLease(this.client, lease);
+      await this.ports.lease.release(lease);
     } catch (err) {
       this.opts.progress(`warning: could not release Lease ${this.c.lease.name}: ${(err as Error).message}`);
     }
   }
 }
 
-/** Runs one reconcile pass: see the file comment. */
-export function runPass(client: KubeClient, loaded: LoadedRegistry, io: PassIo, opts: PassOptions): Promise<PassResult> {
-  return new Pass(client, loaded, io, opts).run();
+/** Runs one reconcile pass on its ports: see the file comment. */
+export function runPass(ports: PassPorts, loaded: LoadedRegistry, opts: PassOptions): Promise<PassResult> {
+  return new Pass(ports, loaded, opts).run();
 }

@@ -3,7 +3,7 @@ import { BranchFollowerError, WaitTimeoutError } from '../errors.ts';
 import type { Manifest } from './manifest.ts';
 import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
 import { collectionPath, describeObject, resourceType } from './resources.ts';
-import { realClock, type Clock } from './wait.ts';
+import { realClock, type Clock } from '../clock.ts';
 
 // Jobs this CLI creates (git-mirror stage Jobs, reconcile --now) and follows: a unique name suffix,
 // a strict create (or server-side dry run), and polling to the Complete or Failed condition.

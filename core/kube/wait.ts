@@ -1,4 +1,5 @@
 import { WaitTimeoutError } from '../errors.ts';
+import { realClock, type Clock } from '../clock.ts';
 import type { Readiness } from './readiness.ts';
 
 /** One thing to wait for. */
@@ -7,13 +8,6 @@ export interface ReadinessCheck {
   check(): Promise<Readiness>;
 }
 
-/** Time, injected so the loop can be tested without waiting. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
 export interface WaitProgress {
   (event: { label: string; detail: string; elapsedMs: number; readyCount: number; total: number }): void;

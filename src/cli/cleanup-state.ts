@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { acquireLease, releaseLease } from '../../runner/lease.ts';
-import { writeState } from '../../runner/state-store.ts';
+import { kubeLease } from '../../runner/kube/lease.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { connect } from './cluster.ts';
-import { followerState } from './follower-state.ts';
+import { followerState, stateStore } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';
 
 // The only way stale state is removed: explicitly, one follower at a time, under the Lease.
@@ -37,16 +36,17 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
         ctx.print({ data: { follower: opts.follower, wouldRemove: true }, human: [{ line: `would remove the record of ${opts.follower} (${what}) from ${c.namespace}/${c.configMaps.state}` }] });
         throw new ConfirmationRequiredError('cleanup-state');
       }
-      const got = await acquireLease(client, c.namespace, c.lease.name, `${hostname()}-${process.pid}-cleanup`, () => Date.now());
+      const lease = kubeLease(client, c.namespace, c.lease.name, () => Date.now());
+      const got = await lease.acquire(`${hostname()}-${process.pid}-cleanup`);
       if (!got.acquired) {
         throw new BranchFollowerError(`a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`, { reason: 'KubeConflict', retryable: true });
       }
       try {
         const fresh = await followerState(client, loaded, opts.follower);
-        await writeState(client, fresh.snap, new Map([[opts.follower, null]]), c.state.maxBytes);
+        await stateStore(client, loaded).write(fresh.snap, new Map([[opts.follower, null]]));
       } finally {
         try {
-          await releaseLease(client, got.lease);
+          await lease.release(got.lease);
         } catch (err) {
           ctx.progress(`warning: could not release the Lease: ${(err as Error).message}`);
         }

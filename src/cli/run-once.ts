@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { passIo } from '../../runner/pass-io.ts';
+import { kubePorts } from '../../runner/kube/ports.ts';
+import { adapterPort, mirrorPort } from '../../runner/process-ports.ts';
 import { runPass, type FollowerOutcome, type PassResult } from '../../runner/pass.ts';
 import type { StateRecord } from '../../runner/state-record.ts';
+import { realClock } from '../../core/clock.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
@@ -117,13 +119,17 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
         opts.controller && !g.kubeconfig
           ? (({ kc, route }) => new KubeClient(kc, route))(inClusterRoute(loaded.registry.controller.kubeRoute.requestTimeoutSeconds, ctx.io.env))
           : connect(ctx, loaded);
-      const result = await runPass(client, loaded, passIo(loaded, ctx.io.env), {
+      const ports = {
+        ...kubePorts(client, loaded.registry.controller, realClock),
+        mirror: mirrorPort(loaded, ctx.io.env),
+        adapters: adapterPort(loaded, ctx.io.env),
+        clock: realClock,
+      };
+      const result = await runPass(ports, loaded, {
         followers,
         dryRun,
         wait: opts.wait === true,
         identity: `${hostname()}-${process.pid}`,
-        now: () => Date.now(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         progress: (line) => ctx.progress(line),
       });
       if ('skipped' in result) {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
+import { dataBytes } from '../../runner/state-data.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
@@ -75,7 +76,7 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
       name: state.metadata.name,
       created: state.metadata.creationTimestamp ?? null,
       records: Object.keys(data).length,
-      bytes: Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0),
+      bytes: dataBytes(data),
     },
     githubSsh: {
       source: 'yaml',

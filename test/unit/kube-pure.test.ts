@@ -8,7 +8,8 @@ import { inClusterRoute, kubeconfigFiles } from '../../core/kube/route.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitUntilReady, type Clock } from '../../core/kube/wait.ts';
+import type { Clock } from '../../core/clock.ts';
+import { waitUntilReady } from '../../core/kube/wait.ts';
 import { formatAge } from '../../core/output/age.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
 

@@ -8,7 +8,7 @@ import type { FlushResult } from './git-mirror/flush.ts';
 import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
 import { observe } from './observe/observe.ts';
-import type { PassIo } from './pass.ts';
+import type { AdapterPort, MirrorPort } from './ports.ts';
 import type { MirrorView } from './state-machine.ts';
 
 const short = (sha: string | null) => (sha === null ? '(none)' : sha.slice(0, 12));
@@ -27,31 +27,21 @@ export function flushSummary(r: FlushResult): string {
   return `${r.message} (ok=${r.ok} pendingFlush=${r.pendingFlush} githubInSync=${r.githubInSync}${partial})`;
 }
 
-// The pass's real outside world: git-mirror sync and flush of the mirror cache (over the declared
-// SSH transport), `git ls-remote` of the mirrors and the adapter commands. PATH is
-// the one variable handed on (to find git and the adapter CLIs); nothing else of the caller's
+// The mirror and adapter ports as processes: git-mirror sync and flush of the mirror cache (over
+// the declared SSH transport), `git ls-remote` of the mirrors, and the adapter commands. PATH is the
+// one variable handed on (to find git and the adapter CLIs); nothing else of the caller's
 // environment, working directory or checkout reaches a decision.
-export function passIo(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): PassIo {
+
+const stageFailure = (err: unknown) => {
+  if (err instanceof BranchFollowerError) return { error: err.message };
+  throw err;
+};
+
+export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): MirrorPort {
   const registry = loaded.registry;
   const path = env.PATH ?? '';
-  const tailBytes = registry.controller.state.outputTailBytes;
-  const adapterOf = (f: FollowerConfig) => registry.adapters.find((a) => a.id === f.adapter)!;
-  const values = (f: FollowerConfig, sha: string, snapshotRef: string) => {
-    const v = staticValues(f, loaded.targets.get(f.id)!);
-    v.set('sha', sha);
-    v.set('snapshotRef', snapshotRef);
-    return v;
-  };
-  const failure = (err: unknown) => {
-    if (err instanceof AdapterError) return { error: err.message, tail: tail(err.stderrTail, tailBytes) };
-    throw err;
-  };
   const mounts = declaredMounts(loaded);
   const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
-  const stageFailure = (err: unknown) => {
-    if (err instanceof BranchFollowerError) return { error: err.message };
-    throw err;
-  };
   return {
     async sync(mirrorIds) {
       // Each mirror is its own repository and upstream: their syncs run side by side.
@@ -82,6 +72,25 @@ export function passIo(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): PassIo {
         return stageFailure(err);
       }
     },
+  };
+}
+
+export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): AdapterPort {
+  const registry = loaded.registry;
+  const path = env.PATH ?? '';
+  const tailBytes = registry.controller.state.outputTailBytes;
+  const adapterOf = (f: FollowerConfig) => registry.adapters.find((a) => a.id === f.adapter)!;
+  const values = (f: FollowerConfig, sha: string, snapshotRef: string) => {
+    const v = staticValues(f, loaded.targets.get(f.id)!);
+    v.set('sha', sha);
+    v.set('snapshotRef', snapshotRef);
+    return v;
+  };
+  const failure = (err: unknown) => {
+    if (err instanceof AdapterError) return { error: err.message, tail: tail(err.stderrTail, tailBytes) };
+    throw err;
+  };
+  return {
     async status(f, sha, snapshotRef) {
       try {
         const status = await readStatus({ adapter: adapterOf(f), followerId: f.id, values: values(f, sha, snapshotRef), env: { PATH: path } });

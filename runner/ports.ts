@@ -1,0 +1,88 @@
+import type { Clock } from '../core/clock.ts';
+import type { FollowerConfig } from '../core/config/schema.ts';
+import type { AdapterStatus } from './adapters/contract.ts';
+import type { MirrorView } from './state-machine.ts';
+import type { StateRecord, Transition } from './state-record.ts';
+
+// Everything the pass reads or writes outside its own memory, as small ports. The pass knows only
+// these interfaces: the Kubernetes implementations live in runner/kube/, git and the adapter
+// commands in runner/process-ports.ts, and in-memory ones (for the simulation test and the
+// benchmark) in runner/memory/, each held to the same contract test as its real counterpart.
+
+/** The state records as read: what the next write compares against. */
+export interface StateSnapshot {
+  readonly records: ReadonlyMap<string, StateRecord>;
+  /** Keys whose value could not be read, with why (shown by status, never overwritten silently). */
+  readonly unreadable: ReadonlyMap<string, string>;
+  /** Opaque to the pass: what the store needs for its compare-and-swap (e.g. the object and its resourceVersion). */
+  readonly base: unknown;
+}
+
+/** The state records of every follower, written by compare-and-swap. */
+export interface StatePort {
+  /** The current records; a store that does not exist is an error naming the way out. */
+  read(): Promise<StateSnapshot>;
+  /**
+   * Writes `updates` (`null` removes a record) onto the snapshot it was read as. If anyone wrote in
+   * between, it rejects with a BranchFollowerError of reason `KubeConflict` and writes nothing; a write
+   * over `controller.state.maxBytes` is refused (reason `KubeFailed`) and writes nothing.
+   */
+  write(snap: StateSnapshot, updates: ReadonlyMap<string, StateRecord | null>): Promise<StateSnapshot>;
+}
+
+/** The Lease as held by this pass (opaque: what the Lease port needs to renew and release it). */
+export interface HeldLease {
+  readonly holder: string;
+  readonly base: unknown;
+}
+
+export type LeaseResult = { acquired: true; lease: HeldLease } | { acquired: false; holder: string; renewedAgoMs: number };
+
+/** The one Lease that keeps two passes from acting at once. */
+export interface LeasePort {
+  /** Takes the Lease unless another live holder has it; of two racing takers exactly one wins. */
+  acquire(identity: string): Promise<LeaseResult>;
+  /** Renews a held Lease; rejects (reason `KubeConflict`) when someone else took it meanwhile. */
+  renew(lease: HeldLease): Promise<HeldLease>;
+  /** Gives it up so the next pass need not wait for it to expire. */
+  release(lease: HeldLease): Promise<void>;
+}
+
+/** One Event per phase transition (best effort: a failure here is a warning, never a lost record). */
+export interface EventPort {
+  emit(followerId: string, transitions: readonly Transition[], instance: string): Promise<void>;
+}
+
+export type SyncOutcome = { summary: string } | { error: string };
+export type FlushOutcome = { ok: boolean; summary: string } | { error: string };
+
+/** The git mirror cache: sync it from the upstream, look at it, flush a GitOps ref back upstream. */
+export interface MirrorPort {
+  /** git-mirror sync of each mirror: the declared branches into the cache, a snapshot per tip; a line per mirror, or its error. */
+  sync(mirrorIds: readonly string[]): Promise<ReadonlyMap<string, SyncOutcome>>;
+  /** One look at every mirror cache: per follower, the branch tip, its snapshot ref and the GitOps ref. */
+  observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
+  /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
+  flush(f: FollowerConfig, ref: string): Promise<FlushOutcome>;
+}
+
+export type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };
+export type TriggerOutcome = { runName: string; tail: string } | { error: string; tail: string };
+
+/** The deployment control plane, through the adapter commands the registry declares. */
+export interface AdapterPort {
+  status(f: FollowerConfig, sha: string, snapshotRef: string): Promise<StatusOutcome>;
+  /** Sends the trigger of `sha`: called only after its write-ahead record is persisted. */
+  trigger(f: FollowerConfig, sha: string, snapshotRef: string): Promise<TriggerOutcome>;
+}
+
+/** Everything the pass talks to. */
+export interface PassPorts {
+  readonly state: StatePort;
+  readonly lease: LeasePort;
+  readonly events: EventPort;
+  readonly mirror: MirrorPort;
+  readonly adapters: AdapterPort;
+  /** Time, so that a simulation can run hours of passes in milliseconds. */
+  readonly clock: Clock;
+}
