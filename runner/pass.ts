@@ -64,6 +64,8 @@ const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== und
 
 class Pass {
   private snap!: StateSnapshot;
+  /** How many times this pass has read the state: an observation made before the latest read may be older than a record in it. */
+  private reads = 0;
   private readonly tails = new Map<string, { status: string; trigger: string }>();
   /** Followers that failed (or were blocked by an error) at any time during this pass. */
   private readonly failed = new Set<string>();
@@ -105,11 +107,25 @@ class Pass {
     }
   }
 
-  /** observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState; with a flush action, flush → observe → decide once more. */
-  private async follow(f: FollowerConfig, mirror: MirrorView | undefined, flushed = false): Promise<FollowerOutcome> {
+  /** Reads the state; every record the pass decides on comes from the latest read. */
+  private async readState(): Promise<void> {
+    this.snap = await this.ports.state.read();
+    this.reads++;
+  }
+
+  // observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState; with
+  // a flush action, flush → observe → decide once more. `observedAt` is the number of state reads
+  // made before `mirror` was observed: a record read after the observation may have been written by
+  // a pass that saw a newer tip, so the mirror is looked at again before deciding on it (else a
+  // stale tip would supersede a newer in-flight sha, and trigger an older one).
+  private async follow(f: FollowerConfig, mirror: MirrorView | undefined, observedAt: number, flushed = false): Promise<FollowerOutcome> {
     const policy = policyOf(f, this.loaded);
-    const view: MirrorView = mirror ?? { error: 'no observation' };
+    let view: MirrorView = mirror ?? { error: 'no observation' };
     for (let conflict = 0; ; conflict++) {
+      if (this.reads > observedAt && !('error' in view)) {
+        view = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
+        observedAt = this.reads;
+      }
       const unreadable = this.snap.unreadable.get(f.id);
       if (unreadable !== undefined) {
         // Never overwrite what cannot be read: it may hold the shas already triggered.
@@ -132,7 +148,7 @@ class Pass {
       } catch (err) {
         if (isConflict(err) && conflict < this.c.pass.conflictRetries) {
           this.say(f.id, 'state changed under this pass: re-reading and deciding again');
-          this.snap = await this.ports.state.read();
+          await this.readState();
           continue;
         }
         throw err;
@@ -146,7 +162,7 @@ class Pass {
         this.say(f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
         if ('error' in r) this.failed.add(f.id); // e.g. a non-fast-forward: it needs a person
         const again = await this.ports.mirror.observe([f]);
-        return this.follow(f, again.get(f.id), true);
+        return this.follow(f, again.get(f.id), this.reads, true);
       }
       if (s.action.kind !== 'trigger') return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: s.next, triggered: false };
 
@@ -177,7 +193,7 @@ class Pass {
         return after;
       } catch (err) {
         if (!isConflict(err) || conflict >= this.c.pass.conflictRetries) throw err;
-        this.snap = await this.ports.state.read();
+        await this.readState();
         const current = this.snap.records.get(id);
         const f = current?.inFlight;
         if (!current || !f || f.sha !== mine.sha || f.attempt !== mine.attempt || f.sentAt !== mine.sentAt || f.triggeredAt !== null) {
@@ -201,15 +217,16 @@ class Pass {
     let renewedAt = clock.now();
     try {
       for (;;) {
-        this.snap = await this.ports.state.read();
+        await this.readState();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
         const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
         const observed = await this.ports.mirror.observe(opts.followers);
+        const observedAt = this.reads;
         const outcomes: FollowerOutcome[] = [];
         for (const f of opts.followers) {
           const failedSync = syncFailed.get(f.source.mirror);
           const view: MirrorView | undefined = failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
-          const o = await this.follow(f, view);
+          const o = await this.follow(f, view, observedAt);
           if (ERROR_REASONS.has(o.reason)) this.failed.add(f.id);
           outcomes.push(o);
         }
