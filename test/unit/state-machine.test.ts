@@ -3,7 +3,7 @@ import type { AdapterRun, AdapterStatus } from '../../runner/adapters/contract.t
 import { Decision, Phase, Reason } from '../../runner/phases.ts';
 import { afterTrigger, pendingChecks, step, type CloseoutCheckName, type GitopsView, type MirrorView, type Policy, type Step, type StatusView } from '../../runner/state-machine.ts';
 import { emptyRecord, StateRecordSchema, type StateRecord, type Transition } from '../../runner/state-record.ts';
-import { deepFreeze, iso, snapshotRefOf, T0 } from '../helpers/state-machine-sim.ts';
+import { deepFreeze, iso, snapshotRefOf, T0 } from '../helpers/machine-fixtures.ts';
 
 // Example tests of the follower state machine (SPEC §5): one test per transition and per Reason.
 

@@ -1,0 +1,134 @@
+import type { FollowerConfig } from '../../core/config/schema.ts';
+import { gitopsObserved, MIRROR_STAGE_PREFIX } from '../observe/observation.ts';
+import { snapshotRefName } from '../observe/snapshot-ref.ts';
+import type { MirrorPort } from '../ports.ts';
+import type { MirrorView } from '../state-machine.ts';
+import { immediate, type CallHook } from './hook.ts';
+
+/** One follower as the mirror sees it: its mirror, branch, adapter (for the snapshot ref) and GitOps ref. */
+export interface MirroredFollower {
+  readonly mirror: string;
+  readonly branch: string;
+  readonly adapter: string;
+  readonly gitopsRef: string;
+}
+
+const stage = (branch: string) => `${MIRROR_STAGE_PREFIX}${branch}`;
+const headsPrefix = 'refs/heads/';
+
+// The git mirror in memory: per mirror an upstream (its branches) and the cache that git-mirror sync
+// fills (refs/mirror-stage/<branch> and immutable snapshot refs), flush pushes the cache's GitOps
+// refs upstream. The observation comes from the cache's refs through the same `gitopsObserved` the
+// real observation uses. Faults are counters: the next n calls fail.
+export class MemoryMirror {
+  /** Per mirror: upstream branch → commit. */
+  readonly upstream = new Map<string, Map<string, string>>();
+  /** Per mirror: the cache's refs. */
+  readonly cache = new Map<string, Map<string, string>>();
+  syncFailures = 0;
+  observeFailures = 0;
+  flushFailures = 0;
+  private readonly followers: ReadonlyMap<string, MirroredFollower>;
+
+  constructor(followers: ReadonlyMap<string, MirroredFollower>) {
+    this.followers = followers;
+    for (const f of followers.values()) {
+      if (!this.upstream.has(f.mirror)) this.upstream.set(f.mirror, new Map());
+      if (!this.cache.has(f.mirror)) this.cache.set(f.mirror, new Map());
+    }
+  }
+
+  private follower(id: string): MirroredFollower {
+    const f = this.followers.get(id);
+    if (!f) throw new Error(`memory mirror: no follower ${id}`);
+    return f;
+  }
+
+  /** A push to the upstream branch (the mirror sees it at the next sync). */
+  push(mirror: string, branch: string, sha: string): void {
+    this.upstream.get(mirror)!.set(branch, sha);
+  }
+
+  /** The control plane publishes a GitOps commit into the mirror cache: pending until flushed. */
+  publish(followerId: string, sha: string): void {
+    const f = this.follower(followerId);
+    this.cache.get(f.mirror)!.set(f.gitopsRef, sha);
+  }
+
+  /** git-mirror sync of one mirror: every upstream branch into refs/mirror-stage/, a snapshot per followed tip (never moved). */
+  syncOne(mirror: string): string {
+    const cache = this.cache.get(mirror)!;
+    let created = 0;
+    for (const [branch, sha] of this.upstream.get(mirror)!) {
+      if (branch.startsWith('gitops/')) continue;
+      cache.set(stage(branch), sha);
+      for (const f of this.followers.values()) {
+        if (f.mirror !== mirror || f.branch !== branch) continue;
+        const ref = snapshotRefName(f.adapter, branch, sha);
+        if (!cache.has(ref)) {
+          cache.set(ref, sha);
+          created++;
+        }
+      }
+    }
+    return `${created} snapshot(s) created`;
+  }
+
+  /** The follower's view of the cache, as runner/process-ports.ts builds it from a real observation. */
+  view(id: string): MirrorView {
+    const f = this.follower(id);
+    const refs = this.cache.get(f.mirror)!;
+    const tip = refs.get(stage(f.branch)) ?? null;
+    const g = gitopsObserved(refs, f.gitopsRef);
+    const gitops = { ref: f.gitopsRef, pendingFlush: g.pendingFlush, githubInSync: g.githubInSync };
+    if (tip === null) return { tip: null, snapshotRef: '', snapshotPresent: false, gitops: { ref: f.gitopsRef, pendingFlush: false, githubInSync: false } };
+    const snapshotRef = snapshotRefName(f.adapter, f.branch, tip);
+    return { tip, snapshotRef, snapshotPresent: refs.get(snapshotRef) === tip, gitops };
+  }
+
+  /** git-mirror flush of a GitOps ref: upstream fast-forwards to the cache's commit, and the cache records it. */
+  flushOne(id: string, ref: string): { ok: boolean; summary: string } | { error: string } {
+    const f = this.follower(id);
+    const refs = this.cache.get(f.mirror)!;
+    const sha = refs.get(ref);
+    if (sha === undefined) return { error: `${ref} is not in the mirror cache` };
+    const branch = ref.slice(headsPrefix.length);
+    this.upstream.get(f.mirror)!.set(branch, sha);
+    refs.set(stage(branch), sha);
+    return { ok: true, summary: `fast-forwarded ${ref} upstream to ${sha.slice(0, 12)}` };
+  }
+
+  port(hook: CallHook = immediate): MirrorPort {
+    return {
+      sync: (mirrorIds) =>
+        hook.around({ port: 'mirror', method: 'sync', writes: true }, () => {
+          const out = new Map<string, { summary: string } | { error: string }>();
+          for (const id of mirrorIds) {
+            if (this.syncFailures > 0) {
+              this.syncFailures--;
+              out.set(id, { error: 'fetch: connection timed out' });
+            } else {
+              out.set(id, { summary: this.syncOne(id) });
+            }
+          }
+          return out;
+        }),
+      observe: (followers: readonly FollowerConfig[]) =>
+        hook.around({ port: 'mirror', method: 'observe', writes: false }, () => {
+          const out = new Map<string, MirrorView>();
+          const fails = this.observeFailures > 0;
+          if (fails) this.observeFailures--;
+          for (const f of followers) out.set(f.id, fails ? { error: `git ls-remote of mirror ${f.source.mirror}: unreachable` } : this.view(f.id));
+          return out;
+        }),
+      flush: (f, ref) =>
+        hook.around({ port: 'mirror', method: 'flush', writes: true }, () => {
+          if (this.flushFailures > 0) {
+            this.flushFailures--;
+            return { error: 'git push: connection reset by peer' };
+          }
+          return this.flushOne(f.id, ref);
+        }),
+    };
+  }
+}

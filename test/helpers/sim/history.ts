@@ -1,0 +1,249 @@
+import type { LoadedRegistry } from '../../../core/config/load.ts';
+import type { FollowerConfig } from '../../../core/config/schema.ts';
+import type { PortCall } from '../../../runner/memory/hook.ts';
+import { MemoryWorld, shaOf } from '../../../runner/memory/world.ts';
+import { runPass } from '../../../runner/pass.ts';
+import { Phase } from '../../../runner/phases.ts';
+import { recordsOf } from '../../../runner/state-data.ts';
+import type { StateRecord } from '../../../runner/state-record.ts';
+import { Rng } from './rng.ts';
+import { CALM, Scheduler, type Disturbance, type SimPass } from './scheduler.ts';
+
+// One seeded history of the real pass (runner/pass.ts runPass) on the in-memory ports: CronJob
+// passes a minute apart, extra passes that overlap them, dry runs, pushes and runs finishing
+// between and during passes, crashes at any await, outages, slow reads, foreign writes of the state
+// (409s), failing syncs, observations, statuses, triggers and flushes. Then the faults stop and calm
+// passes run until every follower settles. Everything observable is logged for the properties.
+
+export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const S = 1000;
+
+/** One trigger the control plane received, with the attempt the sending pass said it sent. */
+export interface Sent {
+  readonly seq: number;
+  readonly pass: string;
+  readonly followerId: string;
+  readonly sha: string;
+  readonly attempt: number | undefined;
+  /** The simulated time it was received. */
+  readonly at: number;
+}
+
+/** One state write that landed: every record before and after. */
+export interface Written {
+  readonly seq: number;
+  readonly pass: string;
+  readonly before: ReadonlyMap<string, StateRecord>;
+  readonly after: ReadonlyMap<string, StateRecord>;
+}
+
+export interface History {
+  readonly seed: number;
+  readonly loaded: LoadedRegistry;
+  readonly followers: readonly FollowerConfig[];
+  readonly world: MemoryWorld;
+  readonly passes: readonly SimPass[];
+  readonly sent: readonly Sent[];
+  readonly written: readonly Written[];
+  /** Per follower, every sha ever pushed to its branch, in order (a re-push repeats it). */
+  readonly pushed: ReadonlyMap<string, readonly string[]>;
+  /** Per follower, every push with its place in the log. */
+  readonly pushes: ReadonlyMap<string, readonly { readonly sha: string; readonly seq: number }[]>;
+  /** The records once the calm passes are over, and how many could not be read. */
+  readonly final: ReadonlyMap<string, StateRecord>;
+  readonly unreadable: number;
+  /** What happened, in order: world events and every pass's progress lines (printed when a property fails). */
+  readonly trace: readonly string[];
+}
+
+/** The registry of one history: a subset of the shipped followers with seeded budgets and limits. */
+function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
+  const loaded = { ...base, registry: structuredClone(base.registry) };
+  const r = loaded.registry;
+  const c = r.controller;
+  c.lease.durationSeconds = rng.pick([15, 30, 60]);
+  c.lease.renewSeconds = Math.max(1, Math.floor(c.lease.durationSeconds / 3));
+  c.pass.conflictRetries = rng.pick([0, 1, 5]);
+  c.state.historyLimit = rng.pick([8, 12, 30]);
+  c.state.triggeredLimit = rng.pick([3, 5, 50]);
+  for (const a of r.adapters) {
+    a.timeoutSeconds = rng.pick([5, 30]);
+    a.statusLagSeconds = rng.pick([0, 5, 10]);
+  }
+  const count = rng.int(1, 2);
+  const chosen = [...r.followers].sort(() => rng.next() - 0.5).slice(0, count);
+  for (const f of chosen) {
+    f.closeout.budgetSeconds = rng.pick([60, 120, 300]);
+    f.closeout.pollIntervalSeconds = rng.pick([2, 5, 15]);
+    f.retry.maxAttempts = rng.int(1, 3);
+    f.retry.backoffSeconds = rng.pick([0, 10, 60]);
+    const all = ['runSucceeded', 'deployedShaMatches', 'mirrorFlushed', 'githubInSync'] as const;
+    const checks = all.filter(() => rng.chance(0.7));
+    f.closeout.checks = checks.length > 0 ? checks : ['runSucceeded'];
+  }
+  r.followers = chosen;
+  return loaded;
+}
+
+function disturbanceOf(rng: Rng): Disturbance {
+  const calm = rng.chance(0.2);
+  if (calm) return CALM;
+  return { crash: rng.pick([0, 0.01, 0.04]), outage: rng.pick([0, 0, 0.01]), slow: rng.pick([0, 0.05, 0.2]), slowMs: rng.pick([5, 40, 90]) * S };
+}
+
+export async function runHistory(seed: number, base: LoadedRegistry): Promise<History> {
+  const rng = new Rng(seed);
+  const loaded = registryOf(base, rng);
+  const followers = loaded.registry.followers;
+  const sched = new Scheduler(rng, T0);
+  const world = new MemoryWorld(loaded, () => sched.now);
+  const trace: string[] = [];
+  const note = (line: string) => trace.push(`${((sched.now - T0) / S).toFixed(1).padStart(7)}s ${line}`);
+  const pushed = new Map<string, string[]>(followers.map((f) => [f.id, []]));
+  const pushes = new Map<string, { sha: string; seq: number }[]>(followers.map((f) => [f.id, []]));
+  const sent: Sent[] = [];
+  const written: Written[] = [];
+  let seq = 0;
+  let commits = 0;
+  let receipts = 0;
+
+  // The world at the start: each branch has a commit (or, now and then, does not exist yet), the
+  // GitOps ref is published and upstream, and the control plane may already target the tip.
+  for (const f of followers) {
+    const lane = world.controlPlane.lane(f.id);
+    if (rng.chance(0.9)) {
+      const sha = shaOf(`${seed}-${commits++}`);
+      world.mirror.push(f.source.mirror, f.source.branch, sha);
+      pushed.get(f.id)!.push(sha);
+      pushes.get(f.id)!.push({ sha, seq: seq++ });
+      if (rng.chance(0.5)) lane.targetSha = lane.deployedSha = sha;
+    }
+    world.mirror.publish(f.id, shaOf(`${seed}-gitops-${f.id}`));
+    const ref = world.mirror.view(f.id);
+    if (!('error' in ref)) world.mirror.flushOne(f.id, ref.gitops.ref);
+  }
+
+  const push = (f: FollowerConfig, again: boolean) => {
+    const earlier = pushed.get(f.id)!;
+    const sha = again && earlier.length > 0 ? rng.pick(earlier) : shaOf(`${seed}-${commits++}`);
+    world.mirror.push(f.source.mirror, f.source.branch, sha);
+    earlier.push(sha);
+    pushes.get(f.id)!.push({ sha, seq: seq++ });
+    note(`push ${f.id} ${sha.slice(0, 12)}${again ? ' (again)' : ''}`);
+  };
+
+  const adapterOf = (f: FollowerConfig) => loaded.registry.adapters.find((a) => a.id === f.adapter)!;
+  // One change of the world: what happens upstream, in the control plane, or as a fault.
+  const event = () => {
+    const f = rng.pick(followers);
+    const lane = world.controlPlane.lane(f.id);
+    const what = rng.int(0, 99);
+    if (what < 22) push(f, rng.chance(0.05));
+    else if (what < 50) {
+      note(`run of ${f.id} succeeds`);
+      world.controlPlane.succeed(f.id, rng.chance(0.85));
+    } else if (what < 56) {
+      note(`run of ${f.id} fails`);
+      world.controlPlane.fail(f.id);
+    } else if (what < 60) lane.deployedSha = lane.targetSha;
+    else if (what < 65) lane.statusFailures += rng.int(1, 3);
+    else if (what < 69) {
+      lane.triggerFailures += 1;
+      lane.startsAnyway = rng.chance(0.5);
+    } else if (what < 73) world.mirror.syncFailures += rng.int(1, 2);
+    else if (what < 76) world.mirror.observeFailures += 1;
+    else if (what < 80) world.mirror.flushFailures += rng.int(1, 2);
+    else if (what < 88) {
+      note('another writer updates the state');
+      world.state.touch();
+    } else {
+      // The adapter within its declared timing: the command returns within timeoutSeconds and its
+      // run shows within statusLagSeconds after that.
+      const a = adapterOf(f);
+      lane.sendMs = rng.int(0, a.timeoutSeconds) * S;
+      lane.lagMs = rng.int(0, a.statusLagSeconds) * S;
+    }
+  };
+
+  sched.onEffect = (pass: SimPass, call: PortCall) => {
+    if (call.port === 'adapters' && call.method === 'trigger') {
+      for (const r of world.controlPlane.received.slice(receipts)) {
+        sent.push({ seq: seq++, pass: pass.id, followerId: r.followerId, sha: r.sha, attempt: pass.sendingAttempt(), at: r.at });
+      }
+      receipts = world.controlPlane.received.length;
+    }
+    if (call.port === 'state' && call.method === 'write') {
+      // The pass's next read validates every record; the log needs only their content.
+      const after = new Map(Object.entries(world.state.value ?? {}).map(([id, text]) => [id, JSON.parse(text) as StateRecord]));
+      const before = written.at(-1)?.after ?? new Map<string, StateRecord>();
+      written.push({ seq: seq++, pass: pass.id, before, after });
+    }
+  };
+
+  const launch = (id: string, at: number, o: { dryRun: boolean; wait: boolean; disturbance: Disturbance }) =>
+    sched.launch(id, at, o.dryRun, o.disturbance, (p) =>
+      runPass(world.ports(p, p), loaded, {
+        followers,
+        dryRun: o.dryRun,
+        wait: o.wait,
+        identity: id,
+        progress: (line) => {
+          p.lines.push(line);
+          note(`${id}: ${line}`);
+        },
+      }),
+    );
+
+  // The chaos: a CronJob pass a minute, more passes overlapping them, dry runs, world events.
+  const disturbance = disturbanceOf(rng);
+  const minutes = rng.int(3, 8);
+  for (let m = 0; m < minutes; m++) {
+    const at = T0 + m * 60 * S + rng.int(0, 5) * S;
+    launch(`cron-${m}`, at, { dryRun: false, wait: rng.chance(0.7), disturbance });
+    if (rng.chance(0.35)) launch(`now-${m}`, at + rng.int(0, 50) * S, { dryRun: false, wait: rng.chance(0.5), disturbance });
+    if (rng.chance(0.25)) launch(`dry-${m}`, at + rng.int(0, 59) * S, { dryRun: true, wait: false, disturbance });
+  }
+  const events = rng.int(4, 20);
+  for (let i = 0; i < events; i++) sched.at({ at: T0 + rng.int(0, minutes * 60) * S, run: event });
+  const during = rng.pick([0, 0.02, 0.08]);
+  sched.between = () => {
+    if (rng.chance(during)) event();
+  };
+  await sched.run(20_000);
+
+  // The faults stop: a healthy world, runs finish, calm passes until every follower settles.
+  sched.between = () => undefined;
+  world.mirror.syncFailures = world.mirror.observeFailures = world.mirror.flushFailures = 0;
+  for (const f of followers) {
+    const lane = world.controlPlane.lane(f.id);
+    lane.statusFailures = lane.triggerFailures = lane.sendMs = lane.lagMs = 0;
+    for (const r of lane.runs) r.visibleAt = Math.min(r.visibleAt, sched.now);
+  }
+  note('faults stop');
+  const settleMs = Math.max(
+    loaded.registry.controller.lease.durationSeconds,
+    ...loaded.registry.adapters.map((a) => a.timeoutSeconds + a.statusLagSeconds),
+    ...followers.map((f) => f.retry.backoffSeconds),
+  ) * S + S;
+  for (let i = 0; i < 8; i++) {
+    sched.now += settleMs;
+    for (const f of followers) {
+      world.controlPlane.succeed(f.id);
+      world.controlPlane.lane(f.id).deployedSha = world.controlPlane.lane(f.id).targetSha;
+    }
+    launch(`calm-${i}`, sched.now, { dryRun: false, wait: false, disturbance: CALM });
+    await sched.run(2_000);
+    const records = recordsOf(world.state.value ?? {}).records;
+    if (followers.every((f) => settled(records.get(f.id), f))) break;
+  }
+  const { records: final, unreadable } = recordsOf(world.state.value ?? {});
+  if (unreadable.size > 0) trace.push(`unreadable records at the end: ${[...unreadable].join('; ')}`);
+  return { seed, loaded, followers, world, passes: sched.passes, sent, written, pushed, pushes, final, unreadable: unreadable.size, trace };
+}
+
+/** Whether a follower's record is final: its tip closed out (Succeeded, or Observed after it), nothing to do, or failed past its retries. */
+export function settled(r: StateRecord | undefined, f: FollowerConfig): boolean {
+  if (!r) return false;
+  if (r.phase === Phase.Succeeded || r.phase === Phase.Noop || r.lastSucceededSha === r.observedSha) return true;
+  return r.phase === Phase.Failed && r.attempts !== null && r.attempts.sha === r.observedSha && r.attempts.count >= f.retry.maxAttempts;
+}
