@@ -14,6 +14,7 @@ export type ErrorReason =
   | 'KubeFailed'
   | 'WaitTimedOut'
   | 'AdapterFailed' | 'AdapterTimeout' | 'AdapterOutput'
+  | 'GitFailed' | 'GitTimedOut'
   | 'MirrorUnreachable'
   | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName' | 'GitMirrorTransport';
 

@@ -23,7 +23,7 @@ export type GitMirrorReason = (typeof GitMirrorReason)[keyof typeof GitMirrorRea
 // Only a transport failure can heal by itself; every other git-mirror failure needs a person.
 const RETRYABLE: ReadonlySet<GitMirrorReason> = new Set([GitMirrorReason.Upstream]);
 
-// A git-mirror stage failed. Like MirrorError it wraps the ExecaError (if any) as `cause`; `ref`,
+// A git-mirror stage failed. Like MirrorError it wraps the GitError (if any) as `cause`; `ref`,
 // `existingSha` and `newSha` say which ref and which commits when a ref would have moved.
 export class GitMirrorError extends BranchFollowerError {
   /** git's last non-empty stderr line, or a phrase saying why there is none; '' when git did not fail. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GitMirrorError, GitMirrorReason } from './errors.ts';
-import { checkUrl, execGit, git, mirrorRefs, upstreamRefs, type GitRunOptions } from './git.ts';
+import { checkUrl, git, mirrorRefs, tryGit, upstreamRefs, type GitRunOptions } from './git.ts';
 import { flushPlan, gitopsBranch, mirrorStageRef } from './stage-plan.ts';
 
 export const PARTIAL_PUSH_SUCCEEDED_FETCH_FAILED = 'push-succeeded-fetch-failed';
@@ -132,31 +132,33 @@ function nonFastForward(ref: string, upstream: string, local: string): GitMirror
 // A commit the mirror does not have cannot be an ancestor of one it has (it would have come with it),
 // so a missing object (exit 128 after cat-file says so) is answered "no" rather than an error.
 async function isAncestor(opts: FlushOptions, ancestor: string, descendant: string): Promise<boolean> {
-  const has = await execGit(['cat-file', '-e', `${ancestor}^{commit}`], { ...opts, gitDir: opts.mirrorDir });
-  if (has.failed) return false;
-  const r = await execGit(['merge-base', '--is-ancestor', ancestor, descendant], { ...opts, gitDir: opts.mirrorDir });
-  if (r.exitCode === 0 || r.exitCode === 1) return r.exitCode === 0;
-  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${r.detail}`, { reason: GitMirrorReason.Cache, detail: r.detail });
+  const has = await tryGit('cat-file', ['-e', `${ancestor}^{commit}`], { ...opts, gitDir: opts.mirrorDir });
+  if (!has.ok) return false;
+  const r = await tryGit('merge-base', ['--is-ancestor', ancestor, descendant], { ...opts, gitDir: opts.mirrorDir });
+  if (r.ok) return true;
+  if (r.error.exitCode === 1) return false;
+  const detail = r.error.detail;
+  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, { reason: GitMirrorReason.Cache, detail, cause: r.error });
 }
 
 // `git push` without `+` or --force: the server refuses anything but a fast-forward, which also covers
 // an upstream that moved after it was read. --porcelain makes that refusal recognisable.
 async function push(opts: FlushOptions, ref: string, localSha: string, upstreamBefore: string | null): Promise<void> {
-  const r = await execGit(['push', '--porcelain', opts.upstreamUrl, `${ref}:${ref}`], { ...opts, gitDir: opts.mirrorDir });
-  if (!r.failed) return;
+  const r = await tryGit('push', ['--porcelain', opts.upstreamUrl, `${ref}:${ref}`], { ...opts, gitDir: opts.mirrorDir });
+  if (r.ok) return;
   const rejected = r.stdout.split('\n').find((l) => l.startsWith('!'));
   if (rejected !== undefined && /non-fast-forward|fetch first|stale info/.test(rejected)) {
     throw nonFastForward(ref, upstreamBefore ?? '(moved since it was read)', localSha);
   }
   throw new GitMirrorError(
-    `git-mirror push of ${ref} to ${opts.upstreamUrl} failed: ${rejected ?? r.detail}. Check the declared upstream transport, then run \`branch-follower git-mirror flush --confirm --wait\``,
-    { reason: GitMirrorReason.Upstream, detail: r.detail, ref },
+    `git-mirror push of ${ref} to ${opts.upstreamUrl} failed: ${rejected ?? r.error.detail}. Check the declared upstream transport, then run \`branch-follower git-mirror flush --confirm --wait\``,
+    { reason: GitMirrorReason.Upstream, detail: r.error.detail, ref, cause: r.error },
   );
 }
 
 /** Records what the upstream was confirmed to hold in refs/mirror-stage/<branch>. */
 async function recordCache(opts: FlushOptions, branch: string, sha: string): Promise<void> {
-  await git(['update-ref', '-m', 'branch-follower git-mirror flush: confirmed upstream', mirrorStageRef(branch), sha], {
+  await git('update-ref', ['-m', 'branch-follower git-mirror flush: confirmed upstream', mirrorStageRef(branch), sha], {
     ...opts,
     gitDir: opts.mirrorDir,
     side: 'cache',

@@ -1,5 +1,5 @@
 import { SNAPSHOT_REF_PREFIX, snapshotRefName } from '../observe/snapshot-ref.ts';
-import { execGit, mirrorRefs, type GitRunOptions } from './git.ts';
+import { mirrorRefs, tryGit, type GitRunOptions } from './git.ts';
 import { MIRROR_STAGE_PREFIX, checkName, gitopsBranch, mirrorStageRef, type SnapshotTarget } from './stage-plan.ts';
 
 export interface MirrorStatusOptions extends Omit<GitRunOptions, 'transportEnv'> {
@@ -71,7 +71,7 @@ export async function mirrorStatus(opts: MirrorStatusOptions): Promise<MirrorSta
 // sync and flush write every mirror-stage update with a reflog entry (core.logAllRefUpdates=always);
 // `%gd` with --date=unix spells its time as `<ref>@{<seconds>}`. No reflog (null) means never synced here.
 async function reflogTime(mirrorDir: string, ref: string, run: GitRunOptions): Promise<string | null> {
-  const r = await execGit(['reflog', 'show', '-n', '1', '--date=unix', '--format=%gd', ref, '--'], { ...run, gitDir: mirrorDir });
-  const seconds = /@\{(\d+)\}\s*$/.exec(r.failed ? '' : r.stdout.trim())?.[1];
+  const r = await tryGit('reflog', ['show', '-n', '1', '--date=unix', '--format=%gd', ref, '--'], { ...run, gitDir: mirrorDir });
+  const seconds = /@\{(\d+)\}\s*$/.exec(r.ok ? r.stdout.trim() : '')?.[1];
   return seconds === undefined ? null : new Date(Number(seconds) * 1000).toISOString();
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { SNAPSHOT_REF_PREFIX } from '../observe/snapshot-ref.ts';
-import { checkUrl, execGit, git, mirrorRefs, upstreamRefs, zeroSha, type GitRunOptions } from './git.ts';
+import { checkUrl, git, mirrorRefs, upstreamRefs, tryGit, zeroSha, type GitRunOptions } from './git.ts';
 import { MIRROR_STAGE_PREFIX, snapshotMoved, stagePlan, type SnapshotTarget, type StagePlan } from './stage-plan.ts';
 
 export interface SyncOptions extends GitRunOptions {
@@ -49,7 +49,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   // A fresh cache claim has no repository yet: the first sync creates it (a dry run only says so).
   const fresh = !existsSync(opts.mirrorDir);
   if (fresh && !opts.dryRun) {
-    await git(['init', '--quiet', '--bare', opts.mirrorDir], { ...opts, side: 'cache', doing: `creating the mirror cache repository ${opts.mirrorDir}` });
+    await git('init', ['--quiet', '--bare', opts.mirrorDir], { ...opts, side: 'cache', doing: `creating the mirror cache repository ${opts.mirrorDir}` });
   }
   const before = fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
   const upstream = await upstreamRefs(opts.upstreamUrl, opts.branches.map((b) => `refs/heads/${b}`), opts);
@@ -57,7 +57,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   if (opts.dryRun) return result(planned, true, fresh);
 
   const refspecs = planned.fetched.map(({ branch, ref }) => `+refs/heads/${branch}:${ref}`);
-  await git(['fetch', '--prune', '--no-tags', '--no-write-fetch-head', opts.upstreamUrl, ...refspecs], {
+  await git('fetch', ['--prune', '--no-tags', '--no-write-fetch-head', opts.upstreamUrl, ...refspecs], {
     ...opts,
     gitDir: opts.mirrorDir,
     side: 'upstream',
@@ -76,10 +76,10 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
 // The all-zero old value makes update-ref create the ref or fail: it never moves an existing one, even
 // when another sync raced this one. After such a failure the ref is read back to tell which case it was.
 async function createSnapshot(opts: SyncOptions, ref: string, sha: string): Promise<'created' | 'exists'> {
-  const r = await execGit(['update-ref', '-m', 'branch-follower git-mirror sync: snapshot', ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir });
-  if (!r.failed) return 'created';
+  const r = await tryGit('update-ref', ['-m', 'branch-follower git-mirror sync: snapshot', ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir });
+  if (r.ok) return 'created';
   const now = (await mirrorRefs(opts.mirrorDir, [ref], opts)).get(ref);
   if (now === sha) return 'exists';
   if (now !== undefined) throw snapshotMoved(ref, now, sha);
-  return git(['update-ref', ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir, side: 'cache', doing: `creating snapshot ref ${ref}` }).then(() => 'created' as const);
+  return git('update-ref', [ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir, side: 'cache', doing: `creating snapshot ref ${ref}` }).then(() => 'created' as const);
 }

@@ -1,7 +1,7 @@
 import { BranchFollowerError } from '../../core/errors.ts';
 
 // The git mirror could not be read (unreachable, refused, timed out, repository missing). Retryable:
-// the mirror is a Kubernetes Service that comes back. Wraps the ExecaError as `cause`.
+// the mirror is a Kubernetes Service that comes back. Wraps the GitError as `cause`.
 export class MirrorError extends BranchFollowerError {
   /** The mirror id(s) served at `url`, as named in the registry. */
   readonly mirror: string;

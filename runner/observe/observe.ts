@@ -1,5 +1,5 @@
 import type { Registry } from '../../core/config/schema.ts';
-import { lsRemote } from './ls-remote.ts';
+import { readMirror } from './read-mirror.ts';
 import { MirrorError } from './mirror-error.ts';
 import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';
 
@@ -21,7 +21,7 @@ export async function observe(registry: Registry, gitopsRefs: ReadonlyMap<string
   const answers = await Promise.all(
     reads.map(async ([url, ids]): Promise<[string, LsRemoteResult]> => {
       try {
-        return [url, await lsRemote(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
+        return [url, await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
       } catch (error) {
         if (error instanceof MirrorError) return [url, error];
         throw error;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
 import { followerMirrorStatus, transportOf, type StageMounts } from '../../runner/git-mirror/stages.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
-import { lsRemote } from '../../runner/observe/ls-remote.ts';
+import { readMirror } from '../../runner/observe/read-mirror.ts';
 import { gitopsObserved } from '../../runner/observe/observation.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
@@ -203,7 +203,7 @@ export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection,
     // The same single ls-remote the pass observes with (branch, mirror-stage and snapshot refs).
     let refs: ReadonlyMap<string, string>;
     try {
-      refs = await lsRemote(m.url, { timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000, pathEnv, mirror: m.id });
+      refs = await readMirror(m.url, { timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000, pathEnv, mirror: m.id });
     } catch (err) {
       if (!(err instanceof MirrorError)) throw err;
       failures.push(failureOf(err, m.id, null));

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, op
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { hermeticGitEnv } from '../../runner/observe/git-env.ts';
+import { hermeticGitEnv } from '../../core/git/env.ts';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
 import { acceptsTcp } from './processes.ts';
 

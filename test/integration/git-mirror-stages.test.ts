@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GitError } from '../../core/git/error.ts';
 import { GitMirrorError, GitMirrorReason } from '../../runner/git-mirror/errors.ts';
 import { flush, type FlushOptions } from '../../runner/git-mirror/flush.ts';
 import { mirrorStatus } from '../../runner/git-mirror/status.ts';
@@ -195,6 +196,7 @@ describe('git-mirror sync against real bare repositories', () => {
     const error = await sync(w.syncOpts({ upstreamUrl: `file://${w.upstreamDir}.missing` })).catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: GitMirrorReason.Upstream, retryable: true });
     expect((error as GitMirrorError).message).toMatch(/does not appear to be a git repository|not found|No such file/i);
+    expect((error as GitMirrorError).cause).toBeInstanceOf(GitError);
   });
 });
 

@@ -6,7 +6,8 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { Registry } from '../../core/config/schema.ts';
-import { lsRemote } from '../../runner/observe/ls-remote.ts';
+import { GitError } from '../../core/git/error.ts';
+import { readMirror } from '../../runner/observe/read-mirror.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
 import { observe, type FollowerObservation, type GitopsObserved } from '../../runner/observe/observe.ts';
 import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
@@ -146,7 +147,7 @@ describe('observe against a real git mirror', () => {
     const observation = await observe(registry, gitopsRefs, OPTS);
     expect(Object.fromEntries(observation)).toEqual(expected());
     // The mirror's own refs/heads/v0.3 moved past its cached copy; observation did not take it.
-    const refs = await lsRemote(a.url(HWLAB), { timeoutMs: 10_000, pathEnv: PATH, mirror: 'hwlab' });
+    const refs = await readMirror(a.url(HWLAB), { timeoutMs: 10_000, pathEnv: PATH, mirror: 'hwlab' });
     expect([refs.get('refs/heads/v0.3'), refs.get(stageOf('v0.3'))]).toEqual([tips.v03Unsynced, tips.v03]);
   });
 
@@ -236,7 +237,9 @@ describe('observe against a real git mirror', () => {
         expect(o.error.message).toContain(a.url(HWLAB));
         expect(o.error.message).toMatch(/Connection refused/);
         expect(o.error.message).toContain('branch-follower git-mirror status');
-        expect(o.error.cause).toMatchObject({ name: 'ExecaError' });
+        // The domain error is built from the one git error, which keeps execa's as its own cause.
+        expect(o.error.cause).toBeInstanceOf(GitError);
+        expect(o.error.cause).toMatchObject({ subcommand: 'ls-remote', cause: { name: 'ExecaError' } });
       }
       // Both followers of the mirror carry the one error of its one read.
       const [x, y] = ['hwlab-jd01-v03', 'agentrun-jd01-v02'].map((id) => observation.get(id) as { error: MirrorError });
@@ -255,7 +258,7 @@ describe('observe against a real git mirror', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const started = Date.now();
-      const error = await lsRemote(`git://127.0.0.1:${port}/${HWLAB}`, { timeoutMs: 500, pathEnv: PATH, mirror: 'hwlab' }).catch((e: unknown) => e);
+      const error = await readMirror(`git://127.0.0.1:${port}/${HWLAB}`, { timeoutMs: 500, pathEnv: PATH, mirror: 'hwlab' }).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(error).toBeInstanceOf(MirrorError);
       expect((error as MirrorError).message).toContain('no answer within 500ms');

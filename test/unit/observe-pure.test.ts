@@ -1,7 +1,8 @@
 import { ExitCode, exitCodeOf } from '../../src/cli/exit-codes.ts';
 import { describe, expect, it } from 'vitest';
 import { MIRROR_STAGE_PREFIX as PLAN_MIRROR_STAGE_PREFIX } from '../../runner/git-mirror/stage-plan.ts';
-import { LS_REMOTE_PATTERNS, parseLsRemote } from '../../runner/observe/ls-remote.ts';
+import { parseLsRemote } from '../../core/git/ls-remote.ts';
+import { LS_REMOTE_PATTERNS } from '../../runner/observe/read-mirror.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
 import {
   followerObservations,
