@@ -2,6 +2,7 @@ import { basename, posix } from 'node:path';
 import { k8s } from 'cdk8s-plus-28';
 import type { LoadedRegistry } from '../core/config/load.ts';
 import type { ResourcesConfig } from '../core/config/schema.ts';
+import { checkoutDir, mountOverlaps, TMP_DIR } from '../core/pod-mounts.ts';
 
 // The pod both the reconcile pass (the CronJob) and a git-mirror stage Job run in: the controller
 // source cloned from the mirror into an EmptyDir, the registry ConfigMap mounted over the clone's
@@ -79,7 +80,7 @@ export const toResources = (r: ResourcesConfig): k8s.ResourceRequirements => ({
 
 /** Where the source is cloned to inside the pod. */
 export function checkoutDirOf(props: Pick<RunnerPodProps, 'image'>): string {
-  return posix.join(props.image.appDir, 'checkout');
+  return checkoutDir(props.image.appDir);
 }
 
 // The checks between props; everything else is taken as given (the registry schema checked it).
@@ -89,15 +90,12 @@ function checkProps(props: RunnerPodProps): string {
     throw new Error(`registry.overlayPath must be a path inside the checkout, got "${props.registry.overlayPath}"`);
   }
   const g = props.gitMirror;
-  const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
-  if (inside(g.mountPath, g.sshMountPath) || inside(g.sshMountPath, g.mountPath)) {
+  const [overlap] = mountOverlaps(props.image.appDir, g);
+  if (overlap?.kind === 'nested') {
     throw new Error(`gitMirror.mountPath "${g.mountPath}" and gitMirror.sshMountPath "${g.sshMountPath}" must not contain one another`);
   }
-  const checkout = checkoutDirOf(props);
-  for (const [what, path] of [['gitMirror.mountPath', g.mountPath], ['gitMirror.sshMountPath', g.sshMountPath]] as const) {
-    if (inside(path, checkout) || inside(checkout, path) || inside('/tmp', path)) {
-      throw new Error(`${what} "${path}" must not overlap the checkout (${checkout}) nor be or hold /tmp`);
-    }
+  if (overlap?.kind === 'scratch') {
+    throw new Error(`gitMirror.${overlap.mount} "${overlap.path}" must not overlap the checkout (${overlap.checkout}) nor be or hold ${TMP_DIR}`);
   }
   return overlay;
 }
@@ -118,11 +116,11 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
   };
   // git and node want a writable HOME; /tmp is an EmptyDir, the root filesystem stays read-only.
   const env: k8s.EnvVar[] = [
-    { name: 'HOME', value: '/tmp' },
+    { name: 'HOME', value: TMP_DIR },
     { name: 'GIT_TERMINAL_PROMPT', value: '0' },
   ];
   const checkoutMount = { name: VOLUME.checkout, mountPath: checkoutDir };
-  const tmpMount = { name: VOLUME.tmp, mountPath: '/tmp' };
+  const tmpMount = { name: VOLUME.tmp, mountPath: TMP_DIR };
   // optional: a missing Secret must not keep the pod from starting. The pass then still runs and its
   // sync fails with the transport error naming the missing key (MirrorSyncFailed), which status shows.
   const secretVolume = (name: string, ref: { secretName: string; key: string }): k8s.Volume => ({
