@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import type { ResourcesConfig } from '../core/config/schema.ts';
-import { checkoutDirOf, runnerPodSpec, type RunnerPodProps } from './runner-pod.ts';
+import { checkoutDirOf, runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
 
 /** The verb the pod runs: one confirmed reconcile pass over every follower, as the controller. */
 export const PASS_ARGS = ['run-once', '--all', '--confirm', '--wait', '--controller'] as const;
@@ -12,7 +11,7 @@ export interface ControllerCronJobProps {
   readonly namespace: string;
   /** Name of the CronJob (`controller.cronJob.name`). */
   readonly name: string;
-  /** Labels for the Job and pod templates, so pods can be found and told apart. */
+  /** Labels for the Job and pod templates, so pods can be found and told apart: the owner labels (`controller.name`, `controller.partOf`) plus the component. */
   readonly podLabels: Readonly<Record<string, string>>;
   /** Cron schedule of the pass (`controller.cronJob.schedule`). */
   readonly schedule: string;
@@ -41,9 +40,14 @@ export interface ControllerCronJobProps {
   /** The registry ConfigMap, its key, and the path inside the clone it is mounted over. */
   readonly registry: RunnerPodProps['registry'];
   /** Resources of the clone and pass containers (`controller.resources`). */
-  readonly resources: { readonly clone: ResourcesConfig; readonly pass: ResourcesConfig };
+  readonly resources: {
+    /** Of the clone init container (`controller.resources.clone`). */
+    readonly clone: ContainerResources;
+    /** Of the pass container (`controller.resources.pass`). */
+    readonly pass: ContainerResources;
+  };
   /** Size limits of the writable EmptyDirs (`controller.scratch`). */
-  readonly scratch: { readonly checkoutSizeLimit: string; readonly tmpSizeLimit: string };
+  readonly scratch: RunnerPodProps['scratch'];
   /** The mirror cache claim and the githubSsh Secret keys the pass's in-process sync and flush use. */
   readonly gitMirror: RunnerPodProps['gitMirror'];
 }

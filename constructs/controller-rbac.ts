@@ -17,7 +17,7 @@ export interface ControllerRbacProps {
 }
 
 /** Exactly what one reconcile pass does to the cluster: nothing cluster-wide, no Secrets. */
-export function passPermissions(props: ControllerRbacProps): PassPermission[] {
+function passPermissions(props: ControllerRbacProps): PassPermission[] {
   return [
     {
       apiGroup: 'coordination.k8s.io',

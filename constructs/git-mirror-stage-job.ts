@@ -1,9 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import type { LoadedRegistry } from '../core/config/load.ts';
-import type { ResourcesConfig } from '../core/config/schema.ts';
-import { ownerLabels } from './ownership.ts';
-import { runnerPodPropsOf, runnerPodSpec, type RunnerPodProps } from './runner-pod.ts';
+import { runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
 
 /** The git-mirror stages a Job can run. */
 export const GIT_MIRROR_STAGES = ['sync', 'flush', 'status'] as const;
@@ -20,11 +17,11 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export interface GitMirrorStageJobProps {
   /** Namespace of the Job (`controller.namespace`). */
   readonly namespace: string;
-  /** Job name, unique per run and a DNS-1123 label (see {@link stageJobName}). */
+  /** Job name, unique per run and a DNS-1123 label: `<controller.cronJob.name>-mirror-<stage>-<suffix>` (see {@link stageJobName}). */
   readonly name: string;
-  /** Labels of the Job and its pod: the owner labels plus component and stage. */
+  /** Labels of the Job and its pod: the owner labels (`controller.name`, `controller.partOf`) plus the component; the stage label is added. */
   readonly labels: Readonly<Record<string, string>>;
-  /** The stage the pod runs. */
+  /** The stage the pod runs (the verb the operator ran). */
   readonly stage: GitMirrorStage;
   /** `--mirror <id>` as the operator gave it; absent: every mirror a follower uses. */
   readonly mirror: string | undefined;
@@ -35,12 +32,12 @@ export interface GitMirrorStageJobProps {
   /** The runner pod: image, source clone, registry overlay, mirror cache claim, SSH keys. */
   readonly pod: RunnerPodProps;
   /** Resources of the stage container (`controller.gitMirror.resources`). */
-  readonly resources: ResourcesConfig;
-  /** A stage still running after this is stopped (`gitMirror.stageJob.activeDeadlineSeconds`). */
+  readonly resources: ContainerResources;
+  /** A stage still running after this is stopped (`controller.gitMirror.stageJob.activeDeadlineSeconds`). */
   readonly activeDeadlineSeconds: number;
-  /** Pod retries (`gitMirror.stageJob.backoffLimit`). */
+  /** Pod retries (`controller.gitMirror.stageJob.backoffLimit`). */
   readonly backoffLimit: number;
-  /** A finished Job is deleted after this (`gitMirror.stageJob.ttlSecondsAfterFinished`). */
+  /** A finished Job is deleted after this (`controller.gitMirror.stageJob.ttlSecondsAfterFinished`). */
   readonly ttlSecondsAfterFinished: number;
 }
 
@@ -99,32 +96,4 @@ export class GitMirrorStageJob extends Construct {
       },
     });
   }
-}
-
-/** What the operator asked for: the stage, the Job name, and the optional narrowing. */
-export interface StageJobRequest {
-  readonly stage: GitMirrorStage;
-  readonly name: string;
-  readonly mirror: string | undefined;
-  readonly follower: string | undefined;
-}
-
-// The registry's side of a stage Job: every prop from the validated registry and the request.
-export function stageJobPropsOf(loaded: LoadedRegistry, request: StageJobRequest): GitMirrorStageJobProps {
-  const c = loaded.registry.controller;
-  const j = c.gitMirror.stageJob;
-  return {
-    namespace: c.namespace,
-    name: request.name,
-    labels: { ...ownerLabels(loaded), 'app.kubernetes.io/component': STAGE_COMPONENT },
-    stage: request.stage,
-    mirror: request.mirror,
-    follower: request.follower,
-    serviceAccountName: c.serviceAccount.name,
-    pod: runnerPodPropsOf(loaded),
-    resources: c.gitMirror.resources,
-    activeDeadlineSeconds: j.activeDeadlineSeconds,
-    backoffLimit: j.backoffLimit,
-    ttlSecondsAfterFinished: j.ttlSecondsAfterFinished,
-  };
 }

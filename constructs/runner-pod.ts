@@ -1,15 +1,11 @@
-import { basename, posix } from 'node:path';
+import { posix } from 'node:path';
 import { k8s } from 'cdk8s-plus-28';
-import type { LoadedRegistry } from '../core/config/load.ts';
-import type { ResourcesConfig } from '../core/config/schema.ts';
+import { checkoutDir, mountOverlaps, TMP_DIR } from '../core/pod-mounts.ts';
 
 // The pod both the reconcile pass (the CronJob) and a git-mirror stage Job run in: the controller
 // source cloned from the mirror into an EmptyDir, the registry ConfigMap mounted over the clone's
 // registry file, the mirror cache claim and the githubSsh Secret keys, under `restricted` Pod Security.
 // One module, so the two pods cannot drift apart.
-
-/** Where, inside the controller source, the spec keeps the registry; the mounted one replaces it. */
-export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
 
 /** Volume names of the pod, as tests and other constructs refer to them. */
 export const VOLUME = {
@@ -24,36 +20,74 @@ export const VOLUME = {
 /** Mode of the mounted Secret keys: owner and group read (the group is the pod's fsGroup), nobody else. */
 export const SSH_KEY_MODE = 0o440;
 
+/** Requests and limits of one container, as Kubernetes quantities (the registry's `resources` shape). */
+export interface ContainerResources {
+  /** What the scheduler reserves (`<resources>.requests.cpu`, `<resources>.requests.memory`). */
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  /** The most the container may use (`<resources>.limits.cpu`, `<resources>.limits.memory`). */
+  readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+/** A key of a Secret, mounted alone as a file. */
+export interface SecretKeyMount {
+  /** The Secret (`controller.source.githubSsh.<identity|knownHosts>.name`). */
+  readonly secretName: string;
+  /** The key, also the file name (`controller.source.githubSsh.<identity|knownHosts>.key`). */
+  readonly key: string;
+}
+
 /** Props of {@link runnerPodSpec}. Every value comes from the registry; none has a default. */
 export interface RunnerPodProps {
   /** The runner image and its user (`controller.image`). */
   readonly image: {
+    /** Image reference, pinned by digest (`controller.image.ref`). */
     readonly ref: string;
+    /** imagePullPolicy of both containers (`controller.image.pullPolicy`). */
     readonly pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    /** Where the image keeps node_modules; the checkout is `<appDir>/checkout` (`controller.image.appDir`). */
     readonly appDir: string;
+    /** Non-root UID of the pod (`controller.image.runAsUser`). */
     readonly runAsUser: number;
+    /** GID and fsGroup of the pod (`controller.image.runAsGroup`). */
     readonly runAsGroup: number;
   };
-  /** Where the controller source is cloned from: the mirror URL and branch or tag (`controller.source.mirror`). */
-  readonly source: { readonly url: string; readonly ref: string };
+  /** Where the controller source is cloned from (`controller.source.mirror`). */
+  readonly source: {
+    /** The clone URL of the mirror that `controller.source.mirror.mirror` names (`mirrors[].url`). */
+    readonly url: string;
+    /** Branch or tag to clone (`controller.source.mirror.ref`). */
+    readonly ref: string;
+  };
   /** The registry ConfigMap, its key, and the path inside the clone it is mounted over. */
-  readonly registry: { readonly configMapName: string; readonly key: string; readonly overlayPath: string };
+  readonly registry: {
+    /** The registry ConfigMap (`controller.configMaps.registry`). */
+    readonly configMapName: string;
+    /** Its data key, the file name of the registry in the controller source (not in the YAML). */
+    readonly key: string;
+    /** Path of the registry inside the controller source, relative to the checkout (not in the YAML). */
+    readonly overlayPath: string;
+  };
   /** Resources of the clone init container (`controller.resources.clone`). */
-  readonly cloneResources: ResourcesConfig;
+  readonly cloneResources: ContainerResources;
   /** Size limits of the writable EmptyDirs (`controller.scratch`). */
-  readonly scratch: { readonly checkoutSizeLimit: string; readonly tmpSizeLimit: string };
+  readonly scratch: {
+    /** Of the checkout (`controller.scratch.checkoutSizeLimit`). */
+    readonly checkoutSizeLimit: string;
+    /** Of /tmp (`controller.scratch.tmpSizeLimit`). */
+    readonly tmpSizeLimit: string;
+  };
   /** The mirror cache claim and the mounted githubSsh Secret keys (`controller.gitMirror`, `controller.source.githubSsh`). */
   readonly gitMirror: {
-    /** PersistentVolumeClaim of the mirror cache, mounted read-write (`gitMirror.claimName`). */
+    /** PersistentVolumeClaim of the mirror cache, mounted read-write (`controller.gitMirror.claimName`). */
     readonly claimName: string;
-    /** Where the claim is mounted (`gitMirror.mountPath`). */
+    /** Where the claim is mounted (`controller.gitMirror.mountPath`). */
     readonly mountPath: string;
-    /** Parent of `identity/<key>` and `known-hosts/<key>` (`gitMirror.sshMountPath`). */
+    /** Parent of `identity/<key>` and `known-hosts/<key>` (`controller.gitMirror.sshMountPath`). */
     readonly sshMountPath: string;
-    /** The Secret key of the SSH private key (`githubSsh.identity`). */
-    readonly identity: { readonly secretName: string; readonly key: string };
-    /** The Secret key of the upstream's known_hosts lines (`githubSsh.knownHosts`). */
-    readonly knownHosts: { readonly secretName: string; readonly key: string };
+    /** The Secret key of the SSH private key (`controller.source.githubSsh.identity`). */
+    readonly identity: SecretKeyMount;
+    /** The Secret key of the upstream's known_hosts lines (`controller.source.githubSsh.knownHosts`). */
+    readonly knownHosts: SecretKeyMount;
   };
 }
 
@@ -63,7 +97,8 @@ export interface RunnerMainContainer {
   readonly name: string;
   /** argv, run in the checkout. */
   readonly command: readonly string[];
-  readonly resources: ResourcesConfig;
+  /** Its resources (`controller.resources.pass`, `controller.gitMirror.resources`). */
+  readonly resources: ContainerResources;
   /** The ServiceAccount the pod runs as (`controller.serviceAccount.name`). */
   readonly serviceAccountName: string;
   /** Whether the pod gets an API token: the pass needs one, a stage Job does not. */
@@ -72,14 +107,14 @@ export interface RunnerMainContainer {
 
 const q = (v: string) => k8s.Quantity.fromString(v);
 
-export const toResources = (r: ResourcesConfig): k8s.ResourceRequirements => ({
+export const toResources = (r: ContainerResources): k8s.ResourceRequirements => ({
   requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
   limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
 });
 
 /** Where the source is cloned to inside the pod. */
 export function checkoutDirOf(props: Pick<RunnerPodProps, 'image'>): string {
-  return posix.join(props.image.appDir, 'checkout');
+  return checkoutDir(props.image.appDir);
 }
 
 // The checks between props; everything else is taken as given (the registry schema checked it).
@@ -89,15 +124,12 @@ function checkProps(props: RunnerPodProps): string {
     throw new Error(`registry.overlayPath must be a path inside the checkout, got "${props.registry.overlayPath}"`);
   }
   const g = props.gitMirror;
-  const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
-  if (inside(g.mountPath, g.sshMountPath) || inside(g.sshMountPath, g.mountPath)) {
+  const [overlap] = mountOverlaps(props.image.appDir, g);
+  if (overlap?.kind === 'nested') {
     throw new Error(`gitMirror.mountPath "${g.mountPath}" and gitMirror.sshMountPath "${g.sshMountPath}" must not contain one another`);
   }
-  const checkout = checkoutDirOf(props);
-  for (const [what, path] of [['gitMirror.mountPath', g.mountPath], ['gitMirror.sshMountPath', g.sshMountPath]] as const) {
-    if (inside(path, checkout) || inside(checkout, path) || inside('/tmp', path)) {
-      throw new Error(`${what} "${path}" must not overlap the checkout (${checkout}) nor be or hold /tmp`);
-    }
+  if (overlap?.kind === 'scratch') {
+    throw new Error(`gitMirror.${overlap.mount} "${overlap.path}" must not overlap the checkout (${overlap.checkout}) nor be or hold ${TMP_DIR}`);
   }
   return overlay;
 }
@@ -118,14 +150,14 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
   };
   // git and node want a writable HOME; /tmp is an EmptyDir, the root filesystem stays read-only.
   const env: k8s.EnvVar[] = [
-    { name: 'HOME', value: '/tmp' },
+    { name: 'HOME', value: TMP_DIR },
     { name: 'GIT_TERMINAL_PROMPT', value: '0' },
   ];
   const checkoutMount = { name: VOLUME.checkout, mountPath: checkoutDir };
-  const tmpMount = { name: VOLUME.tmp, mountPath: '/tmp' };
+  const tmpMount = { name: VOLUME.tmp, mountPath: TMP_DIR };
   // optional: a missing Secret must not keep the pod from starting. The pass then still runs and its
   // sync fails with the transport error naming the missing key (MirrorSyncFailed), which status shows.
-  const secretVolume = (name: string, ref: { secretName: string; key: string }): k8s.Volume => ({
+  const secretVolume = (name: string, ref: SecretKeyMount): k8s.Volume => ({
     name,
     secret: { secretName: ref.secretName, items: [{ key: ref.key, path: ref.key }], defaultMode: SSH_KEY_MODE, optional: true },
   });
@@ -184,27 +216,5 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
       secretVolume(VOLUME.sshIdentity, g.identity),
       secretVolume(VOLUME.sshKnownHosts, g.knownHosts),
     ],
-  };
-}
-
-// The registry's side of the runner pod: every prop from the validated registry, nothing invented.
-export function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
-  const c = loaded.registry.controller;
-  const mirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror);
-  if (!mirror) throw new Error(`controller.source.mirror.mirror "${c.source.mirror.mirror}" names no mirror`);
-  const ssh = c.source.githubSsh;
-  return {
-    image: c.image,
-    source: { url: mirror.url, ref: c.source.mirror.ref },
-    registry: { configMapName: c.configMaps.registry, key: basename(REGISTRY_PATH_IN_SOURCE), overlayPath: REGISTRY_PATH_IN_SOURCE },
-    cloneResources: c.resources.clone,
-    scratch: c.scratch,
-    gitMirror: {
-      claimName: c.gitMirror.claimName,
-      mountPath: c.gitMirror.mountPath,
-      sshMountPath: c.gitMirror.sshMountPath,
-      identity: { secretName: ssh.identity.name, key: ssh.identity.key },
-      knownHosts: { secretName: ssh.knownHosts.name, key: ssh.knownHosts.key },
-    },
   };
 }

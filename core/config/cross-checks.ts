@@ -1,4 +1,5 @@
 import type { ConfigIssue } from '../errors.ts';
+import { mountOverlaps } from '../pod-mounts.ts';
 import { resolveTarget, type TargetEntry } from './owning-files.ts';
 import { PASS_PLACEHOLDERS, STATIC_PLACEHOLDERS, TARGET_PREFIX, parseTemplate } from './placeholders.ts';
 import type { Registry } from './schema.ts';
@@ -101,18 +102,13 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     else cachePaths.set(m.cachePath, i);
   });
 
-  // The pod mounts the cache claim and the Secret keys beside the checkout and /tmp EmptyDirs: a mount
-  // inside the checkout would break the clone, one over /tmp or the checkout would hide it.
   const g = registry.controller.gitMirror;
-  const checkout = `${registry.controller.image.appDir}/checkout`;
-  const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
-  for (const [key, path] of [['mountPath', g.mountPath], ['sshMountPath', g.sshMountPath]] as const) {
-    if (inside(path, checkout) || inside(checkout, path) || inside('/tmp', path)) {
-      issues.push(source.issue(['controller', 'gitMirror', key], `"${path}" must not overlap the controller checkout (${checkout}) nor be or contain /tmp: both are EmptyDirs of the pod`));
-    }
-  }
-  if (inside(g.mountPath, g.sshMountPath) || inside(g.sshMountPath, g.mountPath)) {
-    issues.push(source.issue(['controller', 'gitMirror', 'sshMountPath'], `"${g.sshMountPath}" and gitMirror.mountPath "${g.mountPath}" must not contain one another`));
+  for (const o of mountOverlaps(registry.controller.image.appDir, g)) {
+    issues.push(
+      o.kind === 'scratch'
+        ? source.issue(['controller', 'gitMirror', o.mount], `"${o.path}" must not overlap the controller checkout (${o.checkout}) nor be or contain /tmp: both are EmptyDirs of the pod`)
+        : source.issue(['controller', 'gitMirror', 'sshMountPath'], `"${g.sshMountPath}" and gitMirror.mountPath "${g.mountPath}" must not contain one another`),
+    );
   }
 
   const staticNames = new Set<string>(STATIC_PLACEHOLDERS);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { passPermissions } from '../../constructs/controller-rbac.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import { ConfirmationRequiredError } from '../../core/errors.ts';
 import { accessQuestions, reviewAccess } from '../../core/kube/access-review.ts';
@@ -10,6 +9,7 @@ import { describeObject, resourceType } from '../../core/kube/resources.ts';
 import { waitUntilReady, type ReadinessCheck } from '../../core/kube/wait.ts';
 import type { View } from '../../core/output/view.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
+import { controllerChart } from '../../synth/manifests.ts';
 import { planFor, planView } from './plan.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -25,13 +25,8 @@ function readinessChecks(client: KubeClient, loaded: LoadedRegistry, manifests: 
       check: async () => objectReadiness(m, await client.get(type, ns, m.metadata.name), generation),
     };
   });
-  const permissions = passPermissions({
-    namespace: c.namespace,
-    name: c.name,
-    serviceAccountName: c.serviceAccount.name,
-    leaseName: c.lease.name,
-    stateConfigMapName: c.configMaps.state,
-  });
+  // The rules the synthesized Role grants, as the chart settled them.
+  const { permissions } = controllerChart(loaded).rbac;
   const questions = accessQuestions(permissions, c.configMaps.registry);
   checks.push({
     label: `RBAC of ServiceAccount ${c.namespace}/${c.serviceAccount.name}`,

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { ownerLabels } from '../../constructs/ownership.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import { ExitCode } from './exit-codes.ts';
 import { computePlan, PlanAction, type PlanItem } from '../../core/kube/plan.ts';
 import type { Block, View } from '../../core/output/view.ts';
 import { synthesize } from '../../synth/manifests.ts';
+import { ownerLabels } from '../../synth/props.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 

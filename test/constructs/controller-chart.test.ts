@@ -1,13 +1,14 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { ControllerChart } from '../../constructs/controller-chart.ts';
+import { controllerChartPropsOf } from '../../synth/props.ts';
 import { shippedRegistry } from '../helpers/registry.ts';
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 
 function synthChart(): Obj[] {
   const loaded = shippedRegistry();
-  const chart = new ControllerChart(Testing.app(), 'test', { loaded });
+  const chart = new ControllerChart(Testing.app(), 'test', controllerChartPropsOf(loaded));
   return Testing.synth(chart) as Obj[];
 }
 

@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { GitMirrorStageJob, stageJobName, stageJobPropsOf, type GitMirrorStageJobProps } from '../../constructs/git-mirror-stage-job.ts';
+import { GitMirrorStageJob, stageJobName, type GitMirrorStageJobProps } from '../../constructs/git-mirror-stage-job.ts';
+import { stageJobPropsOf } from '../../synth/props.ts';
 import { synthesizeStageJob } from '../../synth/stage-job.ts';
 import { shippedRegistry } from '../helpers/registry.ts';
 
