@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveRoute } from '../../core/kube/route.ts';
 import { KubeClient } from '../../core/kube/client.ts';
-import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../../test/helpers/pod-path-world.ts';
+import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../world/pod-path-world.ts';
 import { envtestAssets } from '../envtest/assets.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
 import { hostsFile, serverSandbox, type PodResult, type RunHooks } from '../pod-exec/index.ts';
@@ -11,7 +11,7 @@ import { hostsFile, serverSandbox, type PodResult, type RunHooks } from '../pod-
 // Everything the demo runs against, on this machine: the real kube-apiserver + etcd the tests use,
 // and the pass pod's outside world at the names and ports the shipped registry declares (the git
 // mirror, an SSH upstream standing in for GitHub, the CONNECT proxy, the UniDesk CLI doubles) — the
-// same world the pod-path test builds (test/helpers/pod-path-world.ts). dist/ is applied as it is.
+// same world the pod-path test builds (scripts/world/pod-path-world.ts). dist/ is applied as it is.
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { cli, expectGolden } from '../helpers/cli.ts';
 import { makeFixture } from '../helpers/registry-fixture.ts';
-import { ROOT } from '../helpers/registry.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';
 
 afterAll(removeFixtures);

@@ -2,7 +2,7 @@ import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { ControllerChart } from '../../constructs/controller-chart.ts';
 import { controllerChartPropsOf } from '../../synth/props.ts';
-import { shippedRegistry } from '../helpers/registry.ts';
+import { shippedRegistry } from '../../scripts/world/registry.ts';
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replaceDir } from '../../synth/write-dist.ts';
-import { ROOT } from '../helpers/registry.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 
 const CLI = join(ROOT, 'src/cli/main.ts');
 

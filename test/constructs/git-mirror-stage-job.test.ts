@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GitMirrorStageJob, stageJobName, type GitMirrorStageJobProps } from '../../constructs/git-mirror-stage-job.ts';
 import { stageJobPropsOf } from '../../synth/props.ts';
 import { synthesizeStageJob } from '../../synth/stage-job.ts';
-import { shippedRegistry } from '../helpers/registry.ts';
+import { shippedRegistry } from '../../scripts/world/registry.ts';
 
 const NAME = 'branch-follower-mirror-sync-a1b2c';
 

@@ -7,7 +7,7 @@ import { GIT_MIRROR_STAGES } from '../../constructs/git-mirror-stage-job.ts';
 import { synthesize } from '../../synth/manifests.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
 import { synthesizeStageJob } from '../../synth/stage-job.ts';
-import { shippedRegistry } from '../helpers/registry.ts';
+import { shippedRegistry } from '../../scripts/world/registry.ts';
 
 // Validators generated from the Kubernetes OpenAPI schemas (kubernetes-models), keyed as objects are.
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {

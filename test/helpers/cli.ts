@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import type { Entry } from '../../src/cli/program.ts';
-import { ROOT } from './registry.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 
 export interface CliResult {
   readonly code: number;

@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startConnectProxy, type ConnectProxy } from './connect-proxy.ts';
-import { hermeticGit } from './git-server.ts';
+import { startConnectProxy, type ConnectProxy } from '../../scripts/world/connect-proxy.ts';
+import { hermeticGit } from '../../scripts/world/git-server.ts';
 import { makeFixture, type Edit } from './registry-fixture.ts';
-import { startSshUpstream, type SshUpstream } from './ssh-upstream.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 // What `git-mirror … --local` needs, all real: an SSH upstream (sshd) holding the three repositories
 // of the shipped registry, reached through a CONNECT proxy (tinyproxy); a mirror cache directory with

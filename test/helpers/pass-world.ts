@@ -1,16 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane, type TriggerRecord } from '../fixtures/adapters/fake-control-plane-harness.ts';
+import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane, type TriggerRecord } from '../../scripts/world/fake-control-plane-harness.ts';
 import { cli, type CliResult } from './cli.ts';
 import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { syncMirror } from '../../runner/git-mirror/stages.ts';
-import { hermeticGit, type GitServer } from './git-server.ts';
+import { hermeticGit, type GitServer } from '../../scripts/world/git-server.ts';
 import { REGISTRY, removeFixtures, type Edit } from './registry-fixture.ts';
-import { ROOT } from './registry.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 import { removeSshMounts, sshEdits, sshMount } from './ssh-registry.ts';
-import type { SshUpstream } from './ssh-upstream.ts';
+import type { SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 
 /** The three upstream repositories and branches of the shipped followers, as the mirror serves them. */

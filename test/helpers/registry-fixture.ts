@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REGISTRY, ROOT } from './registry.ts';
+import { REGISTRY, ROOT } from '../../scripts/world/registry.ts';
 
 // A throw-away copy of the shipped registry and the owning files it references, laid out as in the
 // project (`<tmp>/config/...`), so a test can break one of them without touching the real ones.

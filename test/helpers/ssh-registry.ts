@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Edit } from './registry-fixture.ts';
-import type { SshUpstream } from './ssh-upstream.ts';
+import type { SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 // Points a registry copy's git-mirror settings at the test SSH upstream: githubSsh's host, port and
 // user, every mirrors[].upstream, the mirror cache root, and the Secret mount laid out as the pod

@@ -7,7 +7,7 @@ import { synthesizeStageJob } from '../../synth/stage-job.ts';
 import { cli } from '../helpers/cli.ts';
 import { adminClient, appliedFixture, auditEvents, kubeconfig, MUTATING } from '../helpers/cluster.ts';
 import { completeJob, dropFalse, failJob, startJob, waitForStageJob } from '../helpers/job-controller.ts';
-import { startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { REGISTRY, removeFixtures } from '../helpers/registry-fixture.ts';
 
 // `git-mirror sync|flush|status` without --local, against a real kube-apiserver (envtest: no

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshArgs, sshTransportEnv, transportDisclosure, type SshTransport } from '../../runner/git-mirror/ssh-transport.ts';
 import { flush } from '../../runner/git-mirror/flush.ts';
 import { sync } from '../../runner/git-mirror/sync.ts';
-import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.ts';
-import { ROOT } from '../helpers/registry.ts';
-import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { startConnectProxy, type ConnectProxy } from '../../scripts/world/connect-proxy.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 let ssh: SshUpstream;
 let proxy: ConnectProxy;

@@ -9,7 +9,7 @@ import { flush, type FlushOptions } from '../../runner/git-mirror/flush.ts';
 import { mirrorStatus } from '../../runner/git-mirror/status.ts';
 import { sync, type SyncOptions } from '../../runner/git-mirror/sync.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { hermeticGit } from '../helpers/git-server.ts';
+import { hermeticGit } from '../../scripts/world/git-server.ts';
 
 // Real git on real bare repositories: an "upstream" reached over file:// and a bare mirror cache.
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';

@@ -10,7 +10,7 @@ import { GitError } from '../../core/git/error.ts';
 import { readMirror } from '../../runner/observe/read-mirror.ts';
 import { MirrorError } from '../../runner/observe/mirror-error.ts';
 import { observe, type FollowerObservation, type GitopsObserved } from '../../runner/observe/observe.ts';
-import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { hermeticGit, startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { makeFixture, REGISTRY, removeFixtures } from '../helpers/registry-fixture.ts';
 
 // Observation against real git over git:// on loopback. Two daemons: A serves HWLAB (two followers

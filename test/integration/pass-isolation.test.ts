@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceType } from '../../core/kube/resources.ts';
 import { adminClient } from '../helpers/cluster.ts';
-import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { disposeWorlds, makePassWorld, type WorldServers } from '../helpers/pass-world.ts';
 
 let git: GitServer;

@@ -8,8 +8,8 @@ import { resourceType } from '../../core/kube/resources.ts';
 import { apiServerOf, assertPortFree, checkPodSpec, preparePod, dockerfileImage, type CronJobPod, type PodResult, type PodSpec, type PreparedPod } from '../../scripts/pod-exec/index.ts';
 import { adminClient, auditEvents, kubeconfig, type AuditEvent } from '../helpers/cluster.ts';
 import { cli } from '../helpers/cli.ts';
-import { preparePassPod, startPodPathWorld, type FollowerFacts, type PodPathWorld } from '../helpers/pod-path-world.ts';
-import { ROOT } from '../helpers/registry.ts';
+import { preparePassPod, startPodPathWorld, type FollowerFacts, type PodPathWorld } from '../../scripts/world/pod-path-world.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 
 // Issue 6: everything else can pass while the one thing that runs in production — the CronJob's pod —
 // has never executed. Here it does: dist/ applied as it is, the synthesized pod's init container and

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
-import { hermeticGit, startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { hermeticGit, startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { disposeWorlds, eventually, exited, makePassWorld, REPOS, type FollowerId, type PassWorld, type WorldServers } from '../helpers/pass-world.ts';
 
 const CM = resourceType('v1', 'ConfigMap');

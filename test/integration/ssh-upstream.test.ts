@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.ts';
-import { hermeticGit } from '../helpers/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../helpers/ssh-upstream.ts';
+import { startConnectProxy, type ConnectProxy } from '../../scripts/world/connect-proxy.ts';
+import { hermeticGit } from '../../scripts/world/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 // Proves the test upstream with plain git, the way the product will reach GitHub: only through a
 // GIT_SSH wrapper with a declared identity, known_hosts and port, optionally tunnelled through an

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registryReference } from '../../core/config/reference.ts';
-import { ROOT } from '../helpers/registry.ts';
+import { ROOT } from '../../scripts/world/registry.ts';
 
 describe('docs/registry.md', () => {
   it('carries the field reference generated from the schema (run `npm run docs` after a schema change)', () => {

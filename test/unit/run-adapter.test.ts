@@ -10,8 +10,8 @@ import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig, FollowerConfig } from '../../core/config/schema.ts';
 import { staticValues } from '../../core/config/template-values.ts';
 import { ExitCode, exitCodeOf } from '../../src/cli/exit-codes.ts';
-import { makeFakeControlPlane, type LaneConfig } from '../fixtures/adapters/fake-control-plane-harness.ts';
-import { REGISTRY, ROOT } from '../helpers/registry.ts';
+import { makeFakeControlPlane, type LaneConfig } from '../../scripts/world/fake-control-plane-harness.ts';
+import { REGISTRY, ROOT } from '../../scripts/world/registry.ts';
 
 // The adapter runner against real processes: the fake control plane stands in for the UniDesk CLIs.
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadRegistry } from '../../core/config/load.ts';
-import { REGISTRY, ROOT } from '../helpers/registry.ts';
+import { REGISTRY, ROOT } from '../../scripts/world/registry.ts';
 
 // No container engine runs here, so the image is not built in the tests; what can drift is checked:
 // the Dockerfile's user and app directory are the registry's, and the synthesized pods need nothing

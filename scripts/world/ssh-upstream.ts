@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { freePort } from '../../scripts/envtest/control-plane.ts';
+import { freePort } from '../envtest/control-plane.ts';
 import { hermeticGit } from './git-server.ts';
 import { acceptsTcp, stopChild } from './processes.ts';
 

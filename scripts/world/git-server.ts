@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { hermeticGitEnv } from '../../core/git/env.ts';
-import { freePort } from '../../scripts/envtest/control-plane.ts';
+import { freePort } from '../envtest/control-plane.ts';
 import { acceptsTcp } from './processes.ts';
 
 // Real git over a real protocol (git://, loopback only) for integration tests: a `git daemon` serving

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../scripts/envtest/control-plane.ts';
+import { freePort } from '../envtest/control-plane.ts';
 import { acceptsTcp, stopChild } from './processes.ts';
 
 // A real HTTP CONNECT proxy on loopback for the git-mirror tests: Debian's tinyproxy
