@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { kubeLease } from '../../runner/kube/lease.ts';
+import { kubeLease } from '../../runner/index.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { connect } from './cluster.ts';

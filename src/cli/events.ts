@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FOLLOWER_LABEL } from '../../runner/events.ts';
+import { FOLLOWER_LABEL } from '../../runner/index.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';

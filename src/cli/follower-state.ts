@@ -1,5 +1,4 @@
-import { configMapState } from '../../runner/kube/state-store.ts';
-import type { StatePort, StateSnapshot } from '../../runner/ports.ts';
+import { configMapState, type StatePort, type StateSnapshot } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';

@@ -1,7 +1,4 @@
-import type { FlushResult } from '../../runner/git-mirror/flush.ts';
-import { flushRef, stageInputs, syncMirror, type StageMounts } from '../../runner/git-mirror/stages.ts';
-import type { SyncResult } from '../../runner/git-mirror/sync.ts';
-import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
+import { flushRef, type FlushResult, snapshotRefName, stageInputs, type StageMounts, syncMirror, type SyncResult } from '../../runner/index.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { StageMounts } from '../../runner/git-mirror/stages.ts';
+import type { StageMounts } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig, MirrorConfig } from '../../core/config/schema.ts';
 import { UsageError, type BranchFollowerError } from '../../core/errors.ts';

@@ -1,12 +1,6 @@
 import { join } from 'node:path';
-import { mirrorStageRef } from '../../runner/git-mirror/stage-plan.ts';
-import { followerMirrorStatus, transportOf, type StageMounts } from '../../runner/git-mirror/stages.ts';
-import { MirrorError } from '../../runner/observe/mirror-error.ts';
-import { readMirror } from '../../runner/observe/read-mirror.ts';
-import { gitopsObserved } from '../../runner/observe/observation.ts';
-import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
-import type { FollowerConfig } from '../../core/config/schema.ts';
+import { cacheRows, servedRows, type FollowerMirrorRow, type StageMounts, transportOf } from '../../runner/index.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
@@ -15,23 +9,6 @@ import { shortSha } from '../../core/output/sha.ts';
 import type { Block, View } from '../../core/output/view.ts';
 import type { StageSelection } from './git-mirror-select.ts';
 import { exitCodeOf } from './exit-codes.ts';
-
-/** One follower's branch and GitOps ref as the mirror holds them. */
-export interface FollowerMirrorRow {
-  readonly follower: string;
-  readonly mirror: string;
-  readonly branch: string;
-  /** refs/mirror-stage/<branch>: the mirror's copy of the upstream branch (null: never synced). */
-  readonly cacheSha: string | null;
-  /** When a sync last moved it (the cache's reflog); `unknown` when read from the served mirror. */
-  readonly fetchedAt: string | null | 'unknown';
-  /** The follower's snapshot ref of the cached tip; null when there is no cached tip. */
-  readonly snapshot: { readonly ref: string; readonly present: boolean } | null;
-  readonly gitopsRef: string;
-  readonly gitopsSha: string | null;
-  readonly pendingFlush: boolean;
-  readonly githubInSync: boolean;
-}
 
 /** One githubSsh Secret key as status may show it: names, presence and a fingerprint, never the value. */
 export interface KeyDisclosure {
@@ -135,54 +112,15 @@ export function mirrorStatusView(input: {
   };
 }
 
-// --local: the mirror cache on disk, one follower at a time (stages.ts reads refs and reflogs only).
+// --local: the mirror cache on disk, one follower at a time (reads refs and reflogs only).
 export async function localStatus(loaded: LoadedRegistry, sel: StageSelection, mounts: StageMounts, pathEnv: string) {
-  const rows: FollowerMirrorRow[] = [];
-  const failures: StageFailure[] = [];
-  for (const f of sel.followers) {
-    try {
-      const s = await followerMirrorStatus(loaded, f.id, mounts, { pathEnv });
-      const b = s.branches[0]!;
-      const snap = b.snapshots[0];
-      rows.push({
-        follower: f.id,
-        mirror: f.source.mirror,
-        branch: b.branch,
-        cacheSha: b.cacheSha,
-        fetchedAt: b.fetchedAt,
-        snapshot: snap && snap.ref !== null ? { ref: snap.ref, present: snap.present } : null,
-        gitopsRef: s.gitops.ref,
-        gitopsSha: s.gitops.sha,
-        pendingFlush: b.pendingFlush,
-        githubInSync: b.githubInSync,
-      });
-    } catch (err) {
-      failures.push(failureOf(err, f.source.mirror, f.id));
-    }
-  }
+  const read = await cacheRows(loaded, sel.followers, mounts, pathEnv);
+  const rows = read.rows;
+  const failures = read.failures.map((x) => failureOf(x.error, x.mirror, x.follower));
   const t = transportOf(loaded, mounts);
   const disclose = (k: (typeof t)['identity'], dir: string): KeyDisclosure => ({ ...k, detail: `file ${join(mounts.sshRoot, dir, k.key)}` });
   const transport: TransportView = { ...t, identity: disclose(t.identity, 'identity'), knownHosts: disclose(t.knownHosts, 'known-hosts') };
   return { rows, failures, transport };
-}
-
-/** One follower's row from a listing of the served mirror's refs; pure, same rules as the cache status. */
-export function rowFromRefs(f: FollowerConfig, gitopsRef: string, refs: ReadonlyMap<string, string>): FollowerMirrorRow {
-  const cacheSha = refs.get(mirrorStageRef(f.source.branch)) ?? null;
-  const gitops = gitopsObserved(refs, gitopsRef);
-  const snapshot = cacheSha === null ? null : snapshotRefName(f.adapter, f.source.branch, cacheSha);
-  return {
-    follower: f.id,
-    mirror: f.source.mirror,
-    branch: f.source.branch,
-    cacheSha,
-    fetchedAt: 'unknown',
-    snapshot: snapshot === null ? null : { ref: snapshot, present: refs.get(snapshot) === cacheSha },
-    gitopsRef,
-    gitopsSha: gitops.sha,
-    pendingFlush: gitops.pendingFlush,
-    githubInSync: gitops.githubInSync,
-  };
 }
 
 /** One Secret key's disclosure: presence and fingerprint from the shared reader, never the value. */
@@ -196,21 +134,9 @@ function disclose(secret: SecretView, namespace: string, ref: { name: string; ke
 // it. Writes nothing anywhere; fetched-at is unknown (only the cache's reflog knows it).
 export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection, client: KubeClient, pathEnv: string) {
   const c = loaded.registry.controller;
-  const rows: FollowerMirrorRow[] = [];
-  const failures: StageFailure[] = [];
-  for (const m of sel.mirrors) {
-    const followers = sel.followers.filter((f) => f.source.mirror === m.id);
-    // The same single ls-remote the pass observes with (branch, mirror-stage and snapshot refs).
-    let refs: ReadonlyMap<string, string>;
-    try {
-      refs = await readMirror(m.url, { timeoutMs: c.gitMirror.gitTimeoutSeconds * 1000, pathEnv, mirror: m.id });
-    } catch (err) {
-      if (!(err instanceof MirrorError)) throw err;
-      failures.push(failureOf(err, m.id, null));
-      continue;
-    }
-    for (const f of followers) rows.push(rowFromRefs(f, gitopsRefOf(loaded, f.id), refs));
-  }
+  const read = await servedRows(loaded, sel.mirrors, sel.followers, pathEnv);
+  const rows = read.rows;
+  const failures = read.failures.map((x) => failureOf(x.error, x.mirror, x.follower));
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
   const secrets = new Map<string, SecretView>();

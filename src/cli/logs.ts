@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { redactSecrets } from '../../runner/adapters/redact.ts';
+import { redactSecrets } from '../../runner/index.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { collectionPath, resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';

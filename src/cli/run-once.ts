@@ -1,9 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { kubePorts } from '../../runner/kube/ports.ts';
-import { adapterPort, mirrorPort } from '../../runner/process-ports.ts';
-import { runPass, type FollowerOutcome, type PassResult } from '../../runner/pass.ts';
-import type { StateRecord } from '../../runner/state-record.ts';
+import { adapterPort, type FollowerOutcome, kubePorts, mirrorPort, type PassResult, runPass, type StateRecord } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';

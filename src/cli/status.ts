@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
-import { dataBytes } from '../../runner/state-data.ts';
+import { dataBytes, parseStateRecord, type StateRecord } from '../../runner/index.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
