@@ -1,9 +1,13 @@
+import { join } from 'node:path';
+import { loadRegistry } from '../../core/config/load.ts';
 import { FOLLOWER_LABEL } from '../../runner/events.ts';
 import { MemoryEvents } from '../../runner/memory/events.ts';
 import { memoryLease } from '../../runner/memory/lease.ts';
 import { memoryState } from '../../runner/memory/state.ts';
 import { Versioned } from '../../runner/memory/versioned.ts';
+import { MemoryWorld, shaOf } from '../../runner/memory/world.ts';
 import type { LeaseSpec } from '../../runner/lease.ts';
+import { outsideContract } from '../helpers/outside-contract.ts';
 import { portContract } from '../helpers/port-contract.ts';
 
 // The in-memory state, Lease and Event ports keep the same contract as the cluster's.
@@ -25,3 +29,31 @@ portContract('in memory', async () => {
       events.created.filter((e) => e.metadata.labels[FOLLOWER_LABEL] === followerId).map((e) => ({ action: e.action, reason: e.reason, type: e.type, note: e.note })),
   };
 });
+
+// The in-memory mirror and control plane keep the same contract as git and the adapter commands.
+const ROOT = join(import.meta.dirname, '../..');
+const base = loadRegistry(join(ROOT, 'config/cicd-branch-followers.yaml'), ROOT);
+let commits = 0;
+outsideContract(
+  'in memory',
+  async () => {
+    const clock = { now: () => Date.parse('2026-01-01T00:00:00.000Z'), sleep: async () => undefined };
+    const world = new MemoryWorld(base, clock.now);
+    const follower = base.registry.followers.find((f) => f.id === 'hwlab-jd01-v03')!;
+    const ports = world.ports(clock);
+    return {
+      follower,
+      mirror: ports.mirror,
+      adapters: ports.adapters,
+      async pushUpstream() {
+        const sha = shaOf(`contract-${commits++}`);
+        world.mirror.push(follower.source.mirror, follower.source.branch, sha);
+        return sha;
+      },
+      async finishRun() {
+        world.controlPlane.succeed(follower.id);
+      },
+    };
+  },
+  5_000,
+);

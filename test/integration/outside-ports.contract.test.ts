@@ -1,0 +1,41 @@
+import { afterAll, beforeAll } from 'vitest';
+import { loadRegistry } from '../../core/config/load.ts';
+import { adapterPort, mirrorPort } from '../../runner/process-ports.ts';
+import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
+import { outsideContract } from '../helpers/outside-contract.ts';
+import { disposeWorlds, makePassWorld, REPOS } from '../helpers/pass-world.ts';
+import { REGISTRY } from '../helpers/registry-fixture.ts';
+
+// git-mirror sync and flush over real SSH into a mirror cache served by a git daemon, and the
+// UniDesk CLI doubles behind the adapter commands: the contract the in-memory mirror and control
+// plane are held to (test/unit/memory-ports.contract.test.ts).
+let git: GitServer;
+let ssh: SshUpstream;
+beforeAll(async () => {
+  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+});
+afterAll(async () => {
+  disposeWorlds();
+  await Promise.all([git.dispose(), ssh.dispose()]);
+});
+
+outsideContract(
+  'git and the adapter commands',
+  async () => {
+    const w = await makePassWorld({ git, ssh }, 'outside');
+    const loaded = loadRegistry(REGISTRY, w.root);
+    const follower = loaded.registry.followers.find((f) => f.id === 'hwlab-jd01-v03')!;
+    const runSeconds = 1;
+    w.configure({ lanes: { 'hwlab:v03': { lagSeconds: 0, runSeconds } } });
+    const r = REPOS['hwlab-jd01-v03'];
+    return {
+      follower,
+      mirror: mirrorPort(loaded, w.env),
+      adapters: adapterPort(loaded, w.env),
+      pushUpstream: () => ssh.commit(w.repoOf('hwlab-jd01-v03'), r.branch, `contract ${Date.now()} ${Math.random()}`),
+      finishRun: () => new Promise((done) => setTimeout(done, runSeconds * 1000 + 300)),
+    };
+  },
+  60_000,
+);
