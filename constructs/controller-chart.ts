@@ -11,7 +11,10 @@ import { StateLease } from './state-lease.ts';
 
 /** Props of {@link ControllerChart}. Every value comes from the registry; none has a default. */
 export interface ControllerChartProps {
-  /** The labels every object carries: `app.kubernetes.io/instance` (`controller.name`), `part-of` (`controller.partOf`), `name` and `managed-by`. */
+  /**
+   * The labels every object carries: `app.kubernetes.io/instance` (`controller.name`), `part-of` (`controller.partOf`),
+   * `name` and `managed-by`.
+   */
   readonly labels: Readonly<Record<string, string>>;
   /** Namespace of every object (`controller.namespace`). */
   readonly namespace: string;
@@ -64,7 +67,11 @@ export class ControllerChart extends Chart {
     this.controllerNamespace = new ControllerNamespace(this, 'Namespace', { name: namespace });
     const sa = new ControllerServiceAccount(this, 'ServiceAccount', { namespace, name: props.serviceAccountName });
     const state = new StateConfigMap(this, 'State', { namespace, name: props.stateConfigMapName });
-    const lease = new StateLease(this, 'Lease', { namespace, name: props.lease.name, durationSeconds: props.lease.durationSeconds });
+    const lease = new StateLease(this, 'Lease', {
+      namespace,
+      name: props.lease.name,
+      durationSeconds: props.lease.durationSeconds,
+    });
     this.rbac = new ControllerRbac(this, 'Rbac', {
       namespace,
       name: props.name,

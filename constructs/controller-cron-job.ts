@@ -11,7 +11,10 @@ export interface ControllerCronJobProps {
   readonly namespace: string;
   /** Name of the CronJob (`controller.cronJob.name`). */
   readonly name: string;
-  /** Labels for the Job and pod templates, so pods can be found and told apart: the owner labels (`controller.name`, `controller.partOf`) plus the component. */
+  /**
+   * Labels for the Job and pod templates, so pods can be found and told apart: the owner labels (`controller.name`,
+   * `controller.partOf`) plus the component.
+   */
   readonly podLabels: Readonly<Record<string, string>>;
   /** Cron schedule of the pass (`controller.cronJob.schedule`). */
   readonly schedule: string;
@@ -66,8 +69,21 @@ export class ControllerCronJob extends Construct {
     this.checkoutDir = checkoutDirOf(props);
     this.passCommand = ['node', 'src/cli/main.ts', ...PASS_ARGS];
     const pod = runnerPodSpec(
-      { image: props.image, source: props.source, registry: props.registry, cloneResources: props.resources.clone, scratch: props.scratch, gitMirror: props.gitMirror },
-      { name: 'reconcile-pass', command: this.passCommand, resources: props.resources.pass, serviceAccountName: props.serviceAccountName, automountServiceAccountToken: true },
+      {
+        image: props.image,
+        source: props.source,
+        registry: props.registry,
+        cloneResources: props.resources.clone,
+        scratch: props.scratch,
+        gitMirror: props.gitMirror,
+      },
+      {
+        name: 'reconcile-pass',
+        command: this.passCommand,
+        resources: props.resources.pass,
+        serviceAccountName: props.serviceAccountName,
+        automountServiceAccountToken: true,
+      },
     );
 
     new k8s.KubeCronJob(this, 'Resource', {

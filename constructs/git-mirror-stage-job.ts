@@ -17,9 +17,15 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export interface GitMirrorStageJobProps {
   /** Namespace of the Job (`controller.namespace`). */
   readonly namespace: string;
-  /** Job name, unique per run and a DNS-1123 label: `<controller.cronJob.name>-mirror-<stage>-<suffix>` (see {@link stageJobName}). */
+  /**
+   * Job name, unique per run and a DNS-1123 label: `<controller.cronJob.name>-mirror-<stage>-<suffix>` (see {@link
+   * stageJobName}).
+   */
   readonly name: string;
-  /** Labels of the Job and its pod: the owner labels (`controller.name`, `controller.partOf`) plus the component; the stage label is added. */
+  /**
+   * Labels of the Job and its pod: the owner labels (`controller.name`, `controller.partOf`) plus the component; the
+   * stage label is added.
+   */
   readonly labels: Readonly<Record<string, string>>;
   /** The stage the pod runs (the verb the operator ran). */
   readonly stage: GitMirrorStage;
@@ -42,9 +48,19 @@ export interface GitMirrorStageJobProps {
 }
 
 /** The stage container's argv: the CLI's own `--local` stage against the mounted cache. */
-export function stageCommand(stage: GitMirrorStage, mountPath: string, only: { mirror: string | undefined; follower: string | undefined }): string[] {
+export function stageCommand(
+  stage: GitMirrorStage,
+  mountPath: string,
+  only: { mirror: string | undefined; follower: string | undefined },
+): string[] {
   return [
-    'node', 'src/cli/main.ts', 'git-mirror', stage, '--local', '--mirror-dir', mountPath,
+    'node',
+    'src/cli/main.ts',
+    'git-mirror',
+    stage,
+    '--local',
+    '--mirror-dir',
+    mountPath,
     // status only reads, so it takes no --confirm.
     ...(stage === 'status' ? [] : ['--confirm']),
     ...(only.mirror === undefined ? [] : ['--mirror', only.mirror]),

@@ -76,7 +76,10 @@ export interface RunnerPodProps {
     /** Of /tmp (`controller.scratch.tmpSizeLimit`). */
     readonly tmpSizeLimit: string;
   };
-  /** The mirror cache claim and the mounted githubSsh Secret keys (`controller.gitMirror`, `controller.source.githubSsh`). */
+  /**
+   * The mirror cache claim and the mounted githubSsh Secret keys (`controller.gitMirror`,
+   * `controller.source.githubSsh`).
+   */
   readonly gitMirror: {
     /** PersistentVolumeClaim of the mirror cache, mounted read-write (`controller.gitMirror.claimName`). */
     readonly claimName: string;
@@ -126,10 +129,16 @@ function checkProps(props: RunnerPodProps): string {
   const g = props.gitMirror;
   const [overlap] = mountOverlaps(props.image.appDir, g);
   if (overlap?.kind === 'nested') {
-    throw new Error(`gitMirror.mountPath "${g.mountPath}" and gitMirror.sshMountPath "${g.sshMountPath}" must not contain one another`);
+    throw new Error(
+      `gitMirror.mountPath "${g.mountPath}" and gitMirror.sshMountPath "${g.sshMountPath}" must not contain ` +
+        `one another`,
+    );
   }
   if (overlap?.kind === 'scratch') {
-    throw new Error(`gitMirror.${overlap.mount} "${overlap.path}" must not overlap the checkout (${overlap.checkout}) nor be or hold ${TMP_DIR}`);
+    throw new Error(
+      `gitMirror.${overlap.mount} "${overlap.path}" must not overlap the checkout (${overlap.checkout}) nor be or ` +
+        `hold ${TMP_DIR}`,
+    );
   }
   return overlay;
 }
@@ -159,7 +168,12 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
   // sync fails with the transport error naming the missing key (MirrorSyncFailed), which status shows.
   const secretVolume = (name: string, ref: SecretKeyMount): k8s.Volume => ({
     name,
-    secret: { secretName: ref.secretName, items: [{ key: ref.key, path: ref.key }], defaultMode: SSH_KEY_MODE, optional: true },
+    secret: {
+      secretName: ref.secretName,
+      items: [{ key: ref.key, path: ref.key }],
+      defaultMode: SSH_KEY_MODE,
+      optional: true,
+    },
   });
   return {
     serviceAccountName: main.serviceAccountName,
@@ -181,7 +195,18 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
         name: 'clone-source',
         image: props.image.ref,
         imagePullPolicy: props.image.pullPolicy,
-        command: ['git', 'clone', '--depth', '1', '--single-branch', '--branch', props.source.ref, '--', props.source.url, checkoutDir],
+        command: [
+          'git',
+          'clone',
+          '--depth',
+          '1',
+          '--single-branch',
+          '--branch',
+          props.source.ref,
+          '--',
+          props.source.url,
+          checkoutDir,
+        ],
         env,
         resources: toResources(props.cloneResources),
         securityContext: containerSecurity,
@@ -201,7 +226,12 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
         volumeMounts: [
           checkoutMount,
           tmpMount,
-          { name: VOLUME.registry, mountPath: posix.join(checkoutDir, overlay), subPath: props.registry.key, readOnly: true },
+          {
+            name: VOLUME.registry,
+            mountPath: posix.join(checkoutDir, overlay),
+            subPath: props.registry.key,
+            readOnly: true,
+          },
           { name: VOLUME.mirrorCache, mountPath: g.mountPath },
           { name: VOLUME.sshIdentity, mountPath: posix.join(g.sshMountPath, 'identity'), readOnly: true },
           { name: VOLUME.sshKnownHosts, mountPath: posix.join(g.sshMountPath, 'known-hosts'), readOnly: true },
@@ -211,7 +241,13 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
     volumes: [
       { name: VOLUME.checkout, emptyDir: { sizeLimit: q(props.scratch.checkoutSizeLimit) } },
       { name: VOLUME.tmp, emptyDir: { sizeLimit: q(props.scratch.tmpSizeLimit) } },
-      { name: VOLUME.registry, configMap: { name: props.registry.configMapName, items: [{ key: props.registry.key, path: props.registry.key }] } },
+      {
+        name: VOLUME.registry,
+        configMap: {
+          name: props.registry.configMapName,
+          items: [{ key: props.registry.key, path: props.registry.key }],
+        },
+      },
       { name: VOLUME.mirrorCache, persistentVolumeClaim: { claimName: g.claimName, readOnly: false } },
       secretVolume(VOLUME.sshIdentity, g.identity),
       secretVolume(VOLUME.sshKnownHosts, g.knownHosts),

@@ -13,10 +13,19 @@ export type ErrorReason =
   | 'KubeInvalid'
   | 'KubeFailed'
   | 'WaitTimedOut'
-  | 'AdapterFailed' | 'AdapterTimeout' | 'AdapterOutput'
-  | 'GitFailed' | 'GitTimedOut'
+  | 'AdapterFailed'
+  | 'AdapterTimeout'
+  | 'AdapterOutput'
+  | 'GitFailed'
+  | 'GitTimedOut'
   | 'MirrorUnreachable'
-  | 'GitMirrorUpstream' | 'GitMirrorCache' | 'GitMirrorBranchMissing' | 'GitMirrorSnapshotMoved' | 'GitMirrorNonFastForward' | 'GitMirrorInvalidName' | 'GitMirrorTransport';
+  | 'GitMirrorUpstream'
+  | 'GitMirrorCache'
+  | 'GitMirrorBranchMissing'
+  | 'GitMirrorSnapshotMoved'
+  | 'GitMirrorNonFastForward'
+  | 'GitMirrorInvalidName'
+  | 'GitMirrorTransport';
 
 // The one base every error the user may see derives from: a reason and whether retrying can help
 // (the CLI alone turns the reason into an exit code). Anything else that escapes is a bug.
@@ -24,10 +33,7 @@ export class BranchFollowerError extends Error {
   readonly reason: ErrorReason;
   readonly retryable: boolean;
 
-  constructor(
-    message: string,
-    opts: { reason: ErrorReason; retryable: boolean; cause?: unknown },
-  ) {
+  constructor(message: string, opts: { reason: ErrorReason; retryable: boolean; cause?: unknown }) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.reason = opts.reason;

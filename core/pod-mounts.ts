@@ -37,8 +37,10 @@ export function mountOverlaps(appDir: string, mounts: MirrorMounts): MountOverla
   const out: MountOverlap[] = [];
   for (const mount of ['mountPath', 'sshMountPath'] as const) {
     const path = mounts[mount];
-    if (inside(path, checkout) || inside(checkout, path) || inside(TMP_DIR, path)) out.push({ kind: 'scratch', mount, path, checkout });
+    if (inside(path, checkout) || inside(checkout, path) || inside(TMP_DIR, path))
+      out.push({ kind: 'scratch', mount, path, checkout });
   }
-  if (inside(mounts.mountPath, mounts.sshMountPath) || inside(mounts.sshMountPath, mounts.mountPath)) out.push({ kind: 'nested' });
+  if (inside(mounts.mountPath, mounts.sshMountPath) || inside(mounts.sshMountPath, mounts.mountPath))
+    out.push({ kind: 'nested' });
   return out;
 }

@@ -20,7 +20,11 @@ export function microTime(ms: number): string {
 }
 
 /** Whether a live holder other than `identity` has the Lease at `now`. */
-export function heldByOther(spec: LeaseSpec, identity: string, now: number): { holder: string; renewedAgoMs: number } | undefined {
+export function heldByOther(
+  spec: LeaseSpec,
+  identity: string,
+  now: number,
+): { holder: string; renewedAgoMs: number } | undefined {
   const holder = spec.holderIdentity;
   if (!holder || holder === identity) return undefined;
   const renewed = Date.parse(spec.renewTime ?? spec.acquireTime ?? '');
@@ -33,7 +37,13 @@ export function heldByOther(spec: LeaseSpec, identity: string, now: number): { h
 export function takenSpec(spec: LeaseSpec, identity: string, now: number): LeaseSpec {
   const t = microTime(now);
   const again = spec.holderIdentity === identity;
-  return { ...spec, holderIdentity: identity, acquireTime: again ? (spec.acquireTime ?? t) : t, renewTime: t, leaseTransitions: (spec.leaseTransitions ?? 0) + (again ? 0 : 1) };
+  return {
+    ...spec,
+    holderIdentity: identity,
+    acquireTime: again ? (spec.acquireTime ?? t) : t,
+    renewTime: t,
+    leaseTransitions: (spec.leaseTransitions ?? 0) + (again ? 0 : 1),
+  };
 }
 
 export function renewedSpec(spec: LeaseSpec, now: number): LeaseSpec {
@@ -63,7 +73,11 @@ export function leasePort(objects: LeaseObjects, what: string, now: () => number
   const current = (lease: HeldLease) => lease.base as { spec: LeaseSpec; base: unknown };
   const read = async () => {
     const o = await objects.get();
-    if (!o) throw new BranchFollowerError(`${what} does not exist: run branch-follower apply --confirm --wait`, { reason: 'KubeNotFound', retryable: false });
+    if (!o)
+      throw new BranchFollowerError(`${what} does not exist: run branch-follower apply --confirm --wait`, {
+        reason: 'KubeNotFound',
+        retryable: false,
+      });
     return o;
   };
   return {
@@ -79,7 +93,9 @@ export function leasePort(objects: LeaseObjects, what: string, now: () => number
         }
       }
       const other = heldByOther((await read()).spec, identity, now());
-      return other ? { acquired: false, ...other } : { acquired: false, holder: 'unknown (lost a race twice)', renewedAgoMs: 0 };
+      return other
+        ? { acquired: false, ...other }
+        : { acquired: false, holder: 'unknown (lost a race twice)', renewedAgoMs: 0 };
     },
     renew: async (lease) => held(await objects.put(current(lease).base, renewedSpec(current(lease).spec, now()))),
     async release(lease) {

@@ -4,7 +4,15 @@ import type { FollowerConfig } from '../core/config/schema.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import { Decision, Phase, Reason } from './phases.ts';
 import type { HeldLease, PassPorts, StateSnapshot } from './ports.ts';
-import { afterTrigger, runJustSucceeded, step, type MirrorView, type Policy, type Step, type StatusView } from './state-machine.ts';
+import {
+  afterTrigger,
+  runJustSucceeded,
+  step,
+  type MirrorView,
+  type Policy,
+  type Step,
+  type StatusView,
+} from './state-machine.ts';
 import type { StateRecord, Transition } from './state-record.ts';
 
 // The reconcile pass, as Flux's reconcilers run theirs: small steps in a fixed order, each saying
@@ -35,8 +43,13 @@ export interface FollowerOutcome {
   readonly triggered: boolean;
 }
 
-/** Skipped (another live pass holds the Lease), or what happened; `failed` when any follower failed or was blocked by an error. */
-export type PassResult = { skipped: { holder: string; renewedAgoMs: number } } | { outcomes: FollowerOutcome[]; failed: boolean };
+/**
+ * Skipped (another live pass holds the Lease), or what happened; `failed` when any follower failed or was blocked by an
+ * error.
+ */
+export type PassResult =
+  | { skipped: { holder: string; renewedAgoMs: number } }
+  | { outcomes: FollowerOutcome[]; failed: boolean };
 
 /** The state machine's view of a follower's registry entry. */
 export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
@@ -55,16 +68,27 @@ export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
 }
 
 /** Reasons that mean something is wrong (the pass exits non-zero), not merely nothing to do. */
-const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([Reason.MirrorUnreachable, Reason.MirrorSyncFailed, Reason.AdapterStatusFailed, Reason.BranchMissing, Reason.RetryBudgetExhausted, Reason.RecordUnreadable]);
+const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([
+  Reason.MirrorUnreachable,
+  Reason.MirrorSyncFailed,
+  Reason.AdapterStatusFailed,
+  Reason.BranchMissing,
+  Reason.RetryBudgetExhausted,
+  Reason.RecordUnreadable,
+]);
 
 const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
 /** A lost compare-and-swap: someone wrote the state (or the Lease) since it was read. */
 const isConflict = (err: unknown) => err instanceof BranchFollowerError && err.reason === 'KubeConflict';
-const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) => a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
+const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) =>
+  a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
 
 class Pass {
   private snap!: StateSnapshot;
-  /** How many times this pass has read the state: an observation made before the latest read may be older than a record in it. */
+  /**
+   * How many times this pass has read the state: an observation made before the latest read may be older than a record
+   * in it.
+   */
   private reads = 0;
   private readonly tails = new Map<string, { status: string; trigger: string }>();
   /** Followers that failed (or were blocked by an error) at any time during this pass. */
@@ -98,7 +122,11 @@ class Pass {
   }
 
   private async events(id: string, transitions: readonly Transition[]): Promise<void> {
-    for (const t of transitions) this.say(id, `${t.from ?? '(new)'} -> ${t.to}${t.sha ? ` ${t.sha.slice(0, 12)}` : ''} (${t.reason}${t.detail ? `: ${t.detail}` : ''})`);
+    for (const t of transitions)
+      this.say(
+        id,
+        `${t.from ?? '(new)'} -> ${t.to}${t.sha ? ` ${t.sha.slice(0, 12)}` : ''} (${t.reason}${t.detail ? `: ${t.detail}` : ''})`,
+      );
     if (this.opts.dryRun || transitions.length === 0) return;
     try {
       await this.ports.events.emit(id, transitions, this.opts.identity);
@@ -118,7 +146,12 @@ class Pass {
   // made before `mirror` was observed: a record read after the observation may have been written by
   // a pass that saw a newer tip, so the mirror is looked at again before deciding on it (else a
   // stale tip would supersede a newer in-flight sha, and trigger an older one).
-  private async follow(f: FollowerConfig, mirror: MirrorView | undefined, observedAt: number, flushed = false): Promise<FollowerOutcome> {
+  private async follow(
+    f: FollowerConfig,
+    mirror: MirrorView | undefined,
+    observedAt: number,
+    flushed = false,
+  ): Promise<FollowerOutcome> {
     const policy = policyOf(f, this.loaded);
     let view: MirrorView = mirror ?? { error: 'no observation' };
     for (let conflict = 0; ; conflict++) {
@@ -129,8 +162,17 @@ class Pass {
       const unreadable = this.snap.unreadable.get(f.id);
       if (unreadable !== undefined) {
         // Never overwrite what cannot be read: it may hold the shas already triggered.
-        const message = `state record unreadable (${unreadable}); inspect it, then branch-follower cleanup-state --follower ${f.id} --confirm`;
-        return { id: f.id, decision: Decision.Blocked, reason: Reason.RecordUnreadable, message, record: undefined, triggered: false };
+        const message =
+          `state record unreadable (${unreadable}); inspect it, then branch-follower cleanup-state ` +
+          `--follower ${f.id} --confirm`;
+        return {
+          id: f.id,
+          decision: Decision.Blocked,
+          reason: Reason.RecordUnreadable,
+          message,
+          record: undefined,
+          triggered: false,
+        };
       }
       const prev = this.snap.records.get(f.id);
       let status: StatusView | undefined;
@@ -139,10 +181,12 @@ class Pass {
         const s = await this.ports.adapters.status(f, view.tip, view.snapshotRef);
         this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
         status = 'error' in s ? { error: s.error } : { status: s.status };
-        if (!this.opts.dryRun && runJustSucceeded(prev, status)) look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
+        if (!this.opts.dryRun && runJustSucceeded(prev, status))
+          look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
       const s: Step = step(prev, look, status, policy, this.ports.clock.now());
-      if (this.opts.dryRun) return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
+      if (this.opts.dryRun)
+        return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
       try {
         await this.persist(f.id, s.next);
       } catch (err) {
@@ -164,7 +208,15 @@ class Pass {
         const again = await this.ports.mirror.observe([f]);
         return this.follow(f, again.get(f.id), this.reads, true);
       }
-      if (s.action.kind !== 'trigger') return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: s.next, triggered: false };
+      if (s.action.kind !== 'trigger')
+        return {
+          id: f.id,
+          decision: s.decision,
+          reason: s.reason,
+          message: s.message,
+          record: s.next,
+          triggered: false,
+        };
 
       // The write-ahead record is persisted: only now is the trigger sent.
       this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
@@ -176,14 +228,26 @@ class Pass {
         await this.events(f.id, after.transitions);
         if (after.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
       }
-      return { id: f.id, decision: s.decision, reason: s.reason, message: 'error' in result ? result.error : `run ${result.runName}`, record: after?.next ?? s.next, triggered: true };
+      return {
+        id: f.id,
+        decision: s.decision,
+        reason: s.reason,
+        message: 'error' in result ? result.error : `run ${result.runName}`,
+        record: after?.next ?? s.next,
+        triggered: true,
+      };
     }
   }
 
   // Records the trigger's result onto the write-ahead. On a conflict it re-reads: if the record is
   // still this attempt's write-ahead, the result goes onto it; if someone else moved it on, their
   // record stands (it is never overwritten with a stale one).
-  private async persistAfterTrigger(id: string, writeAhead: StateRecord, result: { runName: string } | { error: string }, policy: Policy) {
+  private async persistAfterTrigger(
+    id: string,
+    writeAhead: StateRecord,
+    result: { runName: string } | { error: string },
+    policy: Policy,
+  ) {
     const mine = writeAhead.inFlight!;
     let base = writeAhead;
     for (let conflict = 0; ; conflict++) {
@@ -196,7 +260,14 @@ class Pass {
         await this.readState();
         const current = this.snap.records.get(id);
         const f = current?.inFlight;
-        if (!current || !f || f.sha !== mine.sha || f.attempt !== mine.attempt || f.sentAt !== mine.sentAt || f.triggeredAt !== null) {
+        if (
+          !current ||
+          !f ||
+          f.sha !== mine.sha ||
+          f.attempt !== mine.attempt ||
+          f.sentAt !== mine.sentAt ||
+          f.triggeredAt !== null
+        ) {
           this.say(id, 'the record moved on while the trigger was sent; keeping the newer record');
           return undefined;
         }
@@ -225,7 +296,8 @@ class Pass {
         const outcomes: FollowerOutcome[] = [];
         for (const f of opts.followers) {
           const failedSync = syncFailed.get(f.source.mirror);
-          const view: MirrorView | undefined = failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
+          const view: MirrorView | undefined =
+            failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
           const o = await this.follow(f, view, observedAt);
           if (ERROR_REASONS.has(o.reason)) this.failed.add(f.id);
           outcomes.push(o);

@@ -36,7 +36,9 @@ export interface HeldLease {
   readonly base: unknown;
 }
 
-export type LeaseResult = { acquired: true; lease: HeldLease } | { acquired: false; holder: string; renewedAgoMs: number };
+export type LeaseResult =
+  | { acquired: true; lease: HeldLease }
+  | { acquired: false; holder: string; renewedAgoMs: number };
 
 /** The one Lease that keeps two passes from acting at once. */
 export interface LeasePort {
@@ -58,7 +60,10 @@ export type FlushOutcome = { ok: boolean; summary: string } | { error: string };
 
 /** The git mirror cache: sync it from the upstream, look at it, flush a GitOps ref back upstream. */
 export interface MirrorPort {
-  /** git-mirror sync of each mirror: the declared branches into the cache, a snapshot per tip; a line per mirror, or its error. */
+  /**
+   * git-mirror sync of each mirror: the declared branches into the cache, a snapshot per tip; a line per mirror, or its
+   * error.
+   */
   sync(mirrorIds: readonly string[]): Promise<ReadonlyMap<string, SyncOutcome>>;
   /** One look at every mirror cache: per follower, the branch tip, its snapshot ref and the GitOps ref. */
   observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;

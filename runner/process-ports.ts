@@ -17,13 +17,20 @@ const short = (sha: string | null) => (sha === null ? '(none)' : sha.slice(0, 12
 export function syncSummary(r: SyncResult): string {
   const moved = r.fetched.filter((b) => b.from !== b.to).map((b) => `${b.branch} ${short(b.from)} -> ${short(b.to)}`);
   const created = r.snapshots.filter((x) => x.action === 'created').length;
-  const parts = [moved.length > 0 ? `fetched ${moved.join(', ')}` : `${r.fetched.length} branch(es) unchanged`, `${created} snapshot(s) created`];
+  const parts = [
+    moved.length > 0 ? `fetched ${moved.join(', ')}` : `${r.fetched.length} branch(es) unchanged`,
+    `${created} snapshot(s) created`,
+  ];
   return parts.join('; ');
 }
 
 /** One line of what a flush did, with partialSuccess and its recovery when there was one. */
 export function flushSummary(r: FlushResult): string {
-  const partial = r.partialSuccess === null ? '' : ` partialSuccess=${r.partialSuccess} partialSuccessRecovered=${r.partialSuccessRecovered}${r.postPushRecovery ? ' postPushRecovery' : ''}`;
+  const partial =
+    r.partialSuccess === null
+      ? ''
+      : ` partialSuccess=${r.partialSuccess} ` +
+        `partialSuccessRecovered=${r.partialSuccessRecovered}${r.postPushRecovery ? ' postPushRecovery' : ''}`;
   return `${r.message} (ok=${r.ok} pendingFlush=${r.pendingFlush} githubInSync=${r.githubInSync}${partial})`;
 }
 
@@ -55,12 +62,27 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Mirr
       return new Map(await Promise.all(mirrorIds.map(one)));
     },
     async observe(followers) {
-      const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, { timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000, pathEnv: path });
+      const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, {
+        timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000,
+        pathEnv: path,
+      });
       const views = new Map<string, MirrorView>();
       for (const [id, o] of seen) {
         if ('error' in o) views.set(id, { error: o.error.message });
-        else if (o.tip === null) views.set(id, { tip: null, snapshotRef: '', snapshotPresent: false, gitops: { ref: gitopsRefs.get(id)!, pendingFlush: false, githubInSync: false } });
-        else views.set(id, { tip: o.tip, snapshotRef: o.snapshotRef, snapshotPresent: o.snapshotPresent, gitops: o.gitops });
+        else if (o.tip === null)
+          views.set(id, {
+            tip: null,
+            snapshotRef: '',
+            snapshotPresent: false,
+            gitops: { ref: gitopsRefs.get(id)!, pendingFlush: false, githubInSync: false },
+          });
+        else
+          views.set(id, {
+            tip: o.tip,
+            snapshotRef: o.snapshotRef,
+            snapshotPresent: o.snapshotPresent,
+            gitops: o.gitops,
+          });
       }
       return views;
     },
@@ -93,7 +115,12 @@ export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Ada
   return {
     async status(f, sha, snapshotRef) {
       try {
-        const status = await readStatus({ adapter: adapterOf(f), followerId: f.id, values: values(f, sha, snapshotRef), env: { PATH: path } });
+        const status = await readStatus({
+          adapter: adapterOf(f),
+          followerId: f.id,
+          values: values(f, sha, snapshotRef),
+          env: { PATH: path },
+        });
         return { status, tail: tail(JSON.stringify(status), tailBytes) };
       } catch (err) {
         return failure(err);
@@ -101,7 +128,12 @@ export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Ada
     },
     async trigger(f, sha, snapshotRef) {
       try {
-        const t = await trigger({ adapter: adapterOf(f), followerId: f.id, values: values(f, sha, snapshotRef), env: { PATH: path } });
+        const t = await trigger({
+          adapter: adapterOf(f),
+          followerId: f.id,
+          values: values(f, sha, snapshotRef),
+          env: { PATH: path },
+        });
         return { runName: t.run.name, tail: tail(JSON.stringify(t), tailBytes) };
       } catch (err) {
         return failure(err);

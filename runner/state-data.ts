@@ -12,7 +12,10 @@ export function dataBytes(data: Readonly<Record<string, string>>): number {
 }
 
 /** The records a data map holds, and the keys whose value cannot be read (with why). */
-export function recordsOf(data: Readonly<Record<string, string>>): { records: Map<string, StateRecord>; unreadable: Map<string, string> } {
+export function recordsOf(data: Readonly<Record<string, string>>): {
+  records: Map<string, StateRecord>;
+  unreadable: Map<string, string>;
+} {
   const records = new Map<string, StateRecord>();
   const unreadable = new Map<string, string>();
   for (const [key, text] of Object.entries(data)) {
@@ -30,7 +33,12 @@ export function stateError(message: string, retryable = false): BranchFollowerEr
 
 // The data after `updates` (`null` removes a record), or a refusal when it would pass maxBytes.
 // `where` names the store in the refusal, e.g. `ConfigMap ns/name`.
-export function nextData(data: Readonly<Record<string, string>>, updates: ReadonlyMap<string, StateRecord | null>, maxBytes: number, where: string): Record<string, string> {
+export function nextData(
+  data: Readonly<Record<string, string>>,
+  updates: ReadonlyMap<string, StateRecord | null>,
+  maxBytes: number,
+  where: string,
+): Record<string, string> {
   const next: Record<string, string> = { ...data };
   for (const [id, record] of updates) {
     if (record === null) delete next[id];
@@ -38,7 +46,10 @@ export function nextData(data: Readonly<Record<string, string>>, updates: Readon
   }
   const bytes = dataBytes(next);
   if (bytes > maxBytes) {
-    throw stateError(`refusing to write ${bytes} bytes of state to ${where}: over controller.state.maxBytes (${maxBytes}); lower controller.state.historyLimit or remove stale records with cleanup-state`);
+    throw stateError(
+      `refusing to write ${bytes} bytes of state to ${where}: over controller.state.maxBytes (${maxBytes}); lower ` +
+        `controller.state.historyLimit or remove stale records with cleanup-state`,
+    );
   }
   return next;
 }

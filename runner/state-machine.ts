@@ -37,7 +37,12 @@ export interface GitopsView {
 
 /** The mirror cache's view of the follower's branch and GitOps ref, or why it could not be read or synced. */
 export type MirrorView =
-  | { readonly tip: string | null; readonly snapshotRef: string; readonly snapshotPresent: boolean; readonly gitops: GitopsView }
+  | {
+      readonly tip: string | null;
+      readonly snapshotRef: string;
+      readonly snapshotPresent: boolean;
+      readonly gitops: GitopsView;
+    }
   | { readonly error: string; readonly reason?: typeof Reason.MirrorSyncFailed };
 
 /** The adapter's status, or why it could not be read. */
@@ -96,7 +101,13 @@ class Draft {
 
 // Which closeout checks do not hold yet for `sha`. The run checks come from the adapter; the mirror
 // checks from the mirror cache itself (pendingFlush=false, githubInSync=true), never from the adapter.
-export function pendingChecks(checks: readonly CloseoutCheckName[], status: AdapterStatus, sha: string, ownRun: boolean, gitops: GitopsView): CloseoutCheckName[] {
+export function pendingChecks(
+  checks: readonly CloseoutCheckName[],
+  status: AdapterStatus,
+  sha: string,
+  ownRun: boolean,
+  gitops: GitopsView,
+): CloseoutCheckName[] {
   const holds: Record<CloseoutCheckName, boolean> = {
     runSucceeded: ownRun && status.run?.sha === sha && status.run.phase === 'Succeeded',
     deployedShaMatches: status.deployedSha === sha,
@@ -106,7 +117,16 @@ export function pendingChecks(checks: readonly CloseoutCheckName[], status: Adap
   return checks.filter((c) => !holds[c]);
 }
 
-function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number, reason: Reason, policy: Policy, now: number, status: AdapterStatus): Step {
+function writeAhead(
+  d: Draft,
+  sha: string,
+  snapshotRef: string,
+  attempt: number,
+  reason: Reason,
+  policy: Policy,
+  now: number,
+  status: AdapterStatus,
+): Step {
   const r = d.r;
   d.phase(Phase.PendingTrigger, reason, sha);
   r.inFlight = {
@@ -127,11 +147,28 @@ function writeAhead(d: Draft, sha: string, snapshotRef: string, attempt: number,
   const before = same ? r.attempts!.earlierRuns : [];
   const visible = status.run?.sha === sha ? [status.run.name] : [];
   const earlierRuns = [...new Set([...before, ...visible])].slice(-policy.maxAttempts - 1);
-  r.attempts = { sha, count: attempt, lastFailedAt: same ? r.attempts!.lastFailedAt : null, lastRunName: same ? r.attempts!.lastRunName : null, earlierRuns };
+  r.attempts = {
+    sha,
+    count: attempt,
+    lastFailedAt: same ? r.attempts!.lastFailedAt : null,
+    lastRunName: same ? r.attempts!.lastRunName : null,
+    earlierRuns,
+  };
   r.lastTriggeredSha = sha;
-  r.timings = { sha, observeToTriggerMs: null, triggerToRunDoneMs: null, runDoneToFlushedMs: null, budgetMs: policy.budgetMs };
+  r.timings = {
+    sha,
+    observeToTriggerMs: null,
+    triggerToRunDoneMs: null,
+    runDoneToFlushedMs: null,
+    budgetMs: policy.budgetMs,
+  };
   d.phase(Phase.Triggering, reason, sha, `attempt ${attempt} of ${policy.maxAttempts}`);
-  return d.done(Decision.PendingTrigger, reason, `trigger ${sha.slice(0, 12)} (attempt ${attempt}/${policy.maxAttempts})`, { kind: 'trigger', sha, snapshotRef, attempt });
+  return d.done(
+    Decision.PendingTrigger,
+    reason,
+    `trigger ${sha.slice(0, 12)} (attempt ${attempt}/${policy.maxAttempts})`,
+    { kind: 'trigger', sha, snapshotRef, attempt },
+  );
 }
 
 function fail(d: Draft, reason: Reason, message: string, now: number): void {
@@ -149,7 +186,13 @@ function fail(d: Draft, reason: Reason, message: string, now: number): void {
 }
 
 /** Follows an in-flight sha whose branch did not move. Returns undefined when the sha is no longer in flight. */
-function followInFlight(d: Draft, status: AdapterStatus, gitops: GitopsView, policy: Policy, now: number): Step | undefined {
+function followInFlight(
+  d: Draft,
+  status: AdapterStatus,
+  gitops: GitopsView,
+  policy: Policy,
+  now: number,
+): Step | undefined {
   const f = d.r.inFlight!;
   const past = now > Date.parse(f.deadline);
   // A run of this sha that is not the run of an earlier, failed attempt.
@@ -163,19 +206,36 @@ function followInFlight(d: Draft, status: AdapterStatus, gitops: GitopsView, pol
     if (known) {
       f.runName = ours(status.run) ? status.run!.name : null;
       f.triggeredAt = iso(now);
-      d.phase(Phase.ClosingOut, Reason.TriggerAdopted, f.sha, 'the adapter already knows this run: followed, not sent again');
+      d.phase(
+        Phase.ClosingOut,
+        Reason.TriggerAdopted,
+        f.sha,
+        'the adapter already knows this run: followed, not sent again',
+      );
     } else if (past) {
       fail(d, Reason.BudgetExceeded, `no confirmed trigger before the deadline ${f.deadline}`, now);
       return d.done(Decision.Blocked, Reason.BudgetExceeded, d.r.message);
     } else if (now < Date.parse(f.sentAt) + policy.unconfirmedGraceMs) {
       const at = iso(Date.parse(f.sentAt) + policy.unconfirmedGraceMs);
-      return d.done(Decision.InFlight, Reason.Waiting, `trigger of ${f.sha.slice(0, 12)} not confirmed by the adapter yet; it is sent again at ${at} if still unknown`);
+      return d.done(
+        Decision.InFlight,
+        Reason.Waiting,
+        `trigger of ${f.sha.slice(0, 12)} not confirmed by the adapter yet; it is sent again at ${at} if still unknown`,
+      );
     } else {
       // Claimed in the record (a compare-and-swap write) before it is sent, so of two passes only one sends.
       f.sentAt = iso(now);
-      return d.done(Decision.InFlight, Reason.TriggerUnconfirmed, `trigger of ${f.sha.slice(0, 12)} unconfirmed by the adapter: sending it (attempt ${f.attempt})`, {
-        kind: 'trigger', sha: f.sha, snapshotRef: f.snapshotRef, attempt: f.attempt,
-      });
+      return d.done(
+        Decision.InFlight,
+        Reason.TriggerUnconfirmed,
+        `trigger of ${f.sha.slice(0, 12)} unconfirmed by the adapter: sending it (attempt ${f.attempt})`,
+        {
+          kind: 'trigger',
+          sha: f.sha,
+          snapshotRef: f.snapshotRef,
+          attempt: f.attempt,
+        },
+      );
     }
   }
   const run = ours(status.run) ? status.run : null;
@@ -186,7 +246,13 @@ function followInFlight(d: Draft, status: AdapterStatus, gitops: GitopsView, pol
     return d.done(Decision.InFlight, Reason.RunFailed, d.r.message);
   }
   const pending = pendingChecks(policy.checks, status, f.sha, run !== null, gitops);
-  if (!pending.includes('mirrorFlushed') && !pending.includes('githubInSync') && f.runDoneAt !== null && f.flushedAt === null) f.flushedAt = iso(now);
+  if (
+    !pending.includes('mirrorFlushed') &&
+    !pending.includes('githubInSync') &&
+    f.runDoneAt !== null &&
+    f.flushedAt === null
+  )
+    f.flushedAt = iso(now);
   if (pending.length === 0) {
     const t = d.r.timings;
     if (t && t.sha === f.sha) {
@@ -201,26 +267,54 @@ function followInFlight(d: Draft, status: AdapterStatus, gitops: GitopsView, pol
     return d.done(Decision.InFlight, Reason.ClosedOut, d.r.message);
   }
   if (past) {
-    fail(d, Reason.BudgetExceeded, `closeout not complete after ${policy.budgetMs / 1000}s: waiting for ${pending.join(', ')}`, now);
+    fail(
+      d,
+      Reason.BudgetExceeded,
+      `closeout not complete after ${policy.budgetMs / 1000}s: waiting for ${pending.join(', ')}`,
+      now,
+    );
     return d.done(Decision.InFlight, Reason.BudgetExceeded, d.r.message);
   }
   if (d.r.phase === Phase.Triggering) d.phase(Phase.ClosingOut, Reason.Waiting, f.sha);
   // The run published its GitOps commit into the mirror; closeout needs it upstream: flush it.
-  if (run?.phase === 'Succeeded' && gitops.pendingFlush && policy.checks.some((c) => c === 'mirrorFlushed' || c === 'githubInSync')) {
-    return d.done(Decision.InFlight, Reason.FlushPending, `${run.name} succeeded; ${gitops.ref} is not upstream yet: flushing it`, { kind: 'flush', sha: f.sha, ref: gitops.ref });
+  if (
+    run?.phase === 'Succeeded' &&
+    gitops.pendingFlush &&
+    policy.checks.some((c) => c === 'mirrorFlushed' || c === 'githubInSync')
+  ) {
+    return d.done(
+      Decision.InFlight,
+      Reason.FlushPending,
+      `${run.name} succeeded; ${gitops.ref} is not upstream yet: flushing it`,
+      { kind: 'flush', sha: f.sha, ref: gitops.ref },
+    );
   }
   return d.done(Decision.InFlight, Reason.Waiting, `${f.runName ?? 'run'}: waiting for ${pending.join(', ')}`);
 }
 
 // One look at one follower. See the file comment for the contract with the caller.
-export function step(prev: StateRecord | undefined, mirror: MirrorView, status: StatusView | undefined, policy: Policy, now: number): Step {
+export function step(
+  prev: StateRecord | undefined,
+  mirror: MirrorView,
+  status: StatusView | undefined,
+  policy: Policy,
+  now: number,
+): Step {
   const d = new Draft(prev, now, policy);
   const r = d.r;
   if (!policy.enabled) return d.done(Decision.Blocked, Reason.Disabled, 'disabled in the registry (enabled: false)');
   if ('error' in mirror || mirror.tip === null) {
-    const [reason, why] = 'error' in mirror ? [mirror.reason ?? Reason.MirrorUnreachable, mirror.error] : [Reason.BranchMissing, 'the branch is not in the mirror cache (refs/mirror-stage/): run branch-follower git-mirror sync --confirm --wait'];
+    const [reason, why] =
+      'error' in mirror
+        ? [mirror.reason ?? Reason.MirrorUnreachable, mirror.error]
+        : [
+            Reason.BranchMissing,
+            'the branch is not in the mirror cache (refs/mirror-stage/): run branch-follower git-mirror sync ' +
+              '--confirm --wait',
+          ];
     // Nothing waits forever: an in-flight sha past its deadline fails even while the mirror is out.
-    if (r.inFlight && now > Date.parse(r.inFlight.deadline)) fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; ${why}`, now);
+    if (r.inFlight && now > Date.parse(r.inFlight.deadline))
+      fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; ${why}`, now);
     return d.done(Decision.Blocked, reason, why);
   }
   const tip = mirror.tip;
@@ -231,7 +325,12 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
   if (r.phase === Phase.Succeeded) d.phase(Phase.Observed, Reason.NextPass, tip);
   if (!status || 'error' in status) {
     if (r.inFlight && now > Date.parse(r.inFlight.deadline)) {
-      fail(d, Reason.BudgetExceeded, `closeout not complete by ${r.inFlight.deadline}; the adapter status failed: ${status?.error ?? 'not asked'}`, now);
+      fail(
+        d,
+        Reason.BudgetExceeded,
+        `closeout not complete by ${r.inFlight.deadline}; the adapter status failed: ${status?.error ?? 'not asked'}`,
+        now,
+      );
       return d.done(Decision.Blocked, Reason.BudgetExceeded, r.message);
     }
     return d.done(Decision.Blocked, Reason.AdapterStatusFailed, status?.error ?? 'adapter status not asked');
@@ -254,19 +353,41 @@ export function step(prev: StateRecord | undefined, mirror: MirrorView, status: 
   if (r.triggered.includes(tip)) {
     const a = r.attempts;
     if (!a || a.sha !== tip || r.phase !== Phase.Failed) {
-      return d.done(Decision.Blocked, Reason.AlreadyTriggered, `${tip.slice(0, 12)} was triggered before; a sha is never triggered twice`);
+      return d.done(
+        Decision.Blocked,
+        Reason.AlreadyTriggered,
+        `${tip.slice(0, 12)} was triggered before; a sha is never triggered twice`,
+      );
     }
     if (a.count >= policy.maxAttempts) {
-      return d.done(Decision.Blocked, Reason.RetryBudgetExhausted, `${tip.slice(0, 12)} failed ${a.count} of ${policy.maxAttempts} attempts (retry.maxAttempts)`);
+      return d.done(
+        Decision.Blocked,
+        Reason.RetryBudgetExhausted,
+        `${tip.slice(0, 12)} failed ${a.count} of ${policy.maxAttempts} attempts (retry.maxAttempts)`,
+      );
     }
     const retryAt = (a.lastFailedAt ? Date.parse(a.lastFailedAt) : now) + policy.backoffMs;
     if (now < retryAt) {
-      return d.done(Decision.Blocked, Reason.RetryBackoff, `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} (retry.backoffSeconds)`);
+      return d.done(
+        Decision.Blocked,
+        Reason.RetryBackoff,
+        `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} (retry.backoffSeconds)`,
+      );
     }
-    if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
+    if (!mirror.snapshotPresent)
+      return d.done(
+        Decision.Blocked,
+        Reason.SnapshotMissing,
+        `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`,
+      );
     return writeAhead(d, tip, mirror.snapshotRef, a.count + 1, Reason.Retry, policy, now, status.status);
   }
-  if (!mirror.snapshotPresent) return d.done(Decision.Blocked, Reason.SnapshotMissing, `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`);
+  if (!mirror.snapshotPresent)
+    return d.done(
+      Decision.Blocked,
+      Reason.SnapshotMissing,
+      `${mirror.snapshotRef} is not in the mirror: run branch-follower git-mirror sync --confirm --wait`,
+    );
   return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now, status.status);
 }
 
@@ -281,7 +402,12 @@ export function runJustSucceeded(prev: StateRecord | undefined, status: StatusVi
 }
 
 /** The record after the trigger action: ClosingOut with the run, or Failed (retryable within the budget). */
-export function afterTrigger(record: StateRecord, result: { runName: string } | { error: string }, policy: Policy, now: number): { next: StateRecord; transitions: readonly Transition[] } {
+export function afterTrigger(
+  record: StateRecord,
+  result: { runName: string } | { error: string },
+  policy: Policy,
+  now: number,
+): { next: StateRecord; transitions: readonly Transition[] } {
   const d = new Draft(record, now, policy);
   const f = d.r.inFlight;
   if (!f) throw new Error('afterTrigger: no sha in flight');
@@ -290,7 +416,8 @@ export function afterTrigger(record: StateRecord, result: { runName: string } | 
   } else {
     f.runName = result.runName;
     f.triggeredAt = iso(now);
-    if (d.r.timings && d.r.timings.sha === f.sha && d.r.observedAt) d.r.timings.observeToTriggerMs = now - Date.parse(d.r.observedAt);
+    if (d.r.timings && d.r.timings.sha === f.sha && d.r.observedAt)
+      d.r.timings.observeToTriggerMs = now - Date.parse(d.r.observedAt);
     d.phase(Phase.ClosingOut, Reason.Waiting, f.sha, `run ${result.runName}`);
   }
   d.r.updatedAt = iso(now);

@@ -1,6 +1,10 @@
 import { basename } from 'node:path';
 import type { ControllerChartProps } from '../constructs/controller-chart.ts';
-import { STAGE_COMPONENT, type GitMirrorStage, type GitMirrorStageJobProps } from '../constructs/git-mirror-stage-job.ts';
+import {
+  STAGE_COMPONENT,
+  type GitMirrorStage,
+  type GitMirrorStageJobProps,
+} from '../constructs/git-mirror-stage-job.ts';
 import type { RunnerPodProps } from '../constructs/runner-pod.ts';
 import type { LoadedRegistry } from '../core/config/load.ts';
 
@@ -30,7 +34,11 @@ export function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
   return {
     image: c.image,
     source: { url: mirror.url, ref: c.source.mirror.ref },
-    registry: { configMapName: c.configMaps.registry, key: basename(REGISTRY_PATH_IN_SOURCE), overlayPath: REGISTRY_PATH_IN_SOURCE },
+    registry: {
+      configMapName: c.configMaps.registry,
+      key: basename(REGISTRY_PATH_IN_SOURCE),
+      overlayPath: REGISTRY_PATH_IN_SOURCE,
+    },
     cloneResources: c.resources.clone,
     scratch: c.scratch,
     gitMirror: {

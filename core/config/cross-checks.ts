@@ -43,11 +43,21 @@ function checkTemplate(
         const field = part.name.slice(TARGET_PREFIX.length);
         for (const t of targets) {
           if (!Object.hasOwn(t.entry, field)) {
-            out.push(source.issue([...path, i], `\${${part.name}}: the target entry of follower "${t.followerId}" has no scalar field "${field}"`));
+            out.push(
+              source.issue(
+                [...path, i],
+                `\${${part.name}}: the target entry of follower "${t.followerId}" has no scalar field "${field}"`,
+              ),
+            );
           }
         }
       } else if (!allowed.has(part.name)) {
-        out.push(source.issue([...path, i], `unknown placeholder \${${part.name}}; known: ${[...allowed].map((n) => `\${${n}}`).join(', ')}, \${target.<field>}`));
+        out.push(
+          source.issue(
+            [...path, i],
+            `unknown placeholder \${${part.name}}; known: ${[...allowed].map((n) => `\${${n}}`).join(', ')}, \${target.<field>}`,
+          ),
+        );
       }
     }
   });
@@ -82,7 +92,12 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   const mirrorIds = [...mirrors.keys()].join(', ');
 
   if (!mirrors.has(registry.controller.source.mirror.mirror)) {
-    issues.push(source.issue(['controller', 'source', 'mirror', 'mirror'], `no mirror with id "${registry.controller.source.mirror.mirror}" (declared: ${mirrorIds})`));
+    issues.push(
+      source.issue(
+        ['controller', 'source', 'mirror', 'mirror'],
+        `no mirror with id "${registry.controller.source.mirror.mirror}" (declared: ${mirrorIds})`,
+      ),
+    );
   }
 
   const ssh = registry.controller.source.githubSsh;
@@ -94,11 +109,24 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     } catch {
       u = undefined; // the schema already said what shape it must have
     }
-    if (u && u.protocol === 'ssh:' && (u.username !== ssh.user || u.hostname !== ssh.host || Number(u.port) !== ssh.port)) {
-      issues.push(source.issue(['mirrors', i, 'upstream'], `must use the user, host and port of controller.source.githubSsh (${ssh.user}@${ssh.host}:${ssh.port}), not ${u.username}@${u.hostname}:${u.port}: the upstream is reached only as githubSsh declares`));
+    if (
+      u &&
+      u.protocol === 'ssh:' &&
+      (u.username !== ssh.user || u.hostname !== ssh.host || Number(u.port) !== ssh.port)
+    ) {
+      issues.push(
+        source.issue(
+          ['mirrors', i, 'upstream'],
+          `must use the user, host and port of controller.source.githubSsh (${ssh.user}@${ssh.host}:${ssh.port}), ` +
+            `not ${u.username}@${u.hostname}:${u.port}: the upstream is reached only as githubSsh declares`,
+        ),
+      );
     }
     const first = cachePaths.get(m.cachePath);
-    if (first !== undefined) issues.push(source.issue(['mirrors', i, 'cachePath'], `"${m.cachePath}" is already the cache of mirrors[${first}]`));
+    if (first !== undefined)
+      issues.push(
+        source.issue(['mirrors', i, 'cachePath'], `"${m.cachePath}" is already the cache of mirrors[${first}]`),
+      );
     else cachePaths.set(m.cachePath, i);
   });
 
@@ -106,8 +134,15 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   for (const o of mountOverlaps(registry.controller.image.appDir, g)) {
     issues.push(
       o.kind === 'scratch'
-        ? source.issue(['controller', 'gitMirror', o.mount], `"${o.path}" must not overlap the controller checkout (${o.checkout}) nor be or contain /tmp: both are EmptyDirs of the pod`)
-        : source.issue(['controller', 'gitMirror', 'sshMountPath'], `"${g.sshMountPath}" and gitMirror.mountPath "${g.mountPath}" must not contain one another`),
+        ? source.issue(
+            ['controller', 'gitMirror', o.mount],
+            `"${o.path}" must not overlap the controller checkout (${o.checkout}) nor be or contain /tmp: both are ` +
+              `EmptyDirs of the pod`,
+          )
+        : source.issue(
+            ['controller', 'gitMirror', 'sshMountPath'],
+            `"${g.sshMountPath}" and gitMirror.mountPath "${g.mountPath}" must not contain one another`,
+          ),
     );
   }
 
@@ -118,13 +153,25 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
   registry.followers.forEach((f, i) => {
     const at: YamlPath = ['followers', i];
     if (!adapters.has(f.adapter)) {
-      issues.push(source.issue([...at, 'adapter'], `no adapter with id "${f.adapter}" (declared: ${[...adapters.keys()].join(', ')})`));
+      issues.push(
+        source.issue(
+          [...at, 'adapter'],
+          `no adapter with id "${f.adapter}" (declared: ${[...adapters.keys()].join(', ')})`,
+        ),
+      );
     }
     const mirror = mirrors.get(f.source.mirror);
     if (!mirror) {
-      issues.push(source.issue([...at, 'source', 'mirror'], `no mirror with id "${f.source.mirror}" (declared: ${mirrorIds})`));
+      issues.push(
+        source.issue([...at, 'source', 'mirror'], `no mirror with id "${f.source.mirror}" (declared: ${mirrorIds})`),
+      );
     } else if (mirror.repo !== f.source.repo) {
-      issues.push(source.issue([...at, 'source', 'repo'], `"${f.source.repo}" is not the repository of mirror "${mirror.id}" (${mirror.repo})`));
+      issues.push(
+        source.issue(
+          [...at, 'source', 'repo'],
+          `"${f.source.repo}" is not the repository of mirror "${mirror.id}" (${mirror.repo})`,
+        ),
+      );
     }
     const resolved = resolveTarget(source, configRoot, at, f.target, cache);
     if ('issues' in resolved) issues.push(...resolved.issues);
@@ -133,13 +180,24 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       const ref = resolved.entry[f.target.gitopsRefField];
       if (typeof ref !== 'string' || !/^refs\/heads\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..')) {
         const got = ref === undefined ? 'has no such field' : `holds ${JSON.stringify(ref)}`;
-        issues.push(source.issue([...at, 'target', 'gitopsRefField'], `the target entry ${got}; it must name a field holding a full branch ref, refs/heads/<branch>`));
+        issues.push(
+          source.issue(
+            [...at, 'target', 'gitopsRefField'],
+            `the target entry ${got}; it must name a field holding a full branch ref, refs/heads/<branch>`,
+          ),
+        );
       }
     }
     if (f.closeout.pollIntervalSeconds >= f.closeout.budgetSeconds) {
-      issues.push(source.issue([...at, 'closeout', 'pollIntervalSeconds'], `must be less than closeout.budgetSeconds (${f.closeout.budgetSeconds}), or closeout could never poll twice`));
+      issues.push(
+        source.issue(
+          [...at, 'closeout', 'pollIntervalSeconds'],
+          `must be less than closeout.budgetSeconds (${f.closeout.budgetSeconds}), or closeout could never poll twice`,
+        ),
+      );
     }
-    if (f.closeout.budgetSeconds > longestBudget.seconds) Object.assign(longestBudget, { seconds: f.closeout.budgetSeconds, index: i });
+    if (f.closeout.budgetSeconds > longestBudget.seconds)
+      Object.assign(longestBudget, { seconds: f.closeout.budgetSeconds, index: i });
   });
 
   // Placeholders are checked only where every referenced target resolved, so one bad selector is
@@ -148,7 +206,11 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     const entry = targets.get(f.id);
     if (!entry) return;
     for (const verb of ['status', 'trigger', 'events', 'logs'] as const) {
-      issues.push(...checkTemplate(source, ['followers', i, 'drillDown', verb], f.drillDown[verb], staticNames, [{ followerId: f.id, entry }]));
+      issues.push(
+        ...checkTemplate(source, ['followers', i, 'drillDown', verb], f.drillDown[verb], staticNames, [
+          { followerId: f.id, entry },
+        ]),
+      );
     }
   });
   registry.adapters.forEach((a, i) => {
@@ -162,19 +224,40 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
 
   const job = registry.controller.cronJob;
   if (longestBudget.index >= 0 && job.activeDeadlineSeconds <= longestBudget.seconds) {
-    issues.push(source.issue(['controller', 'cronJob', 'activeDeadlineSeconds'], `must be greater than the longest closeout budget (${longestBudget.seconds} s at followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`));
+    issues.push(
+      source.issue(
+        ['controller', 'cronJob', 'activeDeadlineSeconds'],
+        `must be greater than the longest closeout budget (${longestBudget.seconds} s at ` +
+          `followers[${longestBudget.index}].closeout.budgetSeconds), or a pass is killed before it can close out`,
+      ),
+    );
   }
   const lease = registry.controller.lease;
   if (lease.renewSeconds >= lease.durationSeconds) {
-    issues.push(source.issue(['controller', 'lease', 'renewSeconds'], `must be less than lease.durationSeconds (${lease.durationSeconds}), or the Lease lapses between renewals`));
+    issues.push(
+      source.issue(
+        ['controller', 'lease', 'renewSeconds'],
+        `must be less than lease.durationSeconds (${lease.durationSeconds}), or the Lease lapses between renewals`,
+      ),
+    );
   }
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
-    issues.push(source.issue(['controller', 'apply', 'pollIntervalSeconds'], `must be less than apply.waitSeconds (${apply.waitSeconds}), or --wait could never check twice`));
+    issues.push(
+      source.issue(
+        ['controller', 'apply', 'pollIntervalSeconds'],
+        `must be less than apply.waitSeconds (${apply.waitSeconds}), or --wait could never check twice`,
+      ),
+    );
   }
   const reconcile = registry.controller.reconcile;
   if (reconcile.pollIntervalSeconds >= reconcile.waitSeconds) {
-    issues.push(source.issue(['controller', 'reconcile', 'pollIntervalSeconds'], `must be less than reconcile.waitSeconds (${reconcile.waitSeconds}), or --wait could never check twice`));
+    issues.push(
+      source.issue(
+        ['controller', 'reconcile', 'pollIntervalSeconds'],
+        `must be less than reconcile.waitSeconds (${reconcile.waitSeconds}), or --wait could never check twice`,
+      ),
+    );
   }
   const seen = new Set<string>();
   const unique = issues.filter((i) => {

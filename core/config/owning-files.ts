@@ -3,7 +3,10 @@ import type { ConfigIssue } from '../errors.ts';
 import type { FollowerConfig } from './schema.ts';
 import { YamlSource, type YamlPath } from './yaml-source.ts';
 
-/** The one owning-file entry a follower's target selects: its scalar fields (nested ones dotted) feed `${target.<field>}`. */
+/**
+ * The one owning-file entry a follower's target selects: its scalar fields (nested ones dotted) feed
+ * `${target.<field>}`.
+ */
 export type TargetEntry = Readonly<Record<string, string | number | boolean>>;
 
 export type Resolution = { entry: TargetEntry } | { issues: ConfigIssue[] };
@@ -49,17 +52,23 @@ export function resolveTarget(
     const where =
       matches.length === 0
         ? `matches no entry of ${norm}#${target.collection}`
-        : `matches ${matches.length} entries of ${norm}#${target.collection} (indexes ${matches.map((m) => m.index).join(', ')}); it must select exactly one`;
+        : `matches ${matches.length} entries of ${norm}#${target.collection} (indexes ` +
+          `${matches.map((m) => m.index).join(', ')}); it must select exactly one`;
     return { issues: [at('selector', `selector {${shown}} ${where}`)] };
   }
   return { entry: scalarFields(matches[0]!.entry) };
 }
 
 // The entry's scalar leaves; a nested mapping's leaves are named by their dotted path (gitMirror.gitopsRef).
-function scalarFields(value: Record<string, unknown>, prefix = '', into: Record<string, string | number | boolean> = {}) {
+function scalarFields(
+  value: Record<string, unknown>,
+  prefix = '',
+  into: Record<string, string | number | boolean> = {},
+) {
   for (const [k, v] of Object.entries(value)) {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') into[`${prefix}${k}`] = v;
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) scalarFields(v as Record<string, unknown>, `${prefix}${k}.`, into);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      scalarFields(v as Record<string, unknown>, `${prefix}${k}.`, into);
   }
   return into;
 }

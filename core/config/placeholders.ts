@@ -4,7 +4,13 @@
 export type TemplatePart = { readonly text: string } | { readonly name: string };
 
 /** The placeholders every template may use; `target.<field>` reads the selected owning-file entry. */
-export const STATIC_PLACEHOLDERS = ['follower.id', 'adapter.id', 'source.repo', 'source.branch', 'source.mirror'] as const;
+export const STATIC_PLACEHOLDERS = [
+  'follower.id',
+  'adapter.id',
+  'source.repo',
+  'source.branch',
+  'source.mirror',
+] as const;
 /** Placeholders known only while a pass acts on one sha (adapter commands only). */
 export const PASS_PLACEHOLDERS = ['sha', 'snapshotRef'] as const;
 export const TARGET_PREFIX = 'target.';

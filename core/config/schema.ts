@@ -47,15 +47,13 @@ const argv = z
   .array(z.string().min(1, 'an argv element must not be empty'))
   .min(1, 'a command needs at least the program name');
 
-const cronSchedule = z
-  .string()
-  .refine(
-    (s) => {
-      const fields = s.trim().split(/\s+/);
-      return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
-    },
-    { message: 'must be a five-field cron schedule such as "* * * * *"' },
-  );
+const cronSchedule = z.string().refine(
+  (s) => {
+    const fields = s.trim().split(/\s+/);
+    return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
+  },
+  { message: 'must be a five-field cron schedule such as "* * * * *"' },
+);
 
 const secretKeyRef = z
   .strictObject({
@@ -89,22 +87,24 @@ const proxy = z
           .describe('The HTTP proxy, used only as an SSH CONNECT tunnel, never for HTTPS auth.'),
       })
       .describe('SSH through an HTTP CONNECT tunnel.'),
-    z
-      .strictObject({ mode: z.literal('none').describe('Connect to the SSH host directly.') })
-      .describe('No proxy.'),
+    z.strictObject({ mode: z.literal('none').describe('Connect to the SSH host directly.') }).describe('No proxy.'),
   ])
   .describe('How the SSH connection to the upstream reaches it.');
 
 export const ControllerSchema = z
   .strictObject({
     name: dnsLabel('controller.name').describe(
-      'Instance name: the app.kubernetes.io/instance label on every object, used to find (and prune) what this controller owns.',
+      'Instance name: the app.kubernetes.io/instance label on every object, used to find (and prune) what this ' +
+        'controller owns.',
     ),
     partOf: dnsLabel('controller.partOf').describe('The app.kubernetes.io/part-of label on every object.'),
     namespace: dnsLabel('a namespace').describe('Namespace the controller and all its objects live in.'),
     kubeRoute: z
       .strictObject({
-        context: z.string().min(1, 'must not be empty').describe('kubeconfig context the CLI talks to (overridable only by --context).'),
+        context: z
+          .string()
+          .min(1, 'must not be empty')
+          .describe('kubeconfig context the CLI talks to (overridable only by --context).'),
         requestTimeoutSeconds: positiveInt('kubeRoute.requestTimeoutSeconds').describe(
           'A Kubernetes API request still unanswered after this fails (and says the server is unreachable).',
         ),
@@ -119,12 +119,16 @@ export const ControllerSchema = z
         triggeredLimit: positiveInt('state.triggeredLimit').describe(
           'Triggered shas remembered per follower; a remembered sha is never triggered again.',
         ),
-        outputTailBytes: positiveInt('state.outputTailBytes').describe('Bytes of the last adapter outputs kept (redacted) for `logs`.'),
+        outputTailBytes: positiveInt('state.outputTailBytes').describe(
+          'Bytes of the last adapter outputs kept (redacted) for `logs`.',
+        ),
       })
       .describe('The state ConfigMap the pass keeps.'),
     pass: z
       .strictObject({
-        observeTimeoutSeconds: positiveInt('pass.observeTimeoutSeconds').describe('A `git ls-remote` of a mirror still running after this fails.'),
+        observeTimeoutSeconds: positiveInt('pass.observeTimeoutSeconds').describe(
+          'A `git ls-remote` of a mirror still running after this fails.',
+        ),
         conflictRetries: positiveInt('pass.conflictRetries').describe(
           'How often a pass re-reads the state and decides again after a write conflict.',
         ),
@@ -132,16 +136,24 @@ export const ControllerSchema = z
       .describe('Budgets of one reconcile pass.'),
     apply: z
       .strictObject({
-        waitSeconds: positiveInt('apply.waitSeconds').describe('How long `apply --wait` waits for every object to be ready.'),
-        pollIntervalSeconds: positiveInt('apply.pollIntervalSeconds').describe('How often `apply --wait` checks readiness.'),
+        waitSeconds: positiveInt('apply.waitSeconds').describe(
+          'How long `apply --wait` waits for every object to be ready.',
+        ),
+        pollIntervalSeconds: positiveInt('apply.pollIntervalSeconds').describe(
+          'How often `apply --wait` checks readiness.',
+        ),
       })
       .describe('Budgets of `apply --wait`.'),
     reconcile: z
       .strictObject({
-        waitSeconds: positiveInt('reconcile.waitSeconds').describe('How long `reconcile --now --wait` follows the pass Job it created.'),
-        pollIntervalSeconds: positiveInt('reconcile.pollIntervalSeconds').describe('How often `reconcile --now --wait` reads the Job.'),
+        waitSeconds: positiveInt('reconcile.waitSeconds').describe(
+          'How long `reconcile --now --wait` follows the pass Job it created.',
+        ),
+        pollIntervalSeconds: positiveInt('reconcile.pollIntervalSeconds').describe(
+          'How often `reconcile --now --wait` reads the Job.',
+        ),
       })
-      .describe('Budgets of `reconcile --now`, which runs one pass from the CronJob\'s template at once.'),
+      .describe("Budgets of `reconcile --now`, which runs one pass from the CronJob's template at once."),
     serviceAccount: z
       .strictObject({ name: dnsSubdomain('a ServiceAccount name').describe('ServiceAccount the pass runs as.') })
       .describe('The identity of the reconcile pass.'),
@@ -151,7 +163,9 @@ export const ControllerSchema = z
         durationSeconds: positiveInt('lease.durationSeconds').describe(
           'How long a holder keeps the Lease without renewing it.',
         ),
-        renewSeconds: positiveInt('lease.renewSeconds').describe('How often a pass that waits renews the Lease it holds.'),
+        renewSeconds: positiveInt('lease.renewSeconds').describe(
+          'How often a pass that waits renews the Lease it holds.',
+        ),
       })
       .describe('Leader election anchor.'),
     configMaps: z
@@ -229,9 +243,15 @@ export const ControllerSchema = z
             transport: z
               .literal('ssh', { message: 'must be ssh: there is no HTTPS or token transport' })
               .describe('Always ssh (through a GIT_SSH wrapper); there is no HTTPS or token path.'),
-            host: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name').describe('SSH host of the upstream.'),
+            host: z
+              .string()
+              .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')
+              .describe('SSH host of the upstream.'),
             port: z.number().int().min(1).max(65535).describe('SSH port of the upstream.'),
-            user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').describe('SSH user.'),
+            user: z
+              .string()
+              .regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name')
+              .describe('SSH user.'),
             identity: secretKeyRef.describe('Secret key holding the SSH private key.'),
             knownHosts: secretKeyRef.describe('Secret key holding the known_hosts lines of the host.'),
             proxy,
@@ -242,25 +262,44 @@ export const ControllerSchema = z
     gitMirror: z
       .strictObject({
         claimName: dnsSubdomain('a PersistentVolumeClaim name').describe(
-          'PersistentVolumeClaim holding the mirror cache (the bare repositories the mirror serves); mounted read-write by the pass pod and the stage Jobs.',
+          'PersistentVolumeClaim holding the mirror cache (the bare repositories the mirror serves); mounted ' +
+            'read-write by the pass pod and the stage Jobs.',
         ),
-        mountPath: z.string().regex(ABS_DIR, 'must be an absolute directory path without a trailing slash').describe(
-          'Where the pass pod and the stage Jobs mount the mirror cache claim; mirrors[].cachePath is relative to it.',
+        mountPath: z
+          .string()
+          .regex(ABS_DIR, 'must be an absolute directory path without a trailing slash')
+          .describe(
+            'Where the pass pod and the stage Jobs mount the mirror cache claim; mirrors[].cachePath is ' +
+              'relative to it.',
+          ),
+        sshMountPath: z
+          .string()
+          .regex(ABS_DIR, 'must be an absolute directory path without a trailing slash')
+          .describe(
+            'Where the githubSsh Secret keys are mounted: <sshMountPath>/identity/<identity.key> and ' +
+              '<sshMountPath>/known-hosts/<knownHosts.key>.',
+          ),
+        gitTimeoutSeconds: positiveInt('gitMirror.gitTimeoutSeconds').describe(
+          'One git command of a stage (fetch, push, ls-remote) still running after this is killed.',
         ),
-        sshMountPath: z.string().regex(ABS_DIR, 'must be an absolute directory path without a trailing slash').describe(
-          'Where the githubSsh Secret keys are mounted: <sshMountPath>/identity/<identity.key> and <sshMountPath>/known-hosts/<knownHosts.key>.',
-        ),
-        gitTimeoutSeconds: positiveInt('gitMirror.gitTimeoutSeconds').describe('One git command of a stage (fetch, push, ls-remote) still running after this is killed.'),
         flushRecheckDelaySeconds: nonNegativeInt('gitMirror.flushRecheckDelaySeconds').describe(
           'Wait before the one controlled recheck after a post-push recheck failed.',
         ),
         stageJob: z
           .strictObject({
-            activeDeadlineSeconds: positiveInt('stageJob.activeDeadlineSeconds').describe('A stage Job still running after this is stopped.'),
+            activeDeadlineSeconds: positiveInt('stageJob.activeDeadlineSeconds').describe(
+              'A stage Job still running after this is stopped.',
+            ),
             backoffLimit: nonNegativeInt('stageJob.backoffLimit').describe('Pod retries of one stage Job.'),
-            ttlSecondsAfterFinished: positiveInt('stageJob.ttlSecondsAfterFinished').describe('A finished stage Job is deleted after this.'),
-            waitSeconds: positiveInt('stageJob.waitSeconds').describe('How long `git-mirror <stage> --wait` follows the Job.'),
-            pollIntervalSeconds: positiveInt('stageJob.pollIntervalSeconds').describe('How often `--wait` reads the Job.'),
+            ttlSecondsAfterFinished: positiveInt('stageJob.ttlSecondsAfterFinished').describe(
+              'A finished stage Job is deleted after this.',
+            ),
+            waitSeconds: positiveInt('stageJob.waitSeconds').describe(
+              'How long `git-mirror <stage> --wait` follows the Job.',
+            ),
+            pollIntervalSeconds: positiveInt('stageJob.pollIntervalSeconds').describe(
+              'How often `--wait` reads the Job.',
+            ),
           })
           .describe('The Kubernetes Job `git-mirror sync|flush|status --confirm` creates.'),
         resources: resources.describe('The container of a stage Job.'),
@@ -279,9 +318,19 @@ export const MirrorSchema = z
       .describe('Where the Kubernetes-managed mirror serves the repository.'),
     upstream: z
       .string()
-      .refine((u) => !/^https?:/i.test(u), { message: 'must not be http(s): there is no HTTPS or token transport; the upstream is reached only over SSH (controller.source.githubSsh)' })
-      .refine((u) => /^https?:/i.test(u) || SSH_URL.test(u), { message: 'must be ssh://<user>@<host>:<port>/<path>, with the user, host and port of controller.source.githubSsh' })
-      .describe('The upstream repository as the sync and flush stages reach it: an ssh:// URL whose user, host and port are those of controller.source.githubSsh.'),
+      .refine((u) => !/^https?:/i.test(u), {
+        message:
+          'must not be http(s): there is no HTTPS or token transport; the upstream is reached only over SSH ' +
+          '(controller.source.githubSsh)',
+      })
+      .refine((u) => /^https?:/i.test(u) || SSH_URL.test(u), {
+        message:
+          'must be ssh://<user>@<host>:<port>/<path>, with the user, host and port of controller.source.githubSsh',
+      })
+      .describe(
+        'The upstream repository as the sync and flush stages reach it: an ssh:// URL whose user, host and port are ' +
+          'those of controller.source.githubSsh.',
+      ),
     cachePath: z
       .string()
       .regex(REL_PATH, "must be a relative path inside gitMirror.mountPath (no '..', no leading '/')")
@@ -301,7 +350,8 @@ export const AdapterSchema = z
     timeoutSeconds: positiveInt('timeoutSeconds').describe('A command still running after this is killed.'),
     maxOutputBytes: positiveInt('maxOutputBytes').describe('Output kept from one command; more is an error.'),
     statusLagSeconds: nonNegativeInt('statusLagSeconds').describe(
-      'How long after its trigger returns the status may still not show the run; an unconfirmed trigger is sent again only after timeoutSeconds + this.',
+      'How long after its trigger returns the status may still not show the run; an unconfirmed trigger is sent ' +
+        'again only after timeoutSeconds + this.',
     ),
   })
   .describe('How to drive one existing control plane.');
@@ -322,16 +372,31 @@ export const FollowerSchema = z
       .describe('What to follow, and through which mirror.'),
     target: z
       .strictObject({
-        configRef: z.string().min(1, 'must not be empty').describe('Owning file, relative to configRoot, that holds the target details.'),
-        collection: z.string().min(1, 'must not be empty').describe('Top-level list in the owning file to select from.'),
+        configRef: z
+          .string()
+          .min(1, 'must not be empty')
+          .describe('Owning file, relative to configRoot, that holds the target details.'),
+        collection: z
+          .string()
+          .min(1, 'must not be empty')
+          .describe('Top-level list in the owning file to select from.'),
         selector: z
-          .record(z.string().min(1, 'a selector field name must not be empty'), z.union([z.string(), z.number(), z.boolean()]))
+          .record(
+            z.string().min(1, 'a selector field name must not be empty'),
+            z.union([z.string(), z.number(), z.boolean()]),
+          )
           .refine((m) => Object.keys(m).length > 0, { message: 'a selector needs at least one field' })
           .describe('Fields the one selected entry must have, like matchLabels.'),
         gitopsRefField: z
           .string()
-          .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a field name of the target entry, dotted for nesting (e.g. gitMirror.gitopsRef)')
-          .describe('Field of the selected entry holding the GitOps ref (refs/heads/<branch>) its control plane publishes into the mirror; closeout waits until it is flushed upstream.'),
+          .regex(
+            /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+            'must be a field name of the target entry, dotted for nesting (e.g. gitMirror.gitopsRef)',
+          )
+          .describe(
+            'Field of the selected entry holding the GitOps ref (refs/heads/<branch>) its control plane publishes ' +
+              'into the mirror; closeout waits until it is flushed upstream.',
+          ),
       })
       .describe('The control-plane target, kept in its owning file.'),
     drillDown: z

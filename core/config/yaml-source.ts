@@ -11,7 +11,13 @@ export function formatPath(path: YamlPath): string {
   if (path.length === 0) return '(document)';
   return path
     .map((seg, i) =>
-      typeof seg === 'number' ? `[${seg}]` : !PLAIN_KEY.test(seg) ? `[${JSON.stringify(seg)}]` : i === 0 ? seg : `.${seg}`,
+      typeof seg === 'number'
+        ? `[${seg}]`
+        : !PLAIN_KEY.test(seg)
+          ? `[${JSON.stringify(seg)}]`
+          : i === 0
+            ? seg
+            : `.${seg}`,
     )
     .join('');
 }

@@ -37,7 +37,8 @@ export function toConfigIssues(error: z.ZodError, source: YamlSource): ConfigIss
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const why = CREDENTIAL_KEY.test(key)
-          ? `unknown field "${key}": there is no token or password transport; the upstream is reached only over SSH with the identity declared in controller.source.githubSsh`
+          ? `unknown field "${key}": there is no token or password transport; the upstream is reached only over SSH ` +
+            `with the identity declared in controller.source.githubSsh`
           : `unknown field "${key}" (check its spelling and indentation)`;
         out.push(source.issue([...path, key], why, { atKey: true }));
       }

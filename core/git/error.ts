@@ -15,7 +15,14 @@ export class GitError extends BranchFollowerError {
   /** The signal that ended git (SIGKILL at the timeout), if one did. */
   readonly signal: string | undefined;
 
-  constructor(opts: { subcommand: string; detail: string; exitCode: number | undefined; timedOut: boolean; signal: string | undefined; cause?: unknown }) {
+  constructor(opts: {
+    subcommand: string;
+    detail: string;
+    exitCode: number | undefined;
+    timedOut: boolean;
+    signal: string | undefined;
+    cause?: unknown;
+  }) {
     super(`git ${opts.subcommand} failed: ${opts.detail}`, {
       reason: opts.timedOut ? 'GitTimedOut' : 'GitFailed',
       retryable: opts.timedOut,

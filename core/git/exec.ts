@@ -21,7 +21,9 @@ export interface GitOptions {
 }
 
 /** What a git run did: its stdout, and the GitError when it failed (callers that read exit codes). */
-export type GitRun = { readonly ok: true; readonly stdout: string } | { readonly ok: false; readonly stdout: string; readonly error: GitError };
+export type GitRun =
+  | { readonly ok: true; readonly stdout: string }
+  | { readonly ok: false; readonly stdout: string; readonly error: GitError };
 
 function argv(subcommand: string, args: readonly string[], opts: GitOptions): string[] {
   const config = Object.entries(opts.config ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
@@ -41,8 +43,17 @@ interface Finished {
 function failure(subcommand: string, result: Finished, timeoutMs: number): GitError {
   const detail = result.timedOut
     ? `no answer within ${timeoutMs}ms, git was killed`
-    : (stderrSummary(typeof result.stderr === 'string' ? result.stderr : '') ?? result.shortMessage ?? `exit code ${result.exitCode}`);
-  return new GitError({ subcommand, detail, exitCode: result.exitCode, timedOut: result.timedOut, signal: result.signal, cause: result });
+    : (stderrSummary(typeof result.stderr === 'string' ? result.stderr : '') ??
+      result.shortMessage ??
+      `exit code ${result.exitCode}`);
+  return new GitError({
+    subcommand,
+    detail,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    signal: result.signal,
+    cause: result,
+  });
 }
 
 // The one place the product runs git. No shell; a fresh empty working directory it cannot climb out
@@ -64,7 +75,9 @@ export async function runGit(subcommand: string, args: readonly string[], opts: 
       reject: false,
     });
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-    return result.failed ? { ok: false, stdout, error: failure(subcommand, result, opts.timeoutMs) } : { ok: true, stdout };
+    return result.failed
+      ? { ok: false, stdout, error: failure(subcommand, result, opts.timeoutMs) }
+      : { ok: true, stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -17,6 +17,10 @@ export function parseLsRemote(stdout: string): Map<string, string> {
 }
 
 /** The refs of `url` matching `patterns`, ref → sha, in one `git ls-remote`; throws GitError. */
-export async function lsRemote(url: string, patterns: readonly string[], opts: GitOptions): Promise<Map<string, string>> {
+export async function lsRemote(
+  url: string,
+  patterns: readonly string[],
+  opts: GitOptions,
+): Promise<Map<string, string>> {
   return parseLsRemote(await git('ls-remote', [url, ...patterns], opts));
 }

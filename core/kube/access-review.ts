@@ -25,7 +25,11 @@ export function accessQuestions(permissions: readonly PassPermission[], registry
   const needed = permissions.flatMap((p) =>
     p.verbs.flatMap((verb) =>
       (p.resourceNames.length > 0 ? p.resourceNames : [undefined]).map((name) => ({
-        verb, group: p.apiGroup, resource: p.resource, ...(name ? { name } : {}), expect: 'allowed' as const,
+        verb,
+        group: p.apiGroup,
+        resource: p.resource,
+        ...(name ? { name } : {}),
+        expect: 'allowed' as const,
       })),
     ),
   );
@@ -49,7 +53,12 @@ const TOKEN_SECONDS = 600;
 // Asks the API server, as the ServiceAccount itself (a short-lived token from the TokenRequest API
 // and SelfSubjectAccessReviews), whether each question gets the expected answer. Returns the ones
 // that do not; an empty list means the RBAC is exactly what the pass needs.
-export async function reviewAccess(client: KubeClient, namespace: string, serviceAccount: string, questions: readonly AccessQuestion[]): Promise<string[]> {
+export async function reviewAccess(
+  client: KubeClient,
+  namespace: string,
+  serviceAccount: string,
+  questions: readonly AccessQuestion[],
+): Promise<string[]> {
   const token = await client.post<{ status: { token: string } }>(
     `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
     { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: TOKEN_SECONDS } },
@@ -64,13 +73,22 @@ export async function reviewAccess(client: KubeClient, namespace: string, servic
       {
         apiVersion: 'authorization.k8s.io/v1',
         kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { namespace, verb: q.verb, group: q.group, resource: q.resource, ...(q.name ? { name: q.name } : {}) } },
+        spec: {
+          resourceAttributes: {
+            namespace,
+            verb: q.verb,
+            group: q.group,
+            resource: q.resource,
+            ...(q.name ? { name: q.name } : {}),
+          },
+        },
       },
       'create',
       'SelfSubjectAccessReview',
     );
     const allowed = review.status.allowed === true;
-    if (allowed !== (q.expect === 'allowed')) wrong.push(`${q.expect === 'allowed' ? 'cannot' : 'can'} ${describeQuestion(q)}`);
+    if (allowed !== (q.expect === 'allowed'))
+      wrong.push(`${q.expect === 'allowed' ? 'cannot' : 'can'} ${describeQuestion(q)}`);
   }
   return wrong;
 }

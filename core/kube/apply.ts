@@ -18,7 +18,12 @@ const key = (kind: string, ns: string | undefined, name: string) => describeObje
 // Server-side applies every object the plan says is new or changed, in apply order (the Namespace
 // first), then deletes what the plan says to prune. Objects the plan found unchanged are not sent,
 // so a second apply makes no request that could change a resourceVersion.
-export async function applyPlan(client: KubeClient, manifests: readonly Manifest[], plan: readonly PlanItem[], onStep: (a: Applied) => void): Promise<Applied[]> {
+export async function applyPlan(
+  client: KubeClient,
+  manifests: readonly Manifest[],
+  plan: readonly PlanItem[],
+  onStep: (a: Applied) => void,
+): Promise<Applied[]> {
   const byKey = new Map(plan.map((i) => [key(i.kind, i.namespace, i.name), i]));
   const done: Applied[] = [];
   const record = (a: Applied) => {
@@ -34,7 +39,13 @@ export async function applyPlan(client: KubeClient, manifests: readonly Manifest
       continue;
     }
     const live = await client.apply(m as unknown as KubeObject, { dryRun: false });
-    record({ kind: m.kind, namespace: ns, name: m.metadata.name, result: item?.action === PlanAction.Create ? 'created' : 'configured', live });
+    record({
+      kind: m.kind,
+      namespace: ns,
+      name: m.metadata.name,
+      result: item?.action === PlanAction.Create ? 'created' : 'configured',
+      live,
+    });
   }
   for (const item of plan) {
     if (item.action === PlanAction.Prune) {

@@ -67,12 +67,16 @@ export class KubeClient {
   }
 
   private fail(ctx: KubeRequestContext, res: Response): KubeError {
-    const known = REASONS[res.status] ?? { reason: 'KubeFailed' as const, retryable: res.status === 429 || res.status >= 500 };
+    const known = REASONS[res.status] ?? {
+      reason: 'KubeFailed' as const,
+      retryable: res.status === 429 || res.status >= 500,
+    };
     const said = serverMessage(res.body);
     const who = `user "${this.route.user}" of context "${this.route.context}"`;
     const message =
       res.status === 401
-        ? `the API server at ${this.route.server} rejected the credentials of ${who} (${ctx.verb} ${ctx.resource}): ${said}`
+        ? `the API server at ${this.route.server} rejected the credentials of ${who} (${ctx.verb} ` +
+          `${ctx.resource}): ${said}`
         : res.status === 403
           ? `forbidden: ${ctx.verb} ${ctx.resource} as ${who}: ${said}`
           : `${ctx.verb} ${ctx.resource} failed (HTTP ${res.status}): ${said}`;
@@ -80,9 +84,18 @@ export class KubeClient {
   }
 
   /** One HTTP request; resolves any HTTP status, rejects only with KubeError (unreachable). */
-  async raw(method: string, path: string, ctx: KubeRequestContext, body?: { contentType: string; data: string }): Promise<Response> {
+  async raw(
+    method: string,
+    path: string,
+    ctx: KubeRequestContext,
+    body?: { contentType: string; data: string },
+  ): Promise<Response> {
     const url = new URL(path, this.route.server);
-    const opts: RequestOptions = { method, headers: { Accept: 'application/json' }, timeout: this.route.requestTimeoutMs };
+    const opts: RequestOptions = {
+      method,
+      headers: { Accept: 'application/json' },
+      timeout: this.route.requestTimeoutMs,
+    };
     await this.kc.applyToHTTPSOptions(opts);
     if (body) Object.assign(opts.headers!, { 'Content-Type': body.contentType });
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
@@ -90,7 +103,8 @@ export class KubeClient {
       const unreachable = (why: string, cause?: unknown) =>
         reject(
           new KubeError(
-            `cannot reach the Kubernetes API at ${this.route.server} (context "${this.route.context}", ${ctx.verb} ${ctx.resource}): ${why}. Is the cluster up, and are --kubeconfig/--context right?`,
+            `cannot reach the Kubernetes API at ${this.route.server} (context "${this.route.context}", ${ctx.verb} ` +
+              `${ctx.resource}): ${why}. Is the cluster up, and are --kubeconfig/--context right?`,
             { reason: 'KubeUnreachable', retryable: true, status: 0, request: ctx, cause },
           ),
         );
@@ -107,7 +121,12 @@ export class KubeClient {
     });
   }
 
-  private async json<T>(method: string, path: string, ctx: KubeRequestContext, body?: { contentType: string; data: string }): Promise<T> {
+  private async json<T>(
+    method: string,
+    path: string,
+    ctx: KubeRequestContext,
+    body?: { contentType: string; data: string },
+  ): Promise<T> {
     const res = await this.raw(method, path, ctx, body);
     if (res.status < 200 || res.status > 299) throw this.fail(ctx, res);
     return JSON.parse(res.body) as T;
@@ -133,11 +152,17 @@ export class KubeClient {
   async apply(obj: KubeObject, opts: { dryRun: boolean }): Promise<KubeObject> {
     const type = resourceType(obj.apiVersion, obj.kind);
     const ns = type.namespaced ? obj.metadata.namespace : undefined;
-    const ctx = this.context(opts.dryRun ? 'apply (dry-run)' : 'apply', describeObject(obj.kind, ns, obj.metadata.name));
+    const ctx = this.context(
+      opts.dryRun ? 'apply (dry-run)' : 'apply',
+      describeObject(obj.kind, ns, obj.metadata.name),
+    );
     const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, force: 'true', fieldValidation: 'Strict' });
     if (opts.dryRun) query.set('dryRun', 'All');
     const path = `${objectPath(type, ns, obj.metadata.name)}?${query}`;
-    return this.json<KubeObject>('PATCH', path, ctx, { contentType: 'application/apply-patch+yaml', data: JSON.stringify(obj) });
+    return this.json<KubeObject>('PATCH', path, ctx, {
+      contentType: 'application/apply-patch+yaml',
+      data: JSON.stringify(obj),
+    });
   }
 
   /** Replaces the object; the resourceVersion it carries makes this a compare-and-swap. */
@@ -172,6 +197,9 @@ export class KubeClient {
 
   /** POST to a path (reviews, token requests, object creation). */
   async post<T>(path: string, body: unknown, verb: string, resource: string): Promise<T> {
-    return this.json<T>('POST', path, this.context(verb, resource), { contentType: 'application/json', data: JSON.stringify(body) });
+    return this.json<T>('POST', path, this.context(verb, resource), {
+      contentType: 'application/json',
+      data: JSON.stringify(body),
+    });
   }
 }

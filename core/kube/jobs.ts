@@ -20,7 +20,12 @@ export async function createJob(client: KubeClient, job: Manifest, dryRun: boole
   const ns = job.metadata.namespace!;
   const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });
   if (dryRun) query.set('dryRun', 'All');
-  return client.post<KubeObject>(`${collectionPath(JOB, ns)}?${query}`, job, dryRun ? 'create (dry-run)' : 'create', describeObject('Job', ns, job.metadata.name));
+  return client.post<KubeObject>(
+    `${collectionPath(JOB, ns)}?${query}`,
+    job,
+    dryRun ? 'create (dry-run)' : 'create',
+    describeObject('Job', ns, job.metadata.name),
+  );
 }
 
 /** Where a Job stands, from its status; pure. */
@@ -42,7 +47,11 @@ export function jobState(job: KubeObject): JobState {
   const trueConditions = (s.conditions ?? []).filter((c) => c.status === 'True');
   const final = trueConditions.find((c) => c.type === 'Complete' || c.type === 'Failed');
   if (final) {
-    const done = { type: final.type as 'Complete' | 'Failed', reason: final.reason ?? '', message: final.message ?? '' };
+    const done = {
+      type: final.type as 'Complete' | 'Failed',
+      reason: final.reason ?? '',
+      message: final.message ?? '',
+    };
     const why = [done.reason, done.message].filter((x) => x !== '').join(': ');
     return { summary: why ? `${done.type} (${why})` : done.type, done };
   }
@@ -68,10 +77,14 @@ export async function followJob(
   for (;;) {
     const live = await client.get(JOB, ns, name);
     if (!live) {
-      throw new BranchFollowerError(`${label} is gone before it finished (deleted by someone, or its TTL passed); run \`${budget.after}\` to see what it did`, {
-        reason: 'KubeNotFound',
-        retryable: false,
-      });
+      throw new BranchFollowerError(
+        `${label} is gone before it finished (deleted by someone, or its TTL passed); run \`${budget.after}\` to see ` +
+          `what it did`,
+        {
+          reason: 'KubeNotFound',
+          retryable: false,
+        },
+      );
     }
     const state = jobState(live);
     const elapsedMs = clock.now() - start;
@@ -83,10 +96,10 @@ export async function followJob(
     if (elapsedMs + budget.pollIntervalSeconds * 1000 > budget.waitSeconds * 1000) {
       throw new WaitTimeoutError(
         `${label} did not finish within ${budget.waitSeconds}s (${budget.path}); last seen: ${state.summary}. ` +
-          `It keeps running until its activeDeadlineSeconds: follow it with \`kubectl -n ${ns} get job ${name}\`, then run \`${budget.after}\``,
+          `It keeps running until its activeDeadlineSeconds: follow it with \`kubectl -n ${ns} get job ${name}\`, ` +
+          `then run \`${budget.after}\``,
       );
     }
     await clock.sleep(budget.pollIntervalSeconds * 1000);
   }
 }
-

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import type { KubeObject } from './client.ts';
 
 /** Fields the server owns: never drift, never shown in a diff. */
-const SERVER_METADATA = ['managedFields', 'resourceVersion', 'uid', 'generation', 'creationTimestamp', 'selfLink'] as const;
+const SERVER_METADATA = [
+  'managedFields',
+  'resourceVersion',
+  'uid',
+  'generation',
+  'creationTimestamp',
+  'selfLink',
+] as const;
 
 /** A value's fingerprint: enough to tell two values apart, nothing of the value itself. */
 export function fingerprint(value: string): string {

@@ -22,7 +22,6 @@ export const PlanAction = {
 } as const;
 export type PlanAction = (typeof PlanAction)[keyof typeof PlanAction];
 
-
 export interface PlanItem {
   readonly kind: string;
   readonly namespace: string | undefined;
@@ -37,7 +36,9 @@ const asYaml = (o: KubeObject | undefined) => (o ? renderManifest(normalize(o) a
 
 /** Unified, field-level diff of what is live and what apply would leave (both normalized). */
 export function unifiedDiff(label: string, live: KubeObject | undefined, desired: KubeObject | undefined): string {
-  return createTwoFilesPatch(`live/${label}`, `applied/${label}`, asYaml(live), asYaml(desired), undefined, undefined, { context: 3 })
+  return createTwoFilesPatch(`live/${label}`, `applied/${label}`, asYaml(live), asYaml(desired), undefined, undefined, {
+    context: 3,
+  })
     .split('\n')
     .slice(1) // drop the "=====" banner
     .join('\n');
@@ -52,7 +53,11 @@ export function decideAction(live: KubeObject | undefined, applied: KubeObject):
 /** prune or keep for a labelled live object that is no longer synthesized. */
 export function orphanAction(obj: KubeObject): { action: PlanAction; reason: string } {
   if (obj.metadata.annotations?.[PRUNE_ANNOTATION] === 'never') {
-    return { action: PlanAction.Keep, reason: `${PRUNE_ANNOTATION}=never: holds follower state; delete it by hand once its records are no longer needed` };
+    return {
+      action: PlanAction.Keep,
+      reason:
+        `${PRUNE_ANNOTATION}=never: holds follower state; delete it by hand once its records are no ` + `longer needed`,
+    };
   }
   return { action: PlanAction.Prune, reason: 'no longer synthesized' };
 }
@@ -60,7 +65,12 @@ export function orphanAction(obj: KubeObject): { action: PlanAction; reason: str
 // Compares every synthesized object with the cluster through a server-side dry-run apply (so
 // defaults and admission apply exactly as they would), then lists what apply would prune. Reads and
 // dry-runs only: the server persists nothing.
-export async function computePlan(client: KubeClient, manifests: readonly Manifest[], namespace: string, labels: Readonly<Record<string, string>>): Promise<PlanItem[]> {
+export async function computePlan(
+  client: KubeClient,
+  manifests: readonly Manifest[],
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): Promise<PlanItem[]> {
   const items: PlanItem[] = [];
   const nsLive = await client.get(resourceType('v1', 'Namespace'), undefined, namespace);
   for (const m of manifests) {
@@ -72,8 +82,20 @@ export async function computePlan(client: KubeClient, manifests: readonly Manife
     // In a namespace that does not exist yet a dry run cannot place the object: it will be created.
     const applied = type.namespaced && !nsLive ? obj : await client.apply(obj, { dryRun: true });
     const action = decideAction(live, applied);
-    const reason = action === PlanAction.Create ? (type.namespaced && !nsLive ? `namespace ${namespace} does not exist yet` : 'not in the cluster') : '';
-    items.push({ kind: m.kind, namespace: ns, name: m.metadata.name, action, diff: action === PlanAction.Unchanged ? '' : unifiedDiff(label, live, applied), reason });
+    const reason =
+      action === PlanAction.Create
+        ? type.namespaced && !nsLive
+          ? `namespace ${namespace} does not exist yet`
+          : 'not in the cluster'
+        : '';
+    items.push({
+      kind: m.kind,
+      namespace: ns,
+      name: m.metadata.name,
+      action,
+      diff: action === PlanAction.Unchanged ? '' : unifiedDiff(label, live, applied),
+      reason,
+    });
   }
   if (!nsLive) return items;
   const wanted = new Set(manifests.map((m) => describeObject(m.kind, m.metadata.namespace, m.metadata.name)));
@@ -81,7 +103,15 @@ export async function computePlan(client: KubeClient, manifests: readonly Manife
     for (const obj of await client.list(resourceTypeOfKind(kind), namespace, ownedSelector(labels))) {
       if (wanted.has(describeObject(kind, namespace, obj.metadata.name))) continue;
       const { action, reason } = orphanAction(obj);
-      items.push({ kind, namespace, name: obj.metadata.name, action, diff: action === PlanAction.Prune ? unifiedDiff(`${kind.toLowerCase()}-${obj.metadata.name}`, obj, undefined) : '', reason });
+      items.push({
+        kind,
+        namespace,
+        name: obj.metadata.name,
+        action,
+        diff:
+          action === PlanAction.Prune ? unifiedDiff(`${kind.toLowerCase()}-${obj.metadata.name}`, obj, undefined) : '',
+        reason,
+      });
     }
   }
   return items;

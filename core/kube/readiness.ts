@@ -9,7 +9,11 @@ export interface Readiness {
 
 // Whether one applied object is ready, judged from the live object alone (pure): present at the
 // generation apply produced, a Namespace Active, a CronJob suspended exactly as declared.
-export function objectReadiness(desired: Manifest, live: KubeObject | undefined, appliedGeneration: number | undefined): Readiness {
+export function objectReadiness(
+  desired: Manifest,
+  live: KubeObject | undefined,
+  appliedGeneration: number | undefined,
+): Readiness {
   if (!live) return { ready: false, detail: 'not found' };
   const generation = live.metadata.generation;
   if (appliedGeneration !== undefined && generation !== undefined && generation < appliedGeneration) {
@@ -17,7 +21,9 @@ export function objectReadiness(desired: Manifest, live: KubeObject | undefined,
   }
   if (desired.kind === 'Namespace') {
     const phase = (live.status as { phase?: string } | undefined)?.phase;
-    return phase === 'Active' ? { ready: true, detail: 'Active' } : { ready: false, detail: `phase ${phase ?? 'unknown'}` };
+    return phase === 'Active'
+      ? { ready: true, detail: 'Active' }
+      : { ready: false, detail: `phase ${phase ?? 'unknown'}` };
   }
   if (desired.kind === 'CronJob') {
     const want = (desired as { spec?: { suspend?: boolean } }).spec?.suspend;

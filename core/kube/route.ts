@@ -33,11 +33,18 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 // The route of the pass pod (`--controller` without --kubeconfig): its own ServiceAccount, as the
 // kubelet mounted it, and the API server the pod's environment names. Asked for explicitly, never
 // a fallback.
-export function inClusterRoute(requestTimeoutSeconds: number, env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): { kc: KubeConfig; route: KubeRoute } {
+export function inClusterRoute(
+  requestTimeoutSeconds: number,
+  env: NodeJS.ProcessEnv,
+  dir = SERVICE_ACCOUNT_DIR,
+): { kc: KubeConfig; route: KubeRoute } {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port || !existsSync(join(dir, 'token'))) {
-    throw routeError(`--controller without --kubeconfig runs in a pod: it needs KUBERNETES_SERVICE_HOST/PORT and a ServiceAccount token in ${dir}; outside a pod pass --kubeconfig`);
+    throw routeError(
+      `--controller without --kubeconfig runs in a pod: it needs KUBERNETES_SERVICE_HOST/PORT and a ServiceAccount ` +
+        `token in ${dir}; outside a pod pass --kubeconfig`,
+    );
   }
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kc = new KubeConfig();
@@ -50,7 +57,14 @@ export function inClusterRoute(requestTimeoutSeconds: number, env: NodeJS.Proces
   });
   return {
     kc,
-    route: { kubeconfig: '(in-cluster)', context: 'in-cluster', contextSource: 'flag', server, user: 'ServiceAccount (in-cluster)', requestTimeoutMs: requestTimeoutSeconds * 1000 },
+    route: {
+      kubeconfig: '(in-cluster)',
+      context: 'in-cluster',
+      contextSource: 'flag',
+      server,
+      user: 'ServiceAccount (in-cluster)',
+      requestTimeoutMs: requestTimeoutSeconds * 1000,
+    },
   };
 }
 
@@ -64,7 +78,8 @@ export function resolveRoute(
 ): { kc: KubeConfig; route: KubeRoute } {
   const { files, from } = kubeconfigFiles(opts.kubeconfig, env);
   const present = files.filter((f) => existsSync(f));
-  if (present.length === 0) throw routeError(`no kubeconfig: ${files.join(', ')} (from ${from}) does not exist; pass --kubeconfig <file>`);
+  if (present.length === 0)
+    throw routeError(`no kubeconfig: ${files.join(', ')} (from ${from}) does not exist; pass --kubeconfig <file>`);
   const kc = new KubeConfig();
   for (const file of present) {
     const one = new KubeConfig();
@@ -79,13 +94,20 @@ export function resolveRoute(
   const contextSource = opts.context ? 'flag' : 'registry';
   const ctx = kc.getContextObject(context);
   if (!ctx) {
-    const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+    const known =
+      kc
+        .getContexts()
+        .map((c) => c.name)
+        .join(', ') || 'none';
     const why = contextSource === 'registry' ? ' (controller.kubeRoute.context; override with --context)' : '';
     throw routeError(`context "${context}"${why} is not in kubeconfig ${present.join(', ')} (contexts: ${known})`);
   }
   kc.setCurrentContext(context);
   const cluster = kc.getCluster(ctx.cluster);
-  if (!cluster) throw routeError(`context "${context}" names cluster "${ctx.cluster}", which kubeconfig ${present.join(', ')} lacks`);
+  if (!cluster)
+    throw routeError(
+      `context "${context}" names cluster "${ctx.cluster}", which kubeconfig ${present.join(', ')} lacks`,
+    );
   return {
     kc,
     route: {

@@ -4,7 +4,10 @@ import { fingerprint } from './normalize.ts';
 import { resourceType } from './resources.ts';
 
 /** One Secret as status output may use it: its keys, or why it cannot be read. Values never leave this module. */
-export type SecretView = { readonly keys: ReadonlyMap<string, string> } | { readonly absent: true } | { readonly forbidden: true };
+export type SecretView =
+  | { readonly keys: ReadonlyMap<string, string> }
+  | { readonly absent: true }
+  | { readonly forbidden: true };
 
 /** Reads a Secret once (absent and forbidden are answers, not errors). */
 export async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretView> {
@@ -27,10 +30,17 @@ export interface KeyPresence {
   readonly missing: string | null;
 }
 
-export function keyPresence(secret: SecretView, ref: { namespace: string; name: string; key: string }, user: string): KeyPresence {
-  if ('forbidden' in secret) return { present: false, fingerprint: null, missing: `unknown (user "${user}" may not read Secrets)` };
-  if ('absent' in secret) return { present: false, fingerprint: null, missing: `no Secret ${ref.namespace}/${ref.name}` };
+export function keyPresence(
+  secret: SecretView,
+  ref: { namespace: string; name: string; key: string },
+  user: string,
+): KeyPresence {
+  if ('forbidden' in secret)
+    return { present: false, fingerprint: null, missing: `unknown (user "${user}" may not read Secrets)` };
+  if ('absent' in secret)
+    return { present: false, fingerprint: null, missing: `no Secret ${ref.namespace}/${ref.name}` };
   const value = secret.keys.get(ref.key);
-  if (value === undefined) return { present: false, fingerprint: null, missing: `Secret ${ref.namespace}/${ref.name} has no key ${ref.key}` };
+  if (value === undefined)
+    return { present: false, fingerprint: null, missing: `Secret ${ref.namespace}/${ref.name} has no key ${ref.key}` };
   return { present: true, fingerprint: fingerprint(Buffer.from(value, 'base64').toString('utf8')), missing: null };
 }

@@ -8,14 +8,19 @@ export interface ReadinessCheck {
   check(): Promise<Readiness>;
 }
 
-
 export interface WaitProgress {
   (event: { label: string; detail: string; elapsedMs: number; readyCount: number; total: number }): void;
 }
 
 // Polls every check until all are ready or the budget is spent; reports each object as it becomes
 // ready. On timeout the error names every object still not ready and why.
-export async function waitUntilReady(checks: readonly ReadinessCheck[], budgetMs: number, pollMs: number, onReady: WaitProgress, clock: Clock = realClock): Promise<number> {
+export async function waitUntilReady(
+  checks: readonly ReadinessCheck[],
+  budgetMs: number,
+  pollMs: number,
+  onReady: WaitProgress,
+  clock: Clock = realClock,
+): Promise<number> {
   const start = clock.now();
   const pending = new Map(checks.map((c) => [c.label, { check: c, detail: 'not checked yet' }]));
   for (;;) {
@@ -24,13 +29,21 @@ export async function waitUntilReady(checks: readonly ReadinessCheck[], budgetMs
       entry.detail = r.detail;
       if (r.ready) {
         pending.delete(label);
-        onReady({ label, detail: r.detail, elapsedMs: clock.now() - start, readyCount: checks.length - pending.size, total: checks.length });
+        onReady({
+          label,
+          detail: r.detail,
+          elapsedMs: clock.now() - start,
+          readyCount: checks.length - pending.size,
+          total: checks.length,
+        });
       }
     }
     if (pending.size === 0) return clock.now() - start;
     if (clock.now() - start + pollMs > budgetMs) {
       const list = [...pending].map(([label, e]) => `  ${label}: ${e.detail}`).join('\n');
-      throw new WaitTimeoutError(`not ready after ${Math.round(budgetMs / 1000)}s (controller.apply.waitSeconds):\n${list}`);
+      throw new WaitTimeoutError(
+        `not ready after ${Math.round(budgetMs / 1000)}s (controller.apply.waitSeconds):\n${list}`,
+      );
     }
     await clock.sleep(pollMs);
   }

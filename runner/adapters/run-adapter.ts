@@ -60,7 +60,13 @@ export class AdapterError extends BranchFollowerError {
   constructor(
     ctx: CommandContext,
     what: string,
-    opts: { reason: ErrorReason; retryable: boolean; stderrTail: string; childExitCode?: number | undefined; cause?: unknown },
+    opts: {
+      reason: ErrorReason;
+      retryable: boolean;
+      stderrTail: string;
+      childExitCode?: number | undefined;
+      cause?: unknown;
+    },
   ) {
     super(adapterMessage(ctx, what, opts.stderrTail), {
       reason: opts.reason,
@@ -80,7 +86,9 @@ export class AdapterError extends BranchFollowerError {
 /** `adapter A (follower F): `cmd` what` plus the last lines of stderr, all redacted. */
 function adapterMessage(ctx: CommandContext, what: string, stderrTail: string): string {
   const command = redactSecrets(ctx.argv.join(' '));
-  const head = redactSecrets(`adapter ${ctx.adapterId} (follower ${ctx.followerId}): ${ctx.verb} command \`${command}\` ${what}`);
+  const head = redactSecrets(
+    `adapter ${ctx.adapterId} (follower ${ctx.followerId}): ${ctx.verb} command \`${command}\` ${what}`,
+  );
   const lines = lastLines(stderrTail, STDERR_LINES_IN_MESSAGE);
   if (lines.length === 0) return `${head}\n  stderr: (empty)`;
   return `${head}\n  stderr (last ${lines.length} line${lines.length === 1 ? '' : 's'}):\n${lines.map((l) => `    ${l}`).join('\n')}`;
@@ -124,7 +132,11 @@ function failure(
   stdoutBytes: number,
 ): { reason: ErrorReason; retryable: boolean; what: string } {
   if (error.timedOut) {
-    return { reason: 'AdapterTimeout', retryable: true, what: `timed out after ${adapter.timeoutSeconds}s (timeoutSeconds) and was killed` };
+    return {
+      reason: 'AdapterTimeout',
+      retryable: true,
+      what: `timed out after ${adapter.timeoutSeconds}s (timeoutSeconds) and was killed`,
+    };
   }
   if (error.isMaxBuffer) {
     const stream = stdoutBytes >= adapter.maxOutputBytes ? 'stdout' : 'stderr';
@@ -134,10 +146,16 @@ function failure(
       what: `printed more than maxOutputBytes (${adapter.maxOutputBytes} bytes) on ${stream} and was killed`,
     };
   }
-  if (error.exitCode !== undefined) return { reason: 'AdapterFailed', retryable: true, what: `exited with code ${error.exitCode}` };
-  if (error.signal !== undefined) return { reason: 'AdapterFailed', retryable: true, what: `was killed by ${error.signal}` };
+  if (error.exitCode !== undefined)
+    return { reason: 'AdapterFailed', retryable: true, what: `exited with code ${error.exitCode}` };
+  if (error.signal !== undefined)
+    return { reason: 'AdapterFailed', retryable: true, what: `was killed by ${error.signal}` };
   if (error.code !== undefined) {
-    return { reason: 'AdapterFailed', retryable: false, what: `could not be started (${error.code}): is it on PATH and executable?` };
+    return {
+      reason: 'AdapterFailed',
+      retryable: false,
+      what: `could not be started (${error.code}): is it on PATH and executable?`,
+    };
   }
   return { reason: 'AdapterFailed', retryable: true, what: `failed: ${error.shortMessage}` };
 }
@@ -181,15 +199,19 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
 /** `run.sha`, `mirror.pendingFlush`, `targets[0]`; the root is `(the whole output)`. */
 function fieldPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(the whole output)';
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 /** Parses a command's stdout against one contract schema, or says which field is wrong. */
 function parseOutput<T>(schema: z.ZodType<T>, run: AdapterCommandResult, ctx: CommandContext): T {
   const fail = (what: string, cause?: unknown) =>
-    new AdapterError(ctx, what, { reason: 'AdapterOutput', retryable: false, stderrTail: run.stderrTail, childExitCode: 0, cause });
+    new AdapterError(ctx, what, {
+      reason: 'AdapterOutput',
+      retryable: false,
+      stderrTail: run.stderrTail,
+      childExitCode: 0,
+      cause,
+    });
   if (run.stdout.trim() === '') throw fail('exited 0 but printed nothing on stdout (expected one JSON object)');
   let json: unknown;
   try {
@@ -202,7 +224,8 @@ function parseOutput<T>(schema: z.ZodType<T>, run: AdapterCommandResult, ctx: Co
   const [first, ...rest] = parsed.error.issues;
   const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length === 1 ? '' : 's'})` : '';
   throw fail(
-    `printed JSON that does not match the adapter contract: field ${fieldPath(first?.path ?? [])}: ${first?.message ?? 'invalid'}${more}`,
+    `printed JSON that does not match the adapter contract: field ${fieldPath(first?.path ?? [])}: ` +
+      `${first?.message ?? 'invalid'}${more}`,
     parsed.error,
   );
 }

@@ -18,7 +18,13 @@ function fail(message: string): never {
 const [proxyHost, proxyPortText, targetHost, targetPortText] = process.argv.slice(2);
 const proxyPort = Number(proxyPortText);
 const targetPort = Number(targetPortText);
-if (!proxyHost || !targetHost || !Number.isInteger(proxyPort) || !Number.isInteger(targetPort) || process.argv.length !== 6) {
+if (
+  !proxyHost ||
+  !targetHost ||
+  !Number.isInteger(proxyPort) ||
+  !Number.isInteger(targetPort) ||
+  process.argv.length !== 6
+) {
   fail('usage: connect-tunnel <proxyHost> <proxyPort> <targetHost> <targetPort>');
 }
 const proxy = `${proxyHost}:${proxyPort}`;

@@ -37,7 +37,14 @@ export class GitMirrorError extends BranchFollowerError {
 
   constructor(
     message: string,
-    opts: { reason: GitMirrorReason; detail?: string; ref?: string; existingSha?: string; newSha?: string; cause?: unknown },
+    opts: {
+      reason: GitMirrorReason;
+      detail?: string;
+      ref?: string;
+      existingSha?: string;
+      newSha?: string;
+      cause?: unknown;
+    },
   ) {
     super(message, { reason: opts.reason, retryable: RETRYABLE.has(opts.reason), cause: opts.cause });
     this.detail = opts.detail ?? '';

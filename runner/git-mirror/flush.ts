@@ -62,19 +62,42 @@ export async function flush(opts: FlushOptions): Promise<FlushResult> {
   const ref = opts.gitopsRef;
   const localSha = (await mirrorRefs(opts.mirrorDir, [ref], opts)).get(ref);
   if (localSha === undefined) {
-    throw new GitMirrorError(`the mirror cache ${opts.mirrorDir} has no ${ref}; there is nothing to flush`, { reason: GitMirrorReason.Cache, ref });
+    throw new GitMirrorError(`the mirror cache ${opts.mirrorDir} has no ${ref}; there is nothing to flush`, {
+      reason: GitMirrorReason.Cache,
+      ref,
+    });
   }
   const readUpstream = async () => (await upstreamRefs(opts.upstreamUrl, [ref], opts)).get(ref) ?? null;
   const upstreamBefore = await readUpstream();
-  const ancestor = upstreamBefore !== null && upstreamBefore !== localSha && (await isAncestor(opts, upstreamBefore, localSha));
+  const ancestor =
+    upstreamBefore !== null && upstreamBefore !== localSha && (await isAncestor(opts, upstreamBefore, localSha));
   const action = flushPlan(localSha, upstreamBefore, ancestor);
   if (action === 'non-fast-forward') throw nonFastForward(ref, upstreamBefore ?? '', localSha);
-  const base = { dryRun: opts.dryRun, ref, action, localSha, upstreamBefore, partialSuccess: null, partialSuccessRecovered: null, postPushRecovery: null };
+  const base = {
+    dryRun: opts.dryRun,
+    ref,
+    action,
+    localSha,
+    upstreamBefore,
+    partialSuccess: null,
+    partialSuccessRecovered: null,
+    postPushRecovery: null,
+  };
   if (opts.dryRun || action === 'up-to-date') {
     if (!opts.dryRun) await recordCache(opts, branch, localSha);
     const inSync = upstreamBefore === localSha;
-    const message = inSync ? `${ref} is up to date upstream at ${localSha}` : `would fast-forward ${ref} upstream ${upstreamBefore ?? '(absent)'} -> ${localSha}`;
-    return { ...base, ok: inSync, pushed: false, upstreamSha: upstreamBefore, githubInSync: inSync, pendingFlush: !inSync, message };
+    const message = inSync
+      ? `${ref} is up to date upstream at ${localSha}`
+      : `would fast-forward ${ref} upstream ${upstreamBefore ?? '(absent)'} -> ${localSha}`;
+    return {
+      ...base,
+      ok: inSync,
+      pushed: false,
+      upstreamSha: upstreamBefore,
+      githubInSync: inSync,
+      pendingFlush: !inSync,
+      message,
+    };
   }
 
   await push(opts, ref, localSha, upstreamBefore);
@@ -101,12 +124,18 @@ export async function flush(opts: FlushOptions): Promise<FlushResult> {
         githubInSync: false,
         pendingFlush: true,
         message:
-          `pushed ${ref} ${localSha} upstream, but the post-push recheck failed twice (${error.detail}; then ${again.detail}), ` +
+          `pushed ${ref} ${localSha} upstream, but the post-push recheck failed twice (${error.detail}; then ` +
+          `${again.detail}), ` +
           `so the upstream is not confirmed. Run \`${SYNC_COMMAND}\`, then \`branch-follower git-mirror status\``,
       };
     }
     const outcome = await settle(opts, branch, localSha, second);
-    return { ...partial, ...outcome, partialSuccessRecovered: outcome.ok, postPushRecovery: { at: new Date().toISOString(), attempts: 1 } };
+    return {
+      ...partial,
+      ...outcome,
+      partialSuccessRecovered: outcome.ok,
+      postPushRecovery: { at: new Date().toISOString(), attempts: 1 },
+    };
   }
   return { ...base, pushed: true, ...(await settle(opts, branch, localSha, first)) };
 }
@@ -117,14 +146,17 @@ async function settle(opts: FlushOptions, branch: string, localSha: string, upst
   if (githubInSync) await recordCache(opts, branch, localSha);
   const message = githubInSync
     ? `fast-forwarded ${opts.gitopsRef} upstream to ${localSha}`
-    : `pushed ${opts.gitopsRef} ${localSha}, but upstream now holds ${upstreamSha ?? '(nothing)'}. Run \`${SYNC_COMMAND}\`, then flush again`;
+    : `pushed ${opts.gitopsRef} ${localSha}, but upstream now holds ${upstreamSha ?? '(nothing)'}. Run ` +
+      `\`${SYNC_COMMAND}\`, then flush again`;
   return { ok: githubInSync, upstreamSha, githubInSync, pendingFlush: !githubInSync, message };
 }
 
 function nonFastForward(ref: string, upstream: string, local: string): GitMirrorError {
   return new GitMirrorError(
-    `upstream ${ref} is at ${upstream}, which is not an ancestor of the mirror's ${local}: a non-fast-forward flush is refused ` +
-      `and never forced; nothing was pushed. Run \`${SYNC_COMMAND}\`, rebuild the GitOps commit on the upstream tip, then flush again`,
+    `upstream ${ref} is at ${upstream}, which is not an ancestor of the mirror's ${local}: a non-fast-forward flush ` +
+      `is refused ` +
+      `and never forced; nothing was pushed. Run \`${SYNC_COMMAND}\`, rebuild the GitOps commit on the upstream tip, ` +
+      `then flush again`,
     { reason: GitMirrorReason.NonFastForward, ref, existingSha: upstream, newSha: local },
   );
 }
@@ -138,20 +170,28 @@ async function isAncestor(opts: FlushOptions, ancestor: string, descendant: stri
   if (r.ok) return true;
   if (r.error.exitCode === 1) return false;
   const detail = r.error.detail;
-  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, { reason: GitMirrorReason.Cache, detail, cause: r.error });
+  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, {
+    reason: GitMirrorReason.Cache,
+    detail,
+    cause: r.error,
+  });
 }
 
 // `git push` without `+` or --force: the server refuses anything but a fast-forward, which also covers
 // an upstream that moved after it was read. --porcelain makes that refusal recognisable.
 async function push(opts: FlushOptions, ref: string, localSha: string, upstreamBefore: string | null): Promise<void> {
-  const r = await tryGit('push', ['--porcelain', opts.upstreamUrl, `${ref}:${ref}`], { ...opts, gitDir: opts.mirrorDir });
+  const r = await tryGit('push', ['--porcelain', opts.upstreamUrl, `${ref}:${ref}`], {
+    ...opts,
+    gitDir: opts.mirrorDir,
+  });
   if (r.ok) return;
   const rejected = r.stdout.split('\n').find((l) => l.startsWith('!'));
   if (rejected !== undefined && /non-fast-forward|fetch first|stale info/.test(rejected)) {
     throw nonFastForward(ref, upstreamBefore ?? '(moved since it was read)', localSha);
   }
   throw new GitMirrorError(
-    `git-mirror push of ${ref} to ${opts.upstreamUrl} failed: ${rejected ?? r.error.detail}. Check the declared upstream transport, then run \`branch-follower git-mirror flush --confirm --wait\``,
+    `git-mirror push of ${ref} to ${opts.upstreamUrl} failed: ${rejected ?? r.error.detail}. Check the declared ` +
+      `upstream transport, then run \`branch-follower git-mirror flush --confirm --wait\``,
     { reason: GitMirrorReason.Upstream, detail: r.error.detail, ref, cause: r.error },
   );
 }

@@ -66,7 +66,12 @@ function rowFromRefs(f: FollowerConfig, gitopsRef: string, refs: ReadonlyMap<str
 }
 
 /** The rows from the mirror cache on disk, one follower at a time. */
-export async function cacheRows(loaded: LoadedRegistry, followers: readonly FollowerConfig[], mounts: StageMounts, pathEnv: string): Promise<MirrorRows> {
+export async function cacheRows(
+  loaded: LoadedRegistry,
+  followers: readonly FollowerConfig[],
+  mounts: StageMounts,
+  pathEnv: string,
+): Promise<MirrorRows> {
   const out: MirrorRows = { rows: [], failures: [] };
   for (const f of followers) {
     try {
@@ -93,7 +98,12 @@ export async function cacheRows(loaded: LoadedRegistry, followers: readonly Foll
 }
 
 /** The rows from the mirrors as they are served: one ls-remote per mirror; fetched-at is unknown. */
-export async function servedRows(loaded: LoadedRegistry, mirrors: readonly MirrorConfig[], followers: readonly FollowerConfig[], pathEnv: string): Promise<MirrorRows> {
+export async function servedRows(
+  loaded: LoadedRegistry,
+  mirrors: readonly MirrorConfig[],
+  followers: readonly FollowerConfig[],
+  pathEnv: string,
+): Promise<MirrorRows> {
   const timeoutMs = loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000;
   const out: MirrorRows = { rows: [], failures: [] };
   for (const m of mirrors) {
@@ -105,7 +115,8 @@ export async function servedRows(loaded: LoadedRegistry, mirrors: readonly Mirro
       out.failures.push({ mirror: m.id, follower: null, error: err });
       continue;
     }
-    for (const f of followers.filter((x) => x.source.mirror === m.id)) out.rows.push(rowFromRefs(f, gitopsRefOf(loaded, f.id), refs));
+    for (const f of followers.filter((x) => x.source.mirror === m.id))
+      out.rows.push(rowFromRefs(f, gitopsRefOf(loaded, f.id), refs));
   }
   return out;
 }

@@ -16,7 +16,11 @@ export interface GitRunOptions {
 type StageGitOptions = GitRunOptions & { readonly gitDir?: string };
 
 // Reflog entries are what `status` reads as fetched-at; bare repositories do not keep them by default.
-const CONFIG = { 'core.logAllRefUpdates': 'always', 'user.name': 'branch-follower', 'user.email': 'branch-follower@git-mirror.invalid' };
+const CONFIG = {
+  'core.logAllRefUpdates': 'always',
+  'user.name': 'branch-follower',
+  'user.email': 'branch-follower@git-mirror.invalid',
+};
 
 // The stages run git through the one git boundary (core/git), on the mirror cache addressed with
 // --git-dir, with the declared transport and these settings.
@@ -52,7 +56,8 @@ async function asStage<T>(run: Promise<T>, { side, doing }: Doing): Promise<T> {
     throw new GitMirrorError(
       `git-mirror ${doing} failed: ${error.detail}. ` +
         (upstream
-          ? 'Check the declared upstream transport (controller.source.githubSsh), then run `branch-follower git-mirror sync --confirm --wait`'
+          ? 'Check the declared upstream transport (controller.source.githubSsh), then run `branch-follower ' +
+            'git-mirror sync --confirm --wait`'
           : 'Check the mirror cache repository, then run `branch-follower git-mirror status`'),
       { reason: upstream ? GitMirrorReason.Upstream : GitMirrorReason.Cache, detail: error.detail, cause: error },
     );
@@ -65,20 +70,35 @@ export function git(subcommand: string, args: readonly string[], opts: StageGitO
 }
 
 /** The mirror cache's refs under `prefixes`, ref → sha, read with for-each-ref (writes nothing). */
-export async function mirrorRefs(mirrorDir: string, prefixes: readonly string[], opts: GitRunOptions): Promise<Map<string, string>> {
-  const out = await git('for-each-ref', ['--format=%(objectname)\t%(refname)', ...prefixes], { ...opts, gitDir: mirrorDir, side: 'cache', doing: `reading refs of ${mirrorDir}` });
+export async function mirrorRefs(
+  mirrorDir: string,
+  prefixes: readonly string[],
+  opts: GitRunOptions,
+): Promise<Map<string, string>> {
+  const out = await git('for-each-ref', ['--format=%(objectname)\t%(refname)', ...prefixes], {
+    ...opts,
+    gitDir: mirrorDir,
+    side: 'cache',
+    doing: `reading refs of ${mirrorDir}`,
+  });
   return parseLsRemote(out);
 }
 
 /** Refuses an upstream URL git would read as an option. */
 export function checkUrl(url: string): void {
   if (url === '' || url.startsWith('-')) {
-    throw new GitMirrorError(`upstream URL ${JSON.stringify(url)} is not a URL git can be given`, { reason: GitMirrorReason.InvalidName });
+    throw new GitMirrorError(`upstream URL ${JSON.stringify(url)} is not a URL git can be given`, {
+      reason: GitMirrorReason.InvalidName,
+    });
   }
 }
 
 /** The upstream's refs matching `patterns`, ref → sha, read with ls-remote (no repository involved). */
-export function upstreamRefs(url: string, patterns: readonly string[], opts: GitRunOptions): Promise<Map<string, string>> {
+export function upstreamRefs(
+  url: string,
+  patterns: readonly string[],
+  opts: GitRunOptions,
+): Promise<Map<string, string>> {
   checkUrl(url);
   return asStage(lsRemote(url, patterns, gitOptions(opts)), { side: 'upstream', doing: `ls-remote of ${url}` });
 }

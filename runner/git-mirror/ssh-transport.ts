@@ -22,14 +22,22 @@ const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 /** The ssh argv before git's own (host, command); pure, so its every option can be checked. */
 export function sshArgs(t: SshTransport): string[] {
   const args = [
-    '-F', '/dev/null',
-    '-i', t.identityFile,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${t.knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ForwardAgent=no',
+    '-F',
+    '/dev/null',
+    '-i',
+    t.identityFile,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${t.knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ForwardAgent=no',
   ];
   if (t.proxy.mode === 'connect') {
     const u = new URL(t.proxy.url);
@@ -52,18 +60,34 @@ export function sshTransportEnv(t: SshTransport): { env: Record<string, string>;
     key = readFileSync(t.identityFile);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new GitMirrorError(`the SSH identity ${t.identityFile} (controller.source.githubSsh.identity, mounted under gitMirror.sshMountPath) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      reason: GitMirrorReason.Transport,
-    });
+    throw new GitMirrorError(
+      `the SSH identity ${t.identityFile} (controller.source.githubSsh.identity, mounted under ` +
+        `gitMirror.sshMountPath) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      {
+        reason: GitMirrorReason.Transport,
+      },
+    );
   }
   writeFileSync(identity, key, { mode: 0o600 });
-  writeFileSync(wrapper, `#!/bin/sh\nexec ssh ${sshArgs({ ...t, identityFile: identity }).map(quote).join(' ')} "$@"\n`);
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nexec ssh ${sshArgs({ ...t, identityFile: identity })
+      .map(quote)
+      .join(' ')} "$@"\n`,
+  );
   chmodSync(wrapper, 0o700);
-  return { env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' }, wrapper, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' },
+    wrapper,
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** What status may say of the transport: where it is declared, the proxy mode, a fingerprint — never the key. */
-export function transportDisclosure(t: SshTransport, refs: { identity: { secret: string; key: string }; knownHosts: { secret: string; key: string } }) {
+export function transportDisclosure(
+  t: SshTransport,
+  refs: { identity: { secret: string; key: string }; knownHosts: { secret: string; key: string } },
+) {
   const fp = (file: string) => {
     try {
       return fingerprint(readFileSync(file, 'utf8'));

@@ -75,7 +75,8 @@ export function stagePlan(input: {
     if (to === undefined) {
       throw new GitMirrorError(
         `declared branch ${branch} does not exist upstream (no refs/heads/${branch}); nothing was fetched. ` +
-          'Fix the branch in the registry or create it upstream, then run `branch-follower git-mirror sync --confirm --wait`',
+          'Fix the branch in the registry or create it upstream, then run `branch-follower git-mirror sync ' +
+          '--confirm --wait`',
         { reason: GitMirrorReason.BranchMissing, ref: `refs/heads/${branch}` },
       );
     }
@@ -88,9 +89,12 @@ export function stagePlan(input: {
     checkName('adapter', adapter, false);
     const sha = tips.get(branch);
     if (sha === undefined) {
-      throw new GitMirrorError(`snapshot for adapter ${adapter} names branch ${branch}, which is not a declared branch of this sync`, {
-        reason: GitMirrorReason.InvalidName,
-      });
+      throw new GitMirrorError(
+        `snapshot for adapter ${adapter} names branch ${branch}, which is not a declared branch of this sync`,
+        {
+          reason: GitMirrorReason.InvalidName,
+        },
+      );
     }
     const ref = snapshotRefName(adapter, branch, sha);
     if (seen.has(ref)) continue;
@@ -105,8 +109,10 @@ export function stagePlan(input: {
 /** The error for a snapshot ref that would have to move; shared by the plan and the atomic create. */
 export function snapshotMoved(ref: string, existing: string, wanted: string): GitMirrorError {
   return new GitMirrorError(
-    `snapshot ref ${ref} already points at ${existing}, not ${wanted}; snapshot refs never move, so nothing was changed. ` +
-      'Find out who wrote that ref (it must name its own commit), then run `branch-follower git-mirror sync --confirm --wait`',
+    `snapshot ref ${ref} already points at ${existing}, not ${wanted}; snapshot refs never move, so nothing ` +
+      `was changed. ` +
+      'Find out who wrote that ref (it must name its own commit), then run `branch-follower git-mirror sync ' +
+      '--confirm --wait`',
     { reason: GitMirrorReason.SnapshotMoved, ref, existingSha: existing, newSha: wanted },
   );
 }
@@ -115,7 +121,9 @@ export function snapshotMoved(ref: string, existing: string, wanted: string): Gi
 export function gitopsBranch(ref: string): string {
   const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : '';
   if (branch === '') {
-    throw new GitMirrorError(`gitopsRef ${JSON.stringify(ref)} must be a full branch ref, refs/heads/<branch>`, { reason: GitMirrorReason.InvalidName });
+    throw new GitMirrorError(`gitopsRef ${JSON.stringify(ref)} must be a full branch ref, refs/heads/<branch>`, {
+      reason: GitMirrorReason.InvalidName,
+    });
   }
   checkName('branch', branch, true);
   return branch;

@@ -80,7 +80,11 @@ interface RunOpts {
   readonly pathEnv: string;
 }
 
-async function withTransport<T>(loaded: LoadedRegistry, mounts: StageMounts, use: (env: Record<string, string>) => Promise<T>): Promise<T> {
+async function withTransport<T>(
+  loaded: LoadedRegistry,
+  mounts: StageMounts,
+  use: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
   const t = sshTransportEnv(sshTransport(loaded, mounts));
   try {
     return await use(t.env);
@@ -90,16 +94,36 @@ async function withTransport<T>(loaded: LoadedRegistry, mounts: StageMounts, use
 }
 
 /** sync of one mirror: its followers' branches into the cache, one snapshot per follower tip. */
-export function syncMirror(loaded: LoadedRegistry, mirrorId: string, mounts: StageMounts, opts: RunOpts & { dryRun: boolean }): Promise<SyncResult> {
+export function syncMirror(
+  loaded: LoadedRegistry,
+  mirrorId: string,
+  mounts: StageMounts,
+  opts: RunOpts & { dryRun: boolean },
+): Promise<SyncResult> {
   const i = stageInputs(loaded, mirrorId, mounts);
   const timeoutMs = loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000;
   return withTransport(loaded, mounts, (transportEnv) =>
-    sync({ mirrorDir: i.mirrorDir, upstreamUrl: i.upstreamUrl, branches: i.branches, snapshots: i.snapshots, transportEnv, timeoutMs, pathEnv: opts.pathEnv, dryRun: opts.dryRun }),
+    sync({
+      mirrorDir: i.mirrorDir,
+      upstreamUrl: i.upstreamUrl,
+      branches: i.branches,
+      snapshots: i.snapshots,
+      transportEnv,
+      timeoutMs,
+      pathEnv: opts.pathEnv,
+      dryRun: opts.dryRun,
+    }),
   );
 }
 
 /** flush of one GitOps ref of one mirror. */
-export function flushRef(loaded: LoadedRegistry, mirrorId: string, gitopsRef: string, mounts: StageMounts, opts: RunOpts & { dryRun: boolean }): Promise<FlushResult> {
+export function flushRef(
+  loaded: LoadedRegistry,
+  mirrorId: string,
+  gitopsRef: string,
+  mounts: StageMounts,
+  opts: RunOpts & { dryRun: boolean },
+): Promise<FlushResult> {
   const i = stageInputs(loaded, mirrorId, mounts);
   const g = loaded.registry.controller.gitMirror;
   return withTransport(loaded, mounts, (transportEnv) =>
@@ -117,7 +141,12 @@ export function flushRef(loaded: LoadedRegistry, mirrorId: string, gitopsRef: st
 }
 
 /** status of one follower's branch and GitOps ref, read from the mirror cache only. */
-export function followerMirrorStatus(loaded: LoadedRegistry, followerId: string, mounts: StageMounts, opts: RunOpts): Promise<MirrorStatus> {
+export function followerMirrorStatus(
+  loaded: LoadedRegistry,
+  followerId: string,
+  mounts: StageMounts,
+  opts: RunOpts,
+): Promise<MirrorStatus> {
   const f = loaded.registry.followers.find((x) => x.id === followerId)!;
   const i = stageInputs(loaded, f.source.mirror, mounts);
   return mirrorStatus({

@@ -32,7 +32,12 @@ export interface MirrorStatus {
   readonly source: 'yaml';
   readonly transport: 'ssh';
   readonly refSources: { readonly githubFieldsAreMirrorStageCache: true; readonly fetchedAt: 'reflog' };
-  readonly gitops: { readonly ref: string; readonly sha: string | null; readonly mirrorStageRef: string; readonly cacheSha: string | null };
+  readonly gitops: {
+    readonly ref: string;
+    readonly sha: string | null;
+    readonly mirrorStageRef: string;
+    readonly cacheSha: string | null;
+  };
   readonly branches: readonly BranchStatus[];
 }
 
@@ -57,7 +62,16 @@ export async function mirrorStatus(opts: MirrorStatusOptions): Promise<MirrorSta
         const snap = cacheSha === null ? null : snapshotRefName(adapter, branch, cacheSha);
         return { adapter, ref: snap, present: snap !== null && refs.get(snap) === cacheSha };
       });
-    branches.push({ branch, mirrorStageRef: ref, cacheSha, fetchedAt: await reflogTime(opts.mirrorDir, ref, run), snapshots, gitopsSha, pendingFlush, githubInSync });
+    branches.push({
+      branch,
+      mirrorStageRef: ref,
+      cacheSha,
+      fetchedAt: await reflogTime(opts.mirrorDir, ref, run),
+      snapshots,
+      gitopsSha,
+      pendingFlush,
+      githubInSync,
+    });
   }
   return {
     source: 'yaml',
@@ -71,7 +85,10 @@ export async function mirrorStatus(opts: MirrorStatusOptions): Promise<MirrorSta
 // sync and flush write every mirror-stage update with a reflog entry (core.logAllRefUpdates=always);
 // `%gd` with --date=unix spells its time as `<ref>@{<seconds>}`. No reflog (null) means never synced here.
 async function reflogTime(mirrorDir: string, ref: string, run: GitRunOptions): Promise<string | null> {
-  const r = await tryGit('reflog', ['show', '-n', '1', '--date=unix', '--format=%gd', ref, '--'], { ...run, gitDir: mirrorDir });
+  const r = await tryGit('reflog', ['show', '-n', '1', '--date=unix', '--format=%gd', ref, '--'], {
+    ...run,
+    gitDir: mirrorDir,
+  });
   const seconds = /@\{(\d+)\}\s*$/.exec(r.ok ? r.stdout.trim() : '')?.[1];
   return seconds === undefined ? null : new Date(Number(seconds) * 1000).toISOString();
 }

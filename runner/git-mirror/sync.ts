@@ -33,7 +33,11 @@ function result(plan: StagePlan, dryRun: boolean, createdCache: boolean): SyncRe
     dryRun,
     createdCache,
     fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })),
-    snapshots: plan.snapshots.map(({ ref, sha, action }) => ({ ref, sha, action: action === 'create' ? ('created' as const) : ('exists' as const) })),
+    snapshots: plan.snapshots.map(({ ref, sha, action }) => ({
+      ref,
+      sha,
+      action: action === 'create' ? ('created' as const) : ('exists' as const),
+    })),
   };
 }
 
@@ -49,11 +53,25 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   // A fresh cache claim has no repository yet: the first sync creates it (a dry run only says so).
   const fresh = !existsSync(opts.mirrorDir);
   if (fresh && !opts.dryRun) {
-    await git('init', ['--quiet', '--bare', opts.mirrorDir], { ...opts, side: 'cache', doing: `creating the mirror cache repository ${opts.mirrorDir}` });
+    await git('init', ['--quiet', '--bare', opts.mirrorDir], {
+      ...opts,
+      side: 'cache',
+      doing: `creating the mirror cache repository ${opts.mirrorDir}`,
+    });
   }
-  const before = fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
-  const upstream = await upstreamRefs(opts.upstreamUrl, opts.branches.map((b) => `refs/heads/${b}`), opts);
-  const planned = stagePlan({ mirrorRefs: before, upstreamRefs: upstream, branches: opts.branches, snapshots: opts.snapshots });
+  const before =
+    fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
+  const upstream = await upstreamRefs(
+    opts.upstreamUrl,
+    opts.branches.map((b) => `refs/heads/${b}`),
+    opts,
+  );
+  const planned = stagePlan({
+    mirrorRefs: before,
+    upstreamRefs: upstream,
+    branches: opts.branches,
+    snapshots: opts.snapshots,
+  });
   if (opts.dryRun) return result(planned, true, fresh);
 
   const refspecs = planned.fetched.map(({ branch, ref }) => `+refs/heads/${branch}:${ref}`);
@@ -64,22 +82,46 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     doing: `fetch of ${opts.branches.join(', ')} from ${opts.upstreamUrl}`,
   });
   const fetchedRefs = await mirrorRefs(opts.mirrorDir, [MIRROR_STAGE_PREFIX], opts);
-  const stored = new Map(planned.fetched.map(({ branch, ref }) => [`refs/heads/${branch}`, fetchedRefs.get(ref) ?? '']));
-  const plan = stagePlan({ mirrorRefs: before, upstreamRefs: stored, branches: opts.branches, snapshots: opts.snapshots });
+  const stored = new Map(
+    planned.fetched.map(({ branch, ref }) => [`refs/heads/${branch}`, fetchedRefs.get(ref) ?? '']),
+  );
+  const plan = stagePlan({
+    mirrorRefs: before,
+    upstreamRefs: stored,
+    branches: opts.branches,
+    snapshots: opts.snapshots,
+  });
   const snapshots = [];
   for (const step of plan.snapshots) {
-    snapshots.push({ ref: step.ref, sha: step.sha, action: step.action === 'exists' ? ('exists' as const) : await createSnapshot(opts, step.ref, step.sha) });
+    snapshots.push({
+      ref: step.ref,
+      sha: step.sha,
+      action: step.action === 'exists' ? ('exists' as const) : await createSnapshot(opts, step.ref, step.sha),
+    });
   }
-  return { dryRun: false, createdCache: fresh, fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })), snapshots };
+  return {
+    dryRun: false,
+    createdCache: fresh,
+    fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })),
+    snapshots,
+  };
 }
 
 // The all-zero old value makes update-ref create the ref or fail: it never moves an existing one, even
 // when another sync raced this one. After such a failure the ref is read back to tell which case it was.
 async function createSnapshot(opts: SyncOptions, ref: string, sha: string): Promise<'created' | 'exists'> {
-  const r = await tryGit('update-ref', ['-m', 'branch-follower git-mirror sync: snapshot', ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir });
+  const r = await tryGit('update-ref', ['-m', 'branch-follower git-mirror sync: snapshot', ref, sha, zeroSha(sha)], {
+    ...opts,
+    gitDir: opts.mirrorDir,
+  });
   if (r.ok) return 'created';
   const now = (await mirrorRefs(opts.mirrorDir, [ref], opts)).get(ref);
   if (now === sha) return 'exists';
   if (now !== undefined) throw snapshotMoved(ref, now, sha);
-  return git('update-ref', [ref, sha, zeroSha(sha)], { ...opts, gitDir: opts.mirrorDir, side: 'cache', doing: `creating snapshot ref ${ref}` }).then(() => 'created' as const);
+  return git('update-ref', [ref, sha, zeroSha(sha)], {
+    ...opts,
+    gitDir: opts.mirrorDir,
+    side: 'cache',
+    doing: `creating snapshot ref ${ref}`,
+  }).then(() => 'created' as const);
 }

@@ -9,7 +9,12 @@ export function kubeEvents(client: KubeClient, namespace: string, stateConfigMap
   return {
     async emit(followerId, transitions, instance) {
       for (const t of transitions) {
-        await client.post(path, transitionEvent(namespace, stateConfigMap, followerId, t, instance), 'create', `Event for ${followerId}`);
+        await client.post(
+          path,
+          transitionEvent(namespace, stateConfigMap, followerId, t, instance),
+          'create',
+          `Event for ${followerId}`,
+        );
       }
     },
   };

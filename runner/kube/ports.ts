@@ -7,7 +7,11 @@ import { kubeLease } from './lease.ts';
 import { configMapState } from './state-store.ts';
 
 /** The pass's cluster ports: the state ConfigMap, the Lease and Events of the declared controller. */
-export function kubePorts(client: KubeClient, c: ControllerConfig, clock: Clock): Pick<PassPorts, 'state' | 'lease' | 'events'> {
+export function kubePorts(
+  client: KubeClient,
+  c: ControllerConfig,
+  clock: Clock,
+): Pick<PassPorts, 'state' | 'lease' | 'events'> {
   return {
     state: configMapState(client, c.namespace, c.configMaps.state, c.state.maxBytes),
     lease: kubeLease(client, c.namespace, c.lease.name, () => clock.now()),

@@ -8,7 +8,10 @@ export const PASS_FIELD_MANAGER = 'branch-follower-pass';
 
 const CONFIGMAP = resourceType('v1', 'ConfigMap');
 
-const view = (object: KubeObject) => ({ data: (object.data as Record<string, string> | undefined) ?? {}, base: object as unknown });
+const view = (object: KubeObject) => ({
+  data: (object.data as Record<string, string> | undefined) ?? {},
+  base: object as unknown,
+});
 
 // The state port on the state ConfigMap: a write PUTs the object read back with its
 // resourceVersion, so the API server answers 409 (reason KubeConflict) if anyone wrote in between.

@@ -92,13 +92,24 @@ export class MemoryControlPlane {
     }
     const now = this.now();
     const shown = [...l.runs].reverse().find((r) => r.visibleAt <= now);
-    const run: AdapterRun | null = shown ? { name: shown.name, sha: shown.sha, phase: shown.phase, ...(shown.message !== undefined ? { message: shown.message } : {}) } : null;
+    const run: AdapterRun | null = shown
+      ? {
+          name: shown.name,
+          sha: shown.sha,
+          phase: shown.phase,
+          ...(shown.message !== undefined ? { message: shown.message } : {}),
+        }
+      : null;
     const status: AdapterStatus = { targetSha: l.targetSha, deployedSha: l.deployedSha, run, mirror: { ...l.mirror } };
     return { status, tail: JSON.stringify(status) };
   }
 
   /** Receives a trigger: the run starts now and shows `sendMs + lagMs` later; the command's answer. */
-  private receive(followerId: string, sha: string, snapshotRef: string): { runName: string; tail: string } | { error: string; tail: string } {
+  private receive(
+    followerId: string,
+    sha: string,
+    snapshotRef: string,
+  ): { runName: string; tail: string } | { error: string; tail: string } {
     const l = this.lane(followerId);
     const fails = l.triggerFailures > 0;
     if (fails) l.triggerFailures--;
@@ -107,7 +118,9 @@ export class MemoryControlPlane {
     const now = this.now();
     this.received.push({ followerId, sha, snapshotRef, run: name, at: now });
     l.runs.push({ name, sha, phase: 'Pending', visibleAt: now + l.sendMs + l.lagMs });
-    return fails ? { error: 'trigger command timed out', tail: '' } : { runName: name, tail: JSON.stringify({ run: { name, sha } }) };
+    return fails
+      ? { error: 'trigger command timed out', tail: '' }
+      : { runName: name, tail: JSON.stringify({ run: { name, sha } }) };
   }
 
   /** The adapter port of one caller, whose clock waits out a trigger command's `sendMs`. */
@@ -115,7 +128,9 @@ export class MemoryControlPlane {
     return {
       status: (f) => hook.around({ port: 'adapters', method: 'status', writes: false }, () => this.status(f.id)),
       trigger: async (f, sha, snapshotRef) => {
-        const answer = await hook.around({ port: 'adapters', method: 'trigger', writes: true }, () => this.receive(f.id, sha, snapshotRef));
+        const answer = await hook.around({ port: 'adapters', method: 'trigger', writes: true }, () =>
+          this.receive(f.id, sha, snapshotRef),
+        );
         const sendMs = this.lane(f.id).sendMs;
         if (sendMs > 0) await clock.sleep(sendMs);
         return answer;

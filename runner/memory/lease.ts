@@ -6,7 +6,12 @@ import type { Versioned } from './versioned.ts';
 type Base = { version: number };
 
 /** The Lease port on an in-memory Lease, through the same rules as the Kubernetes Lease's. */
-export function memoryLease(store: Versioned<LeaseSpec>, what: string, now: () => number, hook: CallHook = immediate): LeasePort {
+export function memoryLease(
+  store: Versioned<LeaseSpec>,
+  what: string,
+  now: () => number,
+  hook: CallHook = immediate,
+): LeasePort {
   return leasePort(
     {
       get: () =>

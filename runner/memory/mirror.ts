@@ -55,7 +55,10 @@ export class MemoryMirror {
     this.cache.get(f.mirror)!.set(f.gitopsRef, sha);
   }
 
-  /** git-mirror sync of one mirror: every upstream branch into refs/mirror-stage/, a snapshot per followed tip (never moved). */
+  /**
+   * git-mirror sync of one mirror: every upstream branch into refs/mirror-stage/, a snapshot per followed tip (never
+   * moved).
+   */
   syncOne(mirror: string): string {
     const cache = this.cache.get(mirror)!;
     let created = 0;
@@ -81,7 +84,13 @@ export class MemoryMirror {
     const tip = refs.get(stage(f.branch)) ?? null;
     const g = gitopsObserved(refs, f.gitopsRef);
     const gitops = { ref: f.gitopsRef, pendingFlush: g.pendingFlush, githubInSync: g.githubInSync };
-    if (tip === null) return { tip: null, snapshotRef: '', snapshotPresent: false, gitops: { ref: f.gitopsRef, pendingFlush: false, githubInSync: false } };
+    if (tip === null)
+      return {
+        tip: null,
+        snapshotRef: '',
+        snapshotPresent: false,
+        gitops: { ref: f.gitopsRef, pendingFlush: false, githubInSync: false },
+      };
     const snapshotRef = snapshotRefName(f.adapter, f.branch, tip);
     return { tip, snapshotRef, snapshotPresent: refs.get(snapshotRef) === tip, gitops };
   }
@@ -118,7 +127,11 @@ export class MemoryMirror {
           const out = new Map<string, MirrorView>();
           const fails = this.observeFailures > 0;
           if (fails) this.observeFailures--;
-          for (const f of followers) out.set(f.id, fails ? { error: `git ls-remote of mirror ${f.source.mirror}: unreachable` } : this.view(f.id));
+          for (const f of followers)
+            out.set(
+              f.id,
+              fails ? { error: `git ls-remote of mirror ${f.source.mirror}: unreachable` } : this.view(f.id),
+            );
           return out;
         }),
       flush: (f, ref) =>

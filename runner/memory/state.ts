@@ -6,7 +6,12 @@ import type { Versioned } from './versioned.ts';
 type Base = { version: number };
 
 /** The state port on an in-memory data map, through the same rules as the state ConfigMap's. */
-export function memoryState(store: Versioned<Record<string, string>>, where: string, maxBytes: number, hook: CallHook = immediate): StatePort {
+export function memoryState(
+  store: Versioned<Record<string, string>>,
+  where: string,
+  maxBytes: number,
+  hook: CallHook = immediate,
+): StatePort {
   return statePort(
     {
       get: () =>

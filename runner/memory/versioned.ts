@@ -20,7 +20,11 @@ export class Versioned<T extends object> {
   /** Compare-and-swap: only a writer that read the current version wins. */
   put(version: number, value: T): { value: T; version: number } {
     if (version !== this.version) {
-      throw new BranchFollowerError(`update ${this.what} failed (conflict): the object has been modified; please apply your changes to the latest version and try again`, { reason: 'KubeConflict', retryable: true });
+      throw new BranchFollowerError(
+        `update ${this.what} failed (conflict): the object has been modified; please apply your changes to the ` +
+          `latest version and try again`,
+        { reason: 'KubeConflict', retryable: true },
+      );
     }
     this.value = { ...value };
     this.version++;

@@ -31,13 +31,20 @@ export class MemoryWorld {
     this.loaded = loaded;
     const c = loaded.registry.controller;
     this.state = new Versioned(`ConfigMap ${c.namespace}/${c.configMaps.state}`, {});
-    this.lease = new Versioned(`Lease ${c.namespace}/${c.lease.name}`, { leaseDurationSeconds: c.lease.durationSeconds });
+    this.lease = new Versioned(`Lease ${c.namespace}/${c.lease.name}`, {
+      leaseDurationSeconds: c.lease.durationSeconds,
+    });
     this.events = new MemoryEvents(c.namespace, c.configMaps.state);
     const followers = new Map(
-      loaded.registry.followers.map((f) => [f.id, { mirror: f.source.mirror, branch: f.source.branch, adapter: f.adapter, gitopsRef: gitopsRefOf(loaded, f.id) }]),
+      loaded.registry.followers.map((f) => [
+        f.id,
+        { mirror: f.source.mirror, branch: f.source.branch, adapter: f.adapter, gitopsRef: gitopsRefOf(loaded, f.id) },
+      ]),
     );
     this.mirror = new MemoryMirror(followers);
-    this.controlPlane = new MemoryControlPlane(now, (id) => this.mirror.publish(id, shaOf(`gitops-${this.published++}`)));
+    this.controlPlane = new MemoryControlPlane(now, (id) =>
+      this.mirror.publish(id, shaOf(`gitops-${this.published++}`)),
+    );
   }
 
   /** The ports of one pass; `clock` is that pass's view of time. */

@@ -2,7 +2,9 @@ import type { FollowerConfig, MirrorConfig } from '../../core/config/schema.ts';
 import { MirrorError } from './mirror-error.ts';
 import { snapshotRefName } from './snapshot-ref.ts';
 
-/** Where git-mirror sync keeps the mirror cache's copy of each upstream branch (and flush the confirmed GitOps commit). */
+/**
+ * Where git-mirror sync keeps the mirror cache's copy of each upstream branch (and flush the confirmed GitOps commit).
+ */
 export const MIRROR_STAGE_PREFIX = 'refs/mirror-stage/';
 
 /** Which mirror a follower was observed through. */
@@ -89,7 +91,13 @@ export function mirrorReads(registry: ObservedRegistry): ReadonlyMap<string, rea
 export function gitopsObserved(refs: ReadonlyMap<string, string>, ref: string): GitopsObserved {
   const sha = refs.get(ref) ?? null;
   const cacheSha = refs.get(`${MIRROR_STAGE_PREFIX}${ref.slice('refs/heads/'.length)}`) ?? null;
-  return { ref, sha, cacheSha, pendingFlush: sha !== null && cacheSha !== sha, githubInSync: sha !== null && cacheSha === sha };
+  return {
+    ref,
+    sha,
+    cacheSha,
+    pendingFlush: sha !== null && cacheSha !== sha,
+    githubInSync: sha !== null && cacheSha === sha,
+  };
 }
 
 // Turns the ls-remote answers (by URL) into each follower's observation, disabled followers included
@@ -119,7 +127,15 @@ export function followerObservations(
     const snapshotSha = refs.get(snapshotRef) ?? null;
     const gitopsRef = gitopsRefs.get(f.id);
     if (gitopsRef === undefined) throw new Error(`no GitOps ref for follower ${f.id}; the registry was not validated`);
-    out.set(f.id, { mirror, url, tip, snapshotRef, snapshotPresent: snapshotSha !== null, snapshotSha, gitops: gitopsObserved(refs, gitopsRef) });
+    out.set(f.id, {
+      mirror,
+      url,
+      tip,
+      snapshotRef,
+      snapshotPresent: snapshotSha !== null,
+      snapshotSha,
+      gitops: gitopsObserved(refs, gitopsRef),
+    });
   }
   return out;
 }

@@ -3,7 +3,14 @@ import { readMirror } from './read-mirror.ts';
 import { MirrorError } from './mirror-error.ts';
 import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';
 
-export type { BranchAbsent, FollowerObservation, GitopsObserved, MirrorUnreadable, Observation, TipObserved } from './observation.ts';
+export type {
+  BranchAbsent,
+  FollowerObservation,
+  GitopsObserved,
+  MirrorUnreadable,
+  Observation,
+  TipObserved,
+} from './observation.ts';
 
 export interface ObserveOptions {
   /** Each `git ls-remote` is killed after this. */
@@ -16,12 +23,19 @@ export interface ObserveOptions {
 // mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (in parallel).
 // Reads nothing else and writes nothing. A mirror that cannot be read fails only its own followers
 // (as a MirrorError in their observation); any other error rejects.
-export async function observe(registry: Registry, gitopsRefs: ReadonlyMap<string, string>, opts: ObserveOptions): Promise<Observation> {
+export async function observe(
+  registry: Registry,
+  gitopsRefs: ReadonlyMap<string, string>,
+  opts: ObserveOptions,
+): Promise<Observation> {
   const reads = [...mirrorReads(registry)];
   const answers = await Promise.all(
     reads.map(async ([url, ids]): Promise<[string, LsRemoteResult]> => {
       try {
-        return [url, await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
+        return [
+          url,
+          await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') }),
+        ];
       } catch (error) {
         if (error instanceof MirrorError) return [url, error];
         throw error;

@@ -22,13 +22,30 @@ function header(title: string): void {
 const say = (line: string) => process.stdout.write(`   ${line}\n`);
 
 /** Runs the CLI as an operator would: its own process, the project as cwd, the cluster names resolvable. */
-function cli(kubeconfig: string, wrap: ((argv: readonly string[]) => string[]) | null, args: string[], pathPrefix = ''): Promise<number> {
+function cli(
+  kubeconfig: string,
+  wrap: ((argv: readonly string[]) => string[]) | null,
+  args: string[],
+  pathPrefix = '',
+): Promise<number> {
   process.stdout.write(`\n$ branch-follower ${args.join(' ')}\n`);
   // The sandbox starts in /, so the registry is named by its absolute path.
-  const argv = [process.execPath, MAIN, ...args, '--kubeconfig', kubeconfig, '--config', join(ROOT, 'config/cicd-branch-followers.yaml')];
+  const argv = [
+    process.execPath,
+    MAIN,
+    ...args,
+    '--kubeconfig',
+    kubeconfig,
+    '--config',
+    join(ROOT, 'config/cicd-branch-followers.yaml'),
+  ];
   const [cmd, ...rest] = wrap ? wrap(argv) : argv;
   return new Promise((done, fail) => {
-    const child = spawn(cmd!, rest, { cwd: ROOT, env: { PATH: `${pathPrefix}${process.env['PATH'] ?? ''}`, HOME: process.env['HOME'] ?? '/tmp', LANG: 'C.UTF-8' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(cmd!, rest, {
+      cwd: ROOT,
+      env: { PATH: `${pathPrefix}${process.env['PATH'] ?? ''}`, HOME: process.env['HOME'] ?? '/tmp', LANG: 'C.UTF-8' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.once('error', fail);
     child.once('exit', (code) => done(code ?? 70));
   });
@@ -55,13 +72,18 @@ function podHooks() {
   };
 }
 function podDone(r: PodResult): void {
-  for (const c of r.containers) say(`${c.init ? 'init container' : 'container'} ${c.name}: exit ${c.exitCode} in ${((c.finishedAt - c.startedAt) / 1000).toFixed(1)}s`);
+  for (const c of r.containers)
+    say(
+      `${c.init ? 'init container' : 'container'} ${c.name}: exit ${c.exitCode} in ` +
+        `${((c.finishedAt - c.startedAt) / 1000).toFixed(1)}s`,
+    );
   if (r.phase !== 'Succeeded') throw new Error(`the pass pod ended ${r.phase} (${r.reason})`);
 }
 
 async function story(w: DemoWorld, kubeconfig: string): Promise<void> {
   // The operator's machine has the UniDesk CLIs too (the doubles), for run-once --dry-run's status reads.
-  const run = (args: string[], ok?: readonly number[]) => must(cli(kubeconfig, w.withClusterDns, args, `${w.pods.fake.binDir}:`), `branch-follower ${args.join(' ')}`, ok);
+  const run = (args: string[], ok?: readonly number[]) =>
+    must(cli(kubeconfig, w.withClusterDns, args, `${w.pods.fake.binDir}:`), `branch-follower ${args.join(' ')}`, ok);
   const hwlab = w.pods.followers.find((f) => f.id === FOLLOWER)!;
 
   header('status before the first pass');
@@ -71,7 +93,9 @@ async function story(w: DemoWorld, kubeconfig: string): Promise<void> {
   // Every control plane already runs its branch tip, so the pass has exactly one new sha.
   const lanes: Record<string, { initialTargetSha: string; runSeconds: number }> = {};
   for (const f of w.pods.followers) {
-    const tip = (await w.pods.upstreamRef(f.repo, `refs/heads/${f.branch}`)) ?? (await w.pods.pushUpstream(f.repo, f.branch, `${f.id} base`));
+    const tip =
+      (await w.pods.upstreamRef(f.repo, `refs/heads/${f.branch}`)) ??
+      (await w.pods.pushUpstream(f.repo, f.branch, `${f.id} base`));
     lanes[f.fakeKey] = { initialTargetSha: tip, runSeconds: 3 };
   }
   w.pods.configure({ lanes });
@@ -114,7 +138,7 @@ async function main(): Promise<void> {
   let w: DemoWorld | undefined;
   try {
     await must(cli(cp.kubeconfig, null, ['apply', '--confirm', '--wait']), 'apply');
-    say('the pass pod\'s outside world, at the names and ports the registry declares:');
+    say("the pass pod's outside world, at the names and ports the registry declares:");
     w = await startWorld(cp, admin, dir, say);
     await story(w, cp.kubeconfig);
   } finally {

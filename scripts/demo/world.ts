@@ -26,21 +26,44 @@ export interface DemoWorld {
   dispose(): Promise<void>;
 }
 
-export async function startControlPlaneForDemo(say: (line: string) => void): Promise<{ cp: ControlPlaneInfo; admin: KubeClient; dir: string }> {
+export async function startControlPlaneForDemo(
+  say: (line: string) => void,
+): Promise<{ cp: ControlPlaneInfo; admin: KubeClient; dir: string }> {
   const assets = envtestAssets();
   const dir = mkdtempSync(join(tmpdir(), 'bf-demo-cp-'));
   const started = Date.now();
-  const cp = await startControlPlane({ assets, dir, contextAliases: ['unidesk-jd01'], guardParent: true, readyTimeoutMs: 60_000 });
+  const cp = await startControlPlane({
+    assets,
+    dir,
+    contextAliases: ['unidesk-jd01'],
+    guardParent: true,
+    readyTimeoutMs: 60_000,
+  });
   say(`kube-apiserver + etcd ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  const { kc, route } = resolveRoute({ kubeconfig: cp.kubeconfig }, { context: 'envtest', requestTimeoutSeconds: 10 }, {});
+  const { kc, route } = resolveRoute(
+    { kubeconfig: cp.kubeconfig },
+    { context: 'envtest', requestTimeoutSeconds: 10 },
+    {},
+  );
   return { cp, admin: new KubeClient(kc, route), dir };
 }
 
-export async function startWorld(cp: ControlPlaneInfo, admin: KubeClient, cpDir: string, say: (line: string) => void): Promise<DemoWorld> {
+export async function startWorld(
+  cp: ControlPlaneInfo,
+  admin: KubeClient,
+  cpDir: string,
+  say: (line: string) => void,
+): Promise<DemoWorld> {
   const pods = await startPodPathWorld(admin);
   for (const e of pods.endpoints) say(`${e.host}:${e.port}  ${e.what}`);
   const hosts = join(cpDir, 'demo-hosts');
-  writeFileSync(hosts, hostsFile('demo', pods.endpoints.map((e) => e.host)));
+  writeFileSync(
+    hosts,
+    hostsFile(
+      'demo',
+      pods.endpoints.map((e) => e.host),
+    ),
+  );
   // The operator's CLI sees the project (and Node in its node_modules) and the generated hosts file.
   const withClusterDns = serverSandbox(join(cpDir, 'cli-sandbox'), [
     { source: ROOT, target: ROOT, readOnly: false },

@@ -44,7 +44,10 @@ export function freePort(): Promise<number> {
 function launch(opts: StartOptions, name: string, binary: string, args: string[]): ChildProcess {
   const log = openSync(join(opts.dir, `${name}.log`), 'a');
   const child = opts.guardParent
-    ? spawn('bash', [GUARD, String(process.pid), '--', binary, ...args], { stdio: ['ignore', log, log], detached: true })
+    ? spawn('bash', [GUARD, String(process.pid), '--', binary, ...args], {
+        stdio: ['ignore', log, log],
+        detached: true,
+      })
     : spawn(binary, args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   child.unref();
@@ -52,7 +55,10 @@ function launch(opts: StartOptions, name: string, binary: string, args: string[]
 }
 
 /** GET a path with the admin certificate; resolves the status code, or 0 when the server is not there. */
-export function adminGet(info: { server: string; dir: string }, path: string): Promise<{ status: number; body: string }> {
+export function adminGet(
+  info: { server: string; dir: string },
+  path: string,
+): Promise<{ status: number; body: string }> {
   const certs = (f: string) => readFileSync(join(info.dir, f));
   return new Promise((resolve) => {
     const req = request(
@@ -158,8 +164,15 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     if (Date.now() > deadline || apiserver.exitCode !== null || etcd.exitCode !== null) {
       await stopControlPlane(info);
       const tail = (f: string) => readFileSync(join(opts.dir, f), 'utf8').split('\n').slice(-15).join('\n');
-      const why = apiserver.exitCode !== null ? `kube-apiserver exited (${apiserver.exitCode})` : etcd.exitCode !== null ? `etcd exited (${etcd.exitCode})` : `kube-apiserver not ready after ${opts.readyTimeoutMs} ms (last /readyz: ${status})`;
-      throw new Error(`${why}\n--- kube-apiserver.log\n${tail('kube-apiserver.log')}\n--- etcd.log\n${tail('etcd.log')}`);
+      const why =
+        apiserver.exitCode !== null
+          ? `kube-apiserver exited (${apiserver.exitCode})`
+          : etcd.exitCode !== null
+            ? `etcd exited (${etcd.exitCode})`
+            : `kube-apiserver not ready after ${opts.readyTimeoutMs} ms (last /readyz: ${status})`;
+      throw new Error(
+        `${why}\n--- kube-apiserver.log\n${tail('kube-apiserver.log')}\n--- etcd.log\n${tail('etcd.log')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

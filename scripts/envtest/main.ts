@@ -17,7 +17,8 @@ function current(): ControlPlaneInfo | undefined {
 /** The registry's kube route context, so `--kubeconfig <printed>` works with the shipped registry. */
 function registryContext(): string[] {
   const text = readFileSync(join(ROOT, 'config/cicd-branch-followers.yaml'), 'utf8');
-  const context = (parse(text) as { controller?: { kubeRoute?: { context?: unknown } } }).controller?.kubeRoute?.context;
+  const context = (parse(text) as { controller?: { kubeRoute?: { context?: unknown } } }).controller?.kubeRoute
+    ?.context;
   return typeof context === 'string' ? [context] : [];
 }
 
@@ -32,7 +33,13 @@ async function up(): Promise<number> {
   rmSync(RUN_DIR, { recursive: true, force: true });
   const assets = envtestAssets();
   const started = Date.now();
-  const info = await startControlPlane({ assets, dir: RUN_DIR, contextAliases: registryContext(), guardParent: false, readyTimeoutMs: 60_000 });
+  const info = await startControlPlane({
+    assets,
+    dir: RUN_DIR,
+    contextAliases: registryContext(),
+    guardParent: false,
+    readyTimeoutMs: 60_000,
+  });
   console.log(`envtest: kube-apiserver ready at ${info.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   console.log(`envtest: kubeconfig ${info.kubeconfig}`);
   console.log(`envtest: audit log ${info.auditLog}`);
@@ -59,7 +66,11 @@ async function status(): Promise<number> {
     return 1;
   }
   const ready = (await adminGet(info, '/readyz')).status === 200;
-  console.log(`envtest: ${ready ? 'ready' : 'NOT ready'} at ${info.server} (etcd pid ${info.pids.etcd} ${alive(info.pids.etcd) ? 'alive' : 'gone'}, kube-apiserver pid ${info.pids.apiserver} ${alive(info.pids.apiserver) ? 'alive' : 'gone'})`);
+  console.log(
+    `envtest: ${ready ? 'ready' : 'NOT ready'} at ${info.server} (etcd pid ${info.pids.etcd} ` +
+      `${alive(info.pids.etcd) ? 'alive' : 'gone'}, kube-apiserver pid ${info.pids.apiserver} ` +
+      `${alive(info.pids.apiserver) ? 'alive' : 'gone'})`,
+  );
   console.log(`export KUBECONFIG=${info.kubeconfig}`);
   return ready ? 0 : 1;
 }

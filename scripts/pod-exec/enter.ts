@@ -10,7 +10,24 @@
 //
 // Only node: builtins and util-linux/coreutils binaries; it runs before anything else is available.
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readFileSync, readSync, readdirSync, readlinkSync, rmdirSync, statSync, symlinkSync, writeFileSync, writeSync, chownSync, chmodSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+  chownSync,
+  chmodSync,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 
 /** One bind mount: a host path at a path of the new root. */
@@ -47,7 +64,12 @@ export interface EnterPlan {
   /** A fresh /proc (the sandbox has its own PID namespace), else the host's. */
   readonly freshProc: boolean;
   /** Directories the image itself has (WORKDIR, mkdir in its build), made in the root before the mounts. */
-  readonly imageDirs: readonly { readonly path: string; readonly uid: number; readonly gid: number; readonly mode: number }[];
+  readonly imageDirs: readonly {
+    readonly path: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly mode: number;
+  }[];
   /** In this order (the caller sorts parents first). */
   readonly mounts: readonly EnterMount[];
   /** Set in the UTS namespace; null leaves it. */
@@ -121,7 +143,8 @@ function replicate(src: string, dst: string, recursive: boolean, copyFiles: bool
 let staged = 0;
 function explode(dir: string): void {
   const hidden = [...placed].filter((p) => p === dir || p.startsWith(`${dir}/`));
-  if (hidden.length > 0) throw new Error(`covering ${dir} with a tmpfs would hide what is already mounted there: ${hidden.join(', ')}`);
+  if (hidden.length > 0)
+    throw new Error(`covering ${dir} with a tmpfs would hide what is already mounted there: ${hidden.join(', ')}`);
   const src = hostBacked.get(dir)!;
   const st = statSync(src);
   const stage = `/.stage-${++staged}`;
@@ -143,7 +166,8 @@ function explode(dir: string): void {
 /** The host-backed directory `dir` is in (itself or its nearest bound ancestor), if any. */
 function backingOf(dir: string): string | undefined {
   let best: string | undefined;
-  for (const key of hostBacked.keys()) if ((dir === key || dir.startsWith(`${key}/`)) && (!best || key.length > best.length)) best = key;
+  for (const key of hostBacked.keys())
+    if ((dir === key || dir.startsWith(`${key}/`)) && (!best || key.length > best.length)) best = key;
   return best;
 }
 
@@ -183,12 +207,19 @@ function ensure(target: string, kind: 'dir' | 'file', prepareOnly = false, depth
 
 /** Every mount below `prefixes` that is still read-write, from the namespace's mountinfo. */
 function readWriteMountsUnder(prefixes: readonly string[], except: ReadonlySet<string>): string[] {
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l !== '');
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return lines
     .map((l) => l.split(' '))
     .map((f) => ({ point: unescape(f[4]!), opts: f[5]!.split(',') }))
-    .filter((m) => m.opts.includes('rw') && !except.has(m.point) && prefixes.some((p) => m.point === p || m.point.startsWith(`${p}/`)))
+    .filter(
+      (m) =>
+        m.opts.includes('rw') &&
+        !except.has(m.point) &&
+        prefixes.some((p) => m.point === p || m.point.startsWith(`${p}/`)),
+    )
     .map((m) => m.point);
 }
 

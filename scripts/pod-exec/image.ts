@@ -41,7 +41,12 @@ export interface ImageSpec {
   /** Users the image creates, added to the host's /etc/passwd and /etc/group. */
   readonly users: readonly ImageUser[];
   /** Directories the build makes (every WORKDIR, root-owned; a `chown` in a RUN gives its owner). */
-  readonly dirs: readonly { readonly path: string; readonly uid: number; readonly gid: number; readonly mode: number }[];
+  readonly dirs: readonly {
+    readonly path: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly mode: number;
+  }[];
 }
 
 /** The host's system directories: what a Debian-based image holds besides what its Dockerfile adds. */
@@ -79,9 +84,18 @@ function readDockerfile(text: string): {
   useradd: string | undefined;
   omitDev: boolean;
 } {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   const args = new Map<string, string>();
-  const sub = (s: string) => s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, a?: string, b?: string) => args.get((a ?? b)!) ?? m).replace(/^"(.*)"$/, '$1');
+  const sub = (s: string) =>
+    s
+      .replace(
+        /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+        (m, a?: string, b?: string) => args.get((a ?? b)!) ?? m,
+      )
+      .replace(/^"(.*)"$/, '$1');
   const env: Record<string, string> = {};
   let from = '';
   const workdirs: string[] = [];
@@ -94,20 +108,38 @@ function readDockerfile(text: string): {
       const [k, v] = value.split('=');
       if (v !== undefined) args.set(k!, v);
     } else if (word === 'FROM') from = sub(value);
-    else if (word === 'ENV') for (const pair of value.split(/\s+/)) env[pair.split('=')[0]!] = sub(pair.split('=').slice(1).join('='));
+    else if (word === 'ENV')
+      for (const pair of value.split(/\s+/)) env[pair.split('=')[0]!] = sub(pair.split('=').slice(1).join('='));
     else if (word === 'WORKDIR') workdirs.push(sub(value));
     else if (word === 'USER') user = sub(value);
-    else if (word === 'RUN') for (const m of value.matchAll(/chown\s+"?([^"\s]+)"?\s+"?([^"\s&]+)"?/g)) chowns.set(sub(m[2]!), sub(m[1]!));
+    else if (word === 'RUN')
+      for (const m of value.matchAll(/chown\s+"?([^"\s]+)"?\s+"?([^"\s&]+)"?/g)) chowns.set(sub(m[2]!), sub(m[1]!));
   }
   const useradd = lines.map((l) => /useradd (.*?)(?:&&|$)/.exec(l)?.[1]).find((m) => m !== undefined);
-  return { from, args, env, workdirs, chowns, user, useradd: useradd === undefined ? undefined : sub(useradd.replace(/"\$\{(\w+)\}"/g, '${$1}')), omitDev: /npm ci\b[^\n]*--omit=dev/.test(text) };
+  return {
+    from,
+    args,
+    env,
+    workdirs,
+    chowns,
+    user,
+    useradd: useradd === undefined ? undefined : sub(useradd.replace(/"\$\{(\w+)\}"/g, '${$1}')),
+    omitDev: /npm ci\b[^\n]*--omit=dev/.test(text),
+  };
 }
 
 /** The packages `npm ci` installs at the top of node_modules (with `omitDev`, the production ones only). */
 export function installedPackages(projectRoot: string, omitDev: boolean): string[] {
-  const lock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   return Object.entries(lock.packages)
-    .filter(([path, p]) => path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('node_modules/') && !(omitDev && p.dev === true))
+    .filter(
+      ([path, p]) =>
+        path.startsWith('node_modules/') &&
+        !path.slice('node_modules/'.length).includes('node_modules/') &&
+        !(omitDev && p.dev === true),
+    )
     .map(([path]) => path.slice('node_modules/'.length))
     .filter((name) => existsSync(join(projectRoot, 'node_modules', name)));
 }
@@ -115,7 +147,10 @@ export function installedPackages(projectRoot: string, omitDev: boolean): string
 // The runner image as image/Dockerfile builds it.
 export function dockerfileImage(o: DockerfileImageOptions): ImageSpec {
   const df = readDockerfile(readFileSync(o.dockerfile, 'utf8'));
-  if (!/^node:22[.-]/.test(df.from)) throw new Error(`${o.dockerfile}: FROM ${df.from}: pod-exec plays only node:22 images (Node 22 at ${NODE_IMAGE_NODE})`);
+  if (!/^node:22[.-]/.test(df.from))
+    throw new Error(
+      `${o.dockerfile}: FROM ${df.from}: pod-exec plays only node:22 images (Node 22 at ${NODE_IMAGE_NODE})`,
+    );
   const appDir = df.args.get('APP_DIR');
   if (!appDir) throw new Error(`${o.dockerfile}: no ARG APP_DIR (where node_modules is installed)`);
   const [uid, gid] = df.user.split(':').map(Number) as [number, number];
@@ -127,8 +162,18 @@ export function dockerfileImage(o: DockerfileImageOptions): ImageSpec {
     source: o.dockerfile,
     rootfs: SYSTEM_DIRS,
     binds: [
-      { source: node, target: NODE_IMAGE_NODE, readOnly: true, what: `Node 22 (the base image's node; here the project's ${process.version})` },
-      ...packages.map((name) => ({ source: join(o.projectRoot, 'node_modules', name), target: `${appDir}/node_modules/${name}`, readOnly: true, what: `npm ci${df.omitDev ? ' --omit=dev' : ''}: ${name}` })),
+      {
+        source: node,
+        target: NODE_IMAGE_NODE,
+        readOnly: true,
+        what: `Node 22 (the base image's node; here the project's ${process.version})`,
+      },
+      ...packages.map((name) => ({
+        source: join(o.projectRoot, 'node_modules', name),
+        target: `${appDir}/node_modules/${name}`,
+        readOnly: true,
+        what: `npm ci${df.omitDev ? ' --omit=dev' : ''}: ${name}`,
+      })),
       ...cli.map((c) => ({ source: c.source, target: c.at, readOnly: c.readOnly, what: c.what })),
     ],
     env: { PATH: [...cli.map((c) => `${c.at}/bin`), NODE_IMAGE_PATH].join(':'), ...df.env },
@@ -156,7 +201,8 @@ export function passwdAndGroup(users: readonly ImageUser[]): { passwd: string; g
   let group = readFileSync('/etc/group', 'utf8');
   const has = (text: string, id: number) => text.split('\n').some((l) => l.split(':')[2] === String(id));
   for (const u of users) {
-    if (!has(passwd, u.uid)) passwd += `${passwd.endsWith('\n') ? '' : '\n'}${u.name}:x:${u.uid}:${u.gid}::${u.home}:${u.shell}\n`;
+    if (!has(passwd, u.uid))
+      passwd += `${passwd.endsWith('\n') ? '' : '\n'}${u.name}:x:${u.uid}:${u.gid}::${u.home}:${u.shell}\n`;
     if (!has(group, u.gid)) group += `${group.endsWith('\n') ? '' : '\n'}${u.name}:x:${u.gid}:\n`;
   }
   return { passwd, group };

@@ -16,7 +16,17 @@
 // Used by test/integration/pod-path.test.ts; meant for a demo script too, so it lives outside test/.
 
 export { cronJobPod, checkPodSpec, UnsupportedPodFieldError, type CronJobPod, type PodSpec } from './pod-spec.ts';
-export { dockerfileImage, installedPackages, passwdAndGroup, SYSTEM_DIRS, type CliDir, type DockerfileImageOptions, type ImageBind, type ImageSpec, type ImageUser } from './image.ts';
+export {
+  dockerfileImage,
+  installedPackages,
+  passwdAndGroup,
+  SYSTEM_DIRS,
+  type CliDir,
+  type DockerfileImageOptions,
+  type ImageBind,
+  type ImageSpec,
+  type ImageUser,
+} from './image.ts';
 export { podEndpoints, hostsFile, resolvConf, assertPortFree, type Endpoint } from './network.ts';
 export { serverSandbox, sandboxArgv, ENTER_SCRIPT } from './sandbox.ts';
 export { applyFsGroup, SERVICE_ACCOUNT_MOUNT, type MadeVolume } from './volumes.ts';

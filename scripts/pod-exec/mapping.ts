@@ -32,11 +32,25 @@ const row = (pod: string, here: string, faithful = true): MappingRow => ({ pod, 
 /** The image binds, one row each, except node_modules packages: one row for all of them. */
 function summarizeBinds(image: ImageSpec): MappingRow[] {
   const packages = image.binds.filter((b) => b.what.startsWith('npm ci'));
-  const rows = image.binds.filter((b) => !packages.includes(b)).map((b) => row(`image content: ${b.what}`, `${b.target} ← ${b.source}${b.readOnly ? ' (ro)' : ' (rw)'}`));
+  const rows = image.binds
+    .filter((b) => !packages.includes(b))
+    .map((b) => row(`image content: ${b.what}`, `${b.target} ← ${b.source}${b.readOnly ? ' (ro)' : ' (rw)'}`));
   if (packages.length > 0) {
-    const dir = packages[0]!.target.slice(0, packages[0]!.target.lastIndexOf('/node_modules/') + '/node_modules'.length);
-    const from = packages[0]!.source.slice(0, packages[0]!.source.lastIndexOf('/node_modules/') + '/node_modules'.length);
-    rows.push(row(`image content: ${packages[0]!.what.split(':')[0]} (${packages.length} packages)`, `${dir}/<package> ← ${from}/<package> (ro), each bound alone: ${packages.map((b) => b.target.slice(dir.length + 1)).join(' ')}`));
+    const dir = packages[0]!.target.slice(
+      0,
+      packages[0]!.target.lastIndexOf('/node_modules/') + '/node_modules'.length,
+    );
+    const from = packages[0]!.source.slice(
+      0,
+      packages[0]!.source.lastIndexOf('/node_modules/') + '/node_modules'.length,
+    );
+    rows.push(
+      row(
+        `image content: ${packages[0]!.what.split(':')[0]} (${packages.length} packages)`,
+        `${dir}/<package> ← ${from}/<package> (ro), each bound alone: ` +
+          `${packages.map((b) => b.target.slice(dir.length + 1)).join(' ')}`,
+      ),
+    );
   }
   return rows;
 }
@@ -45,25 +59,80 @@ export function mappingTable(m: MappingInput): MappingRow[] {
   const rows: MappingRow[] = [];
   const spec = m.pod.spec;
   rows.push(
-    row(`pod ${m.pod.namespace}/${m.podName} (CronJob ${m.pod.cronJobName}'s Job template)`, `sandboxes under ${m.workDir}: per container unshare --mount --uts --ipc --pid, then enter.ts (root) → pivot_root → setpriv → env -i -C → argv`),
-    row('spec.restartPolicy Never', 'containers run once, in order; a non-zero init container stops the pod (InitContainerFailed)'),
-    row('Job spec.activeDeadlineSeconds', m.pod.activeDeadlineSeconds === undefined ? 'none' : `the running container is SIGKILLed ${m.pod.activeDeadlineSeconds}s after the pod started (DeadlineExceeded)`),
+    row(
+      `pod ${m.pod.namespace}/${m.podName} (CronJob ${m.pod.cronJobName}'s Job template)`,
+      `sandboxes under ${m.workDir}: per container unshare --mount --uts --ipc --pid, then enter.ts (root) → ` +
+        `pivot_root → setpriv → env -i -C → argv`,
+    ),
+    row(
+      'spec.restartPolicy Never',
+      'containers run once, in order; a non-zero init container stops the pod (InitContainerFailed)',
+    ),
+    row(
+      'Job spec.activeDeadlineSeconds',
+      m.pod.activeDeadlineSeconds === undefined
+        ? 'none'
+        : `the running container is SIGKILLed ${m.pod.activeDeadlineSeconds}s after the pod started (DeadlineExceeded)`,
+    ),
     row('spec.hostPID/hostIPC false', 'own PID namespace (the container is PID 1, a fresh /proc) and IPC namespace'),
-    row('spec.hostNetwork false', `NOT FAITHFUL: the host's network namespace (loopback); the pod's names resolve to 127.0.0.1 through /etc/hosts: ${m.hosts.join(', ')}`, false),
-    row('kubelet /etc/hosts, /etc/hostname, /etc/resolv.conf', `generated in ${m.workDir}/pod, bound read-write; hostname ${m.podName} in the UTS namespace; resolv.conf has the cluster search path and a nameserver (127.0.0.1:53) nothing answers on`),
-    row('kubelet: kubernetes service env (KUBERNETES_SERVICE_HOST/PORT, KUBERNETES_PORT_*)', `${m.apiServer.host}:${m.apiServer.port}: the real API server, not a Service IP`),
+    row(
+      'spec.hostNetwork false',
+      `NOT FAITHFUL: the host's network namespace (loopback); the pod's names resolve to 127.0.0.1 through ` +
+        `/etc/hosts: ${m.hosts.join(', ')}`,
+      false,
+    ),
+    row(
+      'kubelet /etc/hosts, /etc/hostname, /etc/resolv.conf',
+      `generated in ${m.workDir}/pod, bound read-write; hostname ${m.podName} in the UTS namespace; resolv.conf has ` +
+        `the cluster search path and a nameserver (127.0.0.1:53) nothing answers on`,
+    ),
+    row(
+      'kubelet: kubernetes service env (KUBERNETES_SERVICE_HOST/PORT, KUBERNETES_PORT_*)',
+      `${m.apiServer.host}:${m.apiServer.port}: the real API server, not a Service IP`,
+    ),
     row('runtime: HOSTNAME', m.podName),
-    row(`image ${m.pod.spec.containers[0]?.image ?? '(none)'}`, `NOT AN IMAGE: as ${m.image.source} builds it: the host's ${m.image.rootfs.map((d) => `/${d}`).join(' ')} bound read-only (the base image and its apt packages: git, ssh), empty /tmp /run /root /home /opt /mnt /srv /media, plus the binds below`, false),
-    row('image ENV', Object.entries(m.image.env).map(([k, v]) => `${k}=${v}`).join(' ')),
-    row('image WORKDIR, USER', `${m.image.workingDir}, ${m.image.user.uid}:${m.image.user.gid} (used when the spec does not say)`),
+    row(
+      `image ${m.pod.spec.containers[0]?.image ?? '(none)'}`,
+      `NOT AN IMAGE: as ${m.image.source} builds it: the host's ${m.image.rootfs.map((d) => `/${d}`).join(' ')} ` +
+        'bound read-only (the base image and its apt packages: git, ssh), ' +
+        'empty /tmp /run /root /home /opt /mnt /srv /media, plus the binds below',
+      false,
+    ),
+    row(
+      'image ENV',
+      Object.entries(m.image.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    ),
+    row(
+      'image WORKDIR, USER',
+      `${m.image.workingDir}, ${m.image.user.uid}:${m.image.user.gid} (used when the spec does not say)`,
+    ),
     row('image directories', m.image.dirs.map((d) => `${d.path} (${d.uid}:${d.gid})`).join(', ')),
     ...summarizeBinds(m.image),
-    ...m.image.users.map((u) => row(`image user ${u.name} ${u.uid}:${u.gid}`, `/etc/passwd and /etc/group = the host's + ${u.name}:x:${u.uid}:${u.gid} (home ${u.home}, shell ${u.shell}), bound read-only`)),
+    ...m.image.users.map((u) =>
+      row(
+        `image user ${u.name} ${u.uid}:${u.gid}`,
+        `/etc/passwd and /etc/group = the host's + ${u.name}:x:${u.uid}:${u.gid} (home ${u.home}, shell ${u.shell}), ` +
+          `bound read-only`,
+      ),
+    ),
   );
   const psc = spec.securityContext ?? {};
   rows.push(
-    row(`spec.securityContext runAsUser ${psc.runAsUser} runAsGroup ${psc.runAsGroup} fsGroup ${psc.fsGroup}`, 'setpriv --reuid/--regid/--groups (fsGroup and supplementalGroups as supplementary groups); volumes group-owned by fsGroup with kubelet\'s modes (g+rw, or g+r for ConfigMap/Secret/token; directories g+x and setgid)'),
-    row(`spec.serviceAccountName ${spec.serviceAccountName ?? 'default'}, automountServiceAccountToken ${spec.automountServiceAccountToken}`, `${'/var/run/secrets/kubernetes.io/serviceaccount'}/{token,ca.crt,namespace} (read-only): the caller's TokenRequest token (not bound to a Pod object: there is none), the API server's CA, the namespace`, false),
+    row(
+      `spec.securityContext runAsUser ${psc.runAsUser} runAsGroup ${psc.runAsGroup} fsGroup ${psc.fsGroup}`,
+      'setpriv --reuid/--regid/--groups (fsGroup and supplementalGroups as supplementary groups); volumes ' +
+        "group-owned by fsGroup with kubelet's modes (g+rw, or g+r for ConfigMap/Secret/token; directories g+x " +
+        'and setgid)',
+    ),
+    row(
+      `spec.serviceAccountName ${spec.serviceAccountName ?? 'default'}, automountServiceAccountToken ` +
+        `${spec.automountServiceAccountToken}`,
+      `${'/var/run/secrets/kubernetes.io/serviceaccount'}/{token,ca.crt,namespace} (read-only): the caller's ` +
+        `TokenRequest token (not bound to a Pod object: there is none), the API server's CA, the namespace`,
+      false,
+    ),
   );
   for (const v of m.volumes.values()) rows.push(row(`volume ${v.name} (${v.kind})`, `${v.dir}: ${v.from}`));
   for (const p of m.plans) {
@@ -72,12 +141,24 @@ export function mappingTable(m: MappingInput): MappingRow[] {
       row(`${c} command`, `argv ${JSON.stringify(p.argv)} (no shell; found on PATH by env)`),
       row(`${c} env`, Object.keys(p.env).sort().join(' ') + ' (nothing else from the host)'),
       row(`${c} workingDir`, p.workingDir),
-      row(`${c} securityContext`, `uid ${p.user.uid} gid ${p.user.gid} groups [${p.user.groups.join(',')}]${p.noNewPrivs ? ', no_new_privs' : ''}${p.dropAllCapabilities ? ', no capabilities (bounding and inheritable sets cleared)' : ''}, root filesystem ${p.readOnlyRoot ? 'read-only' : 'read-write (its host-backed parts stay read-only)'}`),
-      ...p.mounts.filter((mt) => !mt.what.startsWith('image: npm ci')).map((mt) => row(`${c} mount ${mt.target}`, `${mt.source}${mt.readOnly ? ' (ro)' : ' (rw)'}: ${mt.what}`)),
-      row(`${c} mount <image node_modules>`, `${p.mounts.filter((mt) => mt.what.startsWith('image: npm ci')).length} package binds (ro), as above`),
+      row(
+        `${c} securityContext`,
+        `uid ${p.user.uid} gid ${p.user.gid} groups ` +
+          `[${p.user.groups.join(',')}]${p.noNewPrivs ? ', no_new_privs' : ''}` +
+          `${p.dropAllCapabilities ? ', no capabilities (bounding and inheritable sets cleared)' : ''}, ` +
+          `root filesystem ${p.readOnlyRoot ? 'read-only' : 'read-write (its host-backed parts stay read-only)'}`,
+      ),
+      ...p.mounts
+        .filter((mt) => !mt.what.startsWith('image: npm ci'))
+        .map((mt) => row(`${c} mount ${mt.target}`, `${mt.source}${mt.readOnly ? ' (ro)' : ' (rw)'}: ${mt.what}`)),
+      row(
+        `${c} mount <image node_modules>`,
+        `${p.mounts.filter((mt) => mt.what.startsWith('image: npm ci')).length} package binds (ro), as above`,
+      ),
     );
   }
-  for (const n of m.pod.notEnforced) rows.push(row(`${n.path} = ${JSON.stringify(n.value)}`, `NOT ENFORCED: ${n.why}`, false));
+  for (const n of m.pod.notEnforced)
+    rows.push(row(`${n.path} = ${JSON.stringify(n.value)}`, `NOT ENFORCED: ${n.why}`, false));
   return rows;
 }
 

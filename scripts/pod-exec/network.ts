@@ -25,11 +25,19 @@ const isIp = (host: string) => /^[0-9.]+$/.test(host) || host.includes(':');
 function gitUrlEndpoint(url: string, from: string): Endpoint | undefined {
   const m = /^git:\/\/([^/:]+)(?::(\d+))?\//.exec(url);
   if (!m) return undefined;
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : GIT_PORT, what: 'the git mirror (git daemon, git://)', from, reachedBy: 'pod' };
+  return {
+    host: m[1]!,
+    port: m[2] ? Number(m[2]) : GIT_PORT,
+    what: 'the git mirror (git daemon, git://)',
+    from,
+    reachedBy: 'pod',
+  };
 }
 
 interface RegistryNet {
-  controller: { source: { githubSsh: { host: string; port: number; proxy: { mode: 'connect'; url: string } | { mode: 'none' } } } };
+  controller: {
+    source: { githubSsh: { host: string; port: number; proxy: { mode: 'connect'; url: string } | { mode: 'none' } } };
+  };
   mirrors: { id: string; url: string }[];
 }
 
@@ -50,10 +58,22 @@ export function podEndpoints(spec: PodSpec, registryYaml: string): Endpoint[] {
   }
   const ssh = reg.controller.source.githubSsh;
   const viaProxy = ssh.proxy.mode === 'connect';
-  found.push({ host: ssh.host, port: ssh.port, what: 'the SSH upstream (sshd)', from: 'registry controller.source.githubSsh host/port', reachedBy: viaProxy ? 'proxy' : 'pod' });
+  found.push({
+    host: ssh.host,
+    port: ssh.port,
+    what: 'the SSH upstream (sshd)',
+    from: 'registry controller.source.githubSsh host/port',
+    reachedBy: viaProxy ? 'proxy' : 'pod',
+  });
   if (ssh.proxy.mode === 'connect') {
     const u = new URL(ssh.proxy.url);
-    found.push({ host: u.hostname, port: Number(u.port || 80), what: 'the HTTP CONNECT proxy', from: 'registry controller.source.githubSsh.proxy.url', reachedBy: 'pod' });
+    found.push({
+      host: u.hostname,
+      port: Number(u.port || 80),
+      what: 'the HTTP CONNECT proxy',
+      from: 'registry controller.source.githubSsh.proxy.url',
+      reachedBy: 'pod',
+    });
   }
   const seen = new Map<string, Endpoint>();
   for (const e of found) {
@@ -79,7 +99,10 @@ export function hostsFile(hostname: string, names: readonly string[]): string {
 // The pod's resolv.conf: the cluster search path, and a nameserver nothing answers on, so a name
 // that is not in /etc/hosts fails at once instead of reaching real DNS.
 export function resolvConf(namespace: string): string {
-  return `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n`;
+  return (
+    `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ` +
+    `ndots:5 attempts:1 timeout:1\n`
+  );
 }
 
 /** Fails, naming the port and what needs it, when something already listens on 127.0.0.1:<port>. */
@@ -87,7 +110,12 @@ export async function assertPortFree(e: Pick<Endpoint, 'host' | 'port' | 'what' 
   await new Promise<void>((resolve, reject) => {
     const srv = createServer();
     srv.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`port ${e.port} on 127.0.0.1 is taken (${err.code}): pod-exec needs it for ${e.what} at ${e.host}:${e.port} (${e.from}); stop whatever listens there`)),
+      reject(
+        new Error(
+          `port ${e.port} on 127.0.0.1 is taken (${err.code}): pod-exec needs it for ${e.what} at ` +
+            `${e.host}:${e.port} (${e.from}); stop whatever listens there`,
+        ),
+      ),
     );
     srv.listen(e.port, '127.0.0.1', () => srv.close(() => resolve()));
   });

@@ -47,8 +47,18 @@ export interface KeyToPath {
 export interface Volume {
   readonly name: string;
   readonly emptyDir?: { readonly sizeLimit?: string; readonly medium?: string };
-  readonly configMap?: { readonly name: string; readonly items?: readonly KeyToPath[]; readonly defaultMode?: number; readonly optional?: boolean };
-  readonly secret?: { readonly secretName: string; readonly items?: readonly KeyToPath[]; readonly defaultMode?: number; readonly optional?: boolean };
+  readonly configMap?: {
+    readonly name: string;
+    readonly items?: readonly KeyToPath[];
+    readonly defaultMode?: number;
+    readonly optional?: boolean;
+  };
+  readonly secret?: {
+    readonly secretName: string;
+    readonly items?: readonly KeyToPath[];
+    readonly defaultMode?: number;
+    readonly optional?: boolean;
+  };
   readonly persistentVolumeClaim?: { readonly claimName: string; readonly readOnly?: boolean };
 }
 
@@ -100,8 +110,10 @@ const NOT_ENFORCED = {
   imagePullPolicy: 'nothing is pulled',
   resources: 'no cgroup limits: CPU and memory requests and limits are not enforced',
   seccompProfile: 'no seccomp filter is installed (util-linux setpriv here has no --seccomp-filter)',
-  sizeLimit: 'an EmptyDir is a plain directory: its sizeLimit is not enforced (kubelet evicts, it does not block writes)',
-  enableServiceLinks: 'no Services exist to link: only the kubernetes service variables are injected, as kubelet always does',
+  sizeLimit:
+    'an EmptyDir is a plain directory: its sizeLimit is not enforced (kubelet evicts, it does not block writes)',
+  enableServiceLinks:
+    'no Services exist to link: only the kubernetes service variables are injected, as kubelet always does',
 } as const;
 
 const must = (expected: unknown, why: string) => (value: unknown, path: string) => {
@@ -151,17 +163,30 @@ const CONTAINER_SECURITY: Rules = {
   capabilities: (v, path, found) => {
     const c = v as SecurityContext['capabilities'];
     check(c, path, { drop: 'run', add: must(undefined, 'added capabilities are not carried out') }, found);
-    if (JSON.stringify(c?.drop) !== JSON.stringify(['ALL'])) throw new UnsupportedPodFieldError(`${path}.drop`, c?.drop, 'only drop: [ALL] is carried out');
+    if (JSON.stringify(c?.drop) !== JSON.stringify(['ALL']))
+      throw new UnsupportedPodFieldError(`${path}.drop`, c?.drop, 'only drop: [ALL] is carried out');
   },
 };
 const ENV: Rules = { name: 'run', value: 'run' };
 const MOUNT: Rules = { name: 'run', mountPath: 'run', readOnly: 'run', subPath: 'run' };
-const ITEMS = (v: unknown, path: string, found: Found) => (v as unknown[]).forEach((item, i) => check(item, `${path}[${i}]`, { key: 'run', path: 'run', mode: 'run' }, found));
+const ITEMS = (v: unknown, path: string, found: Found) =>
+  (v as unknown[]).forEach((item, i) => check(item, `${path}[${i}]`, { key: 'run', path: 'run', mode: 'run' }, found));
 const VOLUME: Rules = {
   name: 'run',
-  emptyDir: (v, path, found) => check(v, path, { sizeLimit: { notEnforced: NOT_ENFORCED.sizeLimit }, medium: must('', 'only the default (disk) medium is carried out') }, found),
-  configMap: (v, path, found) => check(v, path, { name: 'run', items: ITEMS, defaultMode: 'run', optional: 'run' }, found),
-  secret: (v, path, found) => check(v, path, { secretName: 'run', items: ITEMS, defaultMode: 'run', optional: 'run' }, found),
+  emptyDir: (v, path, found) =>
+    check(
+      v,
+      path,
+      {
+        sizeLimit: { notEnforced: NOT_ENFORCED.sizeLimit },
+        medium: must('', 'only the default (disk) medium is carried out'),
+      },
+      found,
+    ),
+  configMap: (v, path, found) =>
+    check(v, path, { name: 'run', items: ITEMS, defaultMode: 'run', optional: 'run' }, found),
+  secret: (v, path, found) =>
+    check(v, path, { secretName: 'run', items: ITEMS, defaultMode: 'run', optional: 'run' }, found),
   persistentVolumeClaim: (v, path, found) => check(v, path, { claimName: 'run', readOnly: 'run' }, found),
 };
 
@@ -183,8 +208,14 @@ function checkContainer(c: Container, path: string, found: Found): void {
   check(c.securityContext, `${path}.securityContext`, CONTAINER_SECURITY, found);
   (c.env ?? []).forEach((e, i) => check(e, `${path}.env[${i}]`, ENV, found));
   (c.volumeMounts ?? []).forEach((m, i) => check(m, `${path}.volumeMounts[${i}]`, MOUNT, found));
-  if (!c.command || c.command.length === 0) throw new UnsupportedPodFieldError(`${path}.command`, c.command, 'the image ENTRYPOINT is not known: a command is required');
-  if (c.command[0]!.startsWith('-') || c.command[0]!.includes('=')) throw new UnsupportedPodFieldError(`${path}.command[0]`, c.command[0], 'not a program name');
+  if (!c.command || c.command.length === 0)
+    throw new UnsupportedPodFieldError(
+      `${path}.command`,
+      c.command,
+      'the image ENTRYPOINT is not known: a command is required',
+    );
+  if (c.command[0]!.startsWith('-') || c.command[0]!.includes('='))
+    throw new UnsupportedPodFieldError(`${path}.command[0]`, c.command[0], 'not a program name');
 }
 
 /** Checks a pod spec against what pod-exec carries out; returns the fields it accepts but does not enforce. */
@@ -194,11 +225,21 @@ export function checkPodSpec(spec: PodSpec, path = 'spec'): Found {
   check(spec.securityContext, `${path}.securityContext`, POD_SECURITY, found);
   (spec.initContainers ?? []).forEach((c, i) => checkContainer(c, `${path}.initContainers[${i}]`, found));
   spec.containers.forEach((c, i) => checkContainer(c, `${path}.containers[${i}]`, found));
-  if (spec.containers.length !== 1) throw new UnsupportedPodFieldError(`${path}.containers`, spec.containers.map((c) => c.name), 'exactly one main container is carried out');
+  if (spec.containers.length !== 1)
+    throw new UnsupportedPodFieldError(
+      `${path}.containers`,
+      spec.containers.map((c) => c.name),
+      'exactly one main container is carried out',
+    );
   (spec.volumes ?? []).forEach((v, i) => {
     check(v, `${path}.volumes[${i}]`, VOLUME, found);
     const kinds = ['emptyDir', 'configMap', 'secret', 'persistentVolumeClaim'].filter((k) => k in v);
-    if (kinds.length !== 1) throw new UnsupportedPodFieldError(`${path}.volumes[${i}]`, v, 'exactly one of emptyDir, configMap, secret, persistentVolumeClaim');
+    if (kinds.length !== 1)
+      throw new UnsupportedPodFieldError(
+        `${path}.volumes[${i}]`,
+        v,
+        'exactly one of emptyDir, configMap, secret, persistentVolumeClaim',
+      );
   });
   return found;
 }
@@ -213,7 +254,8 @@ export function cronJobPod(yamlText: string): CronJobPod {
   if (doc.kind !== 'CronJob') throw new Error(`expected a CronJob, got kind ${JSON.stringify(doc.kind)}`);
   const job = doc.spec?.jobTemplate?.spec;
   const spec = job?.template?.spec;
-  if (!spec || !doc.metadata?.name || !doc.metadata.namespace) throw new Error('the CronJob has no name, namespace or spec.jobTemplate.spec.template.spec');
+  if (!spec || !doc.metadata?.name || !doc.metadata.namespace)
+    throw new Error('the CronJob has no name, namespace or spec.jobTemplate.spec.template.spec');
   const base = 'spec.jobTemplate.spec.template.spec';
   return {
     namespace: doc.metadata.namespace,

@@ -26,13 +26,23 @@ export function apiServerOf(kubeconfig: string): ApiServer {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const cluster = kc.getCurrentCluster();
-  if (!cluster?.caData) throw new Error(`kubeconfig ${kubeconfig}: the current cluster has no certificate-authority-data`);
+  if (!cluster?.caData)
+    throw new Error(`kubeconfig ${kubeconfig}: the current cluster has no certificate-authority-data`);
   const url = new URL(cluster.server);
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), caCert: Buffer.from(cluster.caData, 'base64').toString('utf8') };
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 443),
+    caCert: Buffer.from(cluster.caData, 'base64').toString('utf8'),
+  };
 }
 
 /** A token for a ServiceAccount from the TokenRequest API (kubelet asks for 3607 s). */
-export async function requestServiceAccountToken(client: KubeClient, namespace: string, serviceAccount: string, expirationSeconds = 3607): Promise<string> {
+export async function requestServiceAccountToken(
+  client: KubeClient,
+  namespace: string,
+  serviceAccount: string,
+  expirationSeconds = 3607,
+): Promise<string> {
   const res = await client.post<{ status: { token: string } }>(
     `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
     { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
@@ -128,7 +138,9 @@ export interface ContainerPlan {
 
 /** kubelet's $(VAR) expansion in command, args and env values; $$ escapes. */
 export function expand(text: string, vars: Readonly<Record<string, string>>): string {
-  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in vars ? vars[name]! : m));
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
+    m === '$$' ? '$' : name !== undefined && name in vars ? vars[name]! : m,
+  );
 }
 
 /** The variables kubelet injects for the kubernetes service (always, even with enableServiceLinks: false). */
@@ -162,13 +174,21 @@ function automounts(spec: PodSpec): boolean {
 
 // One container's plan: identity from the security contexts, environment as kubelet and the runtime
 // build it, every volumeMount plus what kubelet and the image add.
-export function containerPlan(o: PodExecOptions & { readonly workDir: string }, c: Container, init: boolean, volumes: ReadonlyMap<string, MadeVolume>): ContainerPlan {
+export function containerPlan(
+  o: PodExecOptions & { readonly workDir: string },
+  c: Container,
+  init: boolean,
+  volumes: ReadonlyMap<string, MadeVolume>,
+): ContainerPlan {
   const spec = o.pod.spec;
   const psc = spec.securityContext ?? {};
   const csc = c.securityContext ?? {};
   const uid = csc.runAsUser ?? psc.runAsUser ?? o.image.user.uid;
   const gid = csc.runAsGroup ?? psc.runAsGroup ?? (uid === o.image.user.uid ? o.image.user.gid : 0);
-  if ((csc.runAsNonRoot ?? psc.runAsNonRoot) === true && uid === 0) throw new Error(`container ${c.name}: runAsNonRoot and the container would run as root: kubelet refuses to start it`);
+  if ((csc.runAsNonRoot ?? psc.runAsNonRoot) === true && uid === 0)
+    throw new Error(
+      `container ${c.name}: runAsNonRoot and the container would run as root: kubelet refuses to start it`,
+    );
   const groups = [...new Set([...(psc.fsGroup === undefined ? [] : [psc.fsGroup]), ...(psc.supplementalGroups ?? [])])];
 
   // The runtime's order: the image's environment, then HOSTNAME, then what kubelet hands it (the
@@ -181,18 +201,43 @@ export function containerPlan(o: PodExecOptions & { readonly workDir: string }, 
   const mounts: (EnterMount & { what: string })[] = [];
   for (const m of c.volumeMounts ?? []) {
     const v = volumes.get(m.name);
-    if (!v) throw new Error(`container ${c.name}: volumeMount ${m.mountPath} names volume ${m.name}, which the pod does not declare`);
-    mounts.push({ source: mountSource(v, m.subPath), target: m.mountPath, readOnly: m.readOnly === true, what: `volume ${m.name}${m.subPath ? ` subPath ${m.subPath}` : ''}` });
+    if (!v)
+      throw new Error(
+        `container ${c.name}: volumeMount ${m.mountPath} names volume ${m.name}, which the pod does not declare`,
+      );
+    mounts.push({
+      source: mountSource(v, m.subPath),
+      target: m.mountPath,
+      readOnly: m.readOnly === true,
+      what: `volume ${m.name}${m.subPath ? ` subPath ${m.subPath}` : ''}`,
+    });
   }
   const sa = volumes.get(SERVICE_ACCOUNT_VOLUME);
-  if (sa && automounts(spec) && !mounts.some((m) => m.target === SERVICE_ACCOUNT_MOUNT)) mounts.push({ source: sa.dir, target: SERVICE_ACCOUNT_MOUNT, readOnly: true, what: 'the automounted ServiceAccount token (kubelet)' });
-  for (const b of o.image.binds) mounts.push({ source: b.source, target: b.target, readOnly: b.readOnly, what: `image: ${b.what}` });
+  if (sa && automounts(spec) && !mounts.some((m) => m.target === SERVICE_ACCOUNT_MOUNT))
+    mounts.push({
+      source: sa.dir,
+      target: SERVICE_ACCOUNT_MOUNT,
+      readOnly: true,
+      what: 'the automounted ServiceAccount token (kubelet)',
+    });
+  for (const b of o.image.binds)
+    mounts.push({ source: b.source, target: b.target, readOnly: b.readOnly, what: `image: ${b.what}` });
   const podFile = (name: keyof PodFiles) => join(o.workDir, 'pod', name);
   mounts.push(
     { source: podFile('hosts'), target: '/etc/hosts', readOnly: false, what: 'kubelet-managed /etc/hosts' },
     { source: podFile('hostname'), target: '/etc/hostname', readOnly: false, what: 'kubelet-managed /etc/hostname' },
-    { source: podFile('resolv'), target: '/etc/resolv.conf', readOnly: false, what: 'kubelet-managed /etc/resolv.conf' },
-    { source: podFile('passwd'), target: '/etc/passwd', readOnly: true, what: 'image: /etc/passwd with the image user' },
+    {
+      source: podFile('resolv'),
+      target: '/etc/resolv.conf',
+      readOnly: false,
+      what: 'kubelet-managed /etc/resolv.conf',
+    },
+    {
+      source: podFile('passwd'),
+      target: '/etc/passwd',
+      readOnly: true,
+      what: 'image: /etc/passwd with the image user',
+    },
     { source: podFile('group'), target: '/etc/group', readOnly: true, what: 'image: /etc/group with the image group' },
   );
   return {
@@ -228,10 +273,28 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
     dir: workDir,
   });
   const { passwd, group } = passwdAndGroup(o.image.users);
-  const files: PodFiles = { hosts: hostsFile(o.podName, o.hosts), hostname: `${o.podName}\n`, resolv: resolvConf(o.pod.namespace), passwd, group };
+  const files: PodFiles = {
+    hosts: hostsFile(o.podName, o.hosts),
+    hostname: `${o.podName}\n`,
+    resolv: resolvConf(o.pod.namespace),
+    passwd,
+    group,
+  };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(workDir, 'pod', name), text, { mode: 0o644 });
-  const plans = [...(spec.initContainers ?? []).map((c) => containerPlan(o, c, true, volumes)), ...spec.containers.map((c) => containerPlan(o, c, false, volumes))];
-  const mapping = mappingTable({ pod: o.pod, podName: o.podName, apiServer: o.apiServer, image: o.image, hosts: o.hosts, volumes, plans, workDir });
+  const plans = [
+    ...(spec.initContainers ?? []).map((c) => containerPlan(o, c, true, volumes)),
+    ...spec.containers.map((c) => containerPlan(o, c, false, volumes)),
+  ];
+  const mapping = mappingTable({
+    pod: o.pod,
+    podName: o.podName,
+    apiServer: o.apiServer,
+    image: o.image,
+    hosts: o.hosts,
+    volumes,
+    plans,
+    workDir,
+  });
   const describe = () => formatMapping(mapping);
   say(describe());
 
@@ -252,7 +315,11 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
   const killRunning = () => kill(running);
   process.once('exit', killRunning);
 
-  async function runOne(p: ContainerPlan, hooks: RunHooks, deadline: number | undefined): Promise<ContainerResult & { deadlineExceeded: boolean }> {
+  async function runOne(
+    p: ContainerPlan,
+    hooks: RunHooks,
+    deadline: number | undefined,
+  ): Promise<ContainerResult & { deadlineExceeded: boolean }> {
     const argv = sandboxArgv({
       dir: join(workDir, 'sandbox', p.name),
       include: o.image.rootfs,
@@ -264,7 +331,14 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
       hostname: o.podName,
       readOnlyRoot: p.readOnlyRoot,
       handshake: true,
-      exec: { argv: p.argv, env: p.env, workingDir: p.workingDir, user: p.user, noNewPrivs: p.noNewPrivs, dropAllCapabilities: p.dropAllCapabilities },
+      exec: {
+        argv: p.argv,
+        env: p.env,
+        workingDir: p.workingDir,
+        user: p.user,
+        noNewPrivs: p.noNewPrivs,
+        dropAllCapabilities: p.dropAllCapabilities,
+      },
     });
     const startedAt = Date.now();
     say(`pod-exec: container ${p.name} starting: ${p.argv.join(' ')}`);
@@ -298,7 +372,10 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
         })
         .finally(() => control.write('g'));
     });
-    const timer = deadline === undefined ? undefined : setTimeout(() => ((deadlineExceeded = true), kill(me)), Math.max(0, deadline - Date.now()));
+    const timer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(() => ((deadlineExceeded = true), kill(me)), Math.max(0, deadline - Date.now()));
     const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.once('error', (err) => {
         take('stderr')(`pod-exec: cannot start ${argv[0]}: ${err.message}\n`);
@@ -308,8 +385,20 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
     });
     if (timer) clearTimeout(timer);
     running = undefined;
-    say(`pod-exec: container ${p.name} ended: ${signal ?? `exit ${exitCode}`} after ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
-    return { name: p.name, init: p.init, exitCode, signal, stdout, stderr, startedAt, finishedAt: Date.now(), deadlineExceeded };
+    say(
+      `pod-exec: container ${p.name} ended: ${signal ?? `exit ${exitCode}`} after ${((Date.now() - startedAt) / 1000).toFixed(1)}s`,
+    );
+    return {
+      name: p.name,
+      init: p.init,
+      exitCode,
+      signal,
+      stdout,
+      stderr,
+      startedAt,
+      finishedAt: Date.now(),
+      deadlineExceeded,
+    };
   }
 
   return {
@@ -318,14 +407,16 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
     mapping,
     describe,
     async run(hooks = {}) {
-      const deadline = o.pod.activeDeadlineSeconds === undefined ? undefined : Date.now() + o.pod.activeDeadlineSeconds * 1000;
+      const deadline =
+        o.pod.activeDeadlineSeconds === undefined ? undefined : Date.now() + o.pod.activeDeadlineSeconds * 1000;
       const results: ContainerResult[] = [];
       for (const p of plans) {
         const { deadlineExceeded, ...r } = await runOne(p, hooks, deadline);
         results.push(r);
         if (deadlineExceeded) return { phase: 'Failed', reason: 'DeadlineExceeded', containers: results };
         // restartPolicy Never: a failed init container fails the pod; nothing after it runs.
-        if (r.exitCode !== 0) return { phase: 'Failed', reason: p.init ? 'InitContainerFailed' : 'ContainerFailed', containers: results };
+        if (r.exitCode !== 0)
+          return { phase: 'Failed', reason: p.init ? 'InitContainerFailed' : 'ContainerFailed', containers: results };
       }
       return { phase: 'Succeeded', reason: null, containers: results };
     },

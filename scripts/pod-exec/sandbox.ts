@@ -31,7 +31,10 @@ export interface SandboxOptions {
 /** Parents before children, as the runtime mounts them (stable for equal depth). */
 export function sortMounts<T extends { target: string }>(mounts: readonly T[]): T[] {
   const depth = (p: string) => p.split('/').filter((x) => x !== '').length;
-  return [...mounts].map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.target) - depth(b.m.target) || a.i - b.i).map((x) => x.m);
+  return [...mounts]
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m.target) - depth(b.m.target) || a.i - b.i)
+    .map((x) => x.m);
 }
 
 /** Writes the plan; returns the argv that starts the sandbox. */
@@ -55,7 +58,18 @@ export function sandboxArgv(o: SandboxOptions): string[] {
   const planFile = join(o.dir, 'plan.json');
   writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
   const ns = o.container ? ['--uts', '--ipc', '--pid', '--fork', '--kill-child'] : [];
-  return [UNSHARE, '--mount', '--propagation', 'private', ...ns, '--', process.execPath, '--no-warnings', ENTER_SCRIPT, planFile];
+  return [
+    UNSHARE,
+    '--mount',
+    '--propagation',
+    'private',
+    ...ns,
+    '--',
+    process.execPath,
+    '--no-warnings',
+    ENTER_SCRIPT,
+    planFile,
+  ];
 }
 
 /** The directories a server sandbox is made of: the host's, with /tmp and /run (servers keep state there). */

@@ -1,4 +1,15 @@
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { resourceType } from '../../core/kube/resources.ts';
@@ -98,8 +109,14 @@ function projectKeys(
   return out;
 }
 
-async function readObject(src: VolumeSources, kind: 'ConfigMap' | 'Secret', name: string): Promise<Map<string, Buffer> | undefined> {
-  const obj = (await src.client.get(resourceType('v1', kind), src.namespace, name)) as { data?: Record<string, string>; binaryData?: Record<string, string> } | undefined;
+async function readObject(
+  src: VolumeSources,
+  kind: 'ConfigMap' | 'Secret',
+  name: string,
+): Promise<Map<string, Buffer> | undefined> {
+  const obj = (await src.client.get(resourceType('v1', kind), src.namespace, name)) as
+    | { data?: Record<string, string>; binaryData?: Record<string, string> }
+    | undefined;
   if (!obj) return undefined;
   const map = new Map<string, Buffer>();
   if (kind === 'Secret') for (const [k, v] of Object.entries(obj.data ?? {})) map.set(k, Buffer.from(v, 'base64'));
@@ -121,23 +138,54 @@ async function makeVolume(v: Volume, src: VolumeSources): Promise<MadeVolume> {
   }
   if (v.persistentVolumeClaim) {
     const local = src.claims[v.persistentVolumeClaim.claimName];
-    if (local === undefined) throw new Error(`volume ${v.name}: no local directory for PersistentVolumeClaim ${v.persistentVolumeClaim.claimName} (pass it in claims)`);
+    if (local === undefined)
+      throw new Error(
+        `volume ${v.name}: no local directory for PersistentVolumeClaim ${v.persistentVolumeClaim.claimName} (pass ` +
+          `it in claims)`,
+      );
     // fsGroupChangePolicy Always (the default): the whole volume, every time it is mounted.
     if (src.fsGroup !== undefined) applyFsGroup(local, src.fsGroup, v.persistentVolumeClaim.readOnly === true);
-    return { name: v.name, kind: 'persistentVolumeClaim', dir: local, from: `PersistentVolumeClaim ${v.persistentVolumeClaim.claimName}: the caller's directory` };
+    return {
+      name: v.name,
+      kind: 'persistentVolumeClaim',
+      dir: local,
+      from: `PersistentVolumeClaim ${v.persistentVolumeClaim.claimName}: the caller's directory`,
+    };
   }
   const ref = v.configMap
-    ? { kind: 'ConfigMap' as const, name: v.configMap.name, items: v.configMap.items, mode: v.configMap.defaultMode ?? 0o644, optional: v.configMap.optional === true }
-    : { kind: 'Secret' as const, name: v.secret!.secretName, items: v.secret!.items, mode: v.secret!.defaultMode ?? 0o644, optional: v.secret!.optional === true };
+    ? {
+        kind: 'ConfigMap' as const,
+        name: v.configMap.name,
+        items: v.configMap.items,
+        mode: v.configMap.defaultMode ?? 0o644,
+        optional: v.configMap.optional === true,
+      }
+    : {
+        kind: 'Secret' as const,
+        name: v.secret!.secretName,
+        items: v.secret!.items,
+        mode: v.secret!.defaultMode ?? 0o644,
+        optional: v.secret!.optional === true,
+      };
   const what = `${ref.kind} ${src.namespace}/${ref.name}`;
   const data = await readObject(src, ref.kind, ref.name);
-  if (!data && !ref.optional) throw new Error(`volume ${v.name}: ${what} does not exist and the volume is not optional: kubelet would not start the pod`);
+  if (!data && !ref.optional)
+    throw new Error(
+      `volume ${v.name}: ${what} does not exist and the volume is not optional: kubelet would not start the pod`,
+    );
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   atomicWrite(dir, data ? projectKeys(data, ref.items, ref.mode, ref.optional, what) : []);
   own(true);
   const keys = ref.items ? ` items ${ref.items.map((i) => `${i.key}→${i.path}`).join(', ')}` : ' all keys';
-  return { name: v.name, kind: v.configMap ? 'configMap' : 'secret', dir, from: `${what} as the API server holds it (GET)${keys}, mode ${ref.mode.toString(8).padStart(4, '0')}${data ? '' : ' (absent, optional: empty)'}` };
+  return {
+    name: v.name,
+    kind: v.configMap ? 'configMap' : 'secret',
+    dir,
+    from:
+      `${what} as the API server holds it (GET)${keys}, mode ` +
+      `${ref.mode.toString(8).padStart(4, '0')}${data ? '' : ' (absent, optional: empty)'}`,
+  };
 }
 
 // The automounted token: kubelet's kube-api-access projected volume (token, ca.crt, namespace; 0644).
@@ -151,7 +199,12 @@ function makeServiceAccountVolume(src: VolumeSources, sa: { token: string; caCer
     { path: 'namespace', data: Buffer.from(src.namespace), mode: 0o644 },
   ]);
   if (src.fsGroup !== undefined) applyFsGroup(dir, src.fsGroup, true);
-  return { name: SERVICE_ACCOUNT_VOLUME, kind: 'projected', dir, from: 'a TokenRequest token for the pod\'s ServiceAccount, the API server\'s CA, the namespace' };
+  return {
+    name: SERVICE_ACCOUNT_VOLUME,
+    kind: 'projected',
+    dir,
+    from: "a TokenRequest token for the pod's ServiceAccount, the API server's CA, the namespace",
+  };
 }
 
 /** Makes every volume of the pod (and the token volume, when it automounts one). */
@@ -169,6 +222,7 @@ export function mountSource(volume: MadeVolume, subPath: string | undefined): st
   if (!existsSync(join(volume.dir, subPath))) mkdirSync(join(volume.dir, subPath), { recursive: true });
   const base = realpathSync(volume.dir);
   const resolved = realpathSync(join(volume.dir, subPath));
-  if (resolved !== base && !resolved.startsWith(base + sep)) throw new Error(`subPath ${subPath} of volume ${volume.name} resolves outside the volume (${resolved})`);
+  if (resolved !== base && !resolved.startsWith(base + sep))
+    throw new Error(`subPath ${subPath} of volume ${volume.name} resolves outside the volume (${resolved})`);
   return resolved;
 }

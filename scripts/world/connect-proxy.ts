@@ -35,7 +35,9 @@ export interface ConnectProxy {
 
 function countLines(file: string, pattern: RegExp): number {
   if (!existsSync(file)) return 0;
-  return readFileSync(file, 'utf8').split('\n').filter((l) => pattern.test(l)).length;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => pattern.test(l)).length;
 }
 
 const REQUEST = /Request \(file descriptor \d+\): CONNECT /;
@@ -45,7 +47,12 @@ const RELOADED = /Reloading config file finished/;
 // `connectPort` is the only port CONNECT may reach (the ssh upstream's); `refuseFirst` as above;
 // `port`: listen there instead of a free port; `wrap`: run tinyproxy through this argv (e.g. a mount
 // namespace whose /etc/hosts resolves the upstream's name).
-export async function startConnectProxy(opts: { connectPort: number; refuseFirst?: number; port?: number; wrap?: (argv: readonly string[]) => string[] }): Promise<ConnectProxy> {
+export async function startConnectProxy(opts: {
+  connectPort: number;
+  refuseFirst?: number;
+  port?: number;
+  wrap?: (argv: readonly string[]) => string[];
+}): Promise<ConnectProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'bf-connect-proxy-'));
   const port = opts.port ?? (await freePort());
   const config = join(dir, 'tinyproxy.conf');
@@ -94,7 +101,9 @@ export async function startConnectProxy(opts: { connectPort: number; refuseFirst
     // Ready = config loaded (logged) and the port accepts.
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`tinyproxy exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${readLog(logFile)}`);
+        throw new Error(
+          `tinyproxy exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${readLog(logFile)}`,
+        );
       }
       if (countLines(logFile, RELOADED) > reloadsBefore && (await acceptsTcp(port))) return;
       if (Date.now() > deadline) throw new Error(`tinyproxy not ready on 127.0.0.1:${port}:\n${readLog(logFile)}`);
@@ -129,4 +138,3 @@ export async function startConnectProxy(opts: { connectPort: number; refuseFirst
 function readLog(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8') : '(no log)';
 }
-

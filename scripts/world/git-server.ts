@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -72,7 +82,6 @@ export interface GitServer {
   dispose(): Promise<void>;
 }
 
-
 /** How startGitServer may differ from its default (a free port, a fresh root, run as the caller). */
 export interface GitServerOptions {
   /** Listen on this loopback port (e.g. 9418, git's own, for a URL without a port). */
@@ -108,7 +117,8 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   process.once('exit', killOnExit);
 
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const git = (args: readonly string[], env?: Record<string, string>) => hermeticGit(args, { home, ...(env ? { env } : {}) });
+  const git = (args: readonly string[], env?: Record<string, string>) =>
+    hermeticGit(args, { home, ...(env ? { env } : {}) });
   const bare = (repoPath: string) => join(root, repoPath);
 
   async function start(): Promise<void> {
@@ -180,7 +190,8 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     await exited;
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (await acceptsTcp(port)) {
-      if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} still accepts connections after the daemon stopped`);
+      if (Date.now() > deadline)
+        throw new Error(`127.0.0.1:${port} still accepts connections after the daemon stopped`);
       await sleep(20);
     }
   }

@@ -6,7 +6,20 @@ import { parse } from 'yaml';
 import { gitopsRefOf, loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { resourceType } from '../../core/kube/resources.ts';
-import { apiServerOf, assertPortFree, cronJobPod, dockerfileImage, hostsFile, podEndpoints, preparePod, requestServiceAccountToken, serverSandbox, type CronJobPod, type Endpoint, type PreparedPod } from '../pod-exec/index.ts';
+import {
+  apiServerOf,
+  assertPortFree,
+  cronJobPod,
+  dockerfileImage,
+  hostsFile,
+  podEndpoints,
+  preparePod,
+  requestServiceAccountToken,
+  serverSandbox,
+  type CronJobPod,
+  type Endpoint,
+  type PreparedPod,
+} from '../pod-exec/index.ts';
 import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane } from './fake-control-plane-harness.ts';
 import { startConnectProxy, type ConnectProxy } from './connect-proxy.ts';
 import { hermeticGit, startGitServer, type GitServer } from './git-server.ts';
@@ -93,7 +106,10 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
   const pod = cronJobPod(readFileSync(join(ROOT, 'dist', `cronjob-${c.cronJob.name}.yaml`), 'utf8'));
   const cm = await admin.get(CONFIG_MAP, pod.namespace, c.configMaps.registry);
   const registryText = (cm?.data as Record<string, string> | undefined)?.['cicd-branch-followers.yaml'];
-  if (registryText === undefined) throw new Error(`ConfigMap ${pod.namespace}/${c.configMaps.registry} has no cicd-branch-followers.yaml: apply dist/ first`);
+  if (registryText === undefined)
+    throw new Error(
+      `ConfigMap ${pod.namespace}/${c.configMaps.registry} has no cicd-branch-followers.yaml: apply dist/ first`,
+    );
   const endpoints = podEndpoints(pod.spec, registryText);
   for (const e of endpoints) await assertPortFree(e);
   const portOf = (what: string) => endpoints.find((e) => e.what.includes(what))!;
@@ -114,7 +130,10 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
     const git = await startGitServer({ port: portOf('git mirror').port, root: cacheDir, runAs: { uid, gid } });
     stopAll.push(() => git.dispose());
 
-    const regDoc = parse(registryText) as { controller: { source: { githubSsh: { user: string } } }; mirrors: { upstream: string }[] };
+    const regDoc = parse(registryText) as {
+      controller: { source: { githubSsh: { user: string } } };
+      mirrors: { upstream: string }[];
+    };
     const sshUser = regDoc.controller.source.githubSsh.user;
     const upstreamTops = [...new Set(regDoc.mirrors.map((m) => new URL(m.upstream).pathname.split('/')[1]!))];
     const sshEp = portOf('SSH upstream');
@@ -123,7 +142,10 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
       user: sshUser,
       wrap: (argv, { dir, repos }) => {
         const passwd = join(dir, 'passwd');
-        writeFileSync(passwd, `${readFileSync('/etc/passwd', 'utf8')}${sshUser}:x:0:0:ssh upstream (test):${join(dir, 'home')}:/bin/sh\n`);
+        writeFileSync(
+          passwd,
+          `${readFileSync('/etc/passwd', 'utf8')}${sshUser}:x:0:0:ssh upstream (test):${join(dir, 'home')}:/bin/sh\n`,
+        );
         const mounts = [{ source: passwd, target: '/etc/passwd', readOnly: true }];
         for (const top of upstreamTops) {
           mkdirSync(join(repos, top), { recursive: true });
@@ -136,7 +158,13 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
 
     const proxyEp = portOf('CONNECT proxy');
     const proxyHosts = join(base, 'proxy-hosts');
-    writeFileSync(proxyHosts, hostsFile('egress-proxy', endpoints.filter((e) => e.reachedBy === 'proxy').map((e) => e.host)));
+    writeFileSync(
+      proxyHosts,
+      hostsFile(
+        'egress-proxy',
+        endpoints.filter((e) => e.reachedBy === 'proxy').map((e) => e.host),
+      ),
+    );
     const proxy = await startConnectProxy({
       connectPort: sshEp.port,
       port: proxyEp.port,
@@ -148,7 +176,9 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
     stopAll.push(async () => fake.remove());
 
     const followers = followerFacts(loaded);
-    const refIn = async (dir: string, ref: string) => (await hermeticGit(['--git-dir', dir, 'for-each-ref', '--format=%(objectname)', ref], { home: git.home })) || undefined;
+    const refIn = async (dir: string, ref: string) =>
+      (await hermeticGit(['--git-dir', dir, 'for-each-ref', '--format=%(objectname)', ref], { home: git.home })) ||
+      undefined;
     for (const repo of new Set(followers.map((f) => f.repo))) await ssh.createRepo(repo);
 
     // The controller's own source: upstream and the served mirror hold this checkout's HEAD as master.
@@ -157,11 +187,33 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
     const sourceMirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror)!;
     const head = await hermeticGit(['-C', ROOT, 'rev-parse', 'HEAD'], { home: git.home });
     const sourceRef = `refs/heads/${c.source.mirror.ref}`;
-    await hermeticGit(['--git-dir', ssh.repoPath(sourceMirror.cachePath), 'fetch', '--no-tags', '--quiet', ROOT, `+${head}:${sourceRef}`], { home: git.home });
+    await hermeticGit(
+      [
+        '--git-dir',
+        ssh.repoPath(sourceMirror.cachePath),
+        'fetch',
+        '--no-tags',
+        '--quiet',
+        ROOT,
+        `+${head}:${sourceRef}`,
+      ],
+      { home: git.home },
+    );
     const served = join(cacheDir, sourceMirror.cachePath);
     mkdirSync(dirname(served), { recursive: true });
     await hermeticGit(['init', '--quiet', '--bare', served], { home: git.home });
-    await hermeticGit(['--git-dir', served, 'fetch', '--no-tags', '--quiet', ssh.repoPath(sourceMirror.cachePath), `+${sourceRef}:${sourceRef}`], { home: git.home });
+    await hermeticGit(
+      [
+        '--git-dir',
+        served,
+        'fetch',
+        '--no-tags',
+        '--quiet',
+        ssh.repoPath(sourceMirror.cachePath),
+        `+${sourceRef}:${sourceRef}`,
+      ],
+      { home: git.home },
+    );
     // As the pods that share the claim would have left it: theirs (git serves only its user's repositories).
     sh(['chown', '-R', `${uid}:${gid}`, cacheDir]);
 
@@ -176,7 +228,9 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
         type: 'Opaque',
         data: {
           [c.source.githubSsh.identity.key]: readFileSync(ssh.identityFile).toString('base64'),
-          [c.source.githubSsh.knownHosts.key]: Buffer.from(`[${c.source.githubSsh.host}]:${c.source.githubSsh.port} ${hostKey}\n`).toString('base64'),
+          [c.source.githubSsh.knownHosts.key]: Buffer.from(
+            `[${c.source.githubSsh.host}]:${c.source.githubSsh.port} ${hostKey}\n`,
+          ).toString('base64'),
         },
       },
       'create',
@@ -186,7 +240,9 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
 
     const fakeAt = '/opt/unidesk-cli';
     const mountPath = c.gitMirror.mountPath;
-    const publish = Object.fromEntries(followers.map((f) => [f.fakeKey, { gitDir: posix.join(mountPath, f.repo), ref: f.gitopsRef }]));
+    const publish = Object.fromEntries(
+      followers.map((f) => [f.fakeKey, { gitDir: posix.join(mountPath, f.repo), ref: f.gitopsRef }]),
+    );
     return {
       loaded,
       pod,
@@ -216,7 +272,10 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
 // The synthesized pass pod of this world, prepared to run once: a fresh TokenRequest token of its
 // ServiceAccount, the mirror cache claim's directory, the runner image from image/Dockerfile with the
 // UniDesk CLI doubles on its PATH, and the cluster names the pod reaches resolving to loopback.
-export async function preparePassPod(world: PodPathWorld, o: { admin: KubeClient; kubeconfig: string; podName: string; log?: (line: string) => void }): Promise<PreparedPod> {
+export async function preparePassPod(
+  world: PodPathWorld,
+  o: { admin: KubeClient; kubeconfig: string; podName: string; log?: (line: string) => void },
+): Promise<PreparedPod> {
   const token = await requestServiceAccountToken(o.admin, world.pod.namespace, world.pod.spec.serviceAccountName!);
   return preparePod({
     pod: world.pod,
@@ -228,7 +287,14 @@ export async function preparePassPod(world: PodPathWorld, o: { admin: KubeClient
     image: dockerfileImage({
       dockerfile: join(ROOT, 'image/Dockerfile'),
       projectRoot: ROOT,
-      cliDirs: [{ source: join(world.fake.binDir, '..'), at: world.fakeAt, readOnly: false, what: 'the UniDesk CLIs (the fake control planes) and their state' }],
+      cliDirs: [
+        {
+          source: join(world.fake.binDir, '..'),
+          at: world.fakeAt,
+          readOnly: false,
+          what: 'the UniDesk CLIs (the fake control planes) and their state',
+        },
+      ],
     }),
     hosts: world.endpoints.filter((e) => e.reachedBy === 'pod').map((e) => e.host),
     ...(o.log ? { log: o.log } : {}),

@@ -61,7 +61,9 @@ export interface SshUpstreamOptions {
 }
 
 async function keygen(file: string): Promise<void> {
-  await execa('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'ssh-upstream-test', '-f', file], { stdin: 'ignore' });
+  await execa('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'ssh-upstream-test', '-f', file], {
+    stdin: 'ignore',
+  });
 }
 
 // Ready = the port accepts a TCP connection (sshd listens before it forks per connection).
@@ -72,7 +74,8 @@ async function waitForPort(port: number, child: ChildProcess, logFile: string): 
       throw new Error(`sshd exited (${child.exitCode ?? child.signalCode}) before listening:\n${readLog(logFile)}`);
     }
     if (await acceptsTcp(port)) return;
-    if (Date.now() > deadline) throw new Error(`sshd not listening on 127.0.0.1:${port} after ${READY_TIMEOUT_MS}ms:\n${readLog(logFile)}`);
+    if (Date.now() > deadline)
+      throw new Error(`sshd not listening on 127.0.0.1:${port} after ${READY_TIMEOUT_MS}ms:\n${readLog(logFile)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -150,7 +153,11 @@ export async function startSshUpstream(opts: SshUpstreamOptions = {}): Promise<S
 
   const repoPath = (path: string): string => join(repos, path);
   const git = (path: string, args: readonly string[], input?: string): Promise<string> =>
-    hermeticGit(['--git-dir', repoPath(path), ...args], { home, env: IDENTITY, ...(input === undefined ? {} : { input }) });
+    hermeticGit(['--git-dir', repoPath(path), ...args], {
+      home,
+      env: IDENTITY,
+      ...(input === undefined ? {} : { input }),
+    });
   const refSha = async (path: string, ref: string): Promise<string | undefined> => {
     try {
       return (await git(path, ['rev-parse', '-q', '--verify', `${ref}^{commit}`])) || undefined;

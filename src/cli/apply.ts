@@ -14,7 +14,12 @@ import { planFor, planView } from './plan.ts';
 import type { VerbContext } from './verb.ts';
 
 /** One readiness check per applied object, plus the pass's RBAC as its own ServiceAccount sees it. */
-function readinessChecks(client: KubeClient, loaded: LoadedRegistry, manifests: readonly Manifest[], applied: readonly Applied[]): ReadinessCheck[] {
+function readinessChecks(
+  client: KubeClient,
+  loaded: LoadedRegistry,
+  manifests: readonly Manifest[],
+  applied: readonly Applied[],
+): ReadinessCheck[] {
   const c = loaded.registry.controller;
   const checks: ReadinessCheck[] = manifests.map((m) => {
     const type = resourceType(m.apiVersion, m.kind);
@@ -43,10 +48,21 @@ function readinessChecks(client: KubeClient, loaded: LoadedRegistry, manifests: 
 function appliedView(applied: readonly Applied[], waited: { ms: number; checks: number } | undefined): View {
   const changed = applied.filter((a) => a.result !== 'unchanged' && a.result !== 'kept').length;
   return {
-    data: { applied: applied.map(({ live: _live, ...a }) => a), ready: waited ? { checks: waited.checks, seconds: waited.ms / 1000 } : null },
+    data: {
+      applied: applied.map(({ live: _live, ...a }) => a),
+      ready: waited ? { checks: waited.checks, seconds: waited.ms / 1000 } : null,
+    },
     human: [
-      { line: changed === 0 ? 'apply: nothing to change' : `apply: ${changed} object${changed === 1 ? '' : 's'} changed` },
-      { table: { headers: ['kind', 'name', 'result'], rows: applied.map((a) => [a.kind, a.namespace ? `${a.namespace}/${a.name}` : a.name, a.result]) } },
+      {
+        line:
+          changed === 0 ? 'apply: nothing to change' : `apply: ${changed} object${changed === 1 ? '' : 's'} changed`,
+      },
+      {
+        table: {
+          headers: ['kind', 'name', 'result'],
+          rows: applied.map((a) => [a.kind, a.namespace ? `${a.namespace}/${a.name}` : a.name, a.result]),
+        },
+      },
       ...(waited ? [{ line: `ready: ${waited.checks} checks passed in ${(waited.ms / 1000).toFixed(1)}s` }] : []),
       { next: ['branch-follower status', 'branch-follower plan'] },
     ],
@@ -80,7 +96,8 @@ export function registerApply(program: Command, ctx: VerbContext): void {
       }
       ctx.progress(`applying to context ${client.route.context} (${client.route.server}) ...`);
       const applied = await applyPlan(client, manifests, items, (a) => {
-        if (a.result !== 'unchanged') ctx.progress(`  ${a.result.padEnd(10)} ${describeObject(a.kind, a.namespace, a.name)}`);
+        if (a.result !== 'unchanged')
+          ctx.progress(`  ${a.result.padEnd(10)} ${describeObject(a.kind, a.namespace, a.name)}`);
       });
       let waited: { ms: number; checks: number } | undefined;
       if (opts.wait) {
@@ -88,7 +105,9 @@ export function registerApply(program: Command, ctx: VerbContext): void {
         const checks = readinessChecks(client, loaded, manifests, applied);
         ctx.progress(`waiting for ${checks.length} checks (budget ${waitSeconds}s, controller.apply.waitSeconds) ...`);
         const ms = await waitUntilReady(checks, waitSeconds * 1000, pollIntervalSeconds * 1000, (e) =>
-          ctx.progress(`  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`),
+          ctx.progress(
+            `  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`,
+          ),
         );
         waited = { ms, checks: checks.length };
       }

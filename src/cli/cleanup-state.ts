@@ -19,7 +19,10 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
     )
     .requiredOption('--follower <id>', 'the follower whose record is removed')
     .option('--confirm', 'carry out the removal')
-    .addHelpText('after', '\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n',
+    )
     .action(async (opts: { follower: string; confirm?: boolean }) => {
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const c = loaded.registry.controller;
@@ -27,19 +30,34 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
       const { snap } = await followerState(client, loaded, opts.follower);
       const record = snap.records.get(opts.follower);
       const present = record !== undefined || snap.unreadable.has(opts.follower);
-      const what = record ? `phase ${record.phase}, ${record.triggered.length} triggered shas, updated ${record.updatedAt}` : present ? 'an unreadable record' : 'no record';
+      const what = record
+        ? `phase ${record.phase}, ${record.triggered.length} triggered shas, updated ${record.updatedAt}`
+        : present
+          ? 'an unreadable record'
+          : 'no record';
       if (!present) {
-        ctx.print({ data: { follower: opts.follower, removed: false }, human: [{ line: `${opts.follower}: no record in ${c.namespace}/${c.configMaps.state}; nothing to remove` }] });
+        ctx.print({
+          data: { follower: opts.follower, removed: false },
+          human: [{ line: `${opts.follower}: no record in ${c.namespace}/${c.configMaps.state}; nothing to remove` }],
+        });
         return;
       }
       if (!opts.confirm) {
-        ctx.print({ data: { follower: opts.follower, wouldRemove: true }, human: [{ line: `would remove the record of ${opts.follower} (${what}) from ${c.namespace}/${c.configMaps.state}` }] });
+        ctx.print({
+          data: { follower: opts.follower, wouldRemove: true },
+          human: [
+            { line: `would remove the record of ${opts.follower} (${what}) from ${c.namespace}/${c.configMaps.state}` },
+          ],
+        });
         throw new ConfirmationRequiredError('cleanup-state');
       }
       const lease = kubeLease(client, c.namespace, c.lease.name, () => Date.now());
       const got = await lease.acquire(`${hostname()}-${process.pid}-cleanup`);
       if (!got.acquired) {
-        throw new BranchFollowerError(`a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`, { reason: 'KubeConflict', retryable: true });
+        throw new BranchFollowerError(
+          `a pass holds the Lease (${got.holder}); nothing was removed. Retry after it ends`,
+          { reason: 'KubeConflict', retryable: true },
+        );
       }
       try {
         const fresh = await followerState(client, loaded, opts.follower);
@@ -51,6 +69,9 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
           ctx.progress(`warning: could not release the Lease: ${(err as Error).message}`);
         }
       }
-      ctx.print({ data: { follower: opts.follower, removed: true }, human: [{ line: `removed the record of ${opts.follower} (${what})` }, { next: ['branch-follower status'] }] });
+      ctx.print({
+        data: { follower: opts.follower, removed: true },
+        human: [{ line: `removed the record of ${opts.follower} (${what})` }, { next: ['branch-follower status'] }],
+      });
     });
 }

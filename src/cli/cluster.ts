@@ -6,6 +6,10 @@ import type { VerbContext } from './verb.ts';
 // The cluster a verb talks to: the registry's kube route, overridden only by --kubeconfig/--context.
 export function connect(ctx: VerbContext, loaded: LoadedRegistry): KubeClient {
   const g = ctx.globals();
-  const { kc, route } = resolveRoute({ kubeconfig: g.kubeconfig, context: g.context }, loaded.registry.controller.kubeRoute, ctx.io.env);
+  const { kc, route } = resolveRoute(
+    { kubeconfig: g.kubeconfig, context: g.context },
+    loaded.registry.controller.kubeRoute,
+    ctx.io.env,
+  );
   return new KubeClient(kc, route);
 }

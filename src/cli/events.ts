@@ -19,7 +19,13 @@ interface EventObject {
 
 /** One row of the Kubernetes Events table. */
 export function toEventRow(e: EventObject): string[] {
-  return [e.eventTime ?? e.metadata.creationTimestamp ?? '-', e.type ?? '-', e.action ?? '-', e.reason ?? '-', e.note ?? ''];
+  return [
+    e.eventTime ?? e.metadata.creationTimestamp ?? '-',
+    e.type ?? '-',
+    e.action ?? '-',
+    e.reason ?? '-',
+    e.note ?? '',
+  ];
 }
 
 // A follower's Kubernetes Events together with the state's own history (Events expire; it does not).
@@ -39,7 +45,11 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
       const ns = loaded.registry.controller.namespace;
       const { snap } = await followerState(client, loaded, opts.follower);
       const record = snap.records.get(opts.follower);
-      const events = (await client.list(resourceType('events.k8s.io/v1', 'Event'), ns, `${FOLLOWER_LABEL}=${opts.follower}`)) as unknown as EventObject[];
+      const events = (await client.list(
+        resourceType('events.k8s.io/v1', 'Event'),
+        ns,
+        `${FOLLOWER_LABEL}=${opts.follower}`,
+      )) as unknown as EventObject[];
       events.sort((a, b) => (toEventRow(a)[0]! < toEventRow(b)[0]! ? -1 : 1));
       const history = record?.history ?? [];
       const view: View = {
@@ -48,10 +58,24 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
           { line: `history of ${opts.follower} (state record, newest last)` },
           history.length === 0
             ? { line: '  (none: not observed yet)' }
-            : { table: { headers: ['time', 'from', 'to', 'sha', 'reason', 'detail'], rows: history.map((t) => [t.at, t.from ?? '-', t.to, t.sha ? t.sha.slice(0, 12) : '-', t.reason, t.detail]) } },
+            : {
+                table: {
+                  headers: ['time', 'from', 'to', 'sha', 'reason', 'detail'],
+                  rows: history.map((t) => [
+                    t.at,
+                    t.from ?? '-',
+                    t.to,
+                    t.sha ? t.sha.slice(0, 12) : '-',
+                    t.reason,
+                    t.detail,
+                  ]),
+                },
+              },
           { line: '' },
           { line: `Kubernetes Events of ${opts.follower} (expire after an hour)` },
-          events.length === 0 ? { line: '  (none)' } : { table: { headers: ['time', 'type', 'phase', 'reason', 'note'], rows: events.map(toEventRow) } },
+          events.length === 0
+            ? { line: '  (none)' }
+            : { table: { headers: ['time', 'type', 'phase', 'reason', 'note'], rows: events.map(toEventRow) } },
           { next: [`branch-follower logs --follower ${opts.follower}`, 'branch-follower status'] },
         ],
       };

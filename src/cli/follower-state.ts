@@ -10,14 +10,22 @@ export function stateStore(client: KubeClient, loaded: LoadedRegistry): StatePor
 }
 
 /** The state of one follower id: it must be in the registry or have a (stale) record. */
-export async function followerState(client: KubeClient, loaded: LoadedRegistry, id: string): Promise<{ snap: StateSnapshot; known: boolean }> {
+export async function followerState(
+  client: KubeClient,
+  loaded: LoadedRegistry,
+  id: string,
+): Promise<{ snap: StateSnapshot; known: boolean }> {
   const snap = await stateStore(client, loaded).read();
   const known = loaded.registry.followers.some((f) => f.id === id);
   if (!known && !snap.records.has(id) && !snap.unreadable.has(id)) {
-    throw new BranchFollowerError(`no follower "${id}" in ${loaded.file} and no record of it in the state (followers: ${loaded.registry.followers.map((f) => f.id).join(', ')})`, {
-      reason: 'InvalidUsage',
-      retryable: false,
-    });
+    throw new BranchFollowerError(
+      `no follower "${id}" in ${loaded.file} and no record of it in the state (followers: ` +
+        `${loaded.registry.followers.map((f) => f.id).join(', ')})`,
+      {
+        reason: 'InvalidUsage',
+        retryable: false,
+      },
+    );
   }
   return { snap, known };
 }

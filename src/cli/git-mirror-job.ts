@@ -12,7 +12,12 @@ import type { Manifest } from '../../core/kube/manifest.ts';
 // this module builds it and shows it; core/kube/jobs.ts creates and follows it.
 
 /** The stage Job of one run, named `<cronJob.name>-mirror-<stage>-<suffix>`. */
-export function stageJob(loaded: LoadedRegistry, stage: GitMirrorStage, only: { mirror: string | undefined; follower: string | undefined }, suffix = runSuffix()): Manifest {
+export function stageJob(
+  loaded: LoadedRegistry,
+  stage: GitMirrorStage,
+  only: { mirror: string | undefined; follower: string | undefined },
+  suffix = runSuffix(),
+): Manifest {
   const name = stageJobName(loaded.registry.controller.cronJob.name, stage, suffix);
   return synthesizeStageJob(loaded, { stage, name, ...only });
 }
@@ -30,10 +35,27 @@ export function jobRows(loaded: LoadedRegistry, job: Manifest): string[][] {
     ['image', container!.image],
     ['serviceAccount', `${c.serviceAccount.name} (no API token mounted)`],
     ['mirror cache', `PersistentVolumeClaim ${g.claimName} at ${g.mountPath} (read-write)`],
-    ['ssh identity', `Secret ${ssh.identity.name} key ${ssh.identity.key} at ${g.sshMountPath}/identity/${ssh.identity.key} (read-only, ${mode})`],
-    ['ssh known_hosts', `Secret ${ssh.knownHosts.name} key ${ssh.knownHosts.key} at ${g.sshMountPath}/known-hosts/${ssh.knownHosts.key} (read-only, ${mode})`],
-    ['proxy', ssh.proxy.mode === 'connect' ? `CONNECT tunnel through ${ssh.proxy.url} (from the registry, not the environment)` : 'none'],
-    ['deadline', `${g.stageJob.activeDeadlineSeconds}s (controller.gitMirror.stageJob.activeDeadlineSeconds), backoffLimit ${g.stageJob.backoffLimit}, deleted ${g.stageJob.ttlSecondsAfterFinished}s after it finishes`],
+    [
+      'ssh identity',
+      `Secret ${ssh.identity.name} key ${ssh.identity.key} at ${g.sshMountPath}/identity/${ssh.identity.key} ` +
+        `(read-only, ${mode})`,
+    ],
+    [
+      'ssh known_hosts',
+      `Secret ${ssh.knownHosts.name} key ${ssh.knownHosts.key} at ` +
+        `${g.sshMountPath}/known-hosts/${ssh.knownHosts.key} (read-only, ${mode})`,
+    ],
+    [
+      'proxy',
+      ssh.proxy.mode === 'connect'
+        ? `CONNECT tunnel through ${ssh.proxy.url} (from the registry, not the environment)`
+        : 'none',
+    ],
+    [
+      'deadline',
+      `${g.stageJob.activeDeadlineSeconds}s (controller.gitMirror.stageJob.activeDeadlineSeconds), backoffLimit ` +
+        `${g.stageJob.backoffLimit}, deleted ${g.stageJob.ttlSecondsAfterFinished}s after it finishes`,
+    ],
   ];
 }
 
@@ -43,7 +65,13 @@ export type JobOutcome =
   | { readonly kind: 'created' }
   | { readonly kind: 'finished'; readonly state: JobState & { elapsedMs: number } };
 
-export function jobView(loaded: LoadedRegistry, stage: GitMirrorStage, job: Manifest, context: string, outcome: JobOutcome): View {
+export function jobView(
+  loaded: LoadedRegistry,
+  stage: GitMirrorStage,
+  job: Manifest,
+  context: string,
+  outcome: JobOutcome,
+): View {
   const ns = job.metadata.namespace!;
   const name = job.metadata.name;
   const label = describeObject('Job', ns, name);
@@ -52,18 +80,26 @@ export function jobView(loaded: LoadedRegistry, stage: GitMirrorStage, job: Mani
       ? `git-mirror ${stage}: would create ${label} in context ${context} (server-side dry run: nothing was written)`
       : outcome.kind === 'created'
         ? `git-mirror ${stage}: created ${label} in context ${context}`
-        : `git-mirror ${stage}: ${label} ${outcome.state.summary} after ${(outcome.state.elapsedMs / 1000).toFixed(1)}s`;
+        : `git-mirror ${stage}: ${label} ${outcome.state.summary} after ` +
+          `${(outcome.state.elapsedMs / 1000).toFixed(1)}s`;
   const next =
     outcome.kind === 'dry-run'
       ? [`branch-follower git-mirror ${stage} --confirm --wait`]
-      : [`kubectl --context ${context} -n ${ns} logs job/${name}`, `kubectl --context ${context} -n ${ns} get job ${name}`, 'branch-follower git-mirror status'];
+      : [
+          `kubectl --context ${context} -n ${ns} logs job/${name}`,
+          `kubectl --context ${context} -n ${ns} get job ${name}`,
+          'branch-follower git-mirror status',
+        ];
   return {
     data: {
       stage,
       context,
       dryRun: outcome.kind === 'dry-run',
       job: { namespace: ns, name },
-      result: outcome.kind === 'finished' ? { condition: outcome.state.done, elapsedSeconds: outcome.state.elapsedMs / 1000 } : null,
+      result:
+        outcome.kind === 'finished'
+          ? { condition: outcome.state.done, elapsedSeconds: outcome.state.elapsedMs / 1000 }
+          : null,
       manifest: job,
     },
     raw: renderManifest(job),

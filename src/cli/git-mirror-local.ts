@@ -1,4 +1,12 @@
-import { flushRef, type FlushResult, snapshotRefName, stageInputs, type StageMounts, syncMirror, type SyncResult } from '../../runner/index.ts';
+import {
+  flushRef,
+  type FlushResult,
+  snapshotRefName,
+  stageInputs,
+  type StageMounts,
+  syncMirror,
+  type SyncResult,
+} from '../../runner/index.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
@@ -28,7 +36,9 @@ export async function localSync(loaded: LoadedRegistry, sel: StageSelection, run
   const failures: StageFailure[] = [];
   for (const m of sel.mirrors) {
     const inputs = stageInputs(loaded, m.id, run.mounts);
-    run.progress(`${run.dryRun ? 'dry run: ' : ''}sync of mirror ${m.id} (${inputs.mirrorDir}) from ${inputs.upstreamUrl} ...`);
+    run.progress(
+      `${run.dryRun ? 'dry run: ' : ''}sync of mirror ${m.id} (${inputs.mirrorDir}) from ${inputs.upstreamUrl} ...`,
+    );
     try {
       const result = await syncMirror(loaded, m.id, run.mounts, { pathEnv: run.pathEnv, dryRun: run.dryRun });
       synced.push({ mirror: m.id, followers: inputs.followers, result });
@@ -57,12 +67,28 @@ export function toSyncRows(s: MirrorSync): string[][] {
 
 export function syncView(where: string, dryRun: boolean, out: Awaited<ReturnType<typeof localSync>>): View {
   return {
-    data: { stage: 'sync', local: true, dryRun, where, mirrors: out.synced.map((s) => ({ mirror: s.mirror, ...s.result })), failures: out.failures },
+    data: {
+      stage: 'sync',
+      local: true,
+      dryRun,
+      where,
+      mirrors: out.synced.map((s) => ({ mirror: s.mirror, ...s.result })),
+      failures: out.failures,
+    },
     human: [
       { line: `git-mirror sync --local: ${where}${dryRun ? ' (dry run: nothing was fetched or written)' : ''}` },
-      { table: { headers: ['mirror', 'branch', 'from', 'to', 'fetch', 'snapshot'], rows: out.synced.flatMap(toSyncRows) } },
+      {
+        table: {
+          headers: ['mirror', 'branch', 'from', 'to', 'fetch', 'snapshot'],
+          rows: out.synced.flatMap(toSyncRows),
+        },
+      },
       ...failureLines(out.failures),
-      { next: dryRun ? ['branch-follower git-mirror sync --local --confirm', 'branch-follower git-mirror status --local'] : ['branch-follower git-mirror status --local'] },
+      {
+        next: dryRun
+          ? ['branch-follower git-mirror sync --local --confirm', 'branch-follower git-mirror status --local']
+          : ['branch-follower git-mirror status --local'],
+      },
     ],
   };
 }
@@ -84,7 +110,11 @@ export async function localFlush(loaded: LoadedRegistry, sel: StageSelection, ru
     seen.add(`${f.source.mirror} ${ref}`);
     run.progress(`${run.dryRun ? 'dry run: ' : ''}flush of ${ref} (follower ${f.id}) in mirror ${f.source.mirror} ...`);
     try {
-      flushed.push({ follower: f.id, mirror: f.source.mirror, result: await flushRef(loaded, f.source.mirror, ref, run.mounts, { pathEnv: run.pathEnv, dryRun: run.dryRun }) });
+      flushed.push({
+        follower: f.id,
+        mirror: f.source.mirror,
+        result: await flushRef(loaded, f.source.mirror, ref, run.mounts, { pathEnv: run.pathEnv, dryRun: run.dryRun }),
+      });
     } catch (err) {
       failures.push(failureOf(err, f.source.mirror, f.id));
     }
@@ -116,17 +146,42 @@ export function toFlushRow(f: RefFlush): string[] {
 
 export function flushView(where: string, dryRun: boolean, out: Awaited<ReturnType<typeof localFlush>>): View {
   return {
-    data: { stage: 'flush', local: true, dryRun, where, refs: out.flushed.map((f) => ({ follower: f.follower, mirror: f.mirror, ...f.result })), failures: out.failures },
+    data: {
+      stage: 'flush',
+      local: true,
+      dryRun,
+      where,
+      refs: out.flushed.map((f) => ({ follower: f.follower, mirror: f.mirror, ...f.result })),
+      failures: out.failures,
+    },
     human: [
       { line: `git-mirror flush --local: ${where}${dryRun ? ' (dry run: nothing was pushed or written)' : ''}` },
       {
         table: {
-          headers: ['follower', 'mirror', 'ref', 'action', 'local', 'upstream', 'pushed', 'github in sync', 'pending flush', 'partial success', 'recovered', 'post-push recovery', 'message'],
+          headers: [
+            'follower',
+            'mirror',
+            'ref',
+            'action',
+            'local',
+            'upstream',
+            'pushed',
+            'github in sync',
+            'pending flush',
+            'partial success',
+            'recovered',
+            'post-push recovery',
+            'message',
+          ],
           rows: out.flushed.map(toFlushRow),
         },
       },
       ...failureLines(out.failures),
-      { next: dryRun ? ['branch-follower git-mirror flush --local --confirm', 'branch-follower git-mirror status --local'] : ['branch-follower git-mirror status --local'] },
+      {
+        next: dryRun
+          ? ['branch-follower git-mirror flush --local --confirm', 'branch-follower git-mirror status --local']
+          : ['branch-follower git-mirror status --local'],
+      },
     ],
   };
 }

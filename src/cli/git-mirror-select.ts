@@ -28,10 +28,15 @@ export function usage(message: string): BranchFollowerError {
 
 /** Refuses flag combinations that cannot mean anything, naming the flag and the way out. */
 export function checkFlags(flags: StageFlags): void {
-  if (flags.mirrorDir !== undefined && !flags.local) throw usage('--mirror-dir needs --local: without it the stage runs as a Job on the mounted claim');
-  if (flags.sshDir !== undefined && !flags.local) throw usage('--ssh-dir needs --local: without it the stage Job mounts the githubSsh Secret itself');
+  if (flags.mirrorDir !== undefined && !flags.local)
+    throw usage('--mirror-dir needs --local: without it the stage runs as a Job on the mounted claim');
+  if (flags.sshDir !== undefined && !flags.local)
+    throw usage('--ssh-dir needs --local: without it the stage Job mounts the githubSsh Secret itself');
   if (flags.dryRun && flags.confirm) throw usage('choose --dry-run or --confirm, not both');
-  if (flags.wait && flags.local) throw usage('--wait follows a stage Job; with --local the stage runs in this process and is done when the command ends');
+  if (flags.wait && flags.local)
+    throw usage(
+      '--wait follows a stage Job; with --local the stage runs in this process and is done when the command ends',
+    );
   if (flags.wait && !flags.confirm) throw usage('--wait follows the Job that --confirm creates: add --confirm');
 }
 
@@ -43,13 +48,25 @@ export function selectStage(loaded: LoadedRegistry, flags: Pick<StageFlags, 'mir
   let mirror: MirrorConfig | undefined;
   if (flags.mirror !== undefined) {
     mirror = mirrors.find((m) => m.id === flags.mirror);
-    if (!mirror) throw usage(`--mirror: no mirror "${flags.mirror}" in ${loaded.file} (mirrors: ${mirrors.map((m) => m.id).join(', ')})`);
-    if (!used.has(mirror.id)) throw usage(`--mirror: no follower uses mirror "${mirror.id}", so it has no branch to work on (mirrors with followers: ${[...used].join(', ')})`);
+    if (!mirror)
+      throw usage(
+        `--mirror: no mirror "${flags.mirror}" in ${loaded.file} (mirrors: ${mirrors.map((m) => m.id).join(', ')})`,
+      );
+    if (!used.has(mirror.id))
+      throw usage(
+        `--mirror: no follower uses mirror "${mirror.id}", so it has no branch to work on (mirrors with followers: ` +
+          `${[...used].join(', ')})`,
+      );
   }
   if (flags.follower !== undefined) {
     const f = followers.find((x) => x.id === flags.follower);
-    if (!f) throw usage(`--follower: no follower "${flags.follower}" in ${loaded.file} (followers: ${followers.map((x) => x.id).join(', ')})`);
-    if (mirror && f.source.mirror !== mirror.id) throw usage(`--follower ${f.id} is followed through mirror "${f.source.mirror}", not --mirror ${mirror.id}`);
+    if (!f)
+      throw usage(
+        `--follower: no follower "${flags.follower}" in ${loaded.file} (followers: ` +
+          `${followers.map((x) => x.id).join(', ')})`,
+      );
+    if (mirror && f.source.mirror !== mirror.id)
+      throw usage(`--follower ${f.id} is followed through mirror "${f.source.mirror}", not --mirror ${mirror.id}`);
     return { mirrors: mirrors.filter((m) => m.id === f.source.mirror), followers: [f] };
   }
   const chosen = mirrors.filter((m) => (mirror ? m.id === mirror.id : used.has(m.id)));
@@ -58,7 +75,14 @@ export function selectStage(loaded: LoadedRegistry, flags: Pick<StageFlags, 'mir
 }
 
 /** The directories a --local stage uses: the flags, else the paths the pod mounts them at. */
-export function localMounts(loaded: LoadedRegistry, flags: Pick<StageFlags, 'mirrorDir' | 'sshDir'>, cwd: string): StageMounts {
+export function localMounts(
+  loaded: LoadedRegistry,
+  flags: Pick<StageFlags, 'mirrorDir' | 'sshDir'>,
+  cwd: string,
+): StageMounts {
   const g = loaded.registry.controller.gitMirror;
-  return { mirrorRoot: resolve(cwd, flags.mirrorDir ?? g.mountPath), sshRoot: resolve(cwd, flags.sshDir ?? g.sshMountPath) };
+  return {
+    mirrorRoot: resolve(cwd, flags.mirrorDir ?? g.mountPath),
+    sshRoot: resolve(cwd, flags.sshDir ?? g.sshMountPath),
+  };
 }

@@ -47,16 +47,30 @@ export function failureOf(err: unknown, mirror: string, follower: string | null)
 
 /** The failures under a stage's table, one line each. */
 export function failureLines(failures: readonly StageFailure[]): Block[] {
-  return failures.map((f) => ({ line: `failed: ${f.follower ? `follower ${f.follower}` : `mirror ${f.mirror}`} (${f.reason}); the error is on stderr` }));
+  return failures.map((f) => ({
+    line: `failed: ${f.follower ? `follower ${f.follower}` : `mirror ${f.mirror}`} (${f.reason}); the error is on stderr`,
+  }));
 }
 
 const yesNo = (b: boolean) => (b ? 'true' : 'false');
 
 /** One row of the status table; pure. */
 export function toMirrorStatusRow(r: FollowerMirrorRow, now: number): string[] {
-  const fetched = r.fetchedAt === 'unknown' ? 'unknown' : r.fetchedAt === null ? 'never' : `${ageOf(r.fetchedAt, now)} ago`;
+  const fetched =
+    r.fetchedAt === 'unknown' ? 'unknown' : r.fetchedAt === null ? 'never' : `${ageOf(r.fetchedAt, now)} ago`;
   const snapshot = r.snapshot === null ? '-' : r.snapshot.present ? 'present' : 'missing';
-  return [r.follower, r.mirror, r.branch, shortSha(r.cacheSha), fetched, snapshot, r.gitopsRef, shortSha(r.gitopsSha), yesNo(r.pendingFlush), yesNo(r.githubInSync)];
+  return [
+    r.follower,
+    r.mirror,
+    r.branch,
+    shortSha(r.cacheSha),
+    fetched,
+    snapshot,
+    r.gitopsRef,
+    shortSha(r.gitopsSha),
+    yesNo(r.pendingFlush),
+    yesNo(r.githubInSync),
+  ];
 }
 
 function transportRows(t: TransportView): string[][] {
@@ -83,7 +97,13 @@ export function mirrorStatusView(input: {
 }): View {
   const fetchedNote: Block[] =
     input.fetchedAtSource === 'unknown'
-      ? [{ line: 'fetched-at is unknown here: only the mirror cache reflog knows it; `branch-follower git-mirror status --local` in the pod shows it' }]
+      ? [
+          {
+            line:
+              'fetched-at is unknown here: only the mirror cache reflog knows it; `branch-follower git-mirror ' +
+              'status --local` in the pod shows it',
+          },
+        ]
       : [];
   return {
     data: {
@@ -98,7 +118,18 @@ export function mirrorStatusView(input: {
       { line: `git-mirror status: ${input.where}` },
       {
         table: {
-          headers: ['follower', 'mirror', 'branch', 'cache', 'fetched', 'snapshot', 'gitops ref', 'gitops', 'pending flush', 'github in sync'],
+          headers: [
+            'follower',
+            'mirror',
+            'branch',
+            'cache',
+            'fetched',
+            'snapshot',
+            'gitops ref',
+            'gitops',
+            'pending flush',
+            'github in sync',
+          ],
           rows: input.rows.map((r) => toMirrorStatusRow(r, input.now)),
         },
       },
@@ -106,7 +137,11 @@ export function mirrorStatusView(input: {
       ...fetchedNote,
       { line: '' },
       { table: { headers: ['object', 'state'], rows: transportRows(input.transport) } },
-      { line: 'refSources.githubFieldsAreMirrorStageCache=true (pendingFlush and githubInSync come from refs/mirror-stage/*, never from the upstream)' },
+      {
+        line:
+          'refSources.githubFieldsAreMirrorStageCache=true (pendingFlush and githubInSync come from ' +
+          'refs/mirror-stage/*, never from the upstream)',
+      },
       { next: input.next },
     ],
   };
@@ -118,15 +153,33 @@ export async function localStatus(loaded: LoadedRegistry, sel: StageSelection, m
   const rows = read.rows;
   const failures = read.failures.map((x) => failureOf(x.error, x.mirror, x.follower));
   const t = transportOf(loaded, mounts);
-  const disclose = (k: (typeof t)['identity'], dir: string): KeyDisclosure => ({ ...k, detail: `file ${join(mounts.sshRoot, dir, k.key)}` });
-  const transport: TransportView = { ...t, identity: disclose(t.identity, 'identity'), knownHosts: disclose(t.knownHosts, 'known-hosts') };
+  const disclose = (k: (typeof t)['identity'], dir: string): KeyDisclosure => ({
+    ...k,
+    detail: `file ${join(mounts.sshRoot, dir, k.key)}`,
+  });
+  const transport: TransportView = {
+    ...t,
+    identity: disclose(t.identity, 'identity'),
+    knownHosts: disclose(t.knownHosts, 'known-hosts'),
+  };
   return { rows, failures, transport };
 }
 
 /** One Secret key's disclosure: presence and fingerprint from the shared reader, never the value. */
-function disclose(secret: SecretView, namespace: string, ref: { name: string; key: string }, user: string): KeyDisclosure {
+function disclose(
+  secret: SecretView,
+  namespace: string,
+  ref: { name: string; key: string },
+  user: string,
+): KeyDisclosure {
   const k = keyPresence(secret, { namespace, ...ref }, user);
-  return { secret: ref.name, key: ref.key, present: k.present, fingerprint: k.fingerprint, detail: k.missing ?? `in Secret ${namespace}/${ref.name}` };
+  return {
+    secret: ref.name,
+    key: ref.key,
+    present: k.present,
+    fingerprint: k.fingerprint,
+    detail: k.missing ?? `in Secret ${namespace}/${ref.name}`,
+  };
 }
 
 // Without --local: the mirror as it is served (one ls-remote of mirrors[].url per mirror, for the
@@ -140,8 +193,10 @@ export async function clusterStatus(loaded: LoadedRegistry, sel: StageSelection,
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
   const secrets = new Map<string, SecretView>();
-  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, c.namespace, name));
-  const key = (ref: { name: string; key: string }) => disclose(secrets.get(ref.name)!, c.namespace, ref, client.route.user);
+  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name]))
+    secrets.set(name, await readSecret(client, c.namespace, name));
+  const key = (ref: { name: string; key: string }) =>
+    disclose(secrets.get(ref.name)!, c.namespace, ref, client.route.user);
   const transport: TransportView = {
     source: 'yaml',
     sourceRef: 'controller.source.githubSsh',

@@ -69,35 +69,68 @@ const EXAMPLES: Record<GitMirrorStage, string[]> = {
 
 function addFlags(cmd: Command, stage: GitMirrorStage): Command {
   cmd.option('--mirror <id>', 'only this mirror (default: every mirror a follower uses)');
-  if (stage !== 'sync') cmd.option('--follower <id>', "only this follower's branch and GitOps ref (default: every follower of the mirrors)");
+  if (stage !== 'sync')
+    cmd.option(
+      '--follower <id>',
+      "only this follower's branch and GitOps ref (default: every follower of the mirrors)",
+    );
   if (stage !== 'status') {
     cmd
       .option('--dry-run', 'say what would change; write nothing (without --local: a server-side dry run of the Job)')
       .option('--confirm', 'carry it out')
-      .option('--wait', 'follow the stage Job until Complete or Failed, within controller.gitMirror.stageJob.waitSeconds');
+      .option(
+        '--wait',
+        'follow the stage Job until Complete or Failed, within controller.gitMirror.stageJob.waitSeconds',
+      );
   }
   return cmd
     .option('--local', 'run the stage in this process instead of as a Job (what the stage Job runs)')
-    .option('--mirror-dir <dir>', 'with --local: the directory holding every mirrors[].cachePath (default: controller.gitMirror.mountPath)')
-    .option('--ssh-dir <dir>', 'with --local: holds identity/<key> and known-hosts/<key>; overrides controller.gitMirror.sshMountPath');
+    .option(
+      '--mirror-dir <dir>',
+      'with --local: the directory holding every mirrors[].cachePath (default: controller.gitMirror.mountPath)',
+    )
+    .option(
+      '--ssh-dir <dir>',
+      'with --local: holds identity/<key> and known-hosts/<key>; overrides controller.gitMirror.sshMountPath',
+    );
 }
 
 /** Ends the command: the first failure's exit code, else `exitCode`, else 4 when nothing was confirmed. */
-function finish(ctx: VerbContext, stage: GitMirrorStage, failures: readonly StageFailure[], exitCode: number, unconfirmed: boolean): void {
-  for (const f of failures) ctx.progress(`error: ${f.follower ? `follower ${f.follower}` : `mirror ${f.mirror}`}: ${f.message}`);
+function finish(
+  ctx: VerbContext,
+  stage: GitMirrorStage,
+  failures: readonly StageFailure[],
+  exitCode: number,
+  unconfirmed: boolean,
+): void {
+  for (const f of failures)
+    ctx.progress(`error: ${f.follower ? `follower ${f.follower}` : `mirror ${f.mirror}`}: ${f.message}`);
   const code = failures[0]?.exitCode ?? exitCode;
   if (code !== ExitCode.Ok) ctx.setExitCode(code);
   else if (unconfirmed) throw new ConfirmationRequiredError(`git-mirror ${stage}`);
 }
 
-async function runLocal(ctx: VerbContext, loaded: LoadedRegistry, stage: GitMirrorStage, flags: StageFlags): Promise<void> {
+async function runLocal(
+  ctx: VerbContext,
+  loaded: LoadedRegistry,
+  stage: GitMirrorStage,
+  flags: StageFlags,
+): Promise<void> {
   const sel = selectStage(loaded, flags);
   const mounts = localMounts(loaded, flags, ctx.io.cwd);
   const pathEnv = ctx.io.env.PATH ?? '';
   const where = `mirror cache ${mounts.mirrorRoot}, ssh keys ${mounts.sshRoot}`;
   if (stage === 'status') {
     const out = await localStatus(loaded, sel, mounts, pathEnv);
-    ctx.print(mirrorStatusView({ where, ...out, fetchedAtSource: 'reflog', now: Date.now(), next: ['branch-follower git-mirror sync --local --dry-run'] }));
+    ctx.print(
+      mirrorStatusView({
+        where,
+        ...out,
+        fetchedAtSource: 'reflog',
+        now: Date.now(),
+        next: ['branch-follower git-mirror sync --local --dry-run'],
+      }),
+    );
     finish(ctx, stage, out.failures, ExitCode.Ok, false);
     return;
   }
@@ -115,31 +148,61 @@ async function runLocal(ctx: VerbContext, loaded: LoadedRegistry, stage: GitMirr
   finish(ctx, stage, out.failures, notOk.length > 0 ? ExitCode.Failed : ExitCode.Ok, !flags.dryRun && !flags.confirm);
 }
 
-async function runInCluster(ctx: VerbContext, loaded: LoadedRegistry, stage: GitMirrorStage, flags: StageFlags): Promise<void> {
+async function runInCluster(
+  ctx: VerbContext,
+  loaded: LoadedRegistry,
+  stage: GitMirrorStage,
+  flags: StageFlags,
+): Promise<void> {
   const sel = selectStage(loaded, flags); // unknown ids are refused before anything reaches the cluster
   const client = connect(ctx, loaded);
   if (stage === 'status') {
     const out = await clusterStatus(loaded, sel, client, ctx.io.env.PATH ?? '');
-    const where = `mirrors as served (${sel.mirrors.map((m) => m.url).join(', ')}), Secrets in context ${client.route.context}`;
-    ctx.print(mirrorStatusView({ where, ...out, fetchedAtSource: 'unknown', now: Date.now(), next: ['branch-follower git-mirror sync --confirm --wait'] }));
+    const where =
+      `mirrors as served (${sel.mirrors.map((m) => m.url).join(', ')}), Secrets in context ` +
+      `${client.route.context}`;
+    ctx.print(
+      mirrorStatusView({
+        where,
+        ...out,
+        fetchedAtSource: 'unknown',
+        now: Date.now(),
+        next: ['branch-follower git-mirror sync --confirm --wait'],
+      }),
+    );
     finish(ctx, stage, out.failures, ExitCode.Ok, false);
     return;
   }
   const job = stageJob(loaded, stage, { mirror: flags.mirror, follower: flags.follower });
   const label = describeObject('Job', job.metadata.namespace, job.metadata.name);
   const dryRun = !flags.confirm;
-  ctx.progress(`${dryRun ? 'server-side dry run of creating' : 'creating'} ${label} in context ${client.route.context} (${client.route.server}) ...`);
+  ctx.progress(
+    `${dryRun ? 'server-side dry run of creating' : 'creating'} ${label} in context ${client.route.context} ` +
+      `(${client.route.server}) ...`,
+  );
   await createJob(client, job, dryRun);
   let outcome: JobOutcome = { kind: dryRun ? 'dry-run' : 'created' };
   if (flags.wait) {
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.gitMirror.stageJob;
-    ctx.progress(`created ${label}; waiting for Complete or Failed (budget ${waitSeconds}s, controller.gitMirror.stageJob.waitSeconds) ...`);
-    const budget = { waitSeconds, pollIntervalSeconds, path: 'controller.gitMirror.stageJob.waitSeconds', after: 'branch-follower git-mirror status' };
+    ctx.progress(
+      `created ${label}; waiting for Complete or Failed (budget ${waitSeconds}s, ` +
+        `controller.gitMirror.stageJob.waitSeconds) ...`,
+    );
+    const budget = {
+      waitSeconds,
+      pollIntervalSeconds,
+      path: 'controller.gitMirror.stageJob.waitSeconds',
+      after: 'branch-follower git-mirror status',
+    };
     outcome = { kind: 'finished', state: await followJob(client, job, budget, (l) => ctx.progress(l)) };
   }
   ctx.print(jobView(loaded, stage, job, client.route.context, outcome));
   const failed = outcome.kind === 'finished' && outcome.state.done?.type === 'Failed' ? outcome.state : undefined;
-  if (failed) ctx.progress(`error: ${label} ${failed.summary}; see its pod's log: kubectl -n ${job.metadata.namespace} logs job/${job.metadata.name}`);
+  if (failed)
+    ctx.progress(
+      `error: ${label} ${failed.summary}; see its pod's log: kubectl -n ${job.metadata.namespace} logs ` +
+        `job/${job.metadata.name}`,
+    );
   finish(ctx, stage, [], failed !== undefined ? ExitCode.Failed : ExitCode.Ok, !flags.dryRun && !flags.confirm);
 }
 

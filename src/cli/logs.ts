@@ -35,8 +35,16 @@ export function registerLogs(program: Command, ctx: VerbContext): void {
       const podLines: { pod: string; lines: string[] }[] = [];
       for (const pod of pods) {
         const path = `${collectionPath(resourceType('v1', 'Pod'), c.namespace)}/${encodeURIComponent(pod.metadata.name)}/log?container=reconcile-pass`;
-        const res = await client.raw('GET', path, { verb: 'get', resource: `Pod ${c.namespace}/${pod.metadata.name} log`, context: client.route.context, server: client.route.server });
-        const lines = res.status === 200 ? followerLines(redactSecrets(res.body), opts.follower) : [`(log not available: HTTP ${res.status})`];
+        const res = await client.raw('GET', path, {
+          verb: 'get',
+          resource: `Pod ${c.namespace}/${pod.metadata.name} log`,
+          context: client.route.context,
+          server: client.route.server,
+        });
+        const lines =
+          res.status === 200
+            ? followerLines(redactSecrets(res.body), opts.follower)
+            : [`(log not available: HTTP ${res.status})`];
         podLines.push({ pod: pod.metadata.name, lines });
       }
       const tail = snap.records.get(opts.follower)?.adapterTail ?? { status: '', trigger: '' };
@@ -45,7 +53,10 @@ export function registerLogs(program: Command, ctx: VerbContext): void {
         human: [
           ...(podLines.length === 0
             ? [{ line: `no reconcile-pass pods in ${c.namespace} (selector ${selector})` }]
-            : podLines.flatMap((p) => [{ line: `--- pod ${p.pod}` }, { line: p.lines.join('\n') || '(no lines for this follower)' }])),
+            : podLines.flatMap((p) => [
+                { line: `--- pod ${p.pod}` },
+                { line: p.lines.join('\n') || '(no lines for this follower)' },
+              ])),
           { line: '--- last adapter status output (state record)' },
           { line: tail.status || '(none)' },
           { line: '--- last adapter trigger output (state record)' },

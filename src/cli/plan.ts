@@ -10,7 +10,9 @@ import type { VerbContext } from './verb.ts';
 
 /** Whether applying would change anything (what `plan`'s exit code 1 means). */
 export function hasChanges(items: readonly PlanItem[]): boolean {
-  return items.some((i) => i.action === PlanAction.Create || i.action === PlanAction.Update || i.action === PlanAction.Prune);
+  return items.some(
+    (i) => i.action === PlanAction.Create || i.action === PlanAction.Update || i.action === PlanAction.Prune,
+  );
 }
 
 export function toPlanRow(item: PlanItem): string[] {
@@ -19,7 +21,8 @@ export function toPlanRow(item: PlanItem): string[] {
 
 export function planSummary(items: readonly PlanItem[]): string {
   const count = (a: string) => items.filter((i) => i.action === a).length;
-  return `plan: ${count('create')} to create, ${count('update')} to update, ${count('prune')} to prune, ${count('unchanged')} unchanged${count('keep') ? `, ${count('keep')} kept` : ''}`;
+  const kept = count('keep') ? `, ${count('keep')} kept` : '';
+  return `plan: ${count('create')} to create, ${count('update')} to update, ${count('prune')} to prune, ${count('unchanged')} unchanged${kept}`;
 }
 
 export function planView(items: readonly PlanItem[], opts: { diff: boolean; context: string }): View {
@@ -28,7 +31,11 @@ export function planView(items: readonly PlanItem[], opts: { diff: boolean; cont
     { table: { headers: ['kind', 'name', 'action', 'reason'], rows: items.map(toPlanRow) } },
   ];
   if (opts.diff) for (const i of items) if (i.diff) human.push({ line: i.diff.trimEnd() });
-  human.push({ next: hasChanges(items) ? ['branch-follower plan --diff', 'branch-follower apply --confirm --wait'] : ['branch-follower status'] });
+  human.push({
+    next: hasChanges(items)
+      ? ['branch-follower plan --diff', 'branch-follower apply --confirm --wait']
+      : ['branch-follower status'],
+  });
   return { data: { context: opts.context, changes: hasChanges(items), items }, human };
 }
 

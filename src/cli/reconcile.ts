@@ -15,7 +15,10 @@ const CRONJOB = resourceType('batch/v1', 'CronJob');
 export const INSTANTIATE_ANNOTATION = 'cronjob.kubernetes.io/instantiate';
 
 interface CronJobSpec {
-  jobTemplate: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> };
+  jobTemplate: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: Record<string, unknown>;
+  };
 }
 
 // The Job `kubectl create job --from=cronjob/<name>` makes, from the live CronJob: its template's
@@ -31,7 +34,16 @@ export function jobFromCronJob(cronJob: KubeObject, name: string): Manifest {
       namespace: cronJob.metadata.namespace!,
       labels: { ...(tpl.metadata?.labels ?? {}) },
       annotations: { ...(tpl.metadata?.annotations ?? {}), [INSTANTIATE_ANNOTATION]: 'manual' },
-      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata.name, uid: cronJob.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          name: cronJob.metadata.name,
+          uid: cronJob.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: structuredClone(tpl.spec),
   } as Manifest;
@@ -56,7 +68,10 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
     .option('--now', 'create the pass Job now (required: reconcile has no other mode yet)')
     .option('--dry-run', 'show the Job that would be created; write nothing')
     .option('--wait', 'follow the Job until Complete or Failed, within controller.reconcile.waitSeconds')
-    .addHelpText('after', '\nExamples:\n  branch-follower reconcile --now --dry-run\n  branch-follower reconcile --now --wait\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  branch-follower reconcile --now --dry-run\n  branch-follower reconcile --now --wait\n',
+    )
     .action(async (opts: { now?: boolean; dryRun?: boolean; wait?: boolean }) => {
       if (!opts.now) throw new UsageError('reconcile needs --now (run one pass now from the CronJob template)');
       if (opts.dryRun && opts.wait) throw new UsageError('--wait cannot follow a --dry-run: nothing is created');
@@ -65,29 +80,57 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
       const client = connect(ctx, loaded);
       const cronJob = await client.get(CRONJOB, c.namespace, c.cronJob.name);
       if (!cronJob) {
-        throw new BranchFollowerError(`${describeObject('CronJob', c.namespace, c.cronJob.name)} does not exist; run \`branch-follower apply --confirm --wait\` first`, {
-          reason: 'KubeNotFound',
-          retryable: false,
-        });
+        throw new BranchFollowerError(
+          `${describeObject('CronJob', c.namespace, c.cronJob.name)} does not exist; run \`branch-follower apply ` +
+            `--confirm --wait\` first`,
+          {
+            reason: 'KubeNotFound',
+            retryable: false,
+          },
+        );
       }
       const job = jobFromCronJob(cronJob, `${c.cronJob.name}-now-${runSuffix()}`);
       const label = describeObject('Job', c.namespace, job.metadata.name);
       await createJob(client, job, opts.dryRun === true);
       if (opts.dryRun) {
-        ctx.print({ data: { dryRun: true, job: job.metadata.name, manifest: job }, human: [{ line: `would create ${label} from ${describeObject('CronJob', c.namespace, c.cronJob.name)} (server-side dry run: nothing was written)` }, { next: ['branch-follower reconcile --now --wait'] }] });
+        ctx.print({
+          data: { dryRun: true, job: job.metadata.name, manifest: job },
+          human: [
+            {
+              line:
+                `would create ${label} from ${describeObject('CronJob', c.namespace, c.cronJob.name)} ` +
+                `(server-side dry run: nothing was written)`,
+            },
+            { next: ['branch-follower reconcile --now --wait'] },
+          ],
+        });
         return;
       }
       ctx.progress(`created ${label} from the CronJob template`);
-      const next = [`kubectl -n ${c.namespace} logs job/${job.metadata.name}`, 'branch-follower status', 'branch-follower events --follower <id>'];
+      const next = [
+        `kubectl -n ${c.namespace} logs job/${job.metadata.name}`,
+        'branch-follower status',
+        'branch-follower events --follower <id>',
+      ];
       if (!opts.wait) {
-        ctx.print({ data: { dryRun: false, job: job.metadata.name, result: null }, human: [{ line: `created ${label}` }, { next }] });
+        ctx.print({
+          data: { dryRun: false, job: job.metadata.name, result: null },
+          human: [{ line: `created ${label}` }, { next }],
+        });
         return;
       }
       ctx.progress(`waiting for ${label} (budget ${c.reconcile.waitSeconds}s, controller.reconcile.waitSeconds) ...`);
       const budget = { ...c.reconcile, path: 'controller.reconcile.waitSeconds', after: 'branch-follower status' };
       const state = await followJob(client, job, budget, (l) => ctx.progress(l));
       const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1000).toFixed(1)}s`;
-      ctx.print({ data: { dryRun: false, job: job.metadata.name, result: { condition: state.done, elapsedSeconds: state.elapsedMs / 1000 } }, human: [{ line }, { next }] });
+      ctx.print({
+        data: {
+          dryRun: false,
+          job: job.metadata.name,
+          result: { condition: state.done, elapsedSeconds: state.elapsedMs / 1000 },
+        },
+        human: [{ line }, { next }],
+      });
       if (state.done?.type === 'Failed') ctx.setExitCode(ExitCode.Failed);
     });
 }

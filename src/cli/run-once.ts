@@ -1,6 +1,14 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { adapterPort, type FollowerOutcome, kubePorts, mirrorPort, type PassResult, runPass, type StateRecord } from '../../runner/index.ts';
+import {
+  adapterPort,
+  type FollowerOutcome,
+  kubePorts,
+  mirrorPort,
+  type PassResult,
+  runPass,
+  type StateRecord,
+} from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
@@ -27,17 +35,22 @@ function usage(message: string): BranchFollowerError {
 }
 
 /** The followers a command line names: --all, or one --follower that must exist. */
-export function selectFollowers(loaded: LoadedRegistry, opts: { all?: boolean | undefined; follower?: string | undefined }): FollowerConfig[] {
+export function selectFollowers(
+  loaded: LoadedRegistry,
+  opts: { all?: boolean | undefined; follower?: string | undefined },
+): FollowerConfig[] {
   const all = loaded.registry.followers;
   if (opts.all && opts.follower) throw usage('choose --all or --follower <id>, not both');
   if (opts.all) return [...all];
   if (!opts.follower) throw usage('choose the followers: --all or --follower <id>');
   const f = all.find((x) => x.id === opts.follower);
-  if (!f) throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`);
+  if (!f)
+    throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`);
   return [f];
 }
 
-const seconds = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
+const seconds = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`;
 
 /** One row of the dry-run decision table. */
 export function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
@@ -47,25 +60,53 @@ export function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
 /** One row of the confirmed-pass table. */
 export function toOutcomeRow(o: FollowerOutcome): string[] {
   const r: StateRecord | undefined = o.record;
-  return [o.id, r?.phase ?? '-', o.reason, shortSha(r?.observedSha), r?.inFlight?.runName ?? '-', o.triggered ? 'yes' : 'no', o.message];
+  return [
+    o.id,
+    r?.phase ?? '-',
+    o.reason,
+    shortSha(r?.observedSha),
+    r?.inFlight?.runName ?? '-',
+    o.triggered ? 'yes' : 'no',
+    o.message,
+  ];
 }
 
 /** Stage timings of the newest triggered sha against its budget. */
 export function toTimingRow(o: FollowerOutcome): string[] | undefined {
   const t = o.record?.timings;
   if (!t) return undefined;
-  return [o.id, shortSha(t.sha), seconds(t.observeToTriggerMs), seconds(t.triggerToRunDoneMs), seconds(t.runDoneToFlushedMs), seconds(t.budgetMs)];
+  return [
+    o.id,
+    shortSha(t.sha),
+    seconds(t.observeToTriggerMs),
+    seconds(t.triggerToRunDoneMs),
+    seconds(t.runDoneToFlushedMs),
+    seconds(t.budgetMs),
+  ];
 }
 
 function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped: unknown }>, dryRun: boolean): View {
   const byId = new Map(loaded.registry.followers.map((f) => [f.id, f]));
-  const data = { dryRun, failed: result.failed, followers: result.outcomes.map(({ record, ...o }) => ({ ...o, phase: record?.phase ?? null, record: record ?? null })) };
+  const data = {
+    dryRun,
+    failed: result.failed,
+    followers: result.outcomes.map(({ record, ...o }) => ({
+      ...o,
+      phase: record?.phase ?? null,
+      record: record ?? null,
+    })),
+  };
   if (dryRun) {
     return {
       data,
       human: [
         { line: 'run-once --dry-run: decisions only; nothing was written, synced or triggered' },
-        { table: { headers: ['follower', 'adapter', 'branch', 'decision', 'reason', 'observed', 'message'], rows: result.outcomes.map((o) => toDecisionRow(byId.get(o.id)!, o)) } },
+        {
+          table: {
+            headers: ['follower', 'adapter', 'branch', 'decision', 'reason', 'observed', 'message'],
+            rows: result.outcomes.map((o) => toDecisionRow(byId.get(o.id)!, o)),
+          },
+        },
         { next: ['branch-follower run-once --all --confirm --wait', 'branch-follower status'] },
       ],
     };
@@ -74,8 +115,23 @@ function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped:
   return {
     data,
     human: [
-      { table: { headers: ['follower', 'phase', 'reason', 'observed', 'run', 'triggered', 'message'], rows: result.outcomes.map(toOutcomeRow) } },
-      ...(timings.length > 0 ? [{ line: '' }, { table: { headers: ['follower', 'sha', 'observe→trigger', 'trigger→run done', 'run→flushed', 'budget'], rows: timings } }] : []),
+      {
+        table: {
+          headers: ['follower', 'phase', 'reason', 'observed', 'run', 'triggered', 'message'],
+          rows: result.outcomes.map(toOutcomeRow),
+        },
+      },
+      ...(timings.length > 0
+        ? [
+            { line: '' },
+            {
+              table: {
+                headers: ['follower', 'sha', 'observe→trigger', 'trigger→run done', 'run→flushed', 'budget'],
+                rows: timings,
+              },
+            },
+          ]
+        : []),
       { next: result.outcomes.map((o) => `branch-follower events --follower ${o.id}`) },
     ],
   };
@@ -104,17 +160,24 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
     .option('--confirm', 'act on the decisions')
     .option('--wait', 'follow closeout until success, failure or the budget')
     .option('--controller', 'run as the controller pod: in-cluster route, Lease held elsewhere = skip')
-    .addHelpText('after', '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 ' +
+        '--confirm --wait\n',
+    )
     .action(async (opts: RunOnceOptions) => {
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const followers = selectFollowers(loaded, opts);
       if (opts.dryRun && opts.confirm) throw usage('choose --dry-run or --confirm, not both');
-      if (!opts.confirm && (opts.wait || opts.controller)) throw usage('--wait and --controller act: they need --confirm');
+      if (!opts.confirm && (opts.wait || opts.controller))
+        throw usage('--wait and --controller act: they need --confirm');
       const dryRun = !opts.confirm;
       const g = ctx.globals();
       const client =
         opts.controller && !g.kubeconfig
-          ? (({ kc, route }) => new KubeClient(kc, route))(inClusterRoute(loaded.registry.controller.kubeRoute.requestTimeoutSeconds, ctx.io.env))
+          ? (({ kc, route }) => new KubeClient(kc, route))(
+              inClusterRoute(loaded.registry.controller.kubeRoute.requestTimeoutSeconds, ctx.io.env),
+            )
           : connect(ctx, loaded);
       const ports = {
         ...kubePorts(client, loaded.registry.controller, realClock),
@@ -131,8 +194,18 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       });
       if ('skipped' in result) {
         ctx.print({
-          data: { skipped: true, holder: result.skipped.holder, renewedAgoSeconds: Math.round(result.skipped.renewedAgoMs / 1000) },
-          human: [{ line: `skipped: lease held by ${result.skipped.holder} (renewed ${Math.round(result.skipped.renewedAgoMs / 1000)}s ago)` }],
+          data: {
+            skipped: true,
+            holder: result.skipped.holder,
+            renewedAgoSeconds: Math.round(result.skipped.renewedAgoMs / 1000),
+          },
+          human: [
+            {
+              line:
+                `skipped: lease held by ${result.skipped.holder} (renewed ` +
+                `${Math.round(result.skipped.renewedAgoMs / 1000)}s ago)`,
+            },
+          ],
         });
         return;
       }

@@ -13,7 +13,8 @@ function reportError(err: unknown, io: CliIo, debug: boolean): number {
     return ExitCode.InvalidInput;
   }
   if (err instanceof BranchFollowerError) {
-    const detail = err instanceof ConfigError ? err.message : `${err.message}${err.retryable ? ' (retrying may help)' : ''}`;
+    const detail =
+      err instanceof ConfigError ? err.message : `${err.message}${err.retryable ? ' (retrying may help)' : ''}`;
     io.stderr.write(`error: ${detail}\n`);
     if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
     return exitCodeOf(err);

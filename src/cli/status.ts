@@ -16,11 +16,19 @@ import type { VerbContext } from './verb.ts';
 const since = (t: string | null, now: number) => (t ? `${ageOf(t, now)} ago` : 'never');
 
 /** One follower's status row; a follower without a record has simply not been observed yet. */
-export function toStatusRow(f: FollowerConfig, index: number, record: StateRecord | { error: string } | undefined, next: string): string[] {
+export function toStatusRow(
+  f: FollowerConfig,
+  index: number,
+  record: StateRecord | { error: string } | undefined,
+  next: string,
+): string[] {
   const budget = `${f.closeout.budgetSeconds}s (followers[${index}].closeout.budgetSeconds)`;
   if (!record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', 'NotObserved', '-', budget, next];
-  if ('error' in record) return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', `Unreadable: ${record.error}`, '-', budget, next];
-  const inFlight = record.inFlight ? `${shortSha(record.inFlight.sha)} ${record.inFlight.runName ?? '(no run yet)'}` : '-';
+  if ('error' in record)
+    return [f.id, f.adapter, f.source.branch, '-', '-', '-', '-', `Unreadable: ${record.error}`, '-', budget, next];
+  const inFlight = record.inFlight
+    ? `${shortSha(record.inFlight.sha)} ${record.inFlight.runName ?? '(no run yet)'}`
+    : '-';
   return [
     f.id,
     f.adapter,
@@ -37,7 +45,12 @@ export function toStatusRow(f: FollowerConfig, index: number, record: StateRecor
 }
 
 /** The status words for one key: present, absent (why) or unknown (why); the value never reaches here. */
-function presence(secret: SecretView, namespace: string, ref: { name: string; key: string }, user: string): { presence: string; fingerprint: string | null } {
+function presence(
+  secret: SecretView,
+  namespace: string,
+  ref: { name: string; key: string },
+  user: string,
+): { presence: string; fingerprint: string | null } {
   const k = keyPresence(secret, { namespace, ...ref }, user);
   if (k.present) return { presence: 'present', fingerprint: k.fingerprint };
   return { presence: 'forbidden' in secret ? k.missing! : `absent (${k.missing})`, fingerprint: null };
@@ -54,11 +67,19 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
   const secrets = new Map<string, SecretView>();
-  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name])) secrets.set(name, await readSecret(client, ns, name));
+  for (const name of new Set([ssh.identity.name, ssh.knownHosts.name]))
+    secrets.set(name, await readSecret(client, ns, name));
   const identity = presence(secrets.get(ssh.identity.name)!, ns, ssh.identity, client.route.user);
   const knownHosts = presence(secrets.get(ssh.knownHosts.name)!, ns, ssh.knownHosts, client.route.user);
-  const cj = cronJob as (KubeObject & { spec: { schedule: string; timeZone?: string; suspend?: boolean }; status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] } }) | undefined;
-  const ls = lease as (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }) | undefined;
+  const cj = cronJob as
+    | (KubeObject & {
+        spec: { schedule: string; timeZone?: string; suspend?: boolean };
+        status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] };
+      })
+    | undefined;
+  const ls = lease as
+    | (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } })
+    | undefined;
   const data = (state?.data as Record<string, string> | undefined) ?? {};
   return {
     cronJob: cj && {
@@ -70,7 +91,12 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
       lastSuccessful: cj.status?.lastSuccessfulTime ?? null,
       activeJobs: cj.status?.active?.length ?? 0,
     },
-    lease: ls && { name: ls.metadata.name, holder: ls.spec?.holderIdentity ?? null, renewTime: ls.spec?.renewTime ?? null, durationSeconds: ls.spec?.leaseDurationSeconds ?? null },
+    lease: ls && {
+      name: ls.metadata.name,
+      holder: ls.spec?.holderIdentity ?? null,
+      renewTime: ls.spec?.renewTime ?? null,
+      durationSeconds: ls.spec?.leaseDurationSeconds ?? null,
+    },
     stateConfigMap: state && {
       name: state.metadata.name,
       created: state.metadata.creationTimestamp ?? null,
@@ -97,12 +123,36 @@ export function statusView(loaded: LoadedRegistry, context: string, s: Controlle
   const ns = c.namespace;
   const missing = 'not found: run branch-follower apply --confirm --wait';
   const rows: string[][] = [
-    [`CronJob ${ns}/${c.cronJob.name}`, s.cronJob ? `schedule "${s.cronJob.schedule}" ${s.cronJob.timeZone ?? ''}${s.cronJob.suspend ? ', SUSPENDED' : ''}, last schedule ${since(s.cronJob.lastSchedule, s.now)}, last success ${since(s.cronJob.lastSuccessful, s.now)}, ${s.cronJob.activeJobs} active` : missing],
-    [`Lease ${ns}/${c.lease.name}`, s.lease ? (s.lease.holder ? `held by ${s.lease.holder}, renewed ${since(s.lease.renewTime, s.now)}` : 'no holder') : missing],
-    [`ConfigMap ${ns}/${c.configMaps.state}`, s.stateConfigMap ? `age ${ageOf(s.stateConfigMap.created, s.now)}, ${s.stateConfigMap.records} records, ${s.stateConfigMap.bytes} bytes` : missing],
+    [
+      `CronJob ${ns}/${c.cronJob.name}`,
+      s.cronJob
+        ? `schedule "${s.cronJob.schedule}" ${s.cronJob.timeZone ?? ''}${s.cronJob.suspend ? ', SUSPENDED' : ''}, ` +
+          `last schedule ${since(s.cronJob.lastSchedule, s.now)}, last success ` +
+          `${since(s.cronJob.lastSuccessful, s.now)}, ${s.cronJob.activeJobs} active`
+        : missing,
+    ],
+    [
+      `Lease ${ns}/${c.lease.name}`,
+      s.lease
+        ? s.lease.holder
+          ? `held by ${s.lease.holder}, renewed ${since(s.lease.renewTime, s.now)}`
+          : 'no holder'
+        : missing,
+    ],
+    [
+      `ConfigMap ${ns}/${c.configMaps.state}`,
+      s.stateConfigMap
+        ? `age ${ageOf(s.stateConfigMap.created, s.now)}, ${s.stateConfigMap.records} records, ` +
+          `${s.stateConfigMap.bytes} bytes`
+        : missing,
+    ],
     ...(['identity', 'knownHosts'] as const).map((k) => {
       const ref = s.githubSsh[k];
-      return [`Secret ${ns}/${ref.secret}`, `key ${ref.key} ${ref.presence}${ref.fingerprint ? ` ${ref.fingerprint}` : ''} (source=yaml, sourceRef=controller.source.githubSsh.${k}, transport=${s.githubSsh.transport}, proxy=${s.githubSsh.proxyMode})`];
+      return [
+        `Secret ${ns}/${ref.secret}`,
+        `key ${ref.key} ${ref.presence}${ref.fingerprint ? ` ${ref.fingerprint}` : ''} ` +
+          `(source=yaml, sourceRef=controller.source.githubSsh.${k}, transport=${s.githubSsh.transport}, proxy=${s.githubSsh.proxyMode})`,
+      ];
     }),
   ];
   const followers = loaded.registry.followers.map((f, i) => {
@@ -112,12 +162,19 @@ export function statusView(loaded: LoadedRegistry, context: string, s: Controlle
     return { follower: f, index: i, record, next };
   });
   const known = new Set(loaded.registry.followers.map((f) => f.id));
-  const stale = Object.keys(s.records).filter((id) => !known.has(id)).sort();
+  const stale = Object.keys(s.records)
+    .filter((id) => !known.has(id))
+    .sort();
   return {
     data: {
       context,
       namespace: ns,
-      controller: { cronJob: s.cronJob ?? null, lease: s.lease ?? null, stateConfigMap: s.stateConfigMap ?? null, githubSsh: s.githubSsh },
+      controller: {
+        cronJob: s.cronJob ?? null,
+        lease: s.lease ?? null,
+        stateConfigMap: s.stateConfigMap ?? null,
+        githubSsh: s.githubSsh,
+      },
       followers: followers.map(({ follower, index, record, next }) => ({
         id: follower.id,
         adapter: follower.adapter,
@@ -135,12 +192,33 @@ export function statusView(loaded: LoadedRegistry, context: string, s: Controlle
       { line: '' },
       {
         table: {
-          headers: ['follower', 'adapter', 'branch', 'observed', 'target', 'triggered', 'succeeded', 'phase', 'in-flight', 'budget', 'next'],
-          rows: followers.map(({ follower, index, record, next }) => toStatusRow(follower, index, record && ('error' in record ? record : record.record), next)),
+          headers: [
+            'follower',
+            'adapter',
+            'branch',
+            'observed',
+            'target',
+            'triggered',
+            'succeeded',
+            'phase',
+            'in-flight',
+            'budget',
+            'next',
+          ],
+          rows: followers.map(({ follower, index, record, next }) =>
+            toStatusRow(follower, index, record && ('error' in record ? record : record.record), next),
+          ),
         },
       },
-      ...stale.map((id) => ({ line: `stale record "${id}" (no such follower): branch-follower cleanup-state --follower ${id} --confirm` })),
-      { next: ['branch-follower run-once --all --dry-run', `branch-follower events --follower ${loaded.registry.followers[0]!.id}`] },
+      ...stale.map((id) => ({
+        line: `stale record "${id}" (no such follower): branch-follower cleanup-state --follower ${id} --confirm`,
+      })),
+      {
+        next: [
+          'branch-follower run-once --all --dry-run',
+          `branch-follower events --follower ${loaded.registry.followers[0]!.id}`,
+        ],
+      },
     ],
   };
 }

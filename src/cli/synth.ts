@@ -7,7 +7,12 @@ import { replaceDir, type WrittenFile } from '../../synth/write-dist.ts';
 import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
-export function synthView(outDir: string, written: readonly WrittenFile[], kinds: ReadonlyMap<string, string>, raw: string): View {
+export function synthView(
+  outDir: string,
+  written: readonly WrittenFile[],
+  kinds: ReadonlyMap<string, string>,
+  raw: string,
+): View {
   const changed = written.filter((w) => w.change !== 'unchanged').length;
   return {
     data: { outDir, files: written },
@@ -42,7 +47,10 @@ export function registerSynth(program: Command, ctx: VerbContext): void {
         'files of objects no longer synthesized are removed. Nothing is written if the registry is invalid.',
     )
     .option('--out <dir>', 'directory to write, relative to the working directory', 'dist')
-    .addHelpText('after', '\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n',
+    )
     .action((opts: { out: string }) => {
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const manifests = synthesize(loaded);

@@ -32,7 +32,11 @@ export function validateView(loaded: LoadedRegistry): View {
     },
     raw: loaded.text,
     human: [
-      { line: `${loaded.file}: valid (${r.followers.length} followers, ${r.adapters.length} adapters, ${r.mirrors.length} mirrors)` },
+      {
+        line:
+          `${loaded.file}: valid (${r.followers.length} followers, ${r.adapters.length} adapters, ` +
+          `${r.mirrors.length} mirrors)`,
+      },
       {
         table: {
           headers: ['follower', 'enabled', 'adapter', 'source', 'mirror', 'target', 'budget'],
@@ -55,6 +59,9 @@ export function registerValidate(program: Command, ctx: VerbContext): void {
         'placeholders and budgets. Every problem is printed with its YAML path and file:line:column. ' +
         'Reads only; exit code 2 when anything is wrong.',
     )
-    .addHelpText('after', '\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n',
+    )
     .action(() => ctx.print(validateView(loadRegistry(ctx.globals().config, ctx.io.cwd))));
 }

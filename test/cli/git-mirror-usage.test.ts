@@ -9,12 +9,25 @@ describe('git-mirror usage errors (exit 2, nothing done)', () => {
     [['sync', '--mirror-dir', 'cache'], '--mirror-dir needs --local'],
     [['status', '--ssh-dir', 'keys'], '--ssh-dir needs --local'],
     [['flush', '--dry-run', '--confirm'], 'choose --dry-run or --confirm, not both'],
-    [['sync', '--local', '--confirm', '--wait'], '--wait follows a stage Job; with --local the stage runs in this process'],
+    [
+      ['sync', '--local', '--confirm', '--wait'],
+      '--wait follows a stage Job; with --local the stage runs in this process',
+    ],
     [['flush', '--wait'], '--wait follows the Job that --confirm creates: add --confirm'],
     [['sync', '--dry-run', '--wait'], '--wait follows the Job that --confirm creates'],
-    [['sync', '--local', '--dry-run', '--mirror', 'nope'], '--mirror: no mirror "nope" in config/cicd-branch-followers.yaml (mirrors: hwlab, agentrun, unidesk)'],
-    [['status', '--local', '--follower', 'nope'], '--follower: no follower "nope" in config/cicd-branch-followers.yaml (followers: hwlab-jd01-v03, agentrun-jd01-v02, web-probe-sentinel-master)'],
-    [['flush', '--local', '--dry-run', '--mirror', 'agentrun', '--follower', 'hwlab-jd01-v03'], '--follower hwlab-jd01-v03 is followed through mirror "hwlab", not --mirror agentrun'],
+    [
+      ['sync', '--local', '--dry-run', '--mirror', 'nope'],
+      '--mirror: no mirror "nope" in config/cicd-branch-followers.yaml (mirrors: hwlab, agentrun, unidesk)',
+    ],
+    [
+      ['status', '--local', '--follower', 'nope'],
+      '--follower: no follower "nope" in config/cicd-branch-followers.yaml (followers: hwlab-jd01-v03, ' +
+        'agentrun-jd01-v02, web-probe-sentinel-master)',
+    ],
+    [
+      ['flush', '--local', '--dry-run', '--mirror', 'agentrun', '--follower', 'hwlab-jd01-v03'],
+      '--follower hwlab-jd01-v03 is followed through mirror "hwlab", not --mirror agentrun',
+    ],
   ])('git-mirror %j', async (argv, message) => {
     const r = await cli(['git-mirror', ...argv]);
     expect(r.code).toBe(2);

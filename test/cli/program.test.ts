@@ -12,7 +12,18 @@ import { removeFixtures } from '../helpers/registry-fixture.ts';
 afterAll(removeFixtures);
 
 /** Every verb of the product specification's CLI section, plus validate. */
-const SPEC_VERBS = ['validate', 'synth', 'plan', 'apply', 'status', 'run-once', 'events', 'logs', 'cleanup-state', 'git-mirror'];
+const SPEC_VERBS = [
+  'validate',
+  'synth',
+  'plan',
+  'apply',
+  'status',
+  'run-once',
+  'events',
+  'logs',
+  'cleanup-state',
+  'git-mirror',
+];
 
 describe('the CLI program', () => {
   it('--help lists every verb and explains exit codes', async () => {
@@ -65,7 +76,11 @@ describe('validate', () => {
     const yaml = parseYaml((await cli(['validate', '-o', 'yaml'])).stdout);
     expect(json).toEqual(yaml);
     expect(json.valid).toBe(true);
-    expect(json.followers.map((f: { id: string }) => f.id)).toEqual(['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master']);
+    expect(json.followers.map((f: { id: string }) => f.id)).toEqual([
+      'hwlab-jd01-v03',
+      'agentrun-jd01-v02',
+      'web-probe-sentinel-master',
+    ]);
     expect(json.followers[0].resolvedTarget).toMatchObject({ node: 'JD01', lane: 'v03' });
     expect(JSON.parse((await cli(['validate', '--json'])).stdout)).toEqual(json);
   });
@@ -92,9 +107,15 @@ describe('validate', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^error: invalid configuration: 3 problems$/m);
-    expect(r.stderr).toMatch(/config\/cicd-branch-followers\.yaml:\d+:5: controller\.cronJob\.timeZone: required field is missing/);
-    expect(r.stderr).toMatch(/config\/cicd-branch-followers\.yaml:\d+:5: controller\.cronJob\.timezone: unknown field "timezone"/);
-    expect(r.stderr).toMatch(/config\/cicd-branch-followers\.yaml:\d+:22: followers\[0\]\.closeout\.budgetSeconds: .*greater than 0/);
+    expect(r.stderr).toMatch(
+      /config\/cicd-branch-followers\.yaml:\d+:5: controller\.cronJob\.timeZone: required field is missing/,
+    );
+    expect(r.stderr).toMatch(
+      /config\/cicd-branch-followers\.yaml:\d+:5: controller\.cronJob\.timezone: unknown field "timezone"/,
+    );
+    expect(r.stderr).toMatch(
+      /config\/cicd-branch-followers\.yaml:\d+:22: followers\[0\]\.closeout\.budgetSeconds: .*greater than 0/,
+    );
   });
 
   it('names a missing registry file', async () => {

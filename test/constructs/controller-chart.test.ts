@@ -4,7 +4,11 @@ import { ControllerChart } from '../../constructs/controller-chart.ts';
 import { controllerChartPropsOf } from '../../synth/props.ts';
 import { shippedRegistry } from '../../scripts/world/registry.ts';
 
-type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+type Obj = {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: any;
+};
 
 function synthChart(): Obj[] {
   const loaded = shippedRegistry();
@@ -21,7 +25,11 @@ function only(objs: Obj[], kind: string, name?: string): Obj {
 /** Every key path in an object, for "nowhere in the manifest" assertions. */
 function keysDeep(v: unknown, out: string[] = []): string[] {
   if (Array.isArray(v)) v.forEach((x) => keysDeep(x, out));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { out.push(k); keysDeep(x, out); }
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      out.push(k);
+      keysDeep(x, out);
+    }
   return out;
 }
 
@@ -84,8 +92,16 @@ describe('ControllerChart', () => {
       expect(pod).toMatchObject({ hostNetwork: false, hostPID: false, hostIPC: false, restartPolicy: 'Never' });
       const [clone] = pod.initContainers;
       expect(clone.command).toEqual([
-        'git', 'clone', '--depth', '1', '--single-branch', '--branch', 'master', '--',
-        'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git', '/opt/branch-follower/checkout',
+        'git',
+        'clone',
+        '--depth',
+        '1',
+        '--single-branch',
+        '--branch',
+        'master',
+        '--',
+        'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git',
+        '/opt/branch-follower/checkout',
       ]);
       const checkout = pod.volumes.find((v: any) => v.name === 'checkout');
       expect(checkout).toEqual({ name: 'checkout', emptyDir: { sizeLimit: '256Mi' } });
@@ -97,7 +113,15 @@ describe('ControllerChart', () => {
       const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
       const [pass] = pod.containers;
       expect(pass.workingDir).toBe('/opt/branch-follower/checkout');
-      expect(pass.command).toEqual(['node', 'src/cli/main.ts', 'run-once', '--all', '--confirm', '--wait', '--controller']);
+      expect(pass.command).toEqual([
+        'node',
+        'src/cli/main.ts',
+        'run-once',
+        '--all',
+        '--confirm',
+        '--wait',
+        '--controller',
+      ]);
       expect(pass.volumeMounts).toContainEqual({
         name: 'registry',
         mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml',
@@ -106,41 +130,78 @@ describe('ControllerChart', () => {
       });
       expect(pod.volumes).toContainEqual({
         name: 'registry',
-        configMap: { name: 'branch-follower-registry', items: [{ key: 'cicd-branch-followers.yaml', path: 'cicd-branch-followers.yaml' }] },
+        configMap: {
+          name: 'branch-follower-registry',
+          items: [{ key: 'cicd-branch-followers.yaml', path: 'cicd-branch-followers.yaml' }],
+        },
       });
     });
 
     it('meets the restricted Pod Security standard in every container', () => {
       const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
       expect(pod.securityContext).toEqual({
-        runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' },
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
       });
       for (const c of [...pod.initContainers, ...pod.containers]) {
         expect(c.securityContext, c.name).toEqual({
-          allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
         });
       }
       // the only writable paths are the EmptyDirs and, for the pass, the mirror cache claim
-      const writable = (c: any) => c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name).sort();
+      const writable = (c: any) =>
+        c.volumeMounts
+          .filter((m: any) => !m.readOnly)
+          .map((m: any) => m.name)
+          .sort();
       expect(writable(pod.initContainers[0])).toEqual(['checkout', 'tmp']);
       expect(writable(pod.containers[0])).toEqual(['checkout', 'git-mirror-cache', 'tmp']);
     });
 
     it('gives the pass the mirror cache claim and the githubSsh keys, for sync and flush in-process', () => {
-      // GIVEN controller.gitMirror and controller.source.githubSsh THEN the claim at mountPath, each key alone under sshMountPath
+      // GIVEN controller.gitMirror and controller.source.githubSsh THEN the claim at mountPath, each key alone under
+      // sshMountPath
       const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
       const mounts = pod.containers[0].volumeMounts;
       expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/var/lib/git-mirror' });
-      expect(mounts).toContainEqual({ name: 'github-ssh-identity', mountPath: '/etc/branch-follower/github-ssh/identity', readOnly: true });
-      expect(mounts).toContainEqual({ name: 'github-ssh-known-hosts', mountPath: '/etc/branch-follower/github-ssh/known-hosts', readOnly: true });
-      expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false } });
+      expect(mounts).toContainEqual({
+        name: 'github-ssh-identity',
+        mountPath: '/etc/branch-follower/github-ssh/identity',
+        readOnly: true,
+      });
+      expect(mounts).toContainEqual({
+        name: 'github-ssh-known-hosts',
+        mountPath: '/etc/branch-follower/github-ssh/known-hosts',
+        readOnly: true,
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'git-mirror-cache',
+        persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false },
+      });
       expect(pod.volumes).toContainEqual({
         name: 'github-ssh-identity',
-        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440, optional: true },
+        secret: {
+          secretName: 'git-mirror-github-ssh',
+          items: [{ key: 'id_ed25519', path: 'id_ed25519' }],
+          defaultMode: 0o440,
+          optional: true,
+        },
       });
       expect(pod.volumes).toContainEqual({
         name: 'github-ssh-known-hosts',
-        secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440, optional: true },
+        secret: {
+          secretName: 'git-mirror-github-ssh',
+          items: [{ key: 'known_hosts', path: 'known_hosts' }],
+          defaultMode: 0o440,
+          optional: true,
+        },
       });
       // 0440 files are readable by the non-root user only through the pod's fsGroup
       expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
@@ -149,8 +210,14 @@ describe('ControllerChart', () => {
     it('runs as the controller ServiceAccount with resources from the registry', () => {
       const pod = only(synthChart(), 'CronJob').spec.jobTemplate.spec.template.spec;
       expect(pod.serviceAccountName).toBe('branch-follower');
-      expect(pod.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } });
-      expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      expect(pod.containers[0].resources).toEqual({
+        requests: { cpu: '100m', memory: '192Mi' },
+        limits: { cpu: '1', memory: '512Mi' },
+      });
+      expect(pod.initContainers[0].resources).toEqual({
+        requests: { cpu: '50m', memory: '64Mi' },
+        limits: { cpu: '500m', memory: '256Mi' },
+      });
     });
   });
 
@@ -158,8 +225,18 @@ describe('ControllerChart', () => {
     it('grants only its Lease, its state ConfigMap and Event creation, by resourceName', () => {
       const role = only(synthChart(), 'Role');
       expect(role.rules).toEqual([
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update'], resourceNames: ['branch-follower-leader'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'update'], resourceNames: ['branch-follower-state'] },
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          verbs: ['get', 'update'],
+          resourceNames: ['branch-follower-leader'],
+        },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          verbs: ['get', 'update'],
+          resourceNames: ['branch-follower-state'],
+        },
         { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
       ]);
     });

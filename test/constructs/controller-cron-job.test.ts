@@ -37,46 +37,94 @@ describe('ControllerCronJob', () => {
     const chart = Testing.chart();
     const cj = new ControllerCronJob(chart, 'cj', props);
     const [obj] = Testing.synth(chart) as any[];
-    expect(obj.spec).toMatchObject({ schedule: '*/5 * * * *', timeZone: 'Europe/Berlin', suspend: true, startingDeadlineSeconds: 20 });
+    expect(obj.spec).toMatchObject({
+      schedule: '*/5 * * * *',
+      timeZone: 'Europe/Berlin',
+      suspend: true,
+      startingDeadlineSeconds: 20,
+    });
     expect(obj.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 200, backoffLimit: 1 });
     const pod = obj.spec.jobTemplate.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 3000 });
     expect(pod.initContainers[0].command.slice(-2)).toEqual(['git://mirror/x.git', '/app/checkout']);
-    expect(pod.containers[0].volumeMounts[2]).toMatchObject({ mountPath: '/app/checkout/config/r.yaml', subPath: 'r.yaml' });
+    expect(pod.containers[0].volumeMounts[2]).toMatchObject({
+      mountPath: '/app/checkout/config/r.yaml',
+      subPath: 'r.yaml',
+    });
     expect(pod.volumes[1]).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '8Mi' } });
     expect(cj.checkoutDir).toBe('/app/checkout');
   });
 
-  it('mounts the mirror cache claim read-write and each githubSsh key read-only, for the in-process sync and flush', () => {
-    // GIVEN gitMirror props WHEN synthesized THEN the pass container sees the claim and exactly the two keys
-    const chart = Testing.chart();
-    new ControllerCronJob(chart, 'cj', props);
-    const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
-    expect(pod.securityContext.fsGroup).toBe(3000);
-    const mounts = pod.containers[0].volumeMounts;
-    expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/srv/mirror' });
-    expect(mounts).toContainEqual({ name: 'github-ssh-identity', mountPath: '/etc/ssh-keys/identity', readOnly: true });
-    expect(mounts).toContainEqual({ name: 'github-ssh-known-hosts', mountPath: '/etc/ssh-keys/known-hosts', readOnly: true });
-    expect(pod.volumes).toContainEqual({ name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false } });
-    expect(pod.volumes).toContainEqual({ name: 'github-ssh-identity', secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440, optional: true } });
-    expect(pod.volumes).toContainEqual({ name: 'github-ssh-known-hosts', secret: { secretName: 'kh-secret', items: [{ key: 'hosts', path: 'hosts' }], defaultMode: 0o440, optional: true } });
-    // the clone needs none of it
-    expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
-  });
+  it(
+    'mounts the mirror cache claim read-write and each githubSsh key read-only, for the in-process ' + 'sync and flush',
+    () => {
+      // GIVEN gitMirror props WHEN synthesized THEN the pass container sees the claim and exactly the two keys
+      const chart = Testing.chart();
+      new ControllerCronJob(chart, 'cj', props);
+      const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
+      expect(pod.securityContext.fsGroup).toBe(3000);
+      const mounts = pod.containers[0].volumeMounts;
+      expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/srv/mirror' });
+      expect(mounts).toContainEqual({
+        name: 'github-ssh-identity',
+        mountPath: '/etc/ssh-keys/identity',
+        readOnly: true,
+      });
+      expect(mounts).toContainEqual({
+        name: 'github-ssh-known-hosts',
+        mountPath: '/etc/ssh-keys/known-hosts',
+        readOnly: true,
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'git-mirror-cache',
+        persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false },
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'github-ssh-identity',
+        secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440, optional: true },
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'github-ssh-known-hosts',
+        secret: {
+          secretName: 'kh-secret',
+          items: [{ key: 'hosts', path: 'hosts' }],
+          defaultMode: 0o440,
+          optional: true,
+        },
+      });
+      // the clone needs none of it
+      expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
+    },
+  );
 
   it.each([
-    [{ mountPath: '/etc/ssh-keys/cache' }, 'gitMirror.mountPath "/etc/ssh-keys/cache" and gitMirror.sshMountPath "/etc/ssh-keys" must not contain one another'],
-    [{ mountPath: '/app/checkout/cache' }, 'gitMirror.mountPath "/app/checkout/cache" must not overlap the checkout (/app/checkout) nor be or hold /tmp'],
-    [{ sshMountPath: '/tmp' }, 'gitMirror.sshMountPath "/tmp" must not overlap the checkout (/app/checkout) nor be or hold /tmp'],
+    [
+      { mountPath: '/etc/ssh-keys/cache' },
+      'gitMirror.mountPath "/etc/ssh-keys/cache" and gitMirror.sshMountPath "/etc/ssh-keys" must not contain ' +
+        'one another',
+    ],
+    [
+      { mountPath: '/app/checkout/cache' },
+      'gitMirror.mountPath "/app/checkout/cache" must not overlap the checkout (/app/checkout) nor be or hold /tmp',
+    ],
+    [
+      { sshMountPath: '/tmp' },
+      'gitMirror.sshMountPath "/tmp" must not overlap the checkout (/app/checkout) nor be or hold /tmp',
+    ],
   ])('refuses mount paths that would shadow one another (%o)', (over, message) => {
     const chart = Testing.chart();
-    expect(() => new ControllerCronJob(chart, 'cj', { ...props, gitMirror: { ...props.gitMirror, ...over } })).toThrow(message);
-  });
-
-  it.each(['/etc/registry.yaml', '../outside.yaml'])('refuses a registry overlay path outside the checkout (%s)', (overlayPath) => {
-    const chart = Testing.chart();
-    expect(() => new ControllerCronJob(chart, 'cj', { ...props, registry: { ...props.registry, overlayPath } })).toThrow(
-      `registry.overlayPath must be a path inside the checkout, got "${overlayPath}"`,
+    expect(() => new ControllerCronJob(chart, 'cj', { ...props, gitMirror: { ...props.gitMirror, ...over } })).toThrow(
+      message,
     );
   });
+
+  it.each(['/etc/registry.yaml', '../outside.yaml'])(
+    'refuses a registry overlay path outside the checkout (%s)',
+    (overlayPath) => {
+      const chart = Testing.chart();
+      expect(
+        () => new ControllerCronJob(chart, 'cj', { ...props, registry: { ...props.registry, overlayPath } }),
+      ).toThrow(`registry.overlayPath must be a path inside the checkout, got "${overlayPath}"`);
+    },
+  );
 });

@@ -9,15 +9,23 @@ import { ROOT } from '../../scripts/world/registry.ts';
 const CLI = join(ROOT, 'src/cli/main.ts');
 
 function readTree(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
 }
 
 function synthTo(out: string, env: Record<string, string> = {}, cwd = ROOT): void {
-  execFileSync(process.execPath, [CLI, '--config', join(ROOT, 'config/cicd-branch-followers.yaml'), 'synth', '--out', out], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: 'pipe',
-  });
+  execFileSync(
+    process.execPath,
+    [CLI, '--config', join(ROOT, 'config/cicd-branch-followers.yaml'), 'synth', '--out', out],
+    {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+    },
+  );
 }
 
 describe('dist/', () => {
@@ -64,10 +72,20 @@ describe('replaceDir', () => {
     writeFileSync(join(dir, 'gone.yaml'), 'old');
     writeFileSync(join(dir, 'same.yaml'), 'same');
     writeFileSync(join(dir, 'changed.yaml'), 'v1');
-    const changes = replaceDir(dir, new Map([['same.yaml', 'same'], ['changed.yaml', 'v2'], ['new.yaml', 'n']]));
+    const changes = replaceDir(
+      dir,
+      new Map([
+        ['same.yaml', 'same'],
+        ['changed.yaml', 'v2'],
+        ['new.yaml', 'n'],
+      ]),
+    );
     expect(readTree(dir)).toEqual({ 'changed.yaml': 'v2', 'new.yaml': 'n', 'same.yaml': 'same' });
     expect(changes.map((c) => [c.file, c.change])).toEqual([
-      ['changed.yaml', 'updated'], ['gone.yaml', 'removed'], ['new.yaml', 'created'], ['same.yaml', 'unchanged'],
+      ['changed.yaml', 'updated'],
+      ['gone.yaml', 'removed'],
+      ['new.yaml', 'created'],
+      ['same.yaml', 'unchanged'],
     ]);
   });
 
@@ -77,7 +95,15 @@ describe('replaceDir', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.yaml'), 'old');
     // A file name that cannot be created (a directory path inside the staging dir) makes the write fail.
-    expect(() => replaceDir(dir, new Map([['a.yaml', 'new'], ['missing/b.yaml', 'x']]))).toThrow();
+    expect(() =>
+      replaceDir(
+        dir,
+        new Map([
+          ['a.yaml', 'new'],
+          ['missing/b.yaml', 'x'],
+        ]),
+      ),
+    ).toThrow();
     expect(readTree(dir)).toEqual({ 'a.yaml': 'old' });
     expect(readdirSync(parent)).toEqual(['dist']);
   });

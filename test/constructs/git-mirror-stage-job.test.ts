@@ -24,19 +24,46 @@ describe('GitMirrorStageJob', () => {
     const job = synthJob(shippedProps());
     const [c] = job.spec.template.spec.containers;
     expect(c.name).toBe('git-mirror-sync');
-    expect(c.command).toEqual(['node', 'src/cli/main.ts', 'git-mirror', 'sync', '--local', '--mirror-dir', '/var/lib/git-mirror', '--confirm']);
+    expect(c.command).toEqual([
+      'node',
+      'src/cli/main.ts',
+      'git-mirror',
+      'sync',
+      '--local',
+      '--mirror-dir',
+      '/var/lib/git-mirror',
+      '--confirm',
+    ]);
     expect(c.workingDir).toBe('/opt/branch-follower/checkout');
     // no proxy or credentials from the environment: the transport reads the registry
-    expect(c.env).toEqual([{ name: 'HOME', value: '/tmp' }, { name: 'GIT_TERMINAL_PROMPT', value: '0' }]);
+    expect(c.env).toEqual([
+      { name: 'HOME', value: '/tmp' },
+      { name: 'GIT_TERMINAL_PROMPT', value: '0' },
+    ]);
   });
 
   it('passes on the mirror and follower the operator gave; status takes no --confirm', () => {
     const flush = synthJob(shippedProps({ stage: 'flush', mirror: 'hwlab', follower: 'hwlab-jd01-v03' }));
     expect(flush.spec.template.spec.containers[0].command.slice(3)).toEqual([
-      'flush', '--local', '--mirror-dir', '/var/lib/git-mirror', '--confirm', '--mirror', 'hwlab', '--follower', 'hwlab-jd01-v03',
+      'flush',
+      '--local',
+      '--mirror-dir',
+      '/var/lib/git-mirror',
+      '--confirm',
+      '--mirror',
+      'hwlab',
+      '--follower',
+      'hwlab-jd01-v03',
     ]);
     const status = synthJob(shippedProps({ stage: 'status', follower: 'agentrun-jd01-v02' }));
-    expect(status.spec.template.spec.containers[0].command.slice(3)).toEqual(['status', '--local', '--mirror-dir', '/var/lib/git-mirror', '--follower', 'agentrun-jd01-v02']);
+    expect(status.spec.template.spec.containers[0].command.slice(3)).toEqual([
+      'status',
+      '--local',
+      '--mirror-dir',
+      '/var/lib/git-mirror',
+      '--follower',
+      'agentrun-jd01-v02',
+    ]);
   });
 
   it('takes its deadlines, retries, TTL and resources from controller.gitMirror', () => {
@@ -59,11 +86,21 @@ describe('GitMirrorStageJob', () => {
     const pod = synthJob(shippedProps()).spec.template.spec;
     expect(pod.serviceAccountName).toBe('branch-follower');
     expect(pod.automountServiceAccountToken).toBe(false);
-    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod).toMatchObject({ hostNetwork: false, hostPID: false, hostIPC: false, enableServiceLinks: false });
     for (const c of [...pod.initContainers, ...pod.containers]) {
       expect(c.securityContext, c.name).toEqual({
-        allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
       });
     }
   });
@@ -71,11 +108,22 @@ describe('GitMirrorStageJob', () => {
   it('clones the controller source and overlays the registry as the CronJob does', () => {
     const pod = synthJob(shippedProps()).spec.template.spec;
     expect(pod.initContainers[0].command).toEqual([
-      'git', 'clone', '--depth', '1', '--single-branch', '--branch', 'master', '--',
-      'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git', '/opt/branch-follower/checkout',
+      'git',
+      'clone',
+      '--depth',
+      '1',
+      '--single-branch',
+      '--branch',
+      'master',
+      '--',
+      'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git',
+      '/opt/branch-follower/checkout',
     ]);
     expect(pod.containers[0].volumeMounts).toContainEqual({
-      name: 'registry', mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml', subPath: 'cicd-branch-followers.yaml', readOnly: true,
+      name: 'registry',
+      mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml',
+      subPath: 'cicd-branch-followers.yaml',
+      readOnly: true,
     });
   });
 
@@ -84,15 +132,36 @@ describe('GitMirrorStageJob', () => {
     expect(pod.containers[0].volumeMounts).toEqual([
       { name: 'checkout', mountPath: '/opt/branch-follower/checkout' },
       { name: 'tmp', mountPath: '/tmp' },
-      { name: 'registry', mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml', subPath: 'cicd-branch-followers.yaml', readOnly: true },
+      {
+        name: 'registry',
+        mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml',
+        subPath: 'cicd-branch-followers.yaml',
+        readOnly: true,
+      },
       { name: 'git-mirror-cache', mountPath: '/var/lib/git-mirror' },
       { name: 'github-ssh-identity', mountPath: '/etc/branch-follower/github-ssh/identity', readOnly: true },
       { name: 'github-ssh-known-hosts', mountPath: '/etc/branch-follower/github-ssh/known-hosts', readOnly: true },
     ]);
     expect(pod.volumes.slice(3)).toEqual([
       { name: 'git-mirror-cache', persistentVolumeClaim: { claimName: 'git-mirror-cache', readOnly: false } },
-      { name: 'github-ssh-identity', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'id_ed25519', path: 'id_ed25519' }], defaultMode: 0o440, optional: true } },
-      { name: 'github-ssh-known-hosts', secret: { secretName: 'git-mirror-github-ssh', items: [{ key: 'known_hosts', path: 'known_hosts' }], defaultMode: 0o440, optional: true } },
+      {
+        name: 'github-ssh-identity',
+        secret: {
+          secretName: 'git-mirror-github-ssh',
+          items: [{ key: 'id_ed25519', path: 'id_ed25519' }],
+          defaultMode: 0o440,
+          optional: true,
+        },
+      },
+      {
+        name: 'github-ssh-known-hosts',
+        secret: {
+          secretName: 'git-mirror-github-ssh',
+          items: [{ key: 'known_hosts', path: 'known_hosts' }],
+          defaultMode: 0o440,
+          optional: true,
+        },
+      },
     ]);
   });
 
@@ -112,13 +181,19 @@ describe('GitMirrorStageJob', () => {
 
   it('refuses a name that is not a DNS-1123 label, and --follower on sync', () => {
     const chart = Testing.chart();
-    expect(() => new GitMirrorStageJob(chart, 'a', { ...shippedProps(), name: `${'x'.repeat(60)}-toolong` })).toThrow(/must be a DNS-1123 label of at most 63 characters/);
+    expect(() => new GitMirrorStageJob(chart, 'a', { ...shippedProps(), name: `${'x'.repeat(60)}-toolong` })).toThrow(
+      /must be a DNS-1123 label of at most 63 characters/,
+    );
     expect(() => new GitMirrorStageJob(chart, 'b', { ...shippedProps(), name: 'Upper' })).toThrow(/got "Upper"/);
-    expect(() => new GitMirrorStageJob(chart, 'c', shippedProps({ follower: 'hwlab-jd01-v03' }))).toThrow('follower applies to flush and status only');
+    expect(() => new GitMirrorStageJob(chart, 'c', shippedProps({ follower: 'hwlab-jd01-v03' }))).toThrow(
+      'follower applies to flush and status only',
+    );
   });
 
   it('synthesizeStageJob gives the same object as the construct, in memory', () => {
-    expect(synthesizeStageJob(shippedRegistry(), { stage: 'sync', name: NAME, mirror: undefined, follower: undefined })).toEqual(synthJob(shippedProps()));
+    expect(
+      synthesizeStageJob(shippedRegistry(), { stage: 'sync', name: NAME, mirror: undefined, follower: undefined }),
+    ).toEqual(synthJob(shippedProps()));
   });
 });
 

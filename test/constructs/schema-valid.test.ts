@@ -36,12 +36,20 @@ describe('synthesized objects against the Kubernetes OpenAPI schemas', () => {
 
   // The stage Jobs are not in dist/ (each run creates its own), but they are checked the same way.
   const stageJobs = GIT_MIRROR_STAGES.map((stage) =>
-    synthesizeStageJob(shippedRegistry(), { stage, name: `branch-follower-mirror-${stage}-a1b2c`, mirror: 'hwlab', follower: stage === 'sync' ? undefined : 'hwlab-jd01-v03' }),
+    synthesizeStageJob(shippedRegistry(), {
+      stage,
+      name: `branch-follower-mirror-${stage}-a1b2c`,
+      mirror: 'hwlab',
+      follower: stage === 'sync' ? undefined : 'hwlab-jd01-v03',
+    }),
   );
 
-  it.each(stageJobs.map((m) => [`git-mirror stage Job ${m.metadata.name}`, m] as const))('%s is schema-valid', (_, m) => {
-    expect(() => validate(m)).not.toThrow();
-  });
+  it.each(stageJobs.map((m) => [`git-mirror stage Job ${m.metadata.name}`, m] as const))(
+    '%s is schema-valid',
+    (_, m) => {
+      expect(() => validate(m)).not.toThrow();
+    },
+  );
 
   it('the validator does reject a broken object (so the checks above can fail)', () => {
     const cronJob = manifests.find((m) => m.kind === 'CronJob')!;

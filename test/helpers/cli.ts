@@ -12,12 +12,20 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process with captured streams, as a user in `cwd` would. */
-export async function cli(argv: string[], opts: { cwd?: string; entry?: Entry; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export async function cli(
+  argv: string[],
+  opts: { cwd?: string; entry?: Entry; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(
     argv,
-    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: opts.cwd ?? ROOT, env: opts.env ?? {} },
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? {},
+    },
     opts.entry ?? 'branch-follower',
   );
   return { code, stdout, stderr };

@@ -26,7 +26,11 @@ export function clusterFixture(namespace: string, edits: readonly Edit[] = []): 
 
 /** The admin's client, as the tests see the cluster. */
 export function adminClient(): KubeClient {
-  const { kc, route } = resolveRoute({ kubeconfig: kubeconfig() }, { context: 'envtest', requestTimeoutSeconds: 10 }, {});
+  const { kc, route } = resolveRoute(
+    { kubeconfig: kubeconfig() },
+    { context: 'envtest', requestTimeoutSeconds: 10 },
+    {},
+  );
   return new KubeClient(kc, route);
 }
 
@@ -43,7 +47,9 @@ export async function serviceAccountKubeconfig(dir: string, namespace: string, s
   const ca = /certificate-authority-data: (\S+)/.exec(admin_)![1];
   const server = inject('controlPlane').server;
   const file = join(dir, `kubeconfig-${sa}`);
-  writeFileSync(file, `apiVersion: v1
+  writeFileSync(
+    file,
+    `apiVersion: v1
 kind: Config
 clusters:
 - name: envtest
@@ -55,7 +61,8 @@ contexts:
 - name: unidesk-jd01
   context: { cluster: envtest, user: ${sa} }
 current-context: unidesk-jd01
-`);
+`,
+  );
   return file;
 }
 
@@ -80,11 +87,18 @@ export const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletec
 
 /** resourceVersion of every object, keyed `Kind/name`. */
 export function versions(objs: readonly (KubeObject | undefined)[]): Record<string, string | undefined> {
-  return Object.fromEntries(objs.filter((o): o is KubeObject => o !== undefined).map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
+  return Object.fromEntries(
+    objs
+      .filter((o): o is KubeObject => o !== undefined)
+      .map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]),
+  );
 }
 
 /** A namespace with the controller applied from a registry copy (plus `edits`); its name and the copy's root. */
-export async function appliedFixture(prefix: string, edits: readonly Edit[] = []): Promise<{ ns: string; root: string }> {
+export async function appliedFixture(
+  prefix: string,
+  edits: readonly Edit[] = [],
+): Promise<{ ns: string; root: string }> {
   const ns = uniqueNamespace(prefix);
   const root = clusterFixture(ns, edits);
   const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });

@@ -13,12 +13,38 @@ import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upst
 
 /** The shipped mirrors: cachePath (also the upstream path) and the branch its follower follows. */
 export const MIRRORS = [
-  { id: 'hwlab', path: 'pikasTech/HWLAB.git', branch: 'v0.3', follower: 'hwlab-jd01-v03', adapter: 'hwlab-node-runtime', gitopsRef: 'refs/heads/gitops/jd01-v03' },
-  { id: 'agentrun', path: 'pikasTech/agentrun.git', branch: 'v0.2', follower: 'agentrun-jd01-v02', adapter: 'agentrun-yaml-lane', gitopsRef: 'refs/heads/gitops/jd01-v02' },
-  { id: 'unidesk', path: 'pikasTech/unidesk.git', branch: 'master', follower: 'web-probe-sentinel-master', adapter: 'web-probe-sentinel-cicd', gitopsRef: 'refs/heads/gitops/jd01-web-probe-sentinel' },
+  {
+    id: 'hwlab',
+    path: 'pikasTech/HWLAB.git',
+    branch: 'v0.3',
+    follower: 'hwlab-jd01-v03',
+    adapter: 'hwlab-node-runtime',
+    gitopsRef: 'refs/heads/gitops/jd01-v03',
+  },
+  {
+    id: 'agentrun',
+    path: 'pikasTech/agentrun.git',
+    branch: 'v0.2',
+    follower: 'agentrun-jd01-v02',
+    adapter: 'agentrun-yaml-lane',
+    gitopsRef: 'refs/heads/gitops/jd01-v02',
+  },
+  {
+    id: 'unidesk',
+    path: 'pikasTech/unidesk.git',
+    branch: 'master',
+    follower: 'web-probe-sentinel-master',
+    adapter: 'web-probe-sentinel-cicd',
+    gitopsRef: 'refs/heads/gitops/jd01-web-probe-sentinel',
+  },
 ] as const;
 
-const IDENTITY = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@test.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@test.invalid' };
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@test.invalid',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@test.invalid',
+};
 
 export interface LocalWorld {
   readonly ssh: SshUpstream;
@@ -46,9 +72,15 @@ export function localEdits(ssh: SshUpstream, proxyPort: number, sshDir: string, 
     { from: 'host: ssh.github.com', to: 'host: 127.0.0.1' },
     { from: 'port: 443', to: `port: ${ssh.port}` },
     { from: '      user: git\n', to: `      user: ${ssh.user}\n` },
-    { from: 'url: http://egress-proxy.unidesk-system.svc.cluster.local:3128', to: `url: http://127.0.0.1:${proxyPort}` },
+    {
+      from: 'url: http://egress-proxy.unidesk-system.svc.cluster.local:3128',
+      to: `url: http://127.0.0.1:${proxyPort}`,
+    },
     { from: 'sshMountPath: /etc/branch-follower/github-ssh', to: `sshMountPath: ${sshDir}` },
-    ...MIRRORS.map((m) => ({ from: `upstream: ssh://git@ssh.github.com:443/${m.path}`, to: `upstream: ${ssh.repoUrl(m.path)}` })),
+    ...MIRRORS.map((m) => ({
+      from: `upstream: ssh://git@ssh.github.com:443/${m.path}`,
+      to: `upstream: ${ssh.repoUrl(m.path)}`,
+    })),
     ...extra,
   ];
 }
@@ -63,7 +95,8 @@ export async function startLocalWorld(): Promise<LocalWorld> {
   mkdirSync(join(sshDir, 'known-hosts'), { recursive: true });
   copyFileSync(ssh.identityFile, join(sshDir, 'identity', 'id_ed25519'));
   copyFileSync(ssh.knownHostsFile, join(sshDir, 'known-hosts', 'known_hosts'));
-  const cacheGit = (path: string, args: readonly string[]) => hermeticGit([`--git-dir=${join(mirrorDir, path)}`, ...args], { home: base, env: IDENTITY });
+  const cacheGit = (path: string, args: readonly string[]) =>
+    hermeticGit([`--git-dir=${join(mirrorDir, path)}`, ...args], { home: base, env: IDENTITY });
   for (const m of MIRRORS) {
     await ssh.createRepo(m.path);
     await ssh.commit(m.path, m.branch, `${m.id} one`);
@@ -81,7 +114,12 @@ export async function startLocalWorld(): Promise<LocalWorld> {
     cacheGit,
     async cacheRefs(path) {
       const out = await cacheGit(path, ['for-each-ref', '--format=%(refname) %(objectname)']);
-      return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+      return Object.fromEntries(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ') as [string, string]),
+      );
     },
     env: { PATH: process.env.PATH },
     async dispose() {

@@ -18,7 +18,8 @@ export async function waitForJob(ns: string, selector: string, timeoutMs = 20_00
   for (;;) {
     const jobs = await adminClient().list(JOB, ns, selector);
     if (jobs.length === 1) return jobs[0]!.metadata.name;
-    if (jobs.length > 1) throw new Error(`expected one Job (${selector}) in ${ns}, found ${jobs.map((j) => j.metadata.name).join(', ')}`);
+    if (jobs.length > 1)
+      throw new Error(`expected one Job (${selector}) in ${ns}, found ${jobs.map((j) => j.metadata.name).join(', ')}`);
     if (Date.now() > deadline) throw new Error(`no Job (${selector}) appeared in ${ns} within ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -27,19 +28,35 @@ export async function waitForJob(ns: string, selector: string, timeoutMs = 20_00
 /** The one git-mirror stage Job in `ns`. */
 export const waitForStageJob = (ns: string, timeoutMs?: number) => waitForJob(ns, STAGE_JOBS, timeoutMs);
 
-async function putStatus(ns: string, name: string, status: (prev: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+async function putStatus(
+  ns: string,
+  name: string,
+  status: (prev: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
   const admin = adminClient();
   const job = (await admin.get(JOB, ns, name))!;
   const body: KubeObject = { ...job, status: status((job.status as Record<string, unknown> | undefined) ?? {}) };
   const path = `${objectPath(JOB, ns, name)}/status`;
-  const res = await admin.raw('PUT', path, { verb: 'update', resource: `Job ${ns}/${name} status`, context: 'envtest', server: admin.route.server }, {
-    contentType: 'application/json',
-    data: JSON.stringify(body),
-  });
+  const res = await admin.raw(
+    'PUT',
+    path,
+    { verb: 'update', resource: `Job ${ns}/${name} status`, context: 'envtest', server: admin.route.server },
+    {
+      contentType: 'application/json',
+      data: JSON.stringify(body),
+    },
+  );
   if (res.status !== 200) throw new Error(`PUT ${path}: HTTP ${res.status}: ${res.body}`);
 }
 
-const condition = (type: string, reason: string, message: string, at: string) => ({ type, status: 'True', reason, message, lastProbeTime: at, lastTransitionTime: at });
+const condition = (type: string, reason: string, message: string, at: string) => ({
+  type,
+  status: 'True',
+  reason,
+  message,
+  lastProbeTime: at,
+  lastTransitionTime: at,
+});
 
 /** The pod started: startTime and one active pod. */
 export function startJob(ns: string, name: string): Promise<void> {
@@ -82,6 +99,11 @@ export function failJob(ns: string, name: string): Promise<void> {
 /** A copy without `false` values: the API server omits false booleans of non-pointer fields (omitempty). */
 export function dropFalse(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(dropFalse);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== false).map(([k, x]) => [k, dropFalse(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== false)
+        .map(([k, x]) => [k, dropFalse(x)]),
+    );
   return v;
 }

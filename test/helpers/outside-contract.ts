@@ -21,45 +21,62 @@ export interface OutsideSubject {
 
 export function outsideContract(name: string, make: () => Promise<OutsideSubject>, timeoutMs: number): void {
   describe(`${name}: the mirror and adapter ports`, () => {
-    it('sync brings a push into the cache with its snapshot, trigger starts a run the status shows, flush puts the published GitOps commit upstream', async () => {
-      const w = await make();
-      const f = w.follower;
-      const look = async () => {
-        const v = (await w.mirror.observe([f])).get(f.id);
-        if (!v || 'error' in v) throw new Error(`observe failed: ${JSON.stringify(v)}`);
-        return v;
-      };
-      const sha = await w.pushUpstream();
-      expect((await look()).tip).not.toBe(sha);
+    it(
+      'sync brings a push into the cache with its snapshot, trigger starts a run the status shows, flush puts the ' +
+        'published GitOps commit upstream',
+      async () => {
+        const w = await make();
+        const f = w.follower;
+        const look = async () => {
+          const v = (await w.mirror.observe([f])).get(f.id);
+          if (!v || 'error' in v) throw new Error(`observe failed: ${JSON.stringify(v)}`);
+          return v;
+        };
+        const sha = await w.pushUpstream();
+        expect((await look()).tip).not.toBe(sha);
 
-      const synced = (await w.mirror.sync([f.source.mirror])).get(f.source.mirror);
-      expect(synced).toMatchObject({ summary: expect.stringContaining('1 snapshot(s) created') });
-      const seen = await look();
-      const ref = snapshotRefName(f.adapter, f.source.branch, sha);
-      expect(seen).toMatchObject({ tip: sha, snapshotRef: ref, snapshotPresent: true });
-      expect((await w.mirror.sync([f.source.mirror])).get(f.source.mirror)).toMatchObject({ summary: expect.stringContaining('0 snapshot(s) created') });
+        const synced = (await w.mirror.sync([f.source.mirror])).get(f.source.mirror);
+        expect(synced).toMatchObject({ summary: expect.stringContaining('1 snapshot(s) created') });
+        const seen = await look();
+        const ref = snapshotRefName(f.adapter, f.source.branch, sha);
+        expect(seen).toMatchObject({ tip: sha, snapshotRef: ref, snapshotPresent: true });
+        expect((await w.mirror.sync([f.source.mirror])).get(f.source.mirror)).toMatchObject({
+          summary: expect.stringContaining('0 snapshot(s) created'),
+        });
 
-      const before = await w.adapters.status(f, sha, ref);
-      expect(before).toMatchObject({ status: { run: null } });
-      const sent = await w.adapters.trigger(f, sha, ref);
-      if ('error' in sent) throw new Error(`trigger failed: ${sent.error}`);
-      expect(sent.runName).not.toBe('');
-      expect(await w.adapters.status(f, sha, ref)).toMatchObject({ status: { run: { name: sent.runName, sha } } });
+        const before = await w.adapters.status(f, sha, ref);
+        expect(before).toMatchObject({ status: { run: null } });
+        const sent = await w.adapters.trigger(f, sha, ref);
+        if ('error' in sent) throw new Error(`trigger failed: ${sent.error}`);
+        expect(sent.runName).not.toBe('');
+        expect(await w.adapters.status(f, sha, ref)).toMatchObject({ status: { run: { name: sent.runName, sha } } });
 
-      await w.finishRun();
-      expect(await w.adapters.status(f, sha, ref)).toMatchObject({ status: { targetSha: sha, run: { name: sent.runName, sha, phase: 'Succeeded' } } });
-      const published = await look();
-      expect(published.gitops).toMatchObject({ pendingFlush: true, githubInSync: false });
+        await w.finishRun();
+        expect(await w.adapters.status(f, sha, ref)).toMatchObject({
+          status: { targetSha: sha, run: { name: sent.runName, sha, phase: 'Succeeded' } },
+        });
+        const published = await look();
+        expect(published.gitops).toMatchObject({ pendingFlush: true, githubInSync: false });
 
-      const flushed = await w.mirror.flush(f, published.gitops.ref);
-      expect(flushed).toMatchObject({ ok: true });
-      expect((await look()).gitops).toMatchObject({ ref: published.gitops.ref, pendingFlush: false, githubInSync: true });
-    }, timeoutMs);
+        const flushed = await w.mirror.flush(f, published.gitops.ref);
+        expect(flushed).toMatchObject({ ok: true });
+        expect((await look()).gitops).toMatchObject({
+          ref: published.gitops.ref,
+          pendingFlush: false,
+          githubInSync: true,
+        });
+      },
+      timeoutMs,
+    );
 
-    it('flushing a ref the mirror does not hold is an error answer, never a throw', async () => {
-      const w = await make();
-      const flushed = await w.mirror.flush(w.follower, 'refs/heads/gitops/never-published');
-      expect(flushed).toMatchObject({ error: expect.any(String) });
-    }, timeoutMs);
+    it(
+      'flushing a ref the mirror does not hold is an error answer, never a throw',
+      async () => {
+        const w = await make();
+        const flushed = await w.mirror.flush(w.follower, 'refs/heads/gitops/never-published');
+        expect(flushed).toMatchObject({ error: expect.any(String) });
+      },
+      timeoutMs,
+    );
   });
 }

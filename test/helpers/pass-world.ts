@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { makeFakeControlPlane, type FakeConfig, type FakeControlPlane, type TriggerRecord } from '../../scripts/world/fake-control-plane-harness.ts';
+import {
+  makeFakeControlPlane,
+  type FakeConfig,
+  type FakeControlPlane,
+  type TriggerRecord,
+} from '../../scripts/world/fake-control-plane-harness.ts';
 import { cli, type CliResult } from './cli.ts';
 import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import { loadRegistry } from '../../core/config/load.ts';
@@ -12,11 +17,24 @@ import { ROOT } from '../../scripts/world/registry.ts';
 import { removeSshMounts, sshEdits, sshMount } from './ssh-registry.ts';
 import type { SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
-
 /** The three upstream repositories and branches of the shipped followers, as the mirror serves them. */
 export const REPOS = {
-  'hwlab-jd01-v03': { repo: 'pikasTech/HWLAB.git', branch: 'v0.3', adapter: 'hwlab-node-runtime', cli: 'hwlab', lane: 'v03', gitopsRef: 'refs/heads/gitops/jd01-v03' },
-  'agentrun-jd01-v02': { repo: 'pikasTech/agentrun.git', branch: 'v0.2', adapter: 'agentrun-yaml-lane', cli: 'agentrun', lane: 'jd01-v02', gitopsRef: 'refs/heads/gitops/jd01-v02' },
+  'hwlab-jd01-v03': {
+    repo: 'pikasTech/HWLAB.git',
+    branch: 'v0.3',
+    adapter: 'hwlab-node-runtime',
+    cli: 'hwlab',
+    lane: 'v03',
+    gitopsRef: 'refs/heads/gitops/jd01-v03',
+  },
+  'agentrun-jd01-v02': {
+    repo: 'pikasTech/agentrun.git',
+    branch: 'v0.2',
+    adapter: 'agentrun-yaml-lane',
+    cli: 'agentrun',
+    lane: 'jd01-v02',
+    gitopsRef: 'refs/heads/gitops/jd01-v02',
+  },
   'web-probe-sentinel-master': {
     repo: 'pikasTech/unidesk.git',
     branch: 'master',
@@ -34,7 +52,9 @@ export interface WorldServers {
   readonly ssh: SshUpstream;
 }
 
-/** A namespace with the controller applied, an SSH upstream, a git mirror over its cache, and the fake control planes. */
+/**
+ * A namespace with the controller applied, an SSH upstream, a git mirror over its cache, and the fake control planes.
+ */
 export interface PassWorld {
   readonly ns: string;
   readonly root: string;
@@ -90,18 +110,36 @@ export function disposeWorlds(): void {
   removeSshMounts();
 }
 
-export async function makePassWorld({ git, ssh }: WorldServers, prefix: string, extra: readonly Edit[] = []): Promise<PassWorld> {
+export async function makePassWorld(
+  { git, ssh }: WorldServers,
+  prefix: string,
+  extra: readonly Edit[] = [],
+): Promise<PassWorld> {
   const ns = uniqueNamespace(prefix);
   const sshDir = sshMount(ssh);
   // Every world has its own upstream and mirror repositories (<ns>/<name>.git), so what one test
   // leaves behind (a diverged GitOps branch, a moved tip) never reaches another.
   const repoOf = (id: FollowerId) => `${ns}/${REPOS[id].repo.split('/')[1]}`;
   const perWorld = Object.values(REPOS).flatMap(({ repo }) => [
-    { from: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${repo}`, to: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${ns}/${repo.split('/')[1]}` },
-    { from: `upstream: ssh://git@ssh.github.com:443/${repo}`, to: `upstream: ssh://git@ssh.github.com:443/${ns}/${repo.split('/')[1]}` },
+    {
+      from: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${repo}`,
+      to: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/${ns}/${repo.split('/')[1]}`,
+    },
+    {
+      from: `upstream: ssh://git@ssh.github.com:443/${repo}`,
+      to: `upstream: ssh://git@ssh.github.com:443/${ns}/${repo.split('/')[1]}`,
+    },
     { from: `cachePath: ${repo}`, to: `cachePath: ${ns}/${repo.split('/')[1]}` },
   ]);
-  const root = clusterFixture(ns, [...perWorld, ...sshEdits(ssh, { mirrorRoot: git.root, sshDir, repos: Object.values(REPOS).map((r) => `${ns}/${r.repo.split('/')[1]}`) }), ...worldEdits(git, extra)]);
+  const root = clusterFixture(ns, [
+    ...perWorld,
+    ...sshEdits(ssh, {
+      mirrorRoot: git.root,
+      sshDir,
+      repos: Object.values(REPOS).map((r) => `${ns}/${r.repo.split('/')[1]}`),
+    }),
+    ...worldEdits(git, extra),
+  ]);
   const fake = makeFakeControlPlane();
   made.push(fake);
   const env = { PATH: `${fake.binDir}:${process.env.PATH}` };
@@ -113,9 +151,16 @@ export async function makePassWorld({ git, ssh }: WorldServers, prefix: string, 
     await ssh.createRepo(repoOf(id));
   }
   // Each control plane publishes a GitOps commit into the mirror when its run succeeds.
-  const publish = Object.fromEntries(ids.map((id) => [`${REPOS[id].cli}:${REPOS[id].lane}`, { gitDir: join(git.root, repoOf(id)), ref: REPOS[id].gitopsRef }]));
+  const publish = Object.fromEntries(
+    ids.map((id) => [
+      `${REPOS[id].cli}:${REPOS[id].lane}`,
+      { gitDir: join(git.root, repoOf(id)), ref: REPOS[id].gitopsRef },
+    ]),
+  );
   const loaded = loadRegistry(REGISTRY, root);
-  const refOf = async (dir: string, ref: string) => (await hermeticGit(['--git-dir', dir, 'for-each-ref', '--format=%(objectname)', ref], { home: git.home })) || undefined;
+  const refOf = async (dir: string, ref: string) =>
+    (await hermeticGit(['--git-dir', dir, 'for-each-ref', '--format=%(objectname)', ref], { home: git.home })) ||
+    undefined;
   const world: PassWorld = {
     ns,
     root,
@@ -128,9 +173,24 @@ export async function makePassWorld({ git, ssh }: WorldServers, prefix: string, 
       const r = { ...REPOS[id], repo: repoOf(id) };
       const sha = await ssh.commit(r.repo, r.branch, `${ns} ${id} ${Date.now()} ${Math.random()}`);
       if (opts.snapshot) {
-        await syncMirror(loaded, loaded.registry.followers.find((f) => f.id === id)!.source.mirror, { mirrorRoot: git.root, sshRoot: sshDir }, { pathEnv: process.env.PATH ?? '', dryRun: false });
+        await syncMirror(
+          loaded,
+          loaded.registry.followers.find((f) => f.id === id)!.source.mirror,
+          { mirrorRoot: git.root, sshRoot: sshDir },
+          { pathEnv: process.env.PATH ?? '', dryRun: false },
+        );
       } else {
-        await hermeticGit(['--git-dir', join(git.root, r.repo), 'fetch', '--no-tags', ssh.repoPath(r.repo), `+refs/heads/${r.branch}:refs/mirror-stage/${r.branch}`], { home: git.home });
+        await hermeticGit(
+          [
+            '--git-dir',
+            join(git.root, r.repo),
+            'fetch',
+            '--no-tags',
+            ssh.repoPath(r.repo),
+            `+refs/heads/${r.branch}:refs/mirror-stage/${r.branch}`,
+          ],
+          { home: git.home },
+        );
       }
       return sha;
     },

@@ -46,7 +46,13 @@ export function portContract(name: string, make: () => Promise<PortSubject>): vo
       const s = (await make()).state(100_000);
       let snap = await s.read();
       expect(snap.records.size).toBe(0);
-      snap = await s.write(snap, new Map([['a', record('Observed')], ['b', record('Noop')]]));
+      snap = await s.write(
+        snap,
+        new Map([
+          ['a', record('Observed')],
+          ['b', record('Noop')],
+        ]),
+      );
       snap = await s.write(snap, new Map([['a', null]]));
       const again = await s.read();
       expect([...again.records.keys()]).toEqual(['b']);
@@ -54,15 +60,19 @@ export function portContract(name: string, make: () => Promise<PortSubject>): vo
       expect([...snap.records.keys()]).toEqual(['b']);
     });
 
-    it('is a compare-and-swap: of two writers that read the same state, the second loses with KubeConflict and writes nothing', async () => {
-      const s = (await make()).state(100_000);
-      const one = await s.read();
-      const two = await s.read();
-      await s.write(one, new Map([['a', record('Observed')]]));
-      const err = await rejection(s.write(two, new Map([['a', record('Failed')]])));
-      expect(err.reason).toBe('KubeConflict');
-      expect((await s.read()).records.get('a')?.phase).toBe('Observed');
-    });
+    it(
+      'is a compare-and-swap: of two writers that read the same state, the second loses with KubeConflict and ' +
+        'writes nothing',
+      async () => {
+        const s = (await make()).state(100_000);
+        const one = await s.read();
+        const two = await s.read();
+        await s.write(one, new Map([['a', record('Observed')]]));
+        const err = await rejection(s.write(two, new Map([['a', record('Failed')]])));
+        expect(err.reason).toBe('KubeConflict');
+        expect((await s.read()).records.get('a')?.phase).toBe('Observed');
+      },
+    );
 
     it('loses to a write of anyone else in between, too', async () => {
       const subject = await make();
@@ -143,13 +153,38 @@ export function portContract(name: string, make: () => Promise<PortSubject>): vo
   describe(`${name}: the Event port`, () => {
     it('creates one Event per transition, Warning for Failed and Superseded', async () => {
       const subject = await make();
-      const t = (to: Transition['to'], reason: string, detail = ''): Transition => ({ at: new Date(T).toISOString(), from: 'ClosingOut', to, sha: SHA, reason, detail });
-      await subject.events().emit('follower-a', [t('Superseded', 'BranchAdvanced', `superseded by ${'b'.repeat(40)}`), t('Succeeded', 'ClosedOut')], 'pass-a');
+      const t = (to: Transition['to'], reason: string, detail = ''): Transition => ({
+        at: new Date(T).toISOString(),
+        from: 'ClosingOut',
+        to,
+        sha: SHA,
+        reason,
+        detail,
+      });
+      await subject
+        .events()
+        .emit(
+          'follower-a',
+          [t('Superseded', 'BranchAdvanced', `superseded by ${'b'.repeat(40)}`), t('Succeeded', 'ClosedOut')],
+          'pass-a',
+        );
       const byAction = (a: { action: string }, b: { action: string }) => a.action.localeCompare(b.action);
-      expect((await subject.emitted('follower-a')).sort(byAction)).toEqual([
-        { action: 'Superseded', reason: 'BranchAdvanced', type: 'Warning', note: `follower-a: ClosingOut -> Superseded ${SHA.slice(0, 12)}: superseded by ${'b'.repeat(40)}` },
-        { action: 'Succeeded', reason: 'ClosedOut', type: 'Normal', note: `follower-a: ClosingOut -> Succeeded ${SHA.slice(0, 12)}` },
-      ].sort(byAction));
+      expect((await subject.emitted('follower-a')).sort(byAction)).toEqual(
+        [
+          {
+            action: 'Superseded',
+            reason: 'BranchAdvanced',
+            type: 'Warning',
+            note: `follower-a: ClosingOut -> Superseded ${SHA.slice(0, 12)}: superseded by ${'b'.repeat(40)}`,
+          },
+          {
+            action: 'Succeeded',
+            reason: 'ClosedOut',
+            type: 'Normal',
+            note: `follower-a: ClosingOut -> Succeeded ${SHA.slice(0, 12)}`,
+          },
+        ].sort(byAction),
+      );
     });
   });
 }

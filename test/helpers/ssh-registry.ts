@@ -26,9 +26,18 @@ export function removeSshMounts(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Registry edits: the upstream over the test sshd, the cache under `mirrorRoot`, the keys under `sshDir` (`repos`: the upstream paths the registry names, default the shipped ones). */
-export function sshEdits(ssh: SshUpstream, opts: { mirrorRoot: string; sshDir: string; proxyPort?: number; repos?: readonly string[] }): Edit[] {
-  const proxy = opts.proxyPort === undefined ? 'proxy: { mode: none }' : `proxy:\n        mode: connect\n        url: http://127.0.0.1:${opts.proxyPort}`;
+/**
+ * Registry edits: the upstream over the test sshd, the cache under `mirrorRoot`, the keys under `sshDir` (`repos`: the
+ * upstream paths the registry names, default the shipped ones).
+ */
+export function sshEdits(
+  ssh: SshUpstream,
+  opts: { mirrorRoot: string; sshDir: string; proxyPort?: number; repos?: readonly string[] },
+): Edit[] {
+  const proxy =
+    opts.proxyPort === undefined
+      ? 'proxy: { mode: none }'
+      : `proxy:\n        mode: connect\n        url: http://127.0.0.1:${opts.proxyPort}`;
   return [
     { from: 'host: ssh.github.com', to: 'host: 127.0.0.1' },
     { from: 'port: 443', to: `port: ${ssh.port}` },
@@ -36,6 +45,9 @@ export function sshEdits(ssh: SshUpstream, opts: { mirrorRoot: string; sshDir: s
     { from: /proxy:\n {8}mode: connect\n {8}url: \S+/, to: proxy },
     { from: 'mountPath: /var/lib/git-mirror', to: `mountPath: ${opts.mirrorRoot}` },
     { from: 'sshMountPath: /etc/branch-follower/github-ssh', to: `sshMountPath: ${opts.sshDir}` },
-    ...(opts.repos ?? REPOS).map((repo) => ({ from: `upstream: ssh://git@ssh.github.com:443/${repo}`, to: `upstream: ${ssh.repoUrl(repo)}` })),
+    ...(opts.repos ?? REPOS).map((repo) => ({
+      from: `upstream: ssh://git@ssh.github.com:443/${repo}`,
+      to: `upstream: ${ssh.repoUrl(repo)}`,
+    })),
   ];
 }

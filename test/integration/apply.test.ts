@@ -5,7 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KubeError } from '../../core/errors.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
-import { adminClient, auditEvents, clusterFixture, kubeconfig, MUTATING, serviceAccountKubeconfig, uniqueNamespace, versions } from '../helpers/cluster.ts';
+import {
+  adminClient,
+  auditEvents,
+  clusterFixture,
+  kubeconfig,
+  MUTATING,
+  serviceAccountKubeconfig,
+  uniqueNamespace,
+  versions,
+} from '../helpers/cluster.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';
 
 afterAll(removeFixtures);
@@ -32,7 +41,12 @@ async function liveObjects(ns: string) {
 
 /** Mutating requests that reached storage (dry runs excluded) about one namespace since `mark`. */
 function writesSince(mark: number, ns: string) {
-  return auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && (e.objectRef?.namespace === ns || e.objectRef?.name === ns)).slice(mark);
+  return auditEvents(
+    (e) =>
+      MUTATING.has(e.verb) &&
+      !e.requestURI.includes('dryRun=') &&
+      (e.objectRef?.namespace === ns || e.objectRef?.name === ns),
+  ).slice(mark);
 }
 
 async function applied(ns: string, edits: Parameters<typeof clusterFixture>[1] = []) {
@@ -97,7 +111,9 @@ describe('apply --confirm --wait against a real API server', () => {
   it('prunes a labelled object the registry no longer synthesizes', async () => {
     const ns = uniqueNamespace('prune');
     await applied(ns);
-    const renamed = clusterFixture(ns, [{ from: '    name: branch-follower\n    schedule:', to: '    name: branch-follower-pass\n    schedule:' }]);
+    const renamed = clusterFixture(ns, [
+      { from: '    name: branch-follower\n    schedule:', to: '    name: branch-follower-pass\n    schedule:' },
+    ]);
     const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: renamed });
     expect(plan.stdout).toMatch(/^CronJob\s+\S+\/branch-follower\s+prune\s+no longer synthesized/m);
     expect(plan.stdout).toMatch(/^CronJob\s+\S+\/branch-follower-pass\s+create/m);
@@ -110,7 +126,9 @@ describe('apply --confirm --wait against a real API server', () => {
   it('never prunes a renamed state ConfigMap: it is kept with its records', async () => {
     const ns = uniqueNamespace('keep-state');
     await applied(ns);
-    const renamed = clusterFixture(ns, [{ from: 'state: branch-follower-state', to: 'state: branch-follower-state-v2' }]);
+    const renamed = clusterFixture(ns, [
+      { from: 'state: branch-follower-state', to: 'state: branch-follower-state-v2' },
+    ]);
     const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: renamed });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state\s+kept/m);
@@ -125,7 +143,13 @@ describe('apply --confirm --wait against a real API server', () => {
     const state = (await c.get(CM, ns, 'branch-follower-state'))!;
     await c.update({ ...state, data: { 'hwlab-jd01-v03': '{"phase":"Succeeded"}' } }, 'branch-follower-pass');
     const lease = (await c.get(LEASE, ns, 'branch-follower-leader'))!;
-    await c.update({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'pass-pod-1', renewTime: '2026-01-01T00:00:00.000000Z' } }, 'branch-follower-pass');
+    await c.update(
+      {
+        ...lease,
+        spec: { ...(lease.spec as object), holderIdentity: 'pass-pod-1', renewTime: '2026-01-01T00:00:00.000000Z' },
+      },
+      'branch-follower-pass',
+    );
 
     const changed = clusterFixture(ns, [{ from: 'durationSeconds: 60', to: 'durationSeconds: 45' }]);
     const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: changed });
@@ -134,40 +158,83 @@ describe('apply --confirm --wait against a real API server', () => {
     expect((await cli(['apply', '--confirm', '--wait', '--kubeconfig', kubeconfig()], { cwd: changed })).code).toBe(0);
 
     expect((await c.get(CM, ns, 'branch-follower-state'))!.data).toEqual({ 'hwlab-jd01-v03': '{"phase":"Succeeded"}' });
-    expect((await c.get(LEASE, ns, 'branch-follower-leader'))!.spec).toMatchObject({ holderIdentity: 'pass-pod-1', leaseDurationSeconds: 45 });
+    expect((await c.get(LEASE, ns, 'branch-follower-leader'))!.spec).toMatchObject({
+      holderIdentity: 'pass-pod-1',
+      leaseDurationSeconds: 45,
+    });
   });
 });
 
 describe('the controller ServiceAccount, with its own token', () => {
-  it('may read and renew its Lease, read and update its state and create Events, and may not read a Secret', async () => {
-    const ns = uniqueNamespace('rbac');
-    await applied(ns);
-    const admin = adminClient();
-    await admin.post(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-mirror-github-ssh' }, stringData: { id_ed25519: 'k' } }, 'create', 'Secret');
-    const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
-    const { resolveRoute } = await import('../../core/kube/route.ts');
-    const { KubeClient } = await import('../../core/kube/client.ts');
-    const { kc, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', requestTimeoutSeconds: 10 }, {});
-    const pass = new KubeClient(kc, route);
+  it(
+    'may read and renew its Lease, read and update its state and create Events, and may not ' + 'read a Secret',
+    async () => {
+      const ns = uniqueNamespace('rbac');
+      await applied(ns);
+      const admin = adminClient();
+      await admin.post(
+        `/api/v1/namespaces/${ns}/secrets`,
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'git-mirror-github-ssh' },
+          stringData: { id_ed25519: 'k' },
+        },
+        'create',
+        'Secret',
+      );
+      const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
+      const { resolveRoute } = await import('../../core/kube/route.ts');
+      const { KubeClient } = await import('../../core/kube/client.ts');
+      const { kc, route } = resolveRoute(
+        { kubeconfig: file },
+        { context: 'unidesk-jd01', requestTimeoutSeconds: 10 },
+        {},
+      );
+      const pass = new KubeClient(kc, route);
 
-    const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
-    await pass.update({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } }, 'branch-follower-pass');
-    const state = (await pass.get(CM, ns, 'branch-follower-state'))!;
-    await pass.update({ ...state, data: { x: '{}' } }, 'branch-follower-pass');
-    await pass.post(`/apis/events.k8s.io/v1/namespaces/${ns}/events`, {
-      apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { generateName: 'bf-' }, eventTime: new Date().toISOString().replace('Z', '000Z'),
-      reportingController: 'branch-follower', reportingInstance: 'test', action: 'Observe', reason: 'Observed', type: 'Normal',
-      regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state' },
-    }, 'create', 'Event');
+      const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
+      await pass.update(
+        { ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } },
+        'branch-follower-pass',
+      );
+      const state = (await pass.get(CM, ns, 'branch-follower-state'))!;
+      await pass.update({ ...state, data: { x: '{}' } }, 'branch-follower-pass');
+      await pass.post(
+        `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
+        {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: { generateName: 'bf-' },
+          eventTime: new Date().toISOString().replace('Z', '000Z'),
+          reportingController: 'branch-follower',
+          reportingInstance: 'test',
+          action: 'Observe',
+          reason: 'Observed',
+          type: 'Normal',
+          regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state' },
+        },
+        'create',
+        'Event',
+      );
 
-    const denied = await pass.get(SECRET, ns, 'git-mirror-github-ssh').then(() => undefined, (e: unknown) => e);
-    expect(denied).toBeInstanceOf(KubeError);
-    expect((denied as KubeError).status).toBe(403);
-    expect((denied as KubeError).message).toContain(`forbidden: get Secret ${ns}/git-mirror-github-ssh as user "branch-follower"`);
-    expect((denied as KubeError).message).toContain(`system:serviceaccount:${ns}:branch-follower`);
-    const registry = await pass.get(CM, ns, 'branch-follower-registry').then(() => 'allowed', (e: KubeError) => e.status);
-    expect(registry).toBe(403);
-  });
+      const denied = await pass.get(SECRET, ns, 'git-mirror-github-ssh').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(denied).toBeInstanceOf(KubeError);
+      expect((denied as KubeError).status).toBe(403);
+      expect((denied as KubeError).message).toContain(
+        `forbidden: get Secret ${ns}/git-mirror-github-ssh as user "branch-follower"`,
+      );
+      expect((denied as KubeError).message).toContain(`system:serviceaccount:${ns}:branch-follower`);
+      const registry = await pass.get(CM, ns, 'branch-follower-registry').then(
+        () => 'allowed',
+        (e: KubeError) => e.status,
+      );
+      expect(registry).toBe(403);
+    },
+  );
 });
 
 describe('cluster errors say what failed and the way out', () => {
@@ -176,27 +243,43 @@ describe('cluster errors say what failed and the way out', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bf-unreach-'));
     const { writeFileSync, readFileSync } = await import('node:fs');
     const file = join(dir, 'kubeconfig');
-    writeFileSync(file, readFileSync(kubeconfig(), 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:9'));
+    writeFileSync(
+      file,
+      readFileSync(kubeconfig(), 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:9'),
+    );
     const r = await cli(['plan', '--kubeconfig', file], { cwd: clusterFixture(ns) });
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:9 \(context "unidesk-jd01", get Namespace/);
+    expect(r.stderr).toMatch(
+      /cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:9 \(context "unidesk-jd01", get Namespace/,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
   });
 
   it('a context missing from the kubeconfig: exit 2, lists the contexts there are', async () => {
-    const r = await cli(['status', '--kubeconfig', kubeconfig(), '--context', 'nope'], { cwd: clusterFixture(uniqueNamespace('ctx')) });
+    const r = await cli(['status', '--kubeconfig', kubeconfig(), '--context', 'nope'], {
+      cwd: clusterFixture(uniqueNamespace('ctx')),
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('context "nope" is not in kubeconfig');
     expect(r.stderr).toContain('(contexts: envtest, unidesk-jd01)');
   });
 
-  it('the registry context is used unless --context overrides it, and KUBECONFIG is honoured like kubectl', async () => {
-    const root = clusterFixture(uniqueNamespace('route'), [{ from: 'context: unidesk-jd01', to: 'context: elsewhere' }]);
-    const r = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('context "elsewhere" (controller.kubeRoute.context; override with --context) is not in kubeconfig');
-    expect((await cli(['plan', '--context', 'envtest'], { cwd: root, env: { KUBECONFIG: kubeconfig() } })).code).toBe(1);
-  });
+  it(
+    'the registry context is used unless --context overrides it, and KUBECONFIG is honoured ' + 'like kubectl',
+    async () => {
+      const root = clusterFixture(uniqueNamespace('route'), [
+        { from: 'context: unidesk-jd01', to: 'context: elsewhere' },
+      ]);
+      const r = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        'context "elsewhere" (controller.kubeRoute.context; override with --context) is not in kubeconfig',
+      );
+      expect((await cli(['plan', '--context', 'envtest'], { cwd: root, env: { KUBECONFIG: kubeconfig() } })).code).toBe(
+        1,
+      );
+    },
+  );
 
   it('a Forbidden request names the verb, the resource and the identity', async () => {
     const ns = uniqueNamespace('forbidden');

@@ -17,7 +17,10 @@ afterAll(async () => {
   await Promise.all([git.dispose(), ssh.dispose()]);
 });
 
-const stateKeys = async (ns: string) => Object.keys(((await adminClient().get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!.data as object) ?? {}).sort();
+const stateKeys = async (ns: string) =>
+  Object.keys(
+    ((await adminClient().get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!.data as object) ?? {},
+  ).sort();
 
 describe('events, logs and cleanup-state after a real pass', () => {
   it('events shows the record history and one Kubernetes Event per transition', async () => {
@@ -27,10 +30,20 @@ describe('events, logs and cleanup-state after a real pass', () => {
     expect((await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait'])).code).toBe(0);
     const r = await w.run(['events', '--follower', 'agentrun-jd01-v02', '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
-    const data = JSON.parse(r.stdout) as { history: { to: string }[]; events: { action: string; note: string; type: string }[] };
+    const data = JSON.parse(r.stdout) as {
+      history: { to: string }[];
+      events: { action: string; note: string; type: string }[];
+    };
     expect(data.history.map((t) => t.to)).toEqual(['PendingTrigger', 'Triggering', 'ClosingOut', 'Succeeded']);
-    expect(data.events.map((e) => e.action).sort()).toEqual(['ClosingOut', 'PendingTrigger', 'Succeeded', 'Triggering']);
-    expect(data.events.find((e) => e.action === 'Succeeded')!.note).toContain(`agentrun-jd01-v02: ClosingOut -> Succeeded ${sha.slice(0, 12)}`);
+    expect(data.events.map((e) => e.action).sort()).toEqual([
+      'ClosingOut',
+      'PendingTrigger',
+      'Succeeded',
+      'Triggering',
+    ]);
+    expect(data.events.find((e) => e.action === 'Succeeded')!.note).toContain(
+      `agentrun-jd01-v02: ClosingOut -> Succeeded ${sha.slice(0, 12)}`,
+    );
     const table = await w.run(['events', '--follower', 'agentrun-jd01-v02']);
     expect(table.stdout).toMatch(/^history of agentrun-jd01-v02/m);
     expect(table.stdout).toMatch(/Normal\s+Succeeded\s+ClosedOut/);

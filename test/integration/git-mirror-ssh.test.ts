@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sshArgs, sshTransportEnv, transportDisclosure, type SshTransport } from '../../runner/git-mirror/ssh-transport.ts';
+import {
+  sshArgs,
+  sshTransportEnv,
+  transportDisclosure,
+  type SshTransport,
+} from '../../runner/git-mirror/ssh-transport.ts';
 import { flush } from '../../runner/git-mirror/flush.ts';
 import { sync } from '../../runner/git-mirror/sync.ts';
 import { startConnectProxy, type ConnectProxy } from '../../scripts/world/connect-proxy.ts';
@@ -51,7 +56,9 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
       timeoutMs: 20_000,
       dryRun: false,
     });
-    expect(r.snapshots).toEqual([{ ref: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${tip}`, sha: tip, action: 'created' }]);
+    expect(r.snapshots).toEqual([
+      { ref: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${tip}`, sha: tip, action: 'created' },
+    ]);
     expect(proxy.connectCount()).toBeGreaterThan(before); // it went through the tunnel
   });
 
@@ -62,47 +69,93 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
     execFileSync('touch', [emptyKnownHosts]);
     const { env } = sshTransportEnv(transport({ knownHostsFile: emptyKnownHosts, proxy: { mode: 'none' } }));
     await expect(
-      sync({ mirrorDir: bareMirror(), upstreamUrl: ssh.repoUrl('pikasTech/agentrun.git'), branches: ['v0.2'], snapshots: [], transportEnv: env, timeoutMs: 20_000, dryRun: false }),
+      sync({
+        mirrorDir: bareMirror(),
+        upstreamUrl: ssh.repoUrl('pikasTech/agentrun.git'),
+        branches: ['v0.2'],
+        snapshots: [],
+        transportEnv: env,
+        timeoutMs: 20_000,
+        dryRun: false,
+      }),
     ).rejects.toThrow(/Host key verification failed: fatal: Could not read from remote repository/);
   });
 
-  it('flush over SSH: sshd stopped between the push and the recheck, restarted for the recovery: partialSuccessRecovered', async () => {
-    const repo = 'pikasTech/flush-recovery.git';
-    await ssh.createRepo(repo);
-    const base = await ssh.commit(repo, 'gitops/jd01-v03', 'published before');
-    const mirrorDir = bareMirror();
-    execFileSync('git', ['--git-dir', mirrorDir, 'fetch', '-q', ssh.repoPath(repo), 'refs/heads/gitops/jd01-v03:refs/heads/gitops/jd01-v03']);
-    const tree = execFileSync('git', ['--git-dir', mirrorDir, 'mktree'], { input: '', encoding: 'utf8' }).trim();
-    const next = execFileSync('git', ['--git-dir', mirrorDir, '-c', 'user.name=t', '-c', 'user.email=t@t.invalid', 'commit-tree', tree, '-p', base, '-m', 'publish'], { encoding: 'utf8' }).trim();
-    execFileSync('git', ['--git-dir', mirrorDir, 'update-ref', 'refs/heads/gitops/jd01-v03', next]);
-    const t = sshTransportEnv(transport({ proxy: { mode: 'none' } }));
-    const attempts: number[] = [];
-    try {
-      const r = await flush({
+  it(
+    'flush over SSH: sshd stopped between the push and the recheck, restarted for the recovery: ' +
+      'partialSuccessRecovered',
+    async () => {
+      const repo = 'pikasTech/flush-recovery.git';
+      await ssh.createRepo(repo);
+      const base = await ssh.commit(repo, 'gitops/jd01-v03', 'published before');
+      const mirrorDir = bareMirror();
+      execFileSync('git', [
+        '--git-dir',
         mirrorDir,
-        upstreamUrl: ssh.repoUrl(repo),
-        gitopsRef: 'refs/heads/gitops/jd01-v03',
-        transportEnv: t.env,
-        timeoutMs: 20_000,
-        dryRun: false,
-        recheck: {
-          delayMs: 100,
-          read: async (attempt, readUpstream) => {
-            attempts.push(attempt);
-            if (attempt === 1) await ssh.stop(); // the push landed; the recheck meets a dead sshd
-            else await ssh.restart();
-            return readUpstream();
+        'fetch',
+        '-q',
+        ssh.repoPath(repo),
+        'refs/heads/gitops/jd01-v03:refs/heads/gitops/jd01-v03',
+      ]);
+      const tree = execFileSync('git', ['--git-dir', mirrorDir, 'mktree'], { input: '', encoding: 'utf8' }).trim();
+      const next = execFileSync(
+        'git',
+        [
+          '--git-dir',
+          mirrorDir,
+          '-c',
+          'user.name=t',
+          '-c',
+          'user.email=t@t.invalid',
+          'commit-tree',
+          tree,
+          '-p',
+          base,
+          '-m',
+          'publish',
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+      execFileSync('git', ['--git-dir', mirrorDir, 'update-ref', 'refs/heads/gitops/jd01-v03', next]);
+      const t = sshTransportEnv(transport({ proxy: { mode: 'none' } }));
+      const attempts: number[] = [];
+      try {
+        const r = await flush({
+          mirrorDir,
+          upstreamUrl: ssh.repoUrl(repo),
+          gitopsRef: 'refs/heads/gitops/jd01-v03',
+          transportEnv: t.env,
+          timeoutMs: 20_000,
+          dryRun: false,
+          recheck: {
+            delayMs: 100,
+            read: async (attempt, readUpstream) => {
+              attempts.push(attempt);
+              if (attempt === 1)
+                await ssh.stop(); // the push landed; the recheck meets a dead sshd
+              else await ssh.restart();
+              return readUpstream();
+            },
           },
-        },
-      });
-      expect(attempts).toEqual([1, 2]);
-      expect(r).toMatchObject({ ok: true, pushed: true, partialSuccess: 'push-succeeded-fetch-failed', partialSuccessRecovered: true, postPushRecovery: { attempts: 1 }, githubInSync: true, pendingFlush: false, upstreamSha: next });
-      expect(await ssh.refSha(repo, 'refs/heads/gitops/jd01-v03')).toBe(next);
-    } finally {
-      t.dispose();
-      await ssh.restart().catch(() => undefined);
-    }
-  });
+        });
+        expect(attempts).toEqual([1, 2]);
+        expect(r).toMatchObject({
+          ok: true,
+          pushed: true,
+          partialSuccess: 'push-succeeded-fetch-failed',
+          partialSuccessRecovered: true,
+          postPushRecovery: { attempts: 1 },
+          githubInSync: true,
+          pendingFlush: false,
+          upstreamSha: next,
+        });
+        expect(await ssh.refSha(repo, 'refs/heads/gitops/jd01-v03')).toBe(next);
+      } finally {
+        t.dispose();
+        await ssh.restart().catch(() => undefined);
+      }
+    },
+  );
 
   it('the wrapper holds no key material, and the disclosure shows only presence and a fingerprint', () => {
     const t = transport();
@@ -113,7 +166,12 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
     expect(statSync(join(dirname(wrapper), 'identity')).mode & 0o777).toBe(0o600);
     expect(script).not.toContain(key.split('\n')[1]!);
     expect(sshArgs(t)).toContain('StrictHostKeyChecking=yes');
-    const shown = JSON.stringify(transportDisclosure(t, { identity: { secret: 'git-mirror-github-ssh', key: 'id_ed25519' }, knownHosts: { secret: 'git-mirror-github-ssh', key: 'known_hosts' } }));
+    const shown = JSON.stringify(
+      transportDisclosure(t, {
+        identity: { secret: 'git-mirror-github-ssh', key: 'id_ed25519' },
+        knownHosts: { secret: 'git-mirror-github-ssh', key: 'known_hosts' },
+      }),
+    );
     expect(shown).toMatch(/"present":true,"fingerprint":"sha256:[0-9a-f]{16}"/);
     expect(shown).toContain('"proxyMode":"connect"');
     for (const line of key.split('\n').filter((l) => l.length > 20)) expect(shown).not.toContain(line);

@@ -13,7 +13,12 @@ import { hermeticGit } from '../../scripts/world/git-server.ts';
 
 // Real git on real bare repositories: an "upstream" reached over file:// and a bare mirror cache.
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
-const IDENTITY = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@test.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@test.invalid' };
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@test.invalid',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@test.invalid',
+};
 const ADAPTER = 'hwlab-node-runtime';
 
 const roots: string[] = [];
@@ -38,7 +43,8 @@ async function world(): Promise<World> {
   roots.push(root);
   const upstreamDir = join(root, 'upstream.git');
   const mirrorDir = join(root, 'mirror.git');
-  const git = (repo: string, args: string[]) => hermeticGit([`--git-dir=${repo}`, ...args], { home: root, env: IDENTITY });
+  const git = (repo: string, args: string[]) =>
+    hermeticGit([`--git-dir=${repo}`, ...args], { home: root, env: IDENTITY });
   await hermeticGit(['init', '--bare', '-q', upstreamDir], { home: root });
   await hermeticGit(['init', '--bare', '-q', mirrorDir], { home: root });
   const w: World = {
@@ -47,14 +53,22 @@ async function world(): Promise<World> {
     url: `file://${upstreamDir}`,
     git,
     async commit(repo, branch, message, parent) {
-      const tip = parent === undefined ? await git(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`]).catch(() => '') : (parent ?? '');
+      const tip =
+        parent === undefined
+          ? await git(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`]).catch(() => '')
+          : (parent ?? '');
       const sha = await git(repo, ['commit-tree', EMPTY_TREE, '-m', message, ...(tip ? ['-p', tip] : [])]);
       await git(repo, ['update-ref', `refs/heads/${branch}`, sha]);
       return sha;
     },
     async refs(repo) {
       const out = await git(repo, ['for-each-ref', '--format=%(refname) %(objectname)']);
-      return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+      return Object.fromEntries(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ') as [string, string]),
+      );
     },
     syncOpts: (over = {}) => ({
       mirrorDir,
@@ -91,7 +105,10 @@ function hashTree(dir: string): Record<string, string> {
   return out;
 }
 
-const snapshotRefs = (refs: Record<string, string>) => Object.keys(refs).filter((r) => r.startsWith('refs/unidesk/snapshots/')).sort();
+const snapshotRefs = (refs: Record<string, string>) =>
+  Object.keys(refs)
+    .filter((r) => r.startsWith('refs/unidesk/snapshots/'))
+    .sort();
 
 describe('git-mirror sync against real bare repositories', () => {
   it('creates the cache repository on a fresh claim; a dry run only says it would', async () => {
@@ -113,7 +130,8 @@ describe('git-mirror sync against real bare repositories', () => {
     await w.commit(w.upstreamDir, 'other', 'not declared');
     const first = await sync(w.syncOpts());
     expect(first).toEqual({
-      dryRun: false, createdCache: false,
+      dryRun: false,
+      createdCache: false,
       fetched: [{ branch: 'main', from: null, to: a }],
       snapshots: [{ ref: snapshotRefName(ADAPTER, 'main', a), sha: a, action: 'created' }],
     });
@@ -131,7 +149,9 @@ describe('git-mirror sync against real bare repositories', () => {
     const third = await sync(w.syncOpts());
     expect(third.fetched).toEqual([{ branch: 'main', from: a, to: b }]);
     expect(third.snapshots).toEqual([{ ref: snapshotRefName(ADAPTER, 'main', b), sha: b, action: 'created' }]);
-    expect(snapshotRefs(await w.refs(w.mirrorDir))).toEqual([snapshotRefName(ADAPTER, 'main', a), snapshotRefName(ADAPTER, 'main', b)].sort());
+    expect(snapshotRefs(await w.refs(w.mirrorDir))).toEqual(
+      [snapshotRefName(ADAPTER, 'main', a), snapshotRefName(ADAPTER, 'main', b)].sort(),
+    );
   });
 
   it('a forced upstream rewrite moves refs/mirror-stage but never an existing snapshot', async () => {
@@ -161,7 +181,12 @@ describe('git-mirror sync against real bare repositories', () => {
     const before = hashTree(w.mirrorDir);
     const error = await sync(w.syncOpts()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GitMirrorError);
-    expect(error).toMatchObject({ reason: GitMirrorReason.SnapshotMoved, ref: snapshotRefName(ADAPTER, 'main', c), existingSha: a, newSha: c });
+    expect(error).toMatchObject({
+      reason: GitMirrorReason.SnapshotMoved,
+      ref: snapshotRefName(ADAPTER, 'main', c),
+      existingSha: a,
+      newSha: c,
+    });
     expect(hashTree(w.mirrorDir)).toEqual(before);
     expect((await w.refs(w.mirrorDir))['refs/mirror-stage/main']).toBe(b);
   });
@@ -175,7 +200,8 @@ describe('git-mirror sync against real bare repositories', () => {
     const dry = await sync(w.syncOpts({ dryRun: true }));
     expect(hashTree(w.mirrorDir)).toEqual(before);
     expect(dry).toEqual({
-      dryRun: true, createdCache: false,
+      dryRun: true,
+      createdCache: false,
       fetched: [{ branch: 'main', from: a, to: b }],
       snapshots: [{ ref: snapshotRefName(ADAPTER, 'main', b), sha: b, action: 'created' }],
     });
@@ -211,7 +237,9 @@ describe('how git is run', () => {
 
   it('the transport env may not replace the hermetic variables', async () => {
     const w = await world();
-    await expect(sync(w.syncOpts({ transportEnv: { GIT_CONFIG_GLOBAL: '/tmp/x', GIT_DIR: '/tmp' } }))).rejects.toThrow(/may not set GIT_CONFIG_GLOBAL, GIT_DIR/);
+    await expect(sync(w.syncOpts({ transportEnv: { GIT_CONFIG_GLOBAL: '/tmp/x', GIT_DIR: '/tmp' } }))).rejects.toThrow(
+      /may not set GIT_CONFIG_GLOBAL, GIT_DIR/,
+    );
   });
 
   it('git variables of this process do not reach git', async () => {
@@ -234,7 +262,9 @@ describe('how git is run', () => {
     const ssh = join(w.upstreamDir, '..', 'hang-ssh');
     writeFileSync(ssh, '#!/bin/sh\nexec sleep 3\n', { mode: 0o755 });
     const started = Date.now();
-    const error = await sync(w.syncOpts({ upstreamUrl: 'ssh://git@example.invalid/r.git', transportEnv: { GIT_SSH: ssh }, timeoutMs: 300 })).catch((e: unknown) => e);
+    const error = await sync(
+      w.syncOpts({ upstreamUrl: 'ssh://git@example.invalid/r.git', transportEnv: { GIT_SSH: ssh }, timeoutMs: 300 }),
+    ).catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: GitMirrorReason.Upstream, retryable: true });
     expect((error as Error).message).toMatch(/no answer within 300ms, git was killed/);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -259,7 +289,15 @@ describe('git-mirror flush against real bare repositories', () => {
     const dry = await flush(w.flushOpts({ dryRun: true }));
     expect(hashTree(w.mirrorDir)).toEqual(mirrorBefore);
     expect(hashTree(w.upstreamDir)).toEqual(upstreamBefore);
-    expect(dry).toMatchObject({ ok: false, dryRun: true, action: 'fast-forward', pushed: false, upstreamBefore: g0, pendingFlush: true, githubInSync: false });
+    expect(dry).toMatchObject({
+      ok: false,
+      dryRun: true,
+      action: 'fast-forward',
+      pushed: false,
+      upstreamBefore: g0,
+      pendingFlush: true,
+      githubInSync: false,
+    });
     expect((await w.refs(w.upstreamDir))['refs/heads/gitops']).toBe(g0);
 
     const r = await flush(w.flushOpts());
@@ -280,7 +318,13 @@ describe('git-mirror flush against real bare repositories', () => {
     expect((await w.refs(w.mirrorDir))['refs/mirror-stage/gitops']).toBe(g1);
 
     const again = await flush(w.flushOpts());
-    expect(again).toMatchObject({ ok: true, action: 'up-to-date', pushed: false, githubInSync: true, pendingFlush: false });
+    expect(again).toMatchObject({
+      ok: true,
+      action: 'up-to-date',
+      pushed: false,
+      githubInSync: true,
+      pendingFlush: false,
+    });
   });
 
   it('refuses a non-fast-forward, says it never forces, and leaves upstream unchanged', async () => {
@@ -363,14 +407,28 @@ describe('git-mirror status', () => {
   it('shows every field from the mirror cache alone, without contacting the upstream', async () => {
     const { w, g0, g1 } = await gitopsWorld();
     const a = (await w.refs(w.upstreamDir))['refs/heads/main']!;
-    const opts = { mirrorDir: w.mirrorDir, branches: ['main'], snapshots: [{ adapter: ADAPTER, branch: 'main' }, { adapter: 'other', branch: 'main' }], gitopsRef: 'refs/heads/gitops', timeoutMs: 30_000 };
+    const opts = {
+      mirrorDir: w.mirrorDir,
+      branches: ['main'],
+      snapshots: [
+        { adapter: ADAPTER, branch: 'main' },
+        { adapter: 'other', branch: 'main' },
+      ],
+      gitopsRef: 'refs/heads/gitops',
+      timeoutMs: 30_000,
+    };
     // The upstream is gone: status must not need it.
     rmSync(w.upstreamDir, { recursive: true, force: true });
     const s = await mirrorStatus(opts);
     expect(s.source).toBe('yaml');
     expect(s.transport).toBe('ssh');
     expect(s.refSources).toEqual({ githubFieldsAreMirrorStageCache: true, fetchedAt: 'reflog' });
-    expect(s.gitops).toEqual({ ref: 'refs/heads/gitops', sha: g1, mirrorStageRef: 'refs/mirror-stage/gitops', cacheSha: g0 });
+    expect(s.gitops).toEqual({
+      ref: 'refs/heads/gitops',
+      sha: g1,
+      mirrorStageRef: 'refs/mirror-stage/gitops',
+      cacheSha: g0,
+    });
     expect(s.branches).toHaveLength(1);
     const row = s.branches[0]!;
     expect(row).toMatchObject({
@@ -387,14 +445,28 @@ describe('git-mirror status', () => {
     });
     expect(Math.abs(Date.parse(row.fetchedAt!) - Date.now())).toBeLessThan(120_000);
 
-    const never = await mirrorStatus({ ...opts, branches: ['never'], snapshots: [{ adapter: ADAPTER, branch: 'never' }] });
-    expect(never.branches[0]).toMatchObject({ cacheSha: null, fetchedAt: null, snapshots: [{ adapter: ADAPTER, ref: null, present: false }] });
+    const never = await mirrorStatus({
+      ...opts,
+      branches: ['never'],
+      snapshots: [{ adapter: ADAPTER, branch: 'never' }],
+    });
+    expect(never.branches[0]).toMatchObject({
+      cacheSha: null,
+      fetchedAt: null,
+      snapshots: [{ adapter: ADAPTER, ref: null, present: false }],
+    });
   });
 
   it('after a flush, status reports githubInSync=true and pendingFlush=false', async () => {
     const { w } = await gitopsWorld();
     expect((await flush(w.flushOpts())).ok).toBe(true);
-    const s = await mirrorStatus({ mirrorDir: w.mirrorDir, branches: ['main'], snapshots: [], gitopsRef: 'refs/heads/gitops', timeoutMs: 30_000 });
+    const s = await mirrorStatus({
+      mirrorDir: w.mirrorDir,
+      branches: ['main'],
+      snapshots: [],
+      gitopsRef: 'refs/heads/gitops',
+      timeoutMs: 30_000,
+    });
     expect(s.branches[0]).toMatchObject({ pendingFlush: false, githubInSync: true });
   });
 });

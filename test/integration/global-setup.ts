@@ -18,7 +18,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const assets = envtestAssets();
   const dir = mkdtempSync(join(tmpdir(), 'bf-envtest-'));
   const started = Date.now();
-  const info = await startControlPlane({ assets, dir, contextAliases: ['unidesk-jd01'], guardParent: true, readyTimeoutMs: 60_000 });
+  const info = await startControlPlane({
+    assets,
+    dir,
+    contextAliases: ['unidesk-jd01'],
+    guardParent: true,
+    readyTimeoutMs: 60_000,
+  });
   console.log(`envtest: kube-apiserver ${info.server} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   project.provide('controlPlane', info);
   project.provide('envtestAssets', assets);

@@ -14,11 +14,26 @@ const EVENT = resourceType('events.k8s.io/v1', 'Event');
 portContract('on the API server', async () => {
   const client = adminClient();
   const ns = uniqueNamespace('bf-ports');
-  await client.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, 'create', `Namespace ${ns}`);
-  await client.post(`/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'state' }, data: {} }, 'create', 'ConfigMap state');
+  await client.post(
+    '/api/v1/namespaces',
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+    'create',
+    `Namespace ${ns}`,
+  );
+  await client.post(
+    `/api/v1/namespaces/${ns}/configmaps`,
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'state' }, data: {} },
+    'create',
+    'ConfigMap state',
+  );
   await client.post(
     `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-    { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'lease' }, spec: { leaseDurationSeconds: 15 } },
+    {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'lease' },
+      spec: { leaseDurationSeconds: 15 },
+    },
     'create',
     'Lease lease',
   );
@@ -34,7 +49,12 @@ portContract('on the API server', async () => {
     },
     async emitted(followerId) {
       const items = await client.list(EVENT, ns, `${FOLLOWER_LABEL}=${followerId}`);
-      return items.map((e) => ({ action: String(e.action), reason: String(e.reason), type: String(e.type), note: String(e.note) }));
+      return items.map((e) => ({
+        action: String(e.action),
+        reason: String(e.reason),
+        type: String(e.type),
+        note: String(e.note),
+      }));
     },
   };
 });

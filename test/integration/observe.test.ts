@@ -47,7 +47,8 @@ function tempDir(prefix: string): string {
 const refOf = (adapter: string, branch: string, sha: string) => `refs/unidesk/snapshots/${adapter}/${branch}/${sha}`;
 const stageOf = (branch: string) => `refs/mirror-stage/${branch}`;
 const branchOf = (ref: string) => ref.slice('refs/heads/'.length);
-const gitopsRefsOf = (loaded: LoadedRegistry) => new Map(loaded.registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
+const gitopsRefsOf = (loaded: LoadedRegistry) =>
+  new Map(loaded.registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
 const gitopsRef = (id: string) => gitopsRefs.get(id)!;
 
 /** Commits onto `branch` (refs/heads) and records the result as git-mirror sync would: refs/mirror-stage/<branch>. */
@@ -123,7 +124,10 @@ beforeAll(async () => {
     { from: `${MIRROR_HOST}pikasTech/agentrun.git`, to: a.url('pikasTech/agentrun.git') },
     { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
     // The second follower moves onto the hwlab mirror, so two followers share one URL.
-    { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: v0.2, mirror: hwlab }' },
+    {
+      from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }',
+      to: 'source: { repo: pikasTech/HWLAB, branch: v0.2, mirror: hwlab }',
+    },
   ]);
   const loaded = loadRegistry(REGISTRY, root);
   registry = loaded.registry;
@@ -143,13 +147,17 @@ afterAll(async () => {
 });
 
 describe('observe against a real git mirror', () => {
-  it('reads each follower\'s branch tip (refs/mirror-stage/<branch>), its snapshot ref and its GitOps ref from the mirror', async () => {
-    const observation = await observe(registry, gitopsRefs, OPTS);
-    expect(Object.fromEntries(observation)).toEqual(expected());
-    // The mirror's own refs/heads/v0.3 moved past its cached copy; observation did not take it.
-    const refs = await readMirror(a.url(HWLAB), { timeoutMs: 10_000, pathEnv: PATH, mirror: 'hwlab' });
-    expect([refs.get('refs/heads/v0.3'), refs.get(stageOf('v0.3'))]).toEqual([tips.v03Unsynced, tips.v03]);
-  });
+  it(
+    "reads each follower's branch tip (refs/mirror-stage/<branch>), its snapshot ref and its GitOps ref from " +
+      'the mirror',
+    async () => {
+      const observation = await observe(registry, gitopsRefs, OPTS);
+      expect(Object.fromEntries(observation)).toEqual(expected());
+      // The mirror's own refs/heads/v0.3 moved past its cached copy; observation did not take it.
+      const refs = await readMirror(a.url(HWLAB), { timeoutMs: 10_000, pathEnv: PATH, mirror: 'hwlab' });
+      expect([refs.get('refs/heads/v0.3'), refs.get(stageOf('v0.3'))]).toEqual([tips.v03Unsynced, tips.v03]);
+    },
+  );
 
   it('follows the GitOps ref as it is published and flushed: pending, then in sync', async () => {
     const id = 'web-probe-sentinel-master';
@@ -157,13 +165,20 @@ describe('observe against a real git mirror', () => {
     const cache = stageOf(branchOf(ref));
     try {
       const published = await b.commit(UNIDESK, branchOf(ref), 'gitops sentinel one');
-      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ tip: tips.master, gitops: { ref, sha: published, cacheSha: null, pendingFlush: true, githubInSync: false } });
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({
+        tip: tips.master,
+        gitops: { ref, sha: published, cacheSha: null, pendingFlush: true, githubInSync: false },
+      });
       // git-mirror flush confirmed it upstream.
       await b.setRef(UNIDESK, cache, published);
-      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ gitops: { ref, sha: published, cacheSha: published, pendingFlush: false, githubInSync: true } });
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({
+        gitops: { ref, sha: published, cacheSha: published, pendingFlush: false, githubInSync: true },
+      });
       // The next publish is pending again, over the confirmed one.
       const next = await b.commit(UNIDESK, branchOf(ref), 'gitops sentinel two');
-      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({ gitops: { sha: next, cacheSha: published, pendingFlush: true, githubInSync: false } });
+      expect((await observe(registry, gitopsRefs, OPTS)).get(id)).toMatchObject({
+        gitops: { sha: next, cacheSha: published, pendingFlush: true, githubInSync: false },
+      });
     } finally {
       await b.deleteRef(UNIDESK, ref);
       await b.deleteRef(UNIDESK, cache).catch(() => undefined);
@@ -172,7 +187,12 @@ describe('observe against a real git mirror', () => {
   });
 
   it('runs exactly one git ls-remote per mirror URL, however many followers share it', async () => {
-    const before = { a: a.connectionCount(), b: b.connectionCount(), aReq: a.requests().length, bReq: b.requests().length };
+    const before = {
+      a: a.connectionCount(),
+      b: b.connectionCount(),
+      aReq: a.requests().length,
+      bReq: b.requests().length,
+    };
     await observe(registry, gitopsRefs, OPTS);
     expect(a.connectionCount() - before.a).toBe(1);
     expect(b.connectionCount() - before.b).toBe(1);
@@ -185,7 +205,10 @@ describe('observe against a real git mirror', () => {
       { from: `${MIRROR_HOST}pikasTech/HWLAB.git`, to: a.url(HWLAB) },
       { from: `${MIRROR_HOST}pikasTech/agentrun.git`, to: a.url('pikasTech/agentrun.git') },
       { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
-      { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: no-such-branch, mirror: hwlab }' },
+      {
+        from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }',
+        to: 'source: { repo: pikasTech/HWLAB, branch: no-such-branch, mirror: hwlab }',
+      },
     ]);
     const loaded = loadRegistry(REGISTRY, root);
     const observation = await observe(loaded.registry, gitopsRefsOf(loaded), OPTS);
@@ -200,28 +223,45 @@ describe('observe against a real git mirror', () => {
     expect(observation.get('hwlab-jd01-v03')).toEqual(expected()['hwlab-jd01-v03']);
   });
 
-  it('a branch the mirror has under refs/heads/ but git-mirror sync never cached (no refs/mirror-stage/) is tip null', async () => {
-    const unsynced = await a.commit(HWLAB, 'never-synced', 'pushed to the mirror directly');
-    await a.setRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced), unsynced);
-    try {
-      const { root } = makeFixture([
-        { from: `${MIRROR_HOST}pikasTech/HWLAB.git`, to: a.url(HWLAB) },
-        { from: `${MIRROR_HOST}pikasTech/agentrun.git`, to: a.url('pikasTech/agentrun.git') },
-        { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
-        { from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }', to: 'source: { repo: pikasTech/HWLAB, branch: never-synced, mirror: hwlab }' },
-      ]);
-      const loaded = loadRegistry(REGISTRY, root);
-      const observation = await observe(loaded.registry, gitopsRefsOf(loaded), OPTS);
-      expect(observation.get('agentrun-jd01-v02')).toEqual({ mirror: 'hwlab', url: a.url(HWLAB), tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
-      // Once sync caches it, it is the tip.
-      await a.setRef(HWLAB, stageOf('never-synced'), unsynced);
-      expect((await observe(loaded.registry, gitopsRefsOf(loaded), OPTS)).get('agentrun-jd01-v02')).toMatchObject({ tip: unsynced, snapshotPresent: true });
-    } finally {
-      await a.deleteRef(HWLAB, 'refs/heads/never-synced');
-      await a.deleteRef(HWLAB, stageOf('never-synced')).catch(() => undefined);
-      await a.deleteRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced));
-    }
-  });
+  it(
+    'a branch the mirror has under refs/heads/ but git-mirror sync never cached (no refs/mirror-stage/) ' +
+      'is tip null',
+    async () => {
+      const unsynced = await a.commit(HWLAB, 'never-synced', 'pushed to the mirror directly');
+      await a.setRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced), unsynced);
+      try {
+        const { root } = makeFixture([
+          { from: `${MIRROR_HOST}pikasTech/HWLAB.git`, to: a.url(HWLAB) },
+          { from: `${MIRROR_HOST}pikasTech/agentrun.git`, to: a.url('pikasTech/agentrun.git') },
+          { from: `${MIRROR_HOST}pikasTech/unidesk.git`, to: b.url(UNIDESK) },
+          {
+            from: 'source: { repo: pikasTech/agentrun, branch: v0.2, mirror: agentrun }',
+            to: 'source: { repo: pikasTech/HWLAB, branch: never-synced, mirror: hwlab }',
+          },
+        ]);
+        const loaded = loadRegistry(REGISTRY, root);
+        const observation = await observe(loaded.registry, gitopsRefsOf(loaded), OPTS);
+        expect(observation.get('agentrun-jd01-v02')).toEqual({
+          mirror: 'hwlab',
+          url: a.url(HWLAB),
+          tip: null,
+          snapshotRef: null,
+          snapshotPresent: false,
+          snapshotSha: null,
+        });
+        // Once sync caches it, it is the tip.
+        await a.setRef(HWLAB, stageOf('never-synced'), unsynced);
+        expect((await observe(loaded.registry, gitopsRefsOf(loaded), OPTS)).get('agentrun-jd01-v02')).toMatchObject({
+          tip: unsynced,
+          snapshotPresent: true,
+        });
+      } finally {
+        await a.deleteRef(HWLAB, 'refs/heads/never-synced');
+        await a.deleteRef(HWLAB, stageOf('never-synced')).catch(() => undefined);
+        await a.deleteRef(HWLAB, refOf('agentrun-yaml-lane', 'never-synced', unsynced));
+      }
+    },
+  );
 
   it('a stopped mirror fails only its own followers, with a retryable MirrorError, until it is back', async () => {
     await a.stop();
@@ -232,7 +272,12 @@ describe('observe against a real git mirror', () => {
         expect(o).toMatchObject({ mirror: 'hwlab', url: a.url(HWLAB) });
         if (!('error' in o)) throw new Error(`${id} observed a tip from a stopped mirror`);
         expect(o.error).toBeInstanceOf(MirrorError);
-        expect(o.error).toMatchObject({ reason: 'MirrorUnreachable', retryable: true, mirror: 'hwlab', url: a.url(HWLAB) });
+        expect(o.error).toMatchObject({
+          reason: 'MirrorUnreachable',
+          retryable: true,
+          mirror: 'hwlab',
+          url: a.url(HWLAB),
+        });
         expect(o.error.message).toContain('hwlab');
         expect(o.error.message).toContain(a.url(HWLAB));
         expect(o.error.message).toMatch(/Connection refused/);
@@ -258,7 +303,11 @@ describe('observe against a real git mirror', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const started = Date.now();
-      const error = await readMirror(`git://127.0.0.1:${port}/${HWLAB}`, { timeoutMs: 500, pathEnv: PATH, mirror: 'hwlab' }).catch((e: unknown) => e);
+      const error = await readMirror(`git://127.0.0.1:${port}/${HWLAB}`, {
+        timeoutMs: 500,
+        pathEnv: PATH,
+        mirror: 'hwlab',
+      }).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(error).toBeInstanceOf(MirrorError);
       expect((error as MirrorError).message).toContain('no answer within 500ms');
@@ -270,7 +319,7 @@ describe('observe against a real git mirror', () => {
   });
 });
 
-describe('observe ignores the caller\'s directory and git environment', () => {
+describe("observe ignores the caller's directory and git environment", () => {
   const savedCwd = process.cwd();
   const savedEnv = { ...process.env };
   const POISON = [
@@ -344,7 +393,9 @@ describe('observe ignores the caller\'s directory and git environment', () => {
     expect(Object.fromEntries(observation)).toEqual(expected());
     // The checkout is still stale and dirty: observing read it, touched it, and left nothing in it.
     expect(await hermeticGit(['rev-parse', 'HEAD'], { home: a.home, cwd: dev })).toBe(tips.v03Old);
-    expect(await hermeticGit(['status', '--porcelain'], { home: a.home, cwd: dev })).toBe('A  staged.txt\n?? untracked.txt');
+    expect(await hermeticGit(['status', '--porcelain'], { home: a.home, cwd: dev })).toBe(
+      'A  staged.txt\n?? untracked.txt',
+    );
     expect(readdirSync(devTmp)).toEqual([]);
   });
 

@@ -5,10 +5,25 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStateRecord } from '../../runner/state-record.ts';
 import { resourceType } from '../../core/kube/resources.ts';
-import { apiServerOf, assertPortFree, checkPodSpec, preparePod, dockerfileImage, type CronJobPod, type PodResult, type PodSpec, type PreparedPod } from '../../scripts/pod-exec/index.ts';
+import {
+  apiServerOf,
+  assertPortFree,
+  checkPodSpec,
+  preparePod,
+  dockerfileImage,
+  type CronJobPod,
+  type PodResult,
+  type PodSpec,
+  type PreparedPod,
+} from '../../scripts/pod-exec/index.ts';
 import { adminClient, auditEvents, kubeconfig, type AuditEvent } from '../helpers/cluster.ts';
 import { cli } from '../helpers/cli.ts';
-import { preparePassPod, startPodPathWorld, type FollowerFacts, type PodPathWorld } from '../../scripts/world/pod-path-world.ts';
+import {
+  preparePassPod,
+  startPodPathWorld,
+  type FollowerFacts,
+  type PodPathWorld,
+} from '../../scripts/world/pod-path-world.ts';
 import { ROOT } from '../../scripts/world/registry.ts';
 
 // Issue 6: everything else can pass while the one thing that runs in production — the CronJob's pod —
@@ -63,7 +78,9 @@ beforeAll(async () => {
   // which gets one new commit: the pass has exactly one sha to trigger.
   const lanes: Record<string, { initialTargetSha: string }> = {};
   for (const f of world.followers) {
-    const tip = (await world.upstreamRef(f.repo, `refs/heads/${f.branch}`)) ?? (await world.pushUpstream(f.repo, f.branch, `${f.id} base`));
+    const tip =
+      (await world.upstreamRef(f.repo, `refs/heads/${f.branch}`)) ??
+      (await world.pushUpstream(f.repo, f.branch, `${f.id} base`));
     lanes[f.fakeKey] = { initialTargetSha: tip };
   }
   hwlab = world.followers.find((f) => f.id === 'hwlab-jd01-v03')!;
@@ -104,54 +121,85 @@ const output = (name: string) => {
 
 /** Audit events in the pod's namespace received while the pod ran. */
 function duringRun(filter: (e: AuditEvent) => boolean): AuditEvent[] {
-  const t = (e: AuditEvent) => Date.parse((e as AuditEvent & { requestReceivedTimestamp: string }).requestReceivedTimestamp);
-  return auditEvents((e) => e.objectRef?.namespace === world.pod.namespace && t(e) >= window.from && t(e) <= window.to && filter(e));
+  const t = (e: AuditEvent) =>
+    Date.parse((e as AuditEvent & { requestReceivedTimestamp: string }).requestReceivedTimestamp);
+  return auditEvents(
+    (e) => e.objectRef?.namespace === world.pod.namespace && t(e) >= window.from && t(e) <= window.to && filter(e),
+  );
 }
 
 describe('the synthesized CronJob pod, executed for real', () => {
   it('runs the init container, then the pass, both to exit 0', () => {
-    expect(result.containers.map((c) => [c.name, c.exitCode]), `${output('clone-source')}\n${output('reconcile-pass')}`).toEqual([
+    expect(
+      result.containers.map((c) => [c.name, c.exitCode]),
+      `${output('clone-source')}\n${output('reconcile-pass')}`,
+    ).toEqual([
       ['clone-source', 0],
       ['reconcile-pass', 0],
     ]);
     expect(result.phase).toBe('Succeeded');
   });
 
-  it('the init container cloned this checkout\'s committed HEAD from the mirror over git://', () => {
+  it("the init container cloned this checkout's committed HEAD from the mirror over git://", () => {
     const checkout = prepared.volumes.get('checkout')!.dir;
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'safe.directory=*', '-C', checkout, ...args], { encoding: 'utf8' }).trim();
-    expect(git('rev-parse', 'HEAD')).toBe(execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
-    expect(git('config', 'remote.origin.url')).toBe('git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git');
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'safe.directory=*', '-C', checkout, ...args], { encoding: 'utf8' }).trim();
+    expect(git('rev-parse', 'HEAD')).toBe(
+      execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim(),
+    );
+    expect(git('config', 'remote.origin.url')).toBe(
+      'git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/unidesk.git',
+    );
     expect(git('rev-parse', '--is-shallow-repository')).toBe('true');
     expect(world.git.log()).toMatch(/Request upload-pack for '\/pikasTech\/unidesk\.git'/);
   });
 
-  it('the pass read the registry ConfigMap\'s bytes over the clone\'s file, mounted read-only, on a read-only root, as the pod\'s user', async () => {
-    expect(seen.registry?.toString('utf8')).toBe(world.registryText);
-    const optionsAt = (point: string) => seen.mountinfo!.split('\n').find((l) => l.split(' ')[4] === point)?.split(' ')[5]?.split(',');
-    expect(optionsAt('/opt/branch-follower/checkout/config/cicd-branch-followers.yaml'), seen.mountinfo).toContain('ro');
-    expect(optionsAt('/'), 'readOnlyRootFilesystem').toContain('ro');
-    expect(optionsAt('/opt/branch-follower/checkout')).toContain('rw');
-    const status = await seen.status;
-    expect(status).toMatch(/^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
-    expect(status).toMatch(/^Groups:\s+10001\s*$/m);
-    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
-    expect(status).toMatch(/^CapBnd:\s+0+$/m);
-  });
+  it(
+    "the pass read the registry ConfigMap's bytes over the clone's file, mounted read-only, on a read-only root, as " +
+      "the pod's user",
+    async () => {
+      expect(seen.registry?.toString('utf8')).toBe(world.registryText);
+      const optionsAt = (point: string) =>
+        seen
+          .mountinfo!.split('\n')
+          .find((l) => l.split(' ')[4] === point)
+          ?.split(' ')[5]
+          ?.split(',');
+      expect(optionsAt('/opt/branch-follower/checkout/config/cicd-branch-followers.yaml'), seen.mountinfo).toContain(
+        'ro',
+      );
+      expect(optionsAt('/'), 'readOnlyRootFilesystem').toContain('ro');
+      expect(optionsAt('/opt/branch-follower/checkout')).toContain('rw');
+      const status = await seen.status;
+      expect(status).toMatch(/^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
+      expect(status).toMatch(/^Groups:\s+10001\s*$/m);
+      expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect(status).toMatch(/^CapBnd:\s+0+$/m);
+    },
+  );
 
-  it('the pass talked to the API server only with the controller ServiceAccount\'s token, and the admin not at all', () => {
-    const sa = `system:serviceaccount:${world.pod.namespace}:${world.pod.spec.serviceAccountName}`;
-    const bySa = duringRun((e) => e.user.username === sa).map((e) => `${e.verb} ${e.objectRef?.resource}`);
-    expect(bySa).toContain('update leases');
-    expect(bySa).toContain('update configmaps');
-    expect(bySa).toContain('create events');
-    expect(duringRun((e) => e.user.username === ADMIN)).toEqual([]);
-  });
+  it(
+    "the pass talked to the API server only with the controller ServiceAccount's token, and the admin " + 'not at all',
+    () => {
+      const sa = `system:serviceaccount:${world.pod.namespace}:${world.pod.spec.serviceAccountName}`;
+      const bySa = duringRun((e) => e.user.username === sa).map((e) => `${e.verb} ${e.objectRef?.resource}`);
+      expect(bySa).toContain('update leases');
+      expect(bySa).toContain('update configmaps');
+      expect(bySa).toContain('create events');
+      expect(duringRun((e) => e.user.username === ADMIN)).toEqual([]);
+    },
+  );
 
   it('the pass triggered the new sha once, by its snapshot ref, and closed it out Succeeded', async () => {
     const triggers = world.fake.triggers();
-    expect(triggers.map((t) => t.snapshotRef)).toEqual([`refs/unidesk/snapshots/${hwlab.adapter}/${hwlab.branch}/${newSha}`]);
-    const cm = await adminClient().get(CONFIG_MAP, world.pod.namespace, world.loaded.registry.controller.configMaps.state);
+    expect(triggers.map((t) => t.snapshotRef)).toEqual([
+      `refs/unidesk/snapshots/${hwlab.adapter}/${hwlab.branch}/${newSha}`,
+    ]);
+    const cm = await adminClient().get(
+      CONFIG_MAP,
+      world.pod.namespace,
+      world.loaded.registry.controller.configMaps.state,
+    );
     const text = (cm?.data as Record<string, string> | undefined)?.[hwlab.id];
     expect(text, output('reconcile-pass')).toBeDefined();
     const parsed = parseStateRecord(text!);
@@ -160,17 +208,26 @@ describe('the synthesized CronJob pod, executed for real', () => {
     expect(parsed.record.lastSucceededSha).toBe(newSha);
   });
 
-  it('the GitOps commit the run published into the mirror was flushed upstream over SSH through the proxy', async () => {
-    const mirror = await world.mirrorRef(hwlab.repo, hwlab.gitopsRef);
-    expect(mirror).toBeDefined();
-    expect(await world.upstreamRef(hwlab.repo, hwlab.gitopsRef)).toBe(mirror);
-    expect(world.proxy.connectCount()).toBeGreaterThan(0);
-    expect(readFileSync(world.ssh.logFile, 'utf8')).toMatch(/Accepted publickey for git /);
-  });
+  it(
+    'the GitOps commit the run published into the mirror was flushed upstream over SSH ' + 'through the proxy',
+    async () => {
+      const mirror = await world.mirrorRef(hwlab.repo, hwlab.gitopsRef);
+      expect(mirror).toBeDefined();
+      expect(await world.upstreamRef(hwlab.repo, hwlab.gitopsRef)).toBe(mirror);
+      expect(world.proxy.connectCount()).toBeGreaterThan(0);
+      expect(readFileSync(world.ssh.logFile, 'utf8')).toMatch(/Accepted publickey for git /);
+    },
+  );
 });
 
 describe('pod-exec carries out restartPolicy Never, the Job deadline and the declared ports', () => {
-  const small = (spec: PodSpec, activeDeadlineSeconds?: number): CronJobPod => ({ namespace: world.pod.namespace, cronJobName: 'small', activeDeadlineSeconds, spec, notEnforced: checkPodSpec(spec) });
+  const small = (spec: PodSpec, activeDeadlineSeconds?: number): CronJobPod => ({
+    namespace: world.pod.namespace,
+    cronJobName: 'small',
+    activeDeadlineSeconds,
+    spec,
+    notEnforced: checkPodSpec(spec),
+  });
   const run = async (pod: CronJobPod) => {
     const p = await preparePod({
       pod,
@@ -188,18 +245,30 @@ describe('pod-exec carries out restartPolicy Never, the Job deadline and the dec
       await p.dispose();
     }
   };
-  const base = { restartPolicy: 'Never', automountServiceAccountToken: false, securityContext: { runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, runAsNonRoot: true } } as const;
+  const base = {
+    restartPolicy: 'Never',
+    automountServiceAccountToken: false,
+    securityContext: { runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, runAsNonRoot: true },
+  } as const;
 
   it('a failing init container stops the pod: the main container never runs', async () => {
-    const r = await run(small({ ...base, initContainers: [{ name: 'first', command: ['sh', '-c', 'echo from-first; exit 3'] }], containers: [{ name: 'never', command: ['true'] }] }));
+    const r = await run(
+      small({
+        ...base,
+        initContainers: [{ name: 'first', command: ['sh', '-c', 'echo from-first; exit 3'] }],
+        containers: [{ name: 'never', command: ['true'] }],
+      }),
+    );
     expect(r.phase).toBe('Failed');
     expect(r.reason).toBe('InitContainerFailed');
     expect(r.containers.map((c) => [c.name, c.exitCode, c.stdout.trim()])).toEqual([['first', 3, 'from-first']]);
   });
 
-  it('the Job\'s activeDeadlineSeconds kills the running container and everything it started', async () => {
+  it("the Job's activeDeadlineSeconds kills the running container and everything it started", async () => {
     const started = Date.now();
-    const r = await run(small({ ...base, containers: [{ name: 'sleeper', command: ['sh', '-c', 'sleep 60 & sleep 60'] }] }, 1));
+    const r = await run(
+      small({ ...base, containers: [{ name: 'sleeper', command: ['sh', '-c', 'sleep 60 & sleep 60'] }] }, 1),
+    );
     expect(r.reason).toBe('DeadlineExceeded');
     expect(r.containers[0]!.signal).toBe('SIGKILL');
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -211,7 +280,9 @@ describe('pod-exec carries out restartPolicy Never, the Job deadline and the dec
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const port = (holder.address() as AddressInfo).port;
     try {
-      await expect(assertPortFree({ host: 'git-mirror.example', port, what: 'the git mirror', from: 'a test' })).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
+      await expect(
+        assertPortFree({ host: 'git-mirror.example', port, what: 'the git mirror', from: 'a test' }),
+      ).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
     } finally {
       holder.close();
     }

@@ -2,7 +2,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { INSTANTIATE_ANNOTATION } from '../../src/cli/reconcile.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { cli } from '../helpers/cli.ts';
-import { adminClient, appliedFixture, auditEvents, clusterFixture, kubeconfig, MUTATING, uniqueNamespace } from '../helpers/cluster.ts';
+import {
+  adminClient,
+  appliedFixture,
+  auditEvents,
+  clusterFixture,
+  kubeconfig,
+  MUTATING,
+  uniqueNamespace,
+} from '../helpers/cluster.ts';
 import { completeJob, failJob, startJob, waitForJob } from '../helpers/job-controller.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';
 
@@ -18,43 +26,77 @@ afterAll(() => removeFixtures());
 
 const applied = appliedFixture;
 
-const reconcile = (root: string, argv: string[]) => cli(['reconcile', ...argv, '--kubeconfig', kubeconfig()], { cwd: root });
-const writes = (ns: string) => auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
+const reconcile = (root: string, argv: string[]) =>
+  cli(['reconcile', ...argv, '--kubeconfig', kubeconfig()], { cwd: root });
+const writes = (ns: string) =>
+  auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
 
 describe('reconcile --now against a real API server', () => {
-  it('creates one Job from the live CronJob template, owned by the CronJob, marked manual, with a unique name', async () => {
-    const { ns, root } = await applied('reconcile');
-    const r = await reconcile(root, ['--now']);
-    expect(r.code, r.stderr).toBe(0);
-    const admin = adminClient();
-    const [job] = await admin.list(JOB, ns, PASS_JOBS);
-    const cronJob = (await admin.get(CRONJOB, ns, 'branch-follower'))!;
-    expect(job).toBeDefined();
-    expect(job!.metadata.name).toMatch(/^branch-follower-now-[0-9a-z]{5}$/);
-    expect(r.stdout).toContain(`created Job ${ns}/${job!.metadata.name}`);
-    expect(job!.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'branch-follower', uid: cronJob.metadata.uid, controller: true, blockOwnerDeletion: true }]);
-    expect(job!.metadata.annotations).toMatchObject({ [INSTANTIATE_ANNOTATION]: 'manual' });
-    const tpl = (cronJob.spec as { jobTemplate: { metadata: { labels: Record<string, string> }; spec: { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number } } }).jobTemplate;
-    expect(job!.metadata.labels).toMatchObject(tpl.metadata.labels);
-    const spec = job!.spec as { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
-    // The pod is exactly the scheduled one (the server adds only its defaults to both alike).
-    expect(spec.template.spec).toEqual(tpl.spec.template.spec);
-    expect([spec.activeDeadlineSeconds, spec.backoffLimit]).toEqual([tpl.spec.activeDeadlineSeconds, tpl.spec.backoffLimit]);
+  it(
+    'creates one Job from the live CronJob template, owned by the CronJob, marked manual, with a ' + 'unique name',
+    async () => {
+      const { ns, root } = await applied('reconcile');
+      const r = await reconcile(root, ['--now']);
+      expect(r.code, r.stderr).toBe(0);
+      const admin = adminClient();
+      const [job] = await admin.list(JOB, ns, PASS_JOBS);
+      const cronJob = (await admin.get(CRONJOB, ns, 'branch-follower'))!;
+      expect(job).toBeDefined();
+      expect(job!.metadata.name).toMatch(/^branch-follower-now-[0-9a-z]{5}$/);
+      expect(r.stdout).toContain(`created Job ${ns}/${job!.metadata.name}`);
+      expect(job!.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          name: 'branch-follower',
+          uid: cronJob.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      expect(job!.metadata.annotations).toMatchObject({ [INSTANTIATE_ANNOTATION]: 'manual' });
+      const tpl = (
+        cronJob.spec as {
+          jobTemplate: {
+            metadata: { labels: Record<string, string> };
+            spec: { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
+          };
+        }
+      ).jobTemplate;
+      expect(job!.metadata.labels).toMatchObject(tpl.metadata.labels);
+      const spec = job!.spec as { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
+      // The pod is exactly the scheduled one (the server adds only its defaults to both alike).
+      expect(spec.template.spec).toEqual(tpl.spec.template.spec);
+      expect([spec.activeDeadlineSeconds, spec.backoffLimit]).toEqual([
+        tpl.spec.activeDeadlineSeconds,
+        tpl.spec.backoffLimit,
+      ]);
 
-    const again = await reconcile(root, ['--now']);
-    expect(again.code, again.stderr).toBe(0);
-    const names = (await admin.list(JOB, ns, PASS_JOBS)).map((j) => j.metadata.name);
-    expect(new Set(names).size).toBe(2);
-  });
+      const again = await reconcile(root, ['--now']);
+      expect(again.code, again.stderr).toBe(0);
+      const names = (await admin.list(JOB, ns, PASS_JOBS)).map((j) => j.metadata.name);
+      expect(new Set(names).size).toBe(2);
+    },
+  );
 
   it('--dry-run is a server-side dry run: nothing is written', async () => {
     const { ns, root } = await applied('reconcile-dry');
     const mark = writes(ns).length;
     const r = await reconcile(root, ['--now', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/would create Job \S+\/branch-follower-now-[0-9a-z]{5} from CronJob \S+\/branch-follower \(server-side dry run: nothing was written\)/);
+    expect(r.stdout).toMatch(
+      /would create Job \S+\/branch-follower-now-[0-9a-z]{5} from CronJob \S+\/branch-follower \(server-side dry run: nothing was written\)/,
+    );
     expect(writes(ns).slice(mark)).toEqual([]);
-    expect(auditEvents((e) => e.verb === 'create' && e.requestURI.includes('dryRun=All') && e.objectRef?.namespace === ns && e.objectRef?.resource === 'jobs')).toHaveLength(1);
+    expect(
+      auditEvents(
+        (e) =>
+          e.verb === 'create' &&
+          e.requestURI.includes('dryRun=All') &&
+          e.objectRef?.namespace === ns &&
+          e.objectRef?.resource === 'jobs',
+      ),
+    ).toHaveLength(1);
     expect(await adminClient().list(JOB, ns, PASS_JOBS)).toEqual([]);
   });
 
@@ -67,7 +109,9 @@ describe('reconcile --now against a real API server', () => {
     const done = await ok;
     expect(done.code, done.stderr).toBe(0);
     expect(done.stderr).toMatch(/waiting for Job \S+ \(budget 330s, controller\.reconcile\.waitSeconds\)/);
-    expect(done.stdout).toMatch(new RegExp(`Job ${ns}/${first}: Complete \\(CompletionsReached: .*\\) after \\d+\\.\\ds`));
+    expect(done.stdout).toMatch(
+      new RegExp(`Job ${ns}/${first}: Complete \\(CompletionsReached: .*\\) after \\d+\\.\\ds`),
+    );
 
     await adminClient().delete(JOB, ns, first);
     const bad = reconcile(root, ['--now', '--wait']);
@@ -79,7 +123,9 @@ describe('reconcile --now against a real API server', () => {
   });
 
   it('--wait gives up after controller.reconcile.waitSeconds and says so', async () => {
-    const { root } = await applied('reconcile-slow', [{ from: 'waitSeconds: 330\n    pollIntervalSeconds: 2', to: 'waitSeconds: 2\n    pollIntervalSeconds: 1' }]);
+    const { root } = await applied('reconcile-slow', [
+      { from: 'waitSeconds: 330\n    pollIntervalSeconds: 2', to: 'waitSeconds: 2\n    pollIntervalSeconds: 1' },
+    ]);
     const r = await reconcile(root, ['--now', '--wait']);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/did not finish within 2s \(controller\.reconcile\.waitSeconds\)/);
@@ -90,7 +136,9 @@ describe('reconcile --now against a real API server', () => {
     const root = clusterFixture(ns);
     const r = await reconcile(root, ['--now']);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain(`CronJob ${ns}/branch-follower does not exist; run \`branch-follower apply --confirm --wait\` first`);
+    expect(r.stderr).toContain(
+      `CronJob ${ns}/branch-follower does not exist; run \`branch-follower apply --confirm --wait\` first`,
+    );
     const u = await reconcile(root, []);
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(/reconcile needs --now/);

@@ -4,7 +4,16 @@ import { resourceType } from '../../core/kube/resources.ts';
 import { adminClient, auditEvents, MUTATING } from '../helpers/cluster.ts';
 import { hermeticGit, startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
-import { disposeWorlds, eventually, exited, makePassWorld, REPOS, type FollowerId, type PassWorld, type WorldServers } from '../helpers/pass-world.ts';
+import {
+  disposeWorlds,
+  eventually,
+  exited,
+  makePassWorld,
+  REPOS,
+  type FollowerId,
+  type PassWorld,
+  type WorldServers,
+} from '../helpers/pass-world.ts';
 
 const CM = resourceType('v1', 'ConfigMap');
 
@@ -30,7 +39,8 @@ async function record(w: PassWorld, id: FollowerId) {
 }
 
 /** Writes that reached storage in the world's namespace (dry runs excluded). */
-const writes = (ns: string) => auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
+const writes = (ns: string) =>
+  auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
 
 describe('run-once against a real API server, a real git mirror and fake control planes', () => {
   it('--dry-run gives Noop, PendingTrigger and Blocked for the three first followers and writes nothing', async () => {
@@ -45,7 +55,9 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^hwlab-jd01-v03\s+hwlab-node-runtime\s+v0\.3\s+Noop\s+UpToDate/m);
     expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+agentrun-yaml-lane\s+v0\.2\s+PendingTrigger\s+NewSha/m);
-    expect(r.stdout).toMatch(/^web-probe-sentinel-master\s+web-probe-sentinel-cicd\s+master\s+Blocked\s+SnapshotMissing/m);
+    expect(r.stdout).toMatch(
+      /^web-probe-sentinel-master\s+web-probe-sentinel-cicd\s+master\s+Blocked\s+SnapshotMissing/m,
+    );
     expect(writes(w.ns).slice(before)).toEqual([]); // no state, no Lease, no Event
     expect(w.fake.triggers()).toEqual([]);
     expect(await record(w, 'agentrun-jd01-v02')).toBeUndefined();
@@ -62,48 +74,66 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
     const rec = (await record(w, 'agentrun-jd01-v02'))!;
     expect(rec).toMatchObject({ phase: 'Noop', lastTriggeredSha: sha, lastSucceededSha: sha, targetSha: sha });
-    expect(rec.history.map((t) => t.to)).toEqual(['PendingTrigger', 'Triggering', 'ClosingOut', 'Succeeded', 'Observed', 'Noop']);
+    expect(rec.history.map((t) => t.to)).toEqual([
+      'PendingTrigger',
+      'Triggering',
+      'ClosingOut',
+      'Succeeded',
+      'Observed',
+      'Noop',
+    ]);
     expect(rec.timings).toMatchObject({ sha, budgetMs: 120_000 });
     expect(rec.timings!.triggerToRunDoneMs).toBeGreaterThan(0);
   });
 
-  it('triggers with the snapshot a sync made, and closes out only once the published GitOps commit is flushed upstream', async () => {
-    const w = await makePassWorld(servers, 'flush');
-    const { gitopsRef, adapter, branch } = REPOS['hwlab-jd01-v03'];
-    const sha = await w.push('hwlab-jd01-v03'); // upstream only: no snapshot yet
-    w.configure({ lanes: { 'hwlab:v03': { runSeconds: 1 } } });
-    const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
-    expect(r.code, r.stderr).toBe(0);
-    const snapshot = `refs/unidesk/snapshots/${adapter}/${branch}/${sha}`;
-    expect(r.stderr).toMatch(/\[mirror hwlab\] sync: .*1 snapshot\(s\) created/);
-    expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.snapshotRef)).toEqual([snapshot]);
-    expect(await w.mirrorRef('hwlab-jd01-v03', snapshot)).toBe(sha);
-    // The run published a GitOps commit into the mirror; the pass flushed it before Succeeded.
-    const published = await w.mirrorRef('hwlab-jd01-v03', gitopsRef);
-    expect(published).toMatch(/^[0-9a-f]{40}$/);
-    expect(await w.upstreamRef('hwlab-jd01-v03', gitopsRef)).toBe(published);
-    expect(await w.mirrorRef('hwlab-jd01-v03', `refs/mirror-stage/${gitopsRef.slice('refs/heads/'.length)}`)).toBe(published);
-    expect(r.stderr).toMatch(/\[hwlab-jd01-v03\] flush refs\/heads\/gitops\/jd01-v03/);
-    expect(r.stderr.indexOf('flush: fast-forwarded')).toBeLessThan(r.stderr.indexOf('ClosingOut -> Succeeded'));
-    expect(r.stderr.indexOf('flush: fast-forwarded')).toBeGreaterThan(-1);
-    expect((await record(w, 'hwlab-jd01-v03'))!).toMatchObject({ phase: 'Succeeded', lastSucceededSha: sha });
-  });
+  it(
+    'triggers with the snapshot a sync made, and closes out only once the published GitOps commit is ' +
+      'flushed upstream',
+    async () => {
+      const w = await makePassWorld(servers, 'flush');
+      const { gitopsRef, adapter, branch } = REPOS['hwlab-jd01-v03'];
+      const sha = await w.push('hwlab-jd01-v03'); // upstream only: no snapshot yet
+      w.configure({ lanes: { 'hwlab:v03': { runSeconds: 1 } } });
+      const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
+      expect(r.code, r.stderr).toBe(0);
+      const snapshot = `refs/unidesk/snapshots/${adapter}/${branch}/${sha}`;
+      expect(r.stderr).toMatch(/\[mirror hwlab\] sync: .*1 snapshot\(s\) created/);
+      expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.snapshotRef)).toEqual([snapshot]);
+      expect(await w.mirrorRef('hwlab-jd01-v03', snapshot)).toBe(sha);
+      // The run published a GitOps commit into the mirror; the pass flushed it before Succeeded.
+      const published = await w.mirrorRef('hwlab-jd01-v03', gitopsRef);
+      expect(published).toMatch(/^[0-9a-f]{40}$/);
+      expect(await w.upstreamRef('hwlab-jd01-v03', gitopsRef)).toBe(published);
+      expect(await w.mirrorRef('hwlab-jd01-v03', `refs/mirror-stage/${gitopsRef.slice('refs/heads/'.length)}`)).toBe(
+        published,
+      );
+      expect(r.stderr).toMatch(/\[hwlab-jd01-v03\] flush refs\/heads\/gitops\/jd01-v03/);
+      expect(r.stderr.indexOf('flush: fast-forwarded')).toBeLessThan(r.stderr.indexOf('ClosingOut -> Succeeded'));
+      expect(r.stderr.indexOf('flush: fast-forwarded')).toBeGreaterThan(-1);
+      expect((await record(w, 'hwlab-jd01-v03'))!).toMatchObject({ phase: 'Succeeded', lastSucceededSha: sha });
+    },
+  );
 
-  it('a flush the upstream refuses (non-fast-forward) never closes out: Failed BudgetExceeded, upstream untouched', async () => {
-    const w = await makePassWorld(servers, 'noff', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 15' }]);
-    const { gitopsRef } = REPOS['agentrun-jd01-v02'];
-    const repo = w.repoOf('agentrun-jd01-v02');
-    // Someone else moved the upstream GitOps branch to a commit the mirror's publish does not descend from.
-    const foreign = await ssh.commit(repo, gitopsRef.slice('refs/heads/'.length), `foreign ${Date.now()}`);
-    await w.push('agentrun-jd01-v02');
-    w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
-    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
-    expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/flush failed: upstream refs\/heads\/gitops\/jd01-v02 is at [0-9a-f]{40}, which is not an ancestor .* never forced/);
-    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
-    expect((await record(w, 'agentrun-jd01-v02'))!.message).toMatch(/waiting for mirrorFlushed, githubInSync/);
-    expect(await w.upstreamRef('agentrun-jd01-v02', gitopsRef)).toBe(foreign);
-  });
+  it(
+    'a flush the upstream refuses (non-fast-forward) never closes out: Failed BudgetExceeded, ' + 'upstream untouched',
+    async () => {
+      const w = await makePassWorld(servers, 'noff', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 15' }]);
+      const { gitopsRef } = REPOS['agentrun-jd01-v02'];
+      const repo = w.repoOf('agentrun-jd01-v02');
+      // Someone else moved the upstream GitOps branch to a commit the mirror's publish does not descend from.
+      const foreign = await ssh.commit(repo, gitopsRef.slice('refs/heads/'.length), `foreign ${Date.now()}`);
+      await w.push('agentrun-jd01-v02');
+      w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
+      const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(
+        /flush failed: upstream refs\/heads\/gitops\/jd01-v02 is at [0-9a-f]{40}, which is not an ancestor .* never forced/,
+      );
+      expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
+      expect((await record(w, 'agentrun-jd01-v02'))!.message).toMatch(/waiting for mirrorFlushed, githubInSync/);
+      expect(await w.upstreamRef('agentrun-jd01-v02', gitopsRef)).toBe(foreign);
+    },
+  );
 
   it('an unreachable upstream fails the sync: MirrorSyncFailed, nothing triggered, exit 5', async () => {
     const w = await makePassWorld(servers, 'sync-down');
@@ -112,7 +142,9 @@ describe('run-once against a real API server, a real git mirror and fake control
     try {
       const r = await w.run(['run-once', '--follower', 'web-probe-sentinel-master', '--confirm']);
       expect(r.code).toBe(5);
-      expect(r.stderr).toMatch(/\[mirror unidesk\] sync failed: git-mirror ls-remote of ssh:\/\/\S+ failed: .*Connection refused/);
+      expect(r.stderr).toMatch(
+        /\[mirror unidesk\] sync failed: git-mirror ls-remote of ssh:\/\/\S+ failed: .*Connection refused/,
+      );
       expect(r.stdout).toMatch(/^web-probe-sentinel-master\s+\S+\s+MirrorSyncFailed/m);
       expect(w.fake.triggers()).toEqual([]);
     } finally {
@@ -126,7 +158,9 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
     const b = await w.push('hwlab-jd01-v03', { snapshot: true });
     expect((await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait'])).code).toBe(0);
-    await hermeticGit(['--git-dir', ssh.repoPath(w.repoOf('hwlab-jd01-v03')), 'update-ref', 'refs/heads/v0.3', a], { home: ssh.home }); // force the branch back upstream
+    await hermeticGit(['--git-dir', ssh.repoPath(w.repoOf('hwlab-jd01-v03')), 'update-ref', 'refs/heads/v0.3', a], {
+      home: ssh.home,
+    }); // force the branch back upstream
     const r = await w.run(['run-once', '--follower', 'hwlab-jd01-v03', '--confirm', '--wait']);
     expect(r.stdout).toMatch(/AlreadyTriggered/);
     expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([a, b]);
@@ -142,10 +176,14 @@ describe('run-once against a real API server, a real git mirror and fake control
     const second = await w.push('web-probe-sentinel-master', { snapshot: true });
     const r = await pass;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`ClosingOut -> Superseded ${first.slice(0, 12)} \\(BranchAdvanced: superseded by ${second}\\)`));
+    expect(r.stderr).toMatch(
+      new RegExp(`ClosingOut -> Superseded ${first.slice(0, 12)} \\(BranchAdvanced: superseded by ${second}\\)`),
+    );
     expect(w.triggersOf('web-probe-sentinel-master').map((t) => t.sha)).toEqual([first, second]);
     const rec = (await record(w, 'web-probe-sentinel-master'))!;
-    expect(rec.history).toContainEqual(expect.objectContaining({ to: 'Superseded', sha: first, detail: `superseded by ${second}` }));
+    expect(rec.history).toContainEqual(
+      expect.objectContaining({ to: 'Superseded', sha: first, detail: `superseded by ${second}` }),
+    );
     expect(rec).toMatchObject({ lastSucceededSha: second });
   });
 
@@ -164,7 +202,10 @@ describe('run-once against a real API server, a real git mirror and fake control
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { triggerHangSeconds: 30 } } });
     const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
-    await eventually('the write-ahead record', async () => (await record(w, 'agentrun-jd01-v02'))?.phase === 'Triggering');
+    await eventually(
+      'the write-ahead record',
+      async () => (await record(w, 'agentrun-jd01-v02'))?.phase === 'Triggering',
+    );
     process.kill(-child.pid!, 'SIGKILL'); // the pass and its adapter child: the trigger never lands
     await exited(child);
     expect(w.triggersOf('agentrun-jd01-v02')).toEqual([]);
@@ -184,7 +225,10 @@ describe('run-once against a real API server, a real git mirror and fake control
     await eventually('the trigger', () => w.triggersOf('agentrun-jd01-v02').length === 1);
     process.kill(-child.pid!, 'SIGKILL'); // the run started; the pass never recorded its name
     await exited(child);
-    expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ phase: 'Triggering', inFlight: { sha, runName: null } });
+    expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({
+      phase: 'Triggering',
+      inFlight: { sha, runName: null },
+    });
     w.configure({ lanes: {} });
     await new Promise((r) => setTimeout(r, 4500));
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
@@ -200,7 +244,10 @@ describe('run-once against a real API server, a real git mirror and fake control
     await w.push('web-probe-sentinel-master');
     const sha = await w.push('hwlab-jd01-v03', { snapshot: true });
     w.configure({ lanes: { 'hwlab:v03': { runSeconds: 2 } } });
-    const [a, b] = [w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller']), w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller'])];
+    const [a, b] = [
+      w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller']),
+      w.spawn(['run-once', '--all', '--confirm', '--wait', '--controller']),
+    ];
     const codes = await Promise.all([exited(a), exited(b)]);
     expect(codes).toEqual([0, 0]);
     const outputs = [a.output(), b.output()];
@@ -227,7 +274,9 @@ describe('run-once against a real API server, a real git mirror and fake control
     await w.push('agentrun-jd01-v02', { snapshot: true });
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state: over controller\.state\.maxBytes \(600\)/);
+    expect(r.stderr).toMatch(
+      /refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state: over controller\.state\.maxBytes \(600\)/,
+    );
     expect(w.fake.triggers()).toEqual([]); // the write-ahead failed, so nothing was sent
   });
 
@@ -241,6 +290,8 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(r.code).toBe(5);
     expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+-\s+RecordUnreadable/m);
     expect(w.fake.triggers()).toEqual([]);
-    expect(((await c.get(CM, w.ns, 'branch-follower-state'))!.data as Record<string, string>)['agentrun-jd01-v02']).toBe('{"truncated":');
+    expect(
+      ((await c.get(CM, w.ns, 'branch-follower-state'))!.data as Record<string, string>)['agentrun-jd01-v02'],
+    ).toBe('{"truncated":');
   });
 });

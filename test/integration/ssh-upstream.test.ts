@@ -38,7 +38,9 @@ afterAll(async () => {
 
 let wrappers = 0;
 /** Writes a GIT_SSH wrapper script; only what it declares reaches ssh (-F /dev/null). */
-function gitSsh(opts: { identityFile?: string; knownHostsFile?: string; proxyPort?: number } = {}): Record<string, string> {
+function gitSsh(
+  opts: { identityFile?: string; knownHostsFile?: string; proxyPort?: number } = {},
+): Record<string, string> {
   const file = join(work, `git-ssh-${++wrappers}`);
   const args = [
     'ssh -F /dev/null',
@@ -46,7 +48,9 @@ function gitSsh(opts: { identityFile?: string; knownHostsFile?: string; proxyPor
     `-o 'UserKnownHostsFile=${opts.knownHostsFile ?? upstream.knownHostsFile}' -o GlobalKnownHostsFile=/dev/null`,
     '-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10',
     `-p ${upstream.port}`,
-    ...(opts.proxyPort === undefined ? [] : [`-o 'ProxyCommand=${process.execPath} ${TUNNEL} 127.0.0.1 ${opts.proxyPort} %h %p'`]),
+    ...(opts.proxyPort === undefined
+      ? []
+      : [`-o 'ProxyCommand=${process.execPath} ${TUNNEL} 127.0.0.1 ${opts.proxyPort} %h %p'`]),
   ];
   writeFileSync(file, `#!/bin/sh\nexec ${args.join(' ')} "$@"\n`);
   chmodSync(file, 0o755);
@@ -90,7 +94,13 @@ describe('ssh upstream (real sshd on loopback)', () => {
   it('accepts a fast-forward git push', async () => {
     const base = await upstream.refSha(REPO, 'refs/heads/main');
     const local = join(work, 'local.git');
-    const env = { ...gitSsh(), GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@test.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@test.invalid' };
+    const env = {
+      ...gitSsh(),
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@test.invalid',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@test.invalid',
+    };
     const git = (args: string[], input?: string): Promise<string> =>
       hermeticGit(['--git-dir', local, ...args], { home, env, ...(input === undefined ? {} : { input }) });
     await hermeticGit(['init', '-q', '--bare', local], { home });
@@ -116,7 +126,9 @@ describe('ssh upstream through an HTTP CONNECT proxy (tinyproxy)', () => {
 
   it('fails while the proxy is stopped and works after its restart', async () => {
     await proxy.stop();
-    await expect(lsRemote(gitSsh({ proxyPort: proxy.port }))).rejects.toThrow(/connect-tunnel: proxy 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    await expect(lsRemote(gitSsh({ proxyPort: proxy.port }))).rejects.toThrow(
+      /connect-tunnel: proxy 127\.0\.0\.1:\d+: .*ECONNREFUSED/,
+    );
     await proxy.restart();
     expect(await lsRemote(gitSsh({ proxyPort: proxy.port }))).toContain('refs/heads/main');
     expect(proxy.connectCount()).toBe(2);
@@ -126,9 +138,13 @@ describe('ssh upstream through an HTTP CONNECT proxy (tinyproxy)', () => {
     const refusing = await startConnectProxy({ connectPort: upstream.port, refuseFirst: 1 });
     try {
       const env = gitSsh({ proxyPort: refusing.port });
-      await expect(lsRemote(env)).rejects.toThrow(/connect-tunnel: proxy 127\.0\.0\.1:\d+ refused CONNECT 127\.0\.0\.1:\d+: HTTP\/1\.[01] 403/);
+      await expect(lsRemote(env)).rejects.toThrow(
+        /connect-tunnel: proxy 127\.0\.0\.1:\d+ refused CONNECT 127\.0\.0\.1:\d+: HTTP\/1\.[01] 403/,
+      );
       // The helper reloads tinyproxy's config once it has logged the refusal; wait for that.
-      await expect.poll(() => readFileSync(refusing.logFile, 'utf8').match(/Reloading config file finished/g)?.length ?? 0).toBe(2);
+      await expect
+        .poll(() => readFileSync(refusing.logFile, 'utf8').match(/Reloading config file finished/g)?.length ?? 0)
+        .toBe(2);
       expect(await lsRemote(env)).toContain('refs/heads/main');
       expect(refusing.refusedCount()).toBe(1);
       expect(refusing.connectCount()).toBe(2);

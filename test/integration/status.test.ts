@@ -21,11 +21,17 @@ describe('status against a real API server', () => {
     const { ns, root } = await appliedNamespace('status-empty');
     const r = await cli(['status', '--kubeconfig', kubeconfig()], { cwd: root });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^CronJob ${ns}/branch-follower\\s+schedule "\\* \\* \\* \\* \\*" Etc/UTC, last schedule never`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(`^CronJob ${ns}/branch-follower\\s+schedule "\\* \\* \\* \\* \\*" Etc/UTC, last schedule never`, 'm'),
+    );
     expect(r.stdout).toMatch(new RegExp(`^Lease ${ns}/branch-follower-leader\\s+no holder`, 'm'));
-    expect(r.stdout).toMatch(new RegExp(`^ConfigMap ${ns}/branch-follower-state\\s+age \\d+s, 0 records, 0 bytes`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(`^ConfigMap ${ns}/branch-follower-state\\s+age \\d+s, 0 records, 0 bytes`, 'm'),
+    );
     for (const id of ['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master']) {
-      expect(r.stdout).toMatch(new RegExp(`^${id}\\s+.*NotObserved\\s+-\\s+120s \\(followers\\[\\d\\]\\.closeout\\.budgetSeconds\\)`, 'm'));
+      expect(r.stdout).toMatch(
+        new RegExp(`^${id}\\s+.*NotObserved\\s+-\\s+120s \\(followers\\[\\d\\]\\.closeout\\.budgetSeconds\\)`, 'm'),
+      );
     }
     expect(r.stdout).toContain('hwlab nodes control-plane status --node JD01 --lane v03');
     const json = JSON.parse((await cli(['status', '-o', 'json', '--kubeconfig', kubeconfig()], { cwd: root })).stdout);
@@ -40,30 +46,74 @@ describe('status against a real API server', () => {
     const sha = 'a'.repeat(40);
     const record = {
       ...emptyRecord('2026-01-01T00:00:00.000Z'),
-      observedSha: sha, targetSha: 'b'.repeat(40), lastTriggeredSha: sha, phase: 'ClosingOut', reason: '',
-      inFlight: { sha, snapshotRef: 'refs/unidesk/snapshots/x', attempt: 1, runName: 'run-42', startedAt: '2026-01-01T00:00:00Z', sentAt: '2026-01-01T00:00:00Z', triggeredAt: null, deadline: '2026-01-01T00:02:00Z', runDoneAt: null, flushedAt: null },
+      observedSha: sha,
+      targetSha: 'b'.repeat(40),
+      lastTriggeredSha: sha,
+      phase: 'ClosingOut',
+      reason: '',
+      inFlight: {
+        sha,
+        snapshotRef: 'refs/unidesk/snapshots/x',
+        attempt: 1,
+        runName: 'run-42',
+        startedAt: '2026-01-01T00:00:00Z',
+        sentAt: '2026-01-01T00:00:00Z',
+        triggeredAt: null,
+        deadline: '2026-01-01T00:02:00Z',
+        runDoneAt: null,
+        flushedAt: null,
+      },
     };
-    await c.update({ ...cm, data: { 'hwlab-jd01-v03': JSON.stringify(record), 'old-follower': '{}', 'agentrun-jd01-v02': 'garbage' } }, 'branch-follower-pass');
+    await c.update(
+      {
+        ...cm,
+        data: { 'hwlab-jd01-v03': JSON.stringify(record), 'old-follower': '{}', 'agentrun-jd01-v02': 'garbage' },
+      },
+      'branch-follower-pass',
+    );
     const r = await cli(['status', '--kubeconfig', kubeconfig()], { cwd: root });
-    expect(r.stdout).toMatch(/^hwlab-jd01-v03\s+hwlab-node-runtime\s+v0\.3\s+aaaaaaaaaaaa\s+bbbbbbbbbbbb\s+aaaaaaaaaaaa\s+-\s+ClosingOut\s+aaaaaaaaaaaa run-42/m);
+    expect(r.stdout).toMatch(
+      /^hwlab-jd01-v03\s+hwlab-node-runtime\s+v0\.3\s+aaaaaaaaaaaa\s+bbbbbbbbbbbb\s+aaaaaaaaaaaa\s+-\s+ClosingOut\s+aaaaaaaaaaaa run-42/m,
+    );
     expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+.*Unreadable: not JSON/m);
-    expect(r.stdout).toContain('stale record "old-follower" (no such follower): branch-follower cleanup-state --follower old-follower --confirm');
+    expect(r.stdout).toContain(
+      'stale record "old-follower" (no such follower): branch-follower cleanup-state --follower old-follower --confirm',
+    );
   });
 
-  it('shows the githubSsh Secret by name, key, presence and fingerprint, never its value, and writes nothing', async () => {
-    const { ns, root } = await appliedNamespace('status-secret');
-    await adminClient().post(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-mirror-github-ssh' }, stringData: { id_ed25519: PLANTED } }, 'create', 'Secret');
-    const mark = auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).length;
-    const outputs = await Promise.all(
-      [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((flags) => cli(['status', ...flags, '--kubeconfig', kubeconfig()], { cwd: root })),
-    );
-    for (const r of outputs) {
-      expect(r.code).toBe(0);
-      expect(r.stdout + r.stderr).not.toContain(PLANTED);
-      expect(r.stdout + r.stderr).not.toContain(Buffer.from(PLANTED).toString('base64'));
-    }
-    expect(outputs[0]!.stdout).toMatch(/key id_ed25519 present sha256:[0-9a-f]{16} \(source=yaml, sourceRef=controller\.source\.githubSsh\.identity, transport=ssh, proxy=connect\)/);
-    expect(outputs[0]!.stdout).toContain(`key known_hosts absent (Secret ${ns}/git-mirror-github-ssh has no key known_hosts)`);
-    expect(auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).slice(mark)).toEqual([]);
-  });
+  it(
+    'shows the githubSsh Secret by name, key, presence and fingerprint, never its value, and ' + 'writes nothing',
+    async () => {
+      const { ns, root } = await appliedNamespace('status-secret');
+      await adminClient().post(
+        `/api/v1/namespaces/${ns}/secrets`,
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'git-mirror-github-ssh' },
+          stringData: { id_ed25519: PLANTED },
+        },
+        'create',
+        'Secret',
+      );
+      const mark = auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).length;
+      const outputs = await Promise.all(
+        [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((flags) =>
+          cli(['status', ...flags, '--kubeconfig', kubeconfig()], { cwd: root }),
+        ),
+      );
+      for (const r of outputs) {
+        expect(r.code).toBe(0);
+        expect(r.stdout + r.stderr).not.toContain(PLANTED);
+        expect(r.stdout + r.stderr).not.toContain(Buffer.from(PLANTED).toString('base64'));
+      }
+      expect(outputs[0]!.stdout).toMatch(
+        /key id_ed25519 present sha256:[0-9a-f]{16} \(source=yaml, sourceRef=controller\.source\.githubSsh\.identity, transport=ssh, proxy=connect\)/,
+      );
+      expect(outputs[0]!.stdout).toContain(
+        `key known_hosts absent (Secret ${ns}/git-mirror-github-ssh has no key known_hosts)`,
+      );
+      expect(auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).slice(mark)).toEqual([]);
+    },
+  );
 });

@@ -74,7 +74,10 @@ describe('connect-tunnel (ssh ProxyCommand through an HTTP CONNECT proxy)', () =
     const heads: string[] = [];
     const targetPort = await listen(upperEcho());
     const proxyPort = await listen(connectProxy(-1, heads));
-    const result = await runTunnel(['127.0.0.1', String(proxyPort), '127.0.0.1', String(targetPort)], 'ping over tunnel\n');
+    const result = await runTunnel(
+      ['127.0.0.1', String(proxyPort), '127.0.0.1', String(targetPort)],
+      'ping over tunnel\n',
+    );
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe('banner\nPING OVER TUNNEL\n');
     expect(heads).toEqual([`CONNECT 127.0.0.1:${targetPort} HTTP/1.1\r\nHost: 127.0.0.1:${targetPort}`]);

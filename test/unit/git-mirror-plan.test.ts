@@ -1,16 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { GitMirrorError, GitMirrorReason } from '../../runner/git-mirror/errors.ts';
-import { checkName, flushPlan, mirrorStageRef, stagePlan, type SnapshotTarget } from '../../runner/git-mirror/stage-plan.ts';
+import {
+  checkName,
+  flushPlan,
+  mirrorStageRef,
+  stagePlan,
+  type SnapshotTarget,
+} from '../../runner/git-mirror/stage-plan.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
 
-const up = (entries: Record<string, string>) => new Map(Object.entries(entries).map(([b, s]) => [`refs/heads/${b}`, s]));
+const up = (entries: Record<string, string>) =>
+  new Map(Object.entries(entries).map(([b, s]) => [`refs/heads/${b}`, s]));
 const refs = (entries: Record<string, string>) => new Map(Object.entries(entries));
 
-function plan(mirror: Record<string, string>, upstream: Record<string, string>, branches: string[], snapshots: SnapshotTarget[] = []) {
+function plan(
+  mirror: Record<string, string>,
+  upstream: Record<string, string>,
+  branches: string[],
+  snapshots: SnapshotTarget[] = [],
+) {
   return stagePlan({ mirrorRefs: refs(mirror), upstreamRefs: up(upstream), branches, snapshots });
 }
 
@@ -26,11 +38,15 @@ function thrown(fn: () => unknown): GitMirrorError {
 
 describe('stagePlan: mirror-stage refs', () => {
   it('a branch never synced goes from null to the upstream tip', () => {
-    expect(plan({}, { main: A }, ['main']).fetched).toEqual([{ branch: 'main', ref: 'refs/mirror-stage/main', from: null, to: A }]);
+    expect(plan({}, { main: A }, ['main']).fetched).toEqual([
+      { branch: 'main', ref: 'refs/mirror-stage/main', from: null, to: A },
+    ]);
   });
 
   it('an unchanged branch goes from its sha to the same sha', () => {
-    expect(plan({ 'refs/mirror-stage/main': A }, { main: A }, ['main']).fetched).toEqual([{ branch: 'main', ref: 'refs/mirror-stage/main', from: A, to: A }]);
+    expect(plan({ 'refs/mirror-stage/main': A }, { main: A }, ['main']).fetched).toEqual([
+      { branch: 'main', ref: 'refs/mirror-stage/main', from: A, to: A },
+    ]);
   });
 
   it('a moved or rewritten branch goes from the old sha to the new one', () => {
@@ -61,11 +77,16 @@ describe('stagePlan: snapshot refs', () => {
   });
 
   it('a snapshot present with the same sha is a no-op', () => {
-    expect(plan({ [snap]: A }, { main: A }, ['main'], [{ adapter: 'hwlab-node-runtime', branch: 'main' }]).snapshots[0]!.action).toBe('exists');
+    expect(
+      plan({ [snap]: A }, { main: A }, ['main'], [{ adapter: 'hwlab-node-runtime', branch: 'main' }]).snapshots[0]!
+        .action,
+    ).toBe('exists');
   });
 
   it('a snapshot present with another sha is an error naming the ref and both shas, never a move', () => {
-    const e = thrown(() => plan({ [snap]: B }, { main: A }, ['main'], [{ adapter: 'hwlab-node-runtime', branch: 'main' }]));
+    const e = thrown(() =>
+      plan({ [snap]: B }, { main: A }, ['main'], [{ adapter: 'hwlab-node-runtime', branch: 'main' }]),
+    );
     expect(e.reason).toBe(GitMirrorReason.SnapshotMoved);
     expect(e).toMatchObject({ ref: snap, existingSha: B, newSha: A });
     expect(e.message).toContain(snap);
@@ -75,27 +96,61 @@ describe('stagePlan: snapshot refs', () => {
 
   it('snapshots of older tips do not matter: the new tip gets its own ref', () => {
     const old = snapshotRefName('x', 'main', A);
-    const p = plan({ [old]: A, 'refs/mirror-stage/main': A }, { main: B }, ['main'], [{ adapter: 'x', branch: 'main' }]);
-    expect(p.snapshots).toEqual([{ adapter: 'x', branch: 'main', ref: snapshotRefName('x', 'main', B), sha: B, action: 'create' }]);
+    const p = plan(
+      { [old]: A, 'refs/mirror-stage/main': A },
+      { main: B },
+      ['main'],
+      [{ adapter: 'x', branch: 'main' }],
+    );
+    expect(p.snapshots).toEqual([
+      { adapter: 'x', branch: 'main', ref: snapshotRefName('x', 'main', B), sha: B, action: 'create' },
+    ]);
   });
 
   it('each follower (adapter, branch) gets its own snapshot; duplicates collapse', () => {
-    const p = plan({}, { main: A, dev: B }, ['main', 'dev'], [
-      { adapter: 'x', branch: 'main' },
-      { adapter: 'y', branch: 'main' },
-      { adapter: 'x', branch: 'dev' },
-      { adapter: 'x', branch: 'main' },
+    const p = plan(
+      {},
+      { main: A, dev: B },
+      ['main', 'dev'],
+      [
+        { adapter: 'x', branch: 'main' },
+        { adapter: 'y', branch: 'main' },
+        { adapter: 'x', branch: 'dev' },
+        { adapter: 'x', branch: 'main' },
+      ],
+    );
+    expect(p.snapshots.map((s) => s.ref)).toEqual([
+      snapshotRefName('x', 'main', A),
+      snapshotRefName('y', 'main', A),
+      snapshotRefName('x', 'dev', B),
     ]);
-    expect(p.snapshots.map((s) => s.ref)).toEqual([snapshotRefName('x', 'main', A), snapshotRefName('y', 'main', A), snapshotRefName('x', 'dev', B)]);
   });
 
   it('a snapshot for an undeclared branch is refused', () => {
-    expect(thrown(() => plan({}, { main: A, dev: B }, ['main'], [{ adapter: 'x', branch: 'dev' }])).message).toMatch(/not a declared branch/);
+    expect(thrown(() => plan({}, { main: A, dev: B }, ['main'], [{ adapter: 'x', branch: 'dev' }])).message).toMatch(
+      /not a declared branch/,
+    );
   });
 });
 
 describe('names that would change a refspec or a ref are refused', () => {
-  it.each(['', 'a:b', '+main', '-main', 'a..b', 'a b', 'a*', 'a/', '/a', 'a//b', 'x.lock', '.hidden', 'a@{1}', 'a~1', 'a^'])('branch %j', (name) => {
+  it.each([
+    '',
+    'a:b',
+    '+main',
+    '-main',
+    'a..b',
+    'a b',
+    'a*',
+    'a/',
+    '/a',
+    'a//b',
+    'x.lock',
+    '.hidden',
+    'a@{1}',
+    'a~1',
+    'a^',
+  ])('branch %j', (name) => {
     expect(thrown(() => mirrorStageRef(name)).reason).toBe(GitMirrorReason.InvalidName);
   });
 
@@ -105,7 +160,8 @@ describe('names that would change a refspec or a ref are refused', () => {
   });
 
   it('ordinary branch names pass', () => {
-    for (const b of ['main', 'v0.3', 'release/v0.3', 'feature/a_b-c']) expect(mirrorStageRef(b)).toBe(`refs/mirror-stage/${b}`);
+    for (const b of ['main', 'v0.3', 'release/v0.3', 'feature/a_b-c'])
+      expect(mirrorStageRef(b)).toBe(`refs/mirror-stage/${b}`);
   });
 });
 

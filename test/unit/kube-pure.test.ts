@@ -14,12 +14,18 @@ import { formatAge } from '../../core/output/age.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
 
 const cm = (data: Record<string, string>, meta: Partial<KubeObject['metadata']> = {}): KubeObject => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', ...meta }, data,
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'x', namespace: 'ns', ...meta },
+  data,
 });
 
 describe('plan decisions', () => {
   it('ignores server-owned fields when deciding unchanged', () => {
-    const live = cm({ a: '1' }, { resourceVersion: '5', uid: 'u', managedFields: [{}], creationTimestamp: 't', generation: 3 });
+    const live = cm(
+      { a: '1' },
+      { resourceVersion: '5', uid: 'u', managedFields: [{}], creationTimestamp: 't', generation: 3 },
+    );
     const applied = cm({ a: '1' }, { resourceVersion: '6', managedFields: [{ x: 1 }] });
     expect(decideAction(live, applied)).toBe('unchanged');
     expect(decideAction(live, cm({ a: '2' }))).toBe('update');
@@ -32,7 +38,12 @@ describe('plan decisions', () => {
   });
 
   it('shows a Secret in a diff only by fingerprint', () => {
-    const secret = (v: string): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { key: Buffer.from(v).toString('base64') } });
+    const secret = (v: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's' },
+      data: { key: Buffer.from(v).toString('base64') },
+    });
     const diff = unifiedDiff('secret-s', secret('old-value'), secret('new-value'));
     expect(diff).toContain(`-  key: (${fingerprint(Buffer.from('old-value').toString('base64'))})`);
     expect(diff).not.toContain(Buffer.from('old-value').toString('base64'));
@@ -43,19 +54,34 @@ describe('plan decisions', () => {
 
 describe('readiness', () => {
   const ns: Manifest = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n' } };
-  const cronJob = (suspend: boolean): Manifest => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { suspend } });
+  const cronJob = (suspend: boolean): Manifest => ({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'c' },
+    spec: { suspend },
+  });
 
   it('a Namespace is ready when Active, not while Terminating', () => {
     expect(objectReadiness(ns, { ...ns, status: { phase: 'Active' } } as KubeObject, undefined).ready).toBe(true);
-    expect(objectReadiness(ns, { ...ns, status: { phase: 'Terminating' } } as KubeObject, undefined)).toEqual({ ready: false, detail: 'phase Terminating' });
+    expect(objectReadiness(ns, { ...ns, status: { phase: 'Terminating' } } as KubeObject, undefined)).toEqual({
+      ready: false,
+      detail: 'phase Terminating',
+    });
     expect(objectReadiness(ns, undefined, undefined)).toEqual({ ready: false, detail: 'not found' });
   });
 
   it('a CronJob is ready at the applied generation and suspended exactly as declared', () => {
-    const live = (suspend: boolean, generation: number) => ({ ...cronJob(suspend), metadata: { name: 'c', generation } }) as KubeObject;
+    const live = (suspend: boolean, generation: number) =>
+      ({ ...cronJob(suspend), metadata: { name: 'c', generation } }) as KubeObject;
     expect(objectReadiness(cronJob(false), live(false, 2), 2).ready).toBe(true);
-    expect(objectReadiness(cronJob(false), live(false, 1), 2)).toEqual({ ready: false, detail: 'at generation 1, applied 2' });
-    expect(objectReadiness(cronJob(false), live(true, 2), 2)).toEqual({ ready: false, detail: 'suspend is true, declared false' });
+    expect(objectReadiness(cronJob(false), live(false, 1), 2)).toEqual({
+      ready: false,
+      detail: 'at generation 1, applied 2',
+    });
+    expect(objectReadiness(cronJob(false), live(true, 2), 2)).toEqual({
+      ready: false,
+      detail: 'suspend is true, declared false',
+    });
     expect(objectReadiness(cronJob(true), live(true, 2), 2)).toEqual({ ready: true, detail: 'suspended as declared' });
   });
 });
@@ -74,7 +100,10 @@ describe('waitUntilReady', () => {
         { label: 'a', check: async () => ({ ready: true, detail: 'ok' }) },
         { label: 'b', check: async () => ({ ready: clock.t >= 4000, detail: clock.t >= 4000 ? 'ok' : 'pending' }) },
       ],
-      10_000, 2000, (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`), clock,
+      10_000,
+      2000,
+      (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`),
+      clock,
     );
     expect(seen).toEqual(['a@0 1/2', 'b@4000 2/2']);
     expect(ms).toBe(4000);
@@ -82,7 +111,10 @@ describe('waitUntilReady', () => {
 
   it('gives up within the budget and names what is not ready and why', async () => {
     const clock = fakeClock();
-    const never = { label: 'CronJob ns/c', check: async () => ({ ready: false, detail: 'suspend is true, declared false' }) };
+    const never = {
+      label: 'CronJob ns/c',
+      check: async () => ({ ready: false, detail: 'suspend is true, declared false' }),
+    };
     await expect(waitUntilReady([never], 5000, 2000, () => {}, clock)).rejects.toThrow(
       'not ready after 5s (controller.apply.waitSeconds):\n  CronJob ns/c: suspend is true, declared false',
     );
@@ -97,16 +129,28 @@ describe('kube route and paths', () => {
     expect(kubeconfigFiles(undefined, {}).files[0]).toMatch(/\.kube\/config$/);
   });
 
-  it('the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what is missing', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
-    expect(() => inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir)).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
-    writeFileSync(join(dir, 'token'), 't');
-    writeFileSync(join(dir, 'ca.crt'), 'c');
-    expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
-    const { kc, route } = inClusterRoute(5, { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, dir);
-    expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
-    expect(kc.getCurrentUser()?.authProvider).toEqual({ name: 'tokenFile', config: { tokenFile: join(dir, 'token') } });
-  });
+  it(
+    'the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what ' + 'is missing',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
+      expect(() =>
+        inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir),
+      ).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
+      writeFileSync(join(dir, 'token'), 't');
+      writeFileSync(join(dir, 'ca.crt'), 'c');
+      expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
+      const { kc, route } = inClusterRoute(
+        5,
+        { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
+        dir,
+      );
+      expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
+      expect(kc.getCurrentUser()?.authProvider).toEqual({
+        name: 'tokenFile',
+        config: { tokenFile: join(dir, 'token') },
+      });
+    },
+  );
 
   it('builds core and group paths, namespaced and cluster-wide', () => {
     expect(objectPath(resourceType('v1', 'ConfigMap'), 'ns', 'a')).toBe('/api/v1/namespaces/ns/configmaps/a');
@@ -117,6 +161,11 @@ describe('kube route and paths', () => {
   });
 
   it('prints ages like kubectl', () => {
-    expect([formatAge(5_000), formatAge(300_000), formatAge(3 * 3600_000), formatAge(3 * 86400_000)]).toEqual(['5s', '5m', '3h', '3d']);
+    expect([formatAge(5_000), formatAge(300_000), formatAge(3 * 3600_000), formatAge(3 * 86400_000)]).toEqual([
+      '5s',
+      '5m',
+      '3h',
+      '3d',
+    ]);
   });
 });

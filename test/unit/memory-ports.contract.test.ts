@@ -17,16 +17,24 @@ portContract('in memory', async () => {
   const events = new MemoryEvents('contract', 'state');
   return {
     state: (maxBytes) => memoryState(state, 'ConfigMap contract/state', maxBytes),
-    missingState: () => memoryState(new Versioned<Record<string, string>>('ConfigMap contract/none', undefined), 'ConfigMap contract/none', 1000),
+    missingState: () =>
+      memoryState(
+        new Versioned<Record<string, string>>('ConfigMap contract/none', undefined),
+        'ConfigMap contract/none',
+        1000,
+      ),
     lease: (now) => memoryLease(lease, 'Lease contract/lease', now),
-    missingLease: (now) => memoryLease(new Versioned<LeaseSpec>('Lease contract/none', undefined), 'Lease contract/none', now),
+    missingLease: (now) =>
+      memoryLease(new Versioned<LeaseSpec>('Lease contract/none', undefined), 'Lease contract/none', now),
     events: () => events.port(),
     async writeRaw(key, value) {
       const o = state.get()!;
       state.put(o.version, { ...o.value, [key]: value });
     },
     emitted: async (followerId) =>
-      events.created.filter((e) => e.metadata.labels[FOLLOWER_LABEL] === followerId).map((e) => ({ action: e.action, reason: e.reason, type: e.type, note: e.note })),
+      events.created
+        .filter((e) => e.metadata.labels[FOLLOWER_LABEL] === followerId)
+        .map((e) => ({ action: e.action, reason: e.reason, type: e.type, note: e.note })),
   };
 });
 

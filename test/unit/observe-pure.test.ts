@@ -33,9 +33,21 @@ const registry: ObservedRegistry = {
     { id: 'unidesk', url: UNIDESK_URL },
   ],
   followers: [
-    { id: 'hwlab-v03', adapter: 'hwlab-node-runtime', source: { repo: 'pikasTech/HWLAB', branch: 'v0.3', mirror: 'hwlab' } },
-    { id: 'hwlab-v02', adapter: 'hwlab-other', source: { repo: 'pikasTech/HWLAB', branch: 'release/v0.2', mirror: 'hwlab' } },
-    { id: 'sentinel', adapter: 'web-probe', source: { repo: 'pikasTech/unidesk', branch: 'master', mirror: 'unidesk' } },
+    {
+      id: 'hwlab-v03',
+      adapter: 'hwlab-node-runtime',
+      source: { repo: 'pikasTech/HWLAB', branch: 'v0.3', mirror: 'hwlab' },
+    },
+    {
+      id: 'hwlab-v02',
+      adapter: 'hwlab-other',
+      source: { repo: 'pikasTech/HWLAB', branch: 'release/v0.2', mirror: 'hwlab' },
+    },
+    {
+      id: 'sentinel',
+      adapter: 'web-probe',
+      source: { repo: 'pikasTech/unidesk', branch: 'master', mirror: 'unidesk' },
+    },
   ],
 };
 
@@ -48,12 +60,21 @@ const GITOPS_REFS: ReadonlyMap<string, string> = new Map([
 /** Where git-mirror sync keeps the mirror cache's copy of `branch` (the tip observation reads). */
 const stage = (branch: string) => `refs/mirror-stage/${branch}`;
 /** Nothing published into the GitOps ref, and nothing cached of it. */
-const unpublished = (ref: string): GitopsObserved => ({ ref, sha: null, cacheSha: null, pendingFlush: false, githubInSync: false });
-const observeAll = (results: ReadonlyMap<string, LsRemoteResult>) => followerObservations(registry, results, GITOPS_REFS);
+const unpublished = (ref: string): GitopsObserved => ({
+  ref,
+  sha: null,
+  cacheSha: null,
+  pendingFlush: false,
+  githubInSync: false,
+});
+const observeAll = (results: ReadonlyMap<string, LsRemoteResult>) =>
+  followerObservations(registry, results, GITOPS_REFS);
 
 describe('snapshotRefName', () => {
   it('spells refs/unidesk/snapshots/<adapter>/<branch>/<commit>', () => {
-    expect(snapshotRefName('hwlab-node-runtime', 'v0.3', A)).toBe(`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`);
+    expect(snapshotRefName('hwlab-node-runtime', 'v0.3', A)).toBe(
+      `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`,
+    );
     expect(snapshotRefName('x', 'feature/nested', A)).toBe(`${SNAPSHOT_REF_PREFIX}x/feature/nested/${A}`);
   });
 
@@ -66,7 +87,9 @@ describe('snapshotRefName', () => {
 
 describe('parseLsRemote', () => {
   it('maps every ref to its sha', () => {
-    const out = parseLsRemote(`${A}\trefs/heads/main\n${B}\trefs/heads/feature/x\n${A}\trefs/unidesk/snapshots/ad/main/${A}\n`);
+    const out = parseLsRemote(
+      `${A}\trefs/heads/main\n${B}\trefs/heads/feature/x\n${A}\trefs/unidesk/snapshots/ad/main/${A}\n`,
+    );
     expect(out).toEqual(
       new Map([
         ['refs/heads/main', A],
@@ -77,7 +100,9 @@ describe('parseLsRemote', () => {
   });
 
   it('ignores peeled ^{} lines: the ref keeps its own sha', () => {
-    const out = parseLsRemote(`${T}\trefs/unidesk/snapshots/ad/main/${A}\n${A}\trefs/unidesk/snapshots/ad/main/${A}^{}\n`);
+    const out = parseLsRemote(
+      `${T}\trefs/unidesk/snapshots/ad/main/${A}\n${A}\trefs/unidesk/snapshots/ad/main/${A}^{}\n`,
+    );
     expect(out).toEqual(new Map([[`refs/unidesk/snapshots/ad/main/${A}`, T]]));
   });
 
@@ -116,22 +141,31 @@ describe('mirrorReads', () => {
 });
 
 describe('followerObservations', () => {
-  it('gives the tip (from the mirror cache, refs/mirror-stage/<branch>) and the present snapshot ref of a branch that has one', () => {
-    const refs = new Map([
-      [stage('v0.3'), A],
-      [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
-    ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
-    expect(out.get('hwlab-v03')).toEqual({
-      mirror: 'hwlab',
-      url: HWLAB_URL,
-      tip: A,
-      snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`,
-      snapshotPresent: true,
-      snapshotSha: A,
-      gitops: unpublished('refs/heads/gitops/jd01-v03'),
-    });
-  });
+  it(
+    'gives the tip (from the mirror cache, refs/mirror-stage/<branch>) and the present snapshot ref of a branch ' +
+      'that has one',
+    () => {
+      const refs = new Map([
+        [stage('v0.3'), A],
+        [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
+      ]);
+      const out = observeAll(
+        new Map([
+          [HWLAB_URL, refs],
+          [UNIDESK_URL, new Map()],
+        ]),
+      );
+      expect(out.get('hwlab-v03')).toEqual({
+        mirror: 'hwlab',
+        url: HWLAB_URL,
+        tip: A,
+        snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`,
+        snapshotPresent: true,
+        snapshotSha: A,
+        gitops: unpublished('refs/heads/gitops/jd01-v03'),
+      });
+    },
+  );
 
   it('names the snapshot ref of the tip even when the mirror does not have it (yet)', () => {
     const refs = new Map([
@@ -139,7 +173,12 @@ describe('followerObservations', () => {
       // A snapshot of the previous tip does not count for the new one.
       [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toMatchObject({
       tip: B,
       snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${B}`,
@@ -148,17 +187,27 @@ describe('followerObservations', () => {
     });
   });
 
-  it('only the snapshot ref of the follower\'s own adapter counts', () => {
+  it("only the snapshot ref of the follower's own adapter counts", () => {
     const refs = new Map([
       [stage('v0.3'), A],
       [`refs/unidesk/snapshots/some-other-adapter/v0.3/${A}`, A],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: false });
   });
 
   it('reports a branch absent from the mirror cache as tip null, with no snapshot ref to name', () => {
-    const out = observeAll(new Map([[HWLAB_URL, new Map([[stage('main'), A]])], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, new Map([[stage('main'), A]])],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toEqual({
       mirror: 'hwlab',
       url: HWLAB_URL,
@@ -176,7 +225,12 @@ describe('followerObservations', () => {
       [stage('release/v0.2'), B],
       [`refs/unidesk/snapshots/hwlab-other/release/v0.2/${B}`, B],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map([[stage('master'), C]])],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: false });
     expect(out.get('hwlab-v02')).toMatchObject({
       tip: B,
@@ -192,13 +246,23 @@ describe('followerObservations', () => {
     const refs = parseLsRemote(
       `${A}\trefs/mirror-stage/v0.3\n${T}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}\n${A}\trefs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}^{}\n`,
     );
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toMatchObject({ tip: A, snapshotPresent: true, snapshotSha: T });
   });
 
   it('an unreadable mirror fails only the followers observed through it', () => {
     const error = new MirrorError({ mirror: 'hwlab', url: HWLAB_URL, detail: 'errno=Connection refused' });
-    const out = observeAll(new Map<string, LsRemoteResult>([[HWLAB_URL, error], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
+    const out = observeAll(
+      new Map<string, LsRemoteResult>([
+        [HWLAB_URL, error],
+        [UNIDESK_URL, new Map([[stage('master'), C]])],
+      ]),
+    );
     expect(out.get('hwlab-v03')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, error });
     expect(out.get('hwlab-v02')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, error });
     expect(out.get('sentinel')).toMatchObject({ tip: C });
@@ -209,38 +273,65 @@ describe('followerObservations', () => {
   });
 
   it('a follower with a tip but no GitOps ref in the map is a bug, not an unpublished GitOps ref', () => {
-    const refs = new Map([[HWLAB_URL, new Map([[stage('v0.3'), A]])], [UNIDESK_URL, new Map()]]);
+    const refs = new Map([
+      [HWLAB_URL, new Map([[stage('v0.3'), A]])],
+      [UNIDESK_URL, new Map()],
+    ]);
     const partial = new Map([...GITOPS_REFS].filter(([id]) => id !== 'hwlab-v03'));
     expect(() => followerObservations(registry, refs, partial)).toThrow(/no GitOps ref for follower hwlab-v03/);
   });
 });
 
-describe('the tip comes from the mirror cache (refs/mirror-stage/<branch>), never the mirror\'s own branch ref', () => {
-  it('ls-remote lists the mirror-stage refs beside the branch and snapshot refs; the prefix is the one git-mirror writes', () => {
-    expect(LS_REMOTE_PATTERNS).toContain('refs/mirror-stage/*');
-    expect(LS_REMOTE_PATTERNS).toContain('refs/heads/*');
-    expect(LS_REMOTE_PATTERNS).toContain('refs/unidesk/snapshots/*');
-    expect(MIRROR_STAGE_PREFIX).toBe('refs/mirror-stage/');
-    expect(PLAN_MIRROR_STAGE_PREFIX).toBe(MIRROR_STAGE_PREFIX);
-  });
+describe("the tip comes from the mirror cache (refs/mirror-stage/<branch>), never the mirror's own branch ref", () => {
+  it(
+    'ls-remote lists the mirror-stage refs beside the branch and snapshot refs; the prefix is the one ' +
+      'git-mirror writes',
+    () => {
+      expect(LS_REMOTE_PATTERNS).toContain('refs/mirror-stage/*');
+      expect(LS_REMOTE_PATTERNS).toContain('refs/heads/*');
+      expect(LS_REMOTE_PATTERNS).toContain('refs/unidesk/snapshots/*');
+      expect(MIRROR_STAGE_PREFIX).toBe('refs/mirror-stage/');
+      expect(PLAN_MIRROR_STAGE_PREFIX).toBe(MIRROR_STAGE_PREFIX);
+    },
+  );
 
   it('a refs/heads/<branch> tip without refs/mirror-stage/<branch> is not taken as the tip (tip null)', () => {
     const refs = new Map([
       ['refs/heads/v0.3', A],
       [`refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${A}`, A],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map([['refs/heads/master', C]])]]));
-    expect(out.get('hwlab-v03')).toEqual({ mirror: 'hwlab', url: HWLAB_URL, tip: null, snapshotRef: null, snapshotPresent: false, snapshotSha: null });
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map([['refs/heads/master', C]])],
+      ]),
+    );
+    expect(out.get('hwlab-v03')).toEqual({
+      mirror: 'hwlab',
+      url: HWLAB_URL,
+      tip: null,
+      snapshotRef: null,
+      snapshotPresent: false,
+      snapshotSha: null,
+    });
     expect(out.get('sentinel')).toMatchObject({ tip: null });
   });
 
-  it('where both exist and differ, the mirror cache\'s copy is the tip', () => {
+  it("where both exist and differ, the mirror cache's copy is the tip", () => {
     const refs = new Map([
       ['refs/heads/v0.3', A],
       [stage('v0.3'), B],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, refs], [UNIDESK_URL, new Map()]]));
-    expect(out.get('hwlab-v03')).toMatchObject({ tip: B, snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${B}` });
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, refs],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
+    expect(out.get('hwlab-v03')).toMatchObject({
+      tip: B,
+      snapshotRef: `refs/unidesk/snapshots/hwlab-node-runtime/v0.3/${B}`,
+    });
   });
 });
 
@@ -249,25 +340,61 @@ describe('the GitOps ref against the mirror cache (gitopsObserved)', () => {
   const CACHE = 'refs/mirror-stage/gitops/jd01-v03';
 
   const cases: [string, [string, string][], GitopsObserved][] = [
-    ['published, never confirmed upstream (no cache ref): pending', [[REF, G]], { ref: REF, sha: G, cacheSha: null, pendingFlush: true, githubInSync: false }],
-    ['published, the upstream holds an older commit: pending', [[REF, G], [CACHE, H]], { ref: REF, sha: G, cacheSha: H, pendingFlush: true, githubInSync: false }],
-    ['published and confirmed upstream: in sync', [[REF, G], [CACHE, G]], { ref: REF, sha: G, cacheSha: G, pendingFlush: false, githubInSync: true }],
-    ['nothing published: neither pending nor in sync', [], { ref: REF, sha: null, cacheSha: null, pendingFlush: false, githubInSync: false }],
-    ['nothing published but a cached upstream copy: neither pending nor in sync', [[CACHE, H]], { ref: REF, sha: null, cacheSha: H, pendingFlush: false, githubInSync: false }],
+    [
+      'published, never confirmed upstream (no cache ref): pending',
+      [[REF, G]],
+      { ref: REF, sha: G, cacheSha: null, pendingFlush: true, githubInSync: false },
+    ],
+    [
+      'published, the upstream holds an older commit: pending',
+      [
+        [REF, G],
+        [CACHE, H],
+      ],
+      { ref: REF, sha: G, cacheSha: H, pendingFlush: true, githubInSync: false },
+    ],
+    [
+      'published and confirmed upstream: in sync',
+      [
+        [REF, G],
+        [CACHE, G],
+      ],
+      { ref: REF, sha: G, cacheSha: G, pendingFlush: false, githubInSync: true },
+    ],
+    [
+      'nothing published: neither pending nor in sync',
+      [],
+      { ref: REF, sha: null, cacheSha: null, pendingFlush: false, githubInSync: false },
+    ],
+    [
+      'nothing published but a cached upstream copy: neither pending nor in sync',
+      [[CACHE, H]],
+      { ref: REF, sha: null, cacheSha: H, pendingFlush: false, githubInSync: false },
+    ],
   ];
   it.each(cases)('%s', (_, refs, want) => {
     expect(gitopsObserved(new Map(refs), REF)).toEqual(want);
   });
 
-  it('reads only the follower\'s own GitOps ref and its own cache ref (not the source branch, not another follower\'s)', () => {
-    const refs = new Map([
-      [REF, G],
-      ['refs/mirror-stage/gitops/jd01-v02', G],
-      [stage('v0.3'), G],
-      ['refs/mirror-stage/gitops', G],
-    ]);
-    expect(gitopsObserved(refs, REF)).toEqual({ ref: REF, sha: G, cacheSha: null, pendingFlush: true, githubInSync: false });
-  });
+  it(
+    "reads only the follower's own GitOps ref and its own cache ref (not the source branch, not another " +
+      "follower's)",
+    () => {
+      const refs = new Map([
+        [REF, G],
+        ['refs/mirror-stage/gitops/jd01-v02', G],
+        [stage('v0.3'), G],
+        ['refs/mirror-stage/gitops', G],
+      ]);
+      expect(gitopsObserved(refs, REF)).toEqual({
+        ref: REF,
+        sha: G,
+        cacheSha: null,
+        pendingFlush: true,
+        githubInSync: false,
+      });
+    },
+  );
 
   it('each observed follower carries its own GitOps ref: pending, in sync, or nothing published', () => {
     const hwlab = new Map([
@@ -280,17 +407,41 @@ describe('the GitOps ref against the mirror cache (gitopsObserved)', () => {
       ['refs/heads/gitops/jd01-v02', G],
       ['refs/mirror-stage/gitops/jd01-v02', G],
     ]);
-    const out = observeAll(new Map([[HWLAB_URL, hwlab], [UNIDESK_URL, new Map([[stage('master'), C]])]]));
-    expect(out.get('hwlab-v03')).toMatchObject({ tip: A, gitops: { ref: 'refs/heads/gitops/jd01-v03', sha: G, cacheSha: H, pendingFlush: true, githubInSync: false } });
-    expect(out.get('hwlab-v02')).toMatchObject({ tip: B, gitops: { ref: 'refs/heads/gitops/jd01-v02', sha: G, cacheSha: G, pendingFlush: false, githubInSync: true } });
+    const out = observeAll(
+      new Map([
+        [HWLAB_URL, hwlab],
+        [UNIDESK_URL, new Map([[stage('master'), C]])],
+      ]),
+    );
+    expect(out.get('hwlab-v03')).toMatchObject({
+      tip: A,
+      gitops: { ref: 'refs/heads/gitops/jd01-v03', sha: G, cacheSha: H, pendingFlush: true, githubInSync: false },
+    });
+    expect(out.get('hwlab-v02')).toMatchObject({
+      tip: B,
+      gitops: { ref: 'refs/heads/gitops/jd01-v02', sha: G, cacheSha: G, pendingFlush: false, githubInSync: true },
+    });
     expect(out.get('sentinel')).toMatchObject({ tip: C, gitops: unpublished('refs/heads/gitops/jd01-sentinel') });
-    const never = observeAll(new Map([[HWLAB_URL, new Map([[stage('v0.3'), A], ['refs/heads/gitops/jd01-v03', G]])], [UNIDESK_URL, new Map()]]));
-    expect(never.get('hwlab-v03')).toMatchObject({ gitops: { sha: G, cacheSha: null, pendingFlush: true, githubInSync: false } });
+    const never = observeAll(
+      new Map([
+        [
+          HWLAB_URL,
+          new Map([
+            [stage('v0.3'), A],
+            ['refs/heads/gitops/jd01-v03', G],
+          ]),
+        ],
+        [UNIDESK_URL, new Map()],
+      ]),
+    );
+    expect(never.get('hwlab-v03')).toMatchObject({
+      gitops: { sha: G, cacheSha: null, pendingFlush: true, githubInSync: false },
+    });
   });
 });
 
 describe('MirrorError', () => {
-  it('is retryable, names the mirror, the URL and git\'s line, and says the way out', () => {
+  it("is retryable, names the mirror, the URL and git's line, and says the way out", () => {
     const cause = new Error('execa');
     const e = new MirrorError({ mirror: 'hwlab', url: HWLAB_URL, detail: 'fatal: unable to connect', cause });
     expect(e.reason).toBe('MirrorUnreachable');

@@ -5,7 +5,13 @@ import { renderView } from '../../core/output/view.ts';
 
 describe('output', () => {
   it('prints a borderless table with upper-case headers and no trailing spaces', () => {
-    const out = renderTable({ headers: ['id', 'phase'], rows: [['a', 'Noop'], ['longer-id', '']] });
+    const out = renderTable({
+      headers: ['id', 'phase'],
+      rows: [
+        ['a', 'Noop'],
+        ['longer-id', ''],
+      ],
+    });
     expect(out).toBe('ID         PHASE\na          Noop\nlonger-id');
   });
 

@@ -32,12 +32,19 @@ describe('the real pass over seeded histories of concurrent passes, crashes and 
       for (const [name, check] of Object.entries(PROPERTIES)) {
         const broken = check(h);
         if (broken.length === 0) continue;
-        failures.push(`seed ${seed}: ${name}: ${broken.slice(0, 3).join('; ')}\n  replay: SIM_SEED=${seed} npx vitest run test/unit/pass.simulation.test.ts`);
+        failures.push(
+          `seed ${seed}: ${name}: ${broken.slice(0, 3).join('; ')}\n  replay: SIM_SEED=${seed} npx vitest run ` +
+            `test/unit/pass.simulation.test.ts`,
+        );
         if (replay !== undefined) failures.push(h.trace.join('\n'));
       }
       if (failures.length >= 5) break;
     }
-    console.log(`simulation: ${seeds.length} histories, ${stats.passes} passes (${stats.crashed} crashed, ${stats.errored} ended by an outage, ${stats.skipped} skipped for the Lease), ${stats.sent} triggers, ${stats.writes} state writes`);
+    console.log(
+      `simulation: ${seeds.length} histories, ${stats.passes} passes (${stats.crashed} crashed, ${stats.errored} ` +
+        `ended by an outage, ${stats.skipped} skipped for the Lease), ${stats.sent} triggers, ${stats.writes} ` +
+        `state writes`,
+    );
     expect(failures, failures.join('\n')).toEqual([]);
   }, 120_000);
 });

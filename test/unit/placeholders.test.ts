@@ -3,9 +3,15 @@ import { parseTemplate, placeholderNames, renderArgv } from '../../core/config/p
 
 describe('command templates', () => {
   it('fills placeholders inside and across argv elements, never splitting an element', () => {
-    const values = new Map([['target.node', 'JD01'], ['sha', 'abc 123']]);
+    const values = new Map([
+      ['target.node', 'JD01'],
+      ['sha', 'abc 123'],
+    ]);
     expect(renderArgv(['hwlab', '--node=${target.node}', '${sha}', 'x${sha}y'], values)).toEqual([
-      'hwlab', '--node=JD01', 'abc 123', 'xabc 123y',
+      'hwlab',
+      '--node=JD01',
+      'abc 123',
+      'xabc 123y',
     ]);
   });
 

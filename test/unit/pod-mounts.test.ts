@@ -10,15 +10,21 @@ describe('mountOverlaps', () => {
   });
 
   it.each([
-    [{ mountPath: '/app/checkout/cache' }, [{ kind: 'scratch', mount: 'mountPath', path: '/app/checkout/cache', checkout: '/app/checkout' }]],
+    [
+      { mountPath: '/app/checkout/cache' },
+      [{ kind: 'scratch', mount: 'mountPath', path: '/app/checkout/cache', checkout: '/app/checkout' }],
+    ],
     [{ mountPath: '/app' }, [{ kind: 'scratch', mount: 'mountPath', path: '/app', checkout: '/app/checkout' }]],
     [{ sshMountPath: '/tmp' }, [{ kind: 'scratch', mount: 'sshMountPath', path: '/tmp', checkout: '/app/checkout' }]],
     [{ sshMountPath: '/var/lib/git-mirror/keys' }, [{ kind: 'nested' }]],
-    [{ mountPath: '/tmp', sshMountPath: '/tmp' }, [
-      { kind: 'scratch', mount: 'mountPath', path: '/tmp', checkout: '/app/checkout' },
-      { kind: 'scratch', mount: 'sshMountPath', path: '/tmp', checkout: '/app/checkout' },
-      { kind: 'nested' },
-    ]],
+    [
+      { mountPath: '/tmp', sshMountPath: '/tmp' },
+      [
+        { kind: 'scratch', mount: 'mountPath', path: '/tmp', checkout: '/app/checkout' },
+        { kind: 'scratch', mount: 'sshMountPath', path: '/tmp', checkout: '/app/checkout' },
+        { kind: 'nested' },
+      ],
+    ],
   ])('reports every way the mounts shadow one another (%o)', (over, expected) => {
     expect(mountOverlaps('/app', { ...ok, ...over })).toEqual(expected);
   });

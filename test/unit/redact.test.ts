@@ -56,7 +56,9 @@ describe('redactSecrets', () => {
   });
 
   it('replaces the credential of an Authorization header, keeping the scheme', () => {
-    expect(redactSecrets('Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc')).toBe(`Authorization: Bearer ${REDACTED}`);
+    expect(redactSecrets('Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc')).toBe(
+      `Authorization: Bearer ${REDACTED}`,
+    );
     expect(redactSecrets('authorization: bearer abc.def')).toBe(`authorization: bearer ${REDACTED}`);
     expect(redactSecrets('Authorization: Basic dXNlcjpwYXNz')).toBe(`Authorization: Basic ${REDACTED}`);
     expect(redactSecrets('{"Authorization": "Bearer abc123"}')).toBe(`{"Authorization": "Bearer ${REDACTED}"}`);
@@ -88,11 +90,17 @@ describe('redactSecrets', () => {
     expect(out).not.toContain('PLANTED');
     expect(out).not.toContain('p\\"w');
     expect(JSON.parse(out)).toEqual({ token: REDACTED, nested: { db_password: REDACTED, ok: 'visible' }, n: 1 });
-    expect(redactSecrets(`{\n  "apiKey": "k-1",\n  "secret" : "s"\n}`)).toBe(`{\n  "apiKey": "${REDACTED}",\n  "secret" : "${REDACTED}"\n}`);
+    expect(redactSecrets(`{\n  "apiKey": "k-1",\n  "secret" : "s"\n}`)).toBe(
+      `{\n  "apiKey": "${REDACTED}",\n  "secret" : "${REDACTED}"\n}`,
+    );
   });
 
   it('replaces key=value pairs written inside JSON strings and keeps the JSON parseable', () => {
-    const input = JSON.stringify({ argv: ['hwlab', '--token=PLANTED-abc123'], msg: 'login: password="PLANTED pw" failed', m2: 'secret=PLANTED\\nnext' });
+    const input = JSON.stringify({
+      argv: ['hwlab', '--token=PLANTED-abc123'],
+      msg: 'login: password="PLANTED pw" failed',
+      m2: 'secret=PLANTED\\nnext',
+    });
     const out = redactSecrets(input);
     expect(out).not.toContain('PLANTED');
     expect(JSON.parse(out)).toEqual({
@@ -108,12 +116,15 @@ describe('redactSecrets', () => {
   });
 
   it('replaces the password of credentials in a URL, keeping user and host', () => {
-    expect(redactSecrets('clone https://user:pass@github.com/o/r.git')).toBe(`clone https://user:${REDACTED}@github.com/o/r.git`);
+    expect(redactSecrets('clone https://user:pass@github.com/o/r.git')).toBe(
+      `clone https://user:${REDACTED}@github.com/o/r.git`,
+    );
     expect(redactSecrets('git://bot:s3cr%40t@mirror:9418/x')).toBe(`git://bot:${REDACTED}@mirror:9418/x`);
   });
 
   it('is idempotent: redacting twice changes nothing more', () => {
-    const input = `token=abc ${OPENSSH_KEY} https://u:p@h ghp_${'x'.repeat(36)} {"password":"p"} Authorization: Bearer z`;
+    const input =
+      `token=abc ${OPENSSH_KEY} https://u:p@h ghp_${'x'.repeat(36)} {"password":"p"} ` + `Authorization: Bearer z`;
     const once = redactSecrets(input);
     expect(redactSecrets(once)).toBe(once);
   });

@@ -250,7 +250,12 @@ const cases: Case[] = [
   },
   {
     name: 'unknown key inside a flow mapping (Secret ref) is reported at the key',
-    edits: [{ from: 'identity: { name: git-mirror-github-ssh, key: id_ed25519 }', to: 'identity: { name: git-mirror-github-ssh, key: id_ed25519, value: x }' }],
+    edits: [
+      {
+        from: 'identity: { name: git-mirror-github-ssh, key: id_ed25519 }',
+        to: 'identity: { name: git-mirror-github-ssh, key: id_ed25519, value: x }',
+      },
+    ],
     path: 'controller.source.githubSsh.identity.value',
     message: /unknown field "value"/,
     at: 'value: x',
@@ -272,7 +277,9 @@ const cases: Case[] = [
   },
   {
     name: 'a token for the upstream is refused with the reason: there is no token transport',
-    edits: [{ from: '      transport: ssh\n', to: '      transport: ssh\n      token: { name: gh-token, key: token }\n' }],
+    edits: [
+      { from: '      transport: ssh\n', to: '      transport: ssh\n      token: { name: gh-token, key: token }\n' },
+    ],
     path: 'controller.source.githubSsh.token',
     message: /there is no token or password transport; the upstream is reached only over SSH/,
     at: 'token: { name',
@@ -280,16 +287,27 @@ const cases: Case[] = [
   },
   {
     name: 'an https upstream is refused with the reason: no HTTPS or token transport',
-    edits: [{ from: 'upstream: ssh://git@ssh.github.com:443/pikasTech/HWLAB.git', to: 'upstream: https://github.com/pikasTech/HWLAB.git' }],
+    edits: [
+      {
+        from: 'upstream: ssh://git@ssh.github.com:443/pikasTech/HWLAB.git',
+        to: 'upstream: https://github.com/pikasTech/HWLAB.git',
+      },
+    ],
     path: 'mirrors[0].upstream',
     message: /must not be http\(s\): there is no HTTPS or token transport/,
     at: 'upstream: https://github.com',
   },
   {
     name: 'an upstream on another host than githubSsh is refused',
-    edits: [{ from: 'upstream: ssh://git@ssh.github.com:443/pikasTech/agentrun.git', to: 'upstream: ssh://git@github.com:22/pikasTech/agentrun.git' }],
+    edits: [
+      {
+        from: 'upstream: ssh://git@ssh.github.com:443/pikasTech/agentrun.git',
+        to: 'upstream: ssh://git@github.com:22/pikasTech/agentrun.git',
+      },
+    ],
     path: 'mirrors[1].upstream',
-    message: /must use the user, host and port of controller\.source\.githubSsh \(git@ssh\.github\.com:443\), not git@github\.com:22/,
+    message:
+      /must use the user, host and port of controller\.source\.githubSsh \(git@ssh\.github\.com:443\), not git@github\.com:22/,
     at: 'upstream: ssh://git@github.com:22',
   },
   {
@@ -308,7 +326,13 @@ const cases: Case[] = [
   },
   {
     name: 'a gitopsRefField the target entry lacks is refused',
-    edits: [{ from: '      gitopsRefField: gitMirror.gitopsRef\n', to: '      gitopsRefField: gitMirror.gitopsBranch\n', nth: 0 }],
+    edits: [
+      {
+        from: '      gitopsRefField: gitMirror.gitopsRef\n',
+        to: '      gitopsRefField: gitMirror.gitopsBranch\n',
+        nth: 0,
+      },
+    ],
     path: 'followers[0].target.gitopsRefField',
     message: /the target entry has no such field; it must name a field holding a full branch ref/,
     at: 'gitopsRefField: gitMirror.gitopsBranch',
@@ -449,7 +473,12 @@ const cases: Case[] = [
   },
   {
     name: '${target.nope} missing in the selected target entry names the follower',
-    edits: [{ from: '"--sentinel", "${target.name}", "--snapshot-ref"', to: '"--sentinel", "${target.nope}", "--snapshot-ref"' }],
+    edits: [
+      {
+        from: '"--sentinel", "${target.name}", "--snapshot-ref"',
+        to: '"--sentinel", "${target.nope}", "--snapshot-ref"',
+      },
+    ],
     path: 'adapters[2].commands.trigger[8]',
     message: /the target entry of follower "web-probe-sentinel-master" has no scalar field "nope"/,
     at: '${target.nope}',
@@ -577,7 +606,9 @@ const cases: Case[] = [
   },
   {
     name: 'empty drillDown argv needs at least the program name',
-    edits: [{ from: 'events: ["branch-follower", "events", "--follower", "${follower.id}"]', to: 'events: []', nth: 2 }],
+    edits: [
+      { from: 'events: ["branch-follower", "events", "--follower", "${follower.id}"]', to: 'events: []', nth: 2 },
+    ],
     path: 'followers[2].drillDown.events',
     message: /at least the program name/,
     at: 'events: []',
@@ -609,7 +640,8 @@ const cases: Case[] = [
     name: 'follower naming an undeclared adapter lists the declared ones',
     edits: [{ from: 'adapter: agentrun-yaml-lane', to: 'adapter: agentrun-lane' }],
     path: 'followers[1].adapter',
-    message: /no adapter with id "agentrun-lane" \(declared: hwlab-node-runtime, agentrun-yaml-lane, web-probe-sentinel-cicd\)/,
+    message:
+      /no adapter with id "agentrun-lane" \(declared: hwlab-node-runtime, agentrun-yaml-lane, web-probe-sentinel-cicd\)/,
     at: 'adapter: agentrun-lane',
   },
   {
@@ -635,7 +667,13 @@ const cases: Case[] = [
   },
   {
     name: 'pass-only ${sha} is unknown in a drillDown command',
-    edits: [{ from: '"logs", "--follower", "${follower.id}"]', to: '"logs", "--follower", "${follower.id}", "${sha}"]', nth: 1 }],
+    edits: [
+      {
+        from: '"logs", "--follower", "${follower.id}"]',
+        to: '"logs", "--follower", "${follower.id}", "${sha}"]',
+        nth: 1,
+      },
+    ],
     path: 'followers[1].drillDown.logs[4]',
     message: /unknown placeholder \$\{sha\}/,
     at: '"${follower.id}", "${sha}"]',
@@ -658,7 +696,12 @@ const cases: Case[] = [
   },
   {
     name: 'configRef to a directory says it is a directory',
-    edits: [{ from: 'configRef: config/hwlab-web-probe-sentinel/jd01.yaml', to: 'configRef: config/hwlab-web-probe-sentinel' }],
+    edits: [
+      {
+        from: 'configRef: config/hwlab-web-probe-sentinel/jd01.yaml',
+        to: 'configRef: config/hwlab-web-probe-sentinel',
+      },
+    ],
     path: 'followers[2].target.configRef',
     message: /is a directory/,
     at: 'configRef: config/hwlab-web-probe-sentinel\n',
@@ -693,9 +736,7 @@ const cases: Case[] = [
   },
   {
     name: 'collection that is a mapping in the owning file is not a list',
-    edits: [
-      { file: AGENTRUN, from: 'lanes:\n', to: 'lanes:\n  jd01-v02:\n    node: JD01\nold:\n' },
-    ],
+    edits: [{ file: AGENTRUN, from: 'lanes:\n', to: 'lanes:\n  jd01-v02:\n    node: JD01\nold:\n' }],
     path: 'followers[1].target.collection',
     message: /"lanes" in config\/agentrun\.yaml is not a list/,
     at: 'collection: lanes\n      selector: { node: JD01, lane: jd01-v02 }',
@@ -806,7 +847,9 @@ describe('loadRegistry', () => {
   });
 
   it('reports a duplicate key as a YAML syntax error on the repeated key', () => {
-    const { root, texts } = makeFixture([{ from: '    suspend: false\n', to: '    suspend: false\n    suspend: true\n' }]);
+    const { root, texts } = makeFixture([
+      { from: '    suspend: false\n', to: '    suspend: false\n    suspend: true\n' },
+    ]);
     const issues = issuesOf(root);
     expect(issues).toEqual([
       expect.objectContaining({
@@ -859,7 +902,10 @@ describe('loadRegistry: known problems (each expected to fail until fixed)', () 
   it('rejects ${target.toString}: an inherited property is not a field of the target entry', () => {
     const { root } = makeFixture([{ from: '"--json"]', to: '"${target.toString}"]' }]);
     expect(issuesOf(root)).toContainEqual(
-      expect.objectContaining({ path: 'adapters[0].commands.status[10]', message: expect.stringMatching(/no scalar field "toString"/) }),
+      expect.objectContaining({
+        path: 'adapters[0].commands.status[10]',
+        message: expect.stringMatching(/no scalar field "toString"/),
+      }),
     );
   });
 

@@ -124,33 +124,49 @@ describe('runAdapterCommand', () => {
     const result = await runAdapterCommand({ ...optionsFor(f.id), verb: 'trigger' });
     const target = loaded.targets.get(f.id) ?? {};
     expect(result.argv).toEqual([
-      'web-probe', 'sentinel', 'publish-current',
-      '--node', String(target['node']), '--lane', String(target['lane']), '--sentinel', String(target['name']),
-      '--snapshot-ref', `refs/branch-follower/snapshots/${f.id}/${SHA}`, '--confirm', '--json',
+      'web-probe',
+      'sentinel',
+      'publish-current',
+      '--node',
+      String(target['node']),
+      '--lane',
+      String(target['lane']),
+      '--sentinel',
+      String(target['name']),
+      '--snapshot-ref',
+      `refs/branch-follower/snapshots/${f.id}/${SHA}`,
+      '--confirm',
+      '--json',
     ]);
     expect(fake.triggers()[0]?.argv).toEqual(result.argv);
     expect(result.durationMs).toBeGreaterThan(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ run: { sha: SHA } });
   });
 
-  it('runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or environment', async () => {
-    process.env['BF_TEST_CANARY'] = 'x';
-    try {
-      const adapter = { ...adapterOf(follower('hwlab-jd01-v03')), commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] } };
-      const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
-      const result = await runAdapterCommand({ ...opts, verb: 'status' });
-      const dump = JSON.parse(result.stdout) as { cwd: string; env: Record<string, string> };
-      expect(realpathSync(dump.cwd)).toBe(realpathSync(tmpdir()));
-      expect(realpathSync(dump.cwd)).not.toBe(realpathSync(process.cwd()));
-      expect(dump.env).toEqual({ PATH, HOME: tmpdir(), LANG: 'C.UTF-8' });
-      expect(dump.env).not.toHaveProperty('BF_TEST_CANARY');
-      // The same output through the contract is not a status.
-      const error = await adapterError(() => readStatus(opts));
-      expect(error.reason).toBe('AdapterOutput');
-    } finally {
-      delete process.env['BF_TEST_CANARY'];
-    }
-  });
+  it(
+    'runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or ' + 'environment',
+    async () => {
+      process.env['BF_TEST_CANARY'] = 'x';
+      try {
+        const adapter = {
+          ...adapterOf(follower('hwlab-jd01-v03')),
+          commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] },
+        };
+        const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
+        const result = await runAdapterCommand({ ...opts, verb: 'status' });
+        const dump = JSON.parse(result.stdout) as { cwd: string; env: Record<string, string> };
+        expect(realpathSync(dump.cwd)).toBe(realpathSync(tmpdir()));
+        expect(realpathSync(dump.cwd)).not.toBe(realpathSync(process.cwd()));
+        expect(dump.env).toEqual({ PATH, HOME: tmpdir(), LANG: 'C.UTF-8' });
+        expect(dump.env).not.toHaveProperty('BF_TEST_CANARY');
+        // The same output through the contract is not a status.
+        const error = await adapterError(() => readStatus(opts));
+        expect(error.reason).toBe('AdapterOutput');
+      } finally {
+        delete process.env['BF_TEST_CANARY'];
+      }
+    },
+  );
 });
 
 describe('the fake control plane', () => {
@@ -170,9 +186,17 @@ describe('the fake control plane', () => {
     expect(await readStatus(optionsFor(id))).toMatchObject({ targetSha: OTHER_SHA, deployedSha: OTHER_SHA, run: null });
 
     configureLane(id, { runSeconds: 600, initialTargetSha: OTHER_SHA });
-    expect(await readStatus(optionsFor(id))).toMatchObject({ targetSha: SHA, deployedSha: OTHER_SHA, run: { sha: SHA, phase: 'Running' } });
+    expect(await readStatus(optionsFor(id))).toMatchObject({
+      targetSha: SHA,
+      deployedSha: OTHER_SHA,
+      run: { sha: SHA, phase: 'Running' },
+    });
 
-    configureLane(id, { outcome: 'fail', initialTargetSha: OTHER_SHA, mirror: { pendingFlush: true, githubInSync: false } });
+    configureLane(id, {
+      outcome: 'fail',
+      initialTargetSha: OTHER_SHA,
+      mirror: { pendingFlush: true, githubInSync: false },
+    });
     expect(await readStatus(optionsFor(id))).toMatchObject({
       targetSha: SHA,
       deployedSha: OTHER_SHA,
@@ -256,7 +280,9 @@ describe('adapter failures', () => {
     const bad = await adapterError(() => readStatus(optionsFor(id)));
     expectNamed(bad);
     expect(bad.reason).toBe('AdapterOutput');
-    expect(bad.message).toContain('does not match the adapter contract: field deployedSha: must be a full 40-character sha');
+    expect(bad.message).toContain(
+      'does not match the adapter contract: field deployedSha: must be a full 40-character sha',
+    );
 
     configureLane(id, { statusPatch: { run: { name: 'r-1', sha: SHA, phase: 'Exploded' } } });
     const phase = await adapterError(() => readStatus(optionsFor(id)));
@@ -276,7 +302,10 @@ describe('adapter failures', () => {
   });
 
   it('a program missing from PATH is AdapterFailed and not retryable', async () => {
-    const adapter = { ...adapterOf(follower(id)), commands: { status: ['no-such-control-plane-cli'], trigger: ['no-such-control-plane-cli'] } };
+    const adapter = {
+      ...adapterOf(follower(id)),
+      commands: { status: ['no-such-control-plane-cli'], trigger: ['no-such-control-plane-cli'] },
+    };
     const error = await adapterError(() => readStatus({ adapter, followerId: id, values: new Map(), env: { PATH } }));
     expect(error.reason).toBe('AdapterFailed');
     expect(error.retryable).toBe(false);
@@ -345,7 +374,10 @@ describe('secrets in adapter output', () => {
   it('redacts secret-looking argv elements in the result and in errors', async () => {
     const adapter = {
       ...adapterOf(follower(id)),
-      commands: { status: ['agentrun', 'env-dump', `--token=${PLANTED_TOKEN}`], trigger: ['agentrun', 'nope', `--token=${PLANTED_TOKEN}`] },
+      commands: {
+        status: ['agentrun', 'env-dump', `--token=${PLANTED_TOKEN}`],
+        trigger: ['agentrun', 'nope', `--token=${PLANTED_TOKEN}`],
+      },
     };
     const opts = { adapter, followerId: id, values: new Map<string, string>(), env: { PATH } };
     const result = await runAdapterCommand({ ...opts, verb: 'status' });

@@ -10,14 +10,22 @@ import { REGISTRY, ROOT } from '../../scripts/world/registry.ts';
 // from a package registry at run time.
 
 const dockerfile = readFileSync(join(ROOT, 'image/Dockerfile'), 'utf8');
-const arg = (name: string) => /^ARG (\S+)=(\S+)$/m.exec(dockerfile.split('\n').filter((l) => l.startsWith(`ARG ${name}=`)).join('\n'))?.[2];
+const arg = (name: string) =>
+  /^ARG (\S+)=(\S+)$/m.exec(
+    dockerfile
+      .split('\n')
+      .filter((l) => l.startsWith(`ARG ${name}=`))
+      .join('\n'),
+  )?.[2];
 
 interface Container {
   name: string;
   command: string[];
 }
 const podOf = (file: string) => {
-  const doc = parse(readFileSync(join(ROOT, 'dist', file), 'utf8')) as { spec: { jobTemplate: { spec: { template: { spec: { initContainers: Container[]; containers: Container[] } } } } } };
+  const doc = parse(readFileSync(join(ROOT, 'dist', file), 'utf8')) as {
+    spec: { jobTemplate: { spec: { template: { spec: { initContainers: Container[]; containers: Container[] } } } } };
+  };
   return doc.spec.jobTemplate.spec.template.spec;
 };
 
@@ -37,6 +45,7 @@ describe('the runner image', () => {
     const pod = podOf('cronjob-branch-follower.yaml');
     const programs = [...pod.initContainers, ...pod.containers].map((c) => c.command[0]);
     expect(programs).toEqual(['git', 'node']);
-    for (const c of [...pod.initContainers, ...pod.containers]) expect(c.command.join(' ')).not.toMatch(/\b(npm|npx|yarn|pnpm|pip|apt-get)\b/);
+    for (const c of [...pod.initContainers, ...pod.containers])
+      expect(c.command.join(' ')).not.toMatch(/\b(npm|npx|yarn|pnpm|pip|apt-get)\b/);
   });
 });

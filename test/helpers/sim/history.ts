@@ -88,7 +88,12 @@ function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
 function disturbanceOf(rng: Rng): Disturbance {
   const calm = rng.chance(0.2);
   if (calm) return CALM;
-  return { crash: rng.pick([0, 0.01, 0.04]), outage: rng.pick([0, 0, 0.01]), slow: rng.pick([0, 0.05, 0.2]), slowMs: rng.pick([5, 40, 90]) * S };
+  return {
+    crash: rng.pick([0, 0.01, 0.04]),
+    outage: rng.pick([0, 0, 0.01]),
+    slow: rng.pick([0, 0.05, 0.2]),
+    slowMs: rng.pick([5, 40, 90]) * S,
+  };
 }
 
 export async function runHistory(seed: number, base: LoadedRegistry): Promise<History> {
@@ -168,13 +173,22 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   sched.onEffect = (pass: SimPass, call: PortCall) => {
     if (call.port === 'adapters' && call.method === 'trigger') {
       for (const r of world.controlPlane.received.slice(receipts)) {
-        sent.push({ seq: seq++, pass: pass.id, followerId: r.followerId, sha: r.sha, attempt: pass.sendingAttempt(), at: r.at });
+        sent.push({
+          seq: seq++,
+          pass: pass.id,
+          followerId: r.followerId,
+          sha: r.sha,
+          attempt: pass.sendingAttempt(),
+          at: r.at,
+        });
       }
       receipts = world.controlPlane.received.length;
     }
     if (call.port === 'state' && call.method === 'write') {
       // The pass's next read validates every record; the log needs only their content.
-      const after = new Map(Object.entries(world.state.value ?? {}).map(([id, text]) => [id, JSON.parse(text) as StateRecord]));
+      const after = new Map(
+        Object.entries(world.state.value ?? {}).map(([id, text]) => [id, JSON.parse(text) as StateRecord]),
+      );
       const before = written.at(-1)?.after ?? new Map<string, StateRecord>();
       written.push({ seq: seq++, pass: pass.id, before, after });
     }
@@ -200,7 +214,8 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   for (let m = 0; m < minutes; m++) {
     const at = T0 + m * 60 * S + rng.int(0, 5) * S;
     launch(`cron-${m}`, at, { dryRun: false, wait: rng.chance(0.7), disturbance });
-    if (rng.chance(0.35)) launch(`now-${m}`, at + rng.int(0, 50) * S, { dryRun: false, wait: rng.chance(0.5), disturbance });
+    if (rng.chance(0.35))
+      launch(`now-${m}`, at + rng.int(0, 50) * S, { dryRun: false, wait: rng.chance(0.5), disturbance });
     if (rng.chance(0.25)) launch(`dry-${m}`, at + rng.int(0, 59) * S, { dryRun: true, wait: false, disturbance });
   }
   const events = rng.int(4, 20);
@@ -220,11 +235,14 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     for (const r of lane.runs) r.visibleAt = Math.min(r.visibleAt, sched.now);
   }
   note('faults stop');
-  const settleMs = Math.max(
-    loaded.registry.controller.lease.durationSeconds,
-    ...loaded.registry.adapters.map((a) => a.timeoutSeconds + a.statusLagSeconds),
-    ...followers.map((f) => f.retry.backoffSeconds),
-  ) * S + S;
+  const settleMs =
+    Math.max(
+      loaded.registry.controller.lease.durationSeconds,
+      ...loaded.registry.adapters.map((a) => a.timeoutSeconds + a.statusLagSeconds),
+      ...followers.map((f) => f.retry.backoffSeconds),
+    ) *
+      S +
+    S;
   for (let i = 0; i < 8; i++) {
     sched.now += settleMs;
     for (const f of followers) {
@@ -238,12 +256,33 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   }
   const { records: final, unreadable } = recordsOf(world.state.value ?? {});
   if (unreadable.size > 0) trace.push(`unreadable records at the end: ${[...unreadable].join('; ')}`);
-  return { seed, loaded, followers, world, passes: sched.passes, sent, written, pushed, pushes, final, unreadable: unreadable.size, trace };
+  return {
+    seed,
+    loaded,
+    followers,
+    world,
+    passes: sched.passes,
+    sent,
+    written,
+    pushed,
+    pushes,
+    final,
+    unreadable: unreadable.size,
+    trace,
+  };
 }
 
-/** Whether a follower's record is final: its tip closed out (Succeeded, or Observed after it), nothing to do, or failed past its retries. */
+/**
+ * Whether a follower's record is final: its tip closed out (Succeeded, or Observed after it), nothing to do, or failed
+ * past its retries.
+ */
 export function settled(r: StateRecord | undefined, f: FollowerConfig): boolean {
   if (!r) return false;
   if (r.phase === Phase.Succeeded || r.phase === Phase.Noop || r.lastSucceededSha === r.observedSha) return true;
-  return r.phase === Phase.Failed && r.attempts !== null && r.attempts.sha === r.observedSha && r.attempts.count >= f.retry.maxAttempts;
+  return (
+    r.phase === Phase.Failed &&
+    r.attempts !== null &&
+    r.attempts.sha === r.observedSha &&
+    r.attempts.count >= f.retry.maxAttempts
+  );
 }

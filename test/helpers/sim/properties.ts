@@ -5,9 +5,17 @@ import { settled, type History } from './history.ts';
 
 // The properties every history must keep, each a function returning its violations (empty: holds).
 
-/** Whether a state write between two log places dropped `sha` from the follower's triggered shas (state.triggeredLimit). */
+/**
+ * Whether a state write between two log places dropped `sha` from the follower's triggered shas (state.triggeredLimit).
+ */
 function forgotten(h: History, followerId: string, sha: string, from: number, to: number): boolean {
-  return h.written.some((w) => w.seq > from && w.seq < to && w.before.get(followerId)?.triggered.includes(sha) && !w.after.get(followerId)?.triggered.includes(sha));
+  return h.written.some(
+    (w) =>
+      w.seq > from &&
+      w.seq < to &&
+      w.before.get(followerId)?.triggered.includes(sha) &&
+      !w.after.get(followerId)?.triggered.includes(sha),
+  );
 }
 
 /**
@@ -21,9 +29,14 @@ export function atMostOnce(h: History): string[] {
   for (const s of h.sent) {
     const f = h.followers.find((x) => x.id === s.followerId)!;
     if (s.attempt === undefined) out.push(`${s.pass} sent ${s.sha.slice(0, 12)} without saying which attempt`);
-    else if (s.attempt > f.retry.maxAttempts) out.push(`${s.pass} sent attempt ${s.attempt} of ${s.sha.slice(0, 12)} (maxAttempts ${f.retry.maxAttempts})`);
+    else if (s.attempt > f.retry.maxAttempts)
+      out.push(`${s.pass} sent attempt ${s.attempt} of ${s.sha.slice(0, 12)} (maxAttempts ${f.retry.maxAttempts})`);
     const key = `${s.followerId} ${s.sha} ${s.attempt}`;
-    if (seen.has(key) && !forgotten(h, s.followerId, s.sha, seen.get(key)!, s.seq)) out.push(`${s.sha.slice(0, 12)} attempt ${s.attempt} of ${s.followerId} sent twice (seq ${seen.get(key)} and ${s.seq}, the second by ${s.pass})`);
+    if (seen.has(key) && !forgotten(h, s.followerId, s.sha, seen.get(key)!, s.seq))
+      out.push(
+        `${s.sha.slice(0, 12)} attempt ${s.attempt} of ${s.followerId} sent twice (seq ${seen.get(key)} and ` +
+          `${s.seq}, the second by ${s.pass})`,
+      );
     seen.set(key, s.seq);
   }
   return out;
@@ -38,7 +51,10 @@ function added(before: StateRecord | undefined, after: StateRecord): StateRecord
   return after.history.slice(at + 1);
 }
 
-/** No record is overwritten by a stale one: triggered shas are only ever trimmed from the oldest, history only grows at its end, time never runs back. */
+/**
+ * No record is overwritten by a stale one: triggered shas are only ever trimmed from the oldest, history only grows at
+ * its end, time never runs back.
+ */
 export function noStaleOverwrite(h: History): string[] {
   const out: string[] = h.unreadable > 0 ? [`${h.unreadable} record(s) cannot be read at the end`] : [];
   for (const w of h.written) {
@@ -52,12 +68,17 @@ export function noStaleOverwrite(h: History): string[] {
       const dropped = before.triggered.filter((s) => !after.triggered.includes(s));
       const full = after.triggered.length >= h.loaded.registry.controller.state.triggeredLimit;
       if (dropped.length > 0 && (!full || !isDeepStrictEqual(dropped, before.triggered.slice(0, dropped.length)))) {
-        out.push(`write ${w.seq} by ${w.pass} forgot triggered ${dropped.map((s) => s.slice(0, 12)).join(',')} of ${id}`);
+        out.push(
+          `write ${w.seq} by ${w.pass} forgot triggered ${dropped.map((s) => s.slice(0, 12)).join(',')} of ${id}`,
+        );
       }
       if (before.history.length > 0 && !after.history.some((t) => isDeepStrictEqual(t, before.history.at(-1)))) {
         out.push(`write ${w.seq} by ${w.pass} lost the newest transition of ${id} (${before.history.at(-1)!.to})`);
       }
-      if (Date.parse(after.updatedAt) < Date.parse(before.updatedAt)) out.push(`write ${w.seq} by ${w.pass} moved ${id}'s updatedAt back from ${before.updatedAt} to ${after.updatedAt}`);
+      if (Date.parse(after.updatedAt) < Date.parse(before.updatedAt))
+        out.push(
+          `write ${w.seq} by ${w.pass} moved ${id}'s updatedAt back from ${before.updatedAt} to ${after.updatedAt}`,
+        );
     }
   }
   return out;
@@ -69,7 +90,9 @@ function pushedAt(h: History, followerId: string, sha: string | null, seq: numbe
   return { first: at[0] ?? -1, last: at.at(-1) ?? -1 };
 }
 
-/** Superseded names the sha that superseded it: pushed to the follower's branch after the superseded sha, never itself. */
+/**
+ * Superseded names the sha that superseded it: pushed to the follower's branch after the superseded sha, never itself.
+ */
 export function supersededNamesItsSuccessor(h: History): string[] {
   const out: string[] = [];
   for (const w of h.written) {
@@ -77,10 +100,14 @@ export function supersededNamesItsSuccessor(h: History): string[] {
       for (const t of added(w.before.get(id), after)) {
         if (t.to !== Phase.Superseded) continue;
         const by = /^superseded by ([0-9a-f]{40})$/.exec(t.detail)?.[1];
-        if (!by) out.push(`${id}: Superseded ${t.sha?.slice(0, 12)} does not name its successor: ${JSON.stringify(t.detail)}`);
+        if (!by)
+          out.push(`${id}: Superseded ${t.sha?.slice(0, 12)} does not name its successor: ${JSON.stringify(t.detail)}`);
         else if (by === t.sha) out.push(`${id}: ${by.slice(0, 12)} superseded by itself`);
         else if (pushedAt(h, id, by, w.seq).last <= pushedAt(h, id, t.sha, w.seq).first) {
-          out.push(`${id}: ${t.sha?.slice(0, 12)} superseded (write ${w.seq} by ${w.pass}) by ${by.slice(0, 12)}, which was not pushed after it`);
+          out.push(
+            `${id}: ${t.sha?.slice(0, 12)} superseded (write ${w.seq} by ${w.pass}) by ${by.slice(0, 12)}, which was ` +
+              `not pushed after it`,
+          );
         }
       }
     }
@@ -90,10 +117,15 @@ export function supersededNamesItsSuccessor(h: History): string[] {
 
 /** A dry run calls no writing port: no state, Lease, Event, sync, flush or trigger. */
 export function dryRunWritesNothing(h: History): string[] {
-  return h.passes.filter((p) => p.dryRun).flatMap((p) => p.calls.filter((c) => c.writes).map((c) => `dry run ${p.id} called ${c.port}.${c.method}`));
+  return h.passes
+    .filter((p) => p.dryRun)
+    .flatMap((p) => p.calls.filter((c) => c.writes).map((c) => `dry run ${p.id} called ${c.port}.${c.method}`));
 }
 
-/** Once the faults stop, every pushed tip that stays the tip reaches a final phase (a re-pushed old sha is never triggered again, by design). */
+/**
+ * Once the faults stop, every pushed tip that stays the tip reaches a final phase (a re-pushed old sha is never
+ * triggered again, by design).
+ */
 export function tipsReachAFinalPhase(h: History): string[] {
   const out: string[] = [];
   for (const f of h.followers) {
@@ -101,18 +133,27 @@ export function tipsReachAFinalPhase(h: History): string[] {
     const tip = pushed.at(-1);
     if (tip === undefined || pushed.indexOf(tip) !== pushed.length - 1) continue;
     const r = h.final.get(f.id);
-    if (!r || r.observedSha !== tip || !settled(r, f)) out.push(`${f.id}: tip ${tip.slice(0, 12)} ended ${r ? `${r.phase} (${r.reason}: ${r.message}) observing ${r.observedSha?.slice(0, 12)}` : 'with no record'}`);
+    if (!r || r.observedSha !== tip || !settled(r, f))
+      out.push(
+        `${f.id}: tip ${tip.slice(0, 12)} ended ${r ? `${r.phase} (${r.reason}: ${r.message}) observing ${r.observedSha?.slice(0, 12)}` : 'with no record'}`,
+      );
   }
   return out;
 }
 
-/** Every record written parses (the pass's own reads say so), with history and triggered within their declared limits. */
+/**
+ * Every record written parses (the pass's own reads say so), with history and triggered within their declared limits.
+ */
 export function recordsWithinLimits(h: History): string[] {
   const { historyLimit, triggeredLimit } = h.loaded.registry.controller.state;
   return h.written.flatMap((w) =>
     [...w.after].flatMap(([id, r]) => [
-      ...(r.history.length > historyLimit ? [`write ${w.seq}: ${id} has ${r.history.length} transitions (historyLimit ${historyLimit})`] : []),
-      ...(r.triggered.length > triggeredLimit ? [`write ${w.seq}: ${id} remembers ${r.triggered.length} triggered shas (triggeredLimit ${triggeredLimit})`] : []),
+      ...(r.history.length > historyLimit
+        ? [`write ${w.seq}: ${id} has ${r.history.length} transitions (historyLimit ${historyLimit})`]
+        : []),
+      ...(r.triggered.length > triggeredLimit
+        ? [`write ${w.seq}: ${id} remembers ${r.triggered.length} triggered shas (triggeredLimit ${triggeredLimit})`]
+        : []),
     ]),
   );
 }
@@ -125,8 +166,17 @@ export function recordsWithinLimits(h: History): string[] {
 export function nothingWaitsForever(h: History): string[] {
   return h.written.flatMap((w) =>
     [...w.after]
-      .filter(([, r]) => r.inFlight !== null && r.inFlight.triggeredAt !== r.updatedAt && Date.parse(r.updatedAt) > Date.parse(r.inFlight.deadline))
-      .map(([id, r]) => `write ${w.seq} by ${w.pass}: ${id} keeps ${r.inFlight!.sha.slice(0, 12)} in flight at ${r.updatedAt}, past its deadline ${r.inFlight!.deadline}`),
+      .filter(
+        ([, r]) =>
+          r.inFlight !== null &&
+          r.inFlight.triggeredAt !== r.updatedAt &&
+          Date.parse(r.updatedAt) > Date.parse(r.inFlight.deadline),
+      )
+      .map(
+        ([id, r]) =>
+          `write ${w.seq} by ${w.pass}: ${id} keeps ${r.inFlight!.sha.slice(0, 12)} in flight at ${r.updatedAt}, ` +
+          `past its deadline ${r.inFlight!.deadline}`,
+      ),
   );
 }
 
@@ -140,11 +190,17 @@ export function retriesWaitTheirBackoff(h: History): string[] {
       .filter((w) => w.seq < s.seq)
       .flatMap((w) => {
         const after = w.after.get(s.followerId);
-        return after ? added(w.before.get(s.followerId), after).filter((t) => t.to === Phase.Failed && t.sha === s.sha) : [];
+        return after
+          ? added(w.before.get(s.followerId), after).filter((t) => t.to === Phase.Failed && t.sha === s.sha)
+          : [];
       });
     const last = failures.at(-1);
     if (!last) out.push(`attempt ${s.attempt} of ${s.sha.slice(0, 12)} sent by ${s.pass} with no failure before it`);
-    else if (s.at < Date.parse(last.at) + f.retry.backoffSeconds * 1000) out.push(`attempt ${s.attempt} of ${s.sha.slice(0, 12)} sent ${(s.at - Date.parse(last.at)) / 1000}s after its failure (backoff ${f.retry.backoffSeconds}s)`);
+    else if (s.at < Date.parse(last.at) + f.retry.backoffSeconds * 1000)
+      out.push(
+        `attempt ${s.attempt} of ${s.sha.slice(0, 12)} sent ${(s.at - Date.parse(last.at)) / 1000}s after its ` +
+          `failure (backoff ${f.retry.backoffSeconds}s)`,
+      );
   }
   return out;
 }

@@ -73,7 +73,10 @@ export class SimPass implements CallHook, Clock {
     const slow = !call.writes && this.sched.rng.chance(d.slow) ? d.slowMs : 0;
     await this.wait(this.sched.now + slow);
     if ((call.port === 'state' || call.port === 'lease' || call.port === 'events') && this.sched.rng.chance(d.outage)) {
-      throw new BranchFollowerError(`cannot reach the Kubernetes API (${call.port} ${call.method}): connection refused`, { reason: 'KubeUnreachable', retryable: true });
+      throw new BranchFollowerError(
+        `cannot reach the Kubernetes API (${call.port} ${call.method}): connection refused`,
+        { reason: 'KubeUnreachable', retryable: true },
+      );
     }
     const result = effect();
     this.sched.effect(this, call, result);
@@ -131,7 +134,13 @@ export class Scheduler {
   }
 
   /** Adds a pass that starts at `at`; `start` runs it on the pass's own clock and hook. */
-  launch(id: string, at: number, dryRun: boolean, disturbance: Disturbance, start: (p: SimPass) => Promise<PassResult>): SimPass {
+  launch(
+    id: string,
+    at: number,
+    dryRun: boolean,
+    disturbance: Disturbance,
+    start: (p: SimPass) => Promise<PassResult>,
+  ): SimPass {
     const p = new SimPass(this, id, dryRun, disturbance);
     p.park = {
       wakeAt: at,
