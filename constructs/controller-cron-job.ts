@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { checkoutDirOf, runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
 
 /** The verb the pod runs: one confirmed reconcile pass over every follower, as the controller. */
-export const PASS_ARGS = ['run-once', '--all', '--confirm', '--wait', '--controller'] as const;
+const PASS_ARGS = ['run-once', '--all', '--confirm', '--wait', '--controller'] as const;
 
 /** Props of {@link ControllerCronJob}. Every value comes from the registry; none has a default. */
 export interface ControllerCronJobProps {

@@ -7,7 +7,7 @@ export const GIT_MIRROR_STAGES = ['sync', 'flush', 'status'] as const;
 export type GitMirrorStage = (typeof GIT_MIRROR_STAGES)[number];
 
 /** Label saying which stage a Job (and its pod) runs. */
-export const STAGE_LABEL = 'branch-follower.unidesk.dev/git-mirror-stage';
+const STAGE_LABEL = 'branch-follower.unidesk.dev/git-mirror-stage';
 /** The app.kubernetes.io/component of every stage Job. */
 export const STAGE_COMPONENT = 'git-mirror-stage';
 
@@ -48,7 +48,7 @@ export interface GitMirrorStageJobProps {
 }
 
 /** The stage container's argv: the CLI's own `--local` stage against the mounted cache. */
-export function stageCommand(
+function stageCommand(
   stage: GitMirrorStage,
   mountPath: string,
   only: { mirror: string | undefined; follower: string | undefined },

@@ -8,7 +8,7 @@ import { checkoutDir, mountOverlaps, TMP_DIR } from '../core/pod-mounts.ts';
 // One module, so the two pods cannot drift apart.
 
 /** Volume names of the pod, as tests and other constructs refer to them. */
-export const VOLUME = {
+const VOLUME = {
   checkout: 'checkout',
   tmp: 'tmp',
   registry: 'registry',
@@ -29,7 +29,7 @@ export interface ContainerResources {
 }
 
 /** A key of a Secret, mounted alone as a file. */
-export interface SecretKeyMount {
+interface SecretKeyMount {
   /** The Secret (`controller.source.githubSsh.<identity|knownHosts>.name`). */
   readonly secretName: string;
   /** The key, also the file name (`controller.source.githubSsh.<identity|knownHosts>.key`). */
@@ -110,7 +110,7 @@ export interface RunnerMainContainer {
 
 const q = (v: string) => k8s.Quantity.fromString(v);
 
-export const toResources = (r: ContainerResources): k8s.ResourceRequirements => ({
+const toResources = (r: ContainerResources): k8s.ResourceRequirements => ({
   requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
   limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
 });

@@ -56,7 +56,7 @@ export interface ConfigIssue {
 }
 
 /** Formats an issue the way compilers do, so editors can jump to it. */
-export function formatConfigIssue(issue: ConfigIssue): string {
+function formatConfigIssue(issue: ConfigIssue): string {
   return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}`;
 }
 

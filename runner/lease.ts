@@ -20,7 +20,7 @@ export function microTime(ms: number): string {
 }
 
 /** Whether a live holder other than `identity` has the Lease at `now`. */
-export function heldByOther(
+function heldByOther(
   spec: LeaseSpec,
   identity: string,
   now: number,
@@ -34,7 +34,7 @@ export function heldByOther(
 }
 
 /** The spec once `identity` took the Lease at `now` (a holder taking it again keeps its acquireTime). */
-export function takenSpec(spec: LeaseSpec, identity: string, now: number): LeaseSpec {
+function takenSpec(spec: LeaseSpec, identity: string, now: number): LeaseSpec {
   const t = microTime(now);
   const again = spec.holderIdentity === identity;
   return {
@@ -46,12 +46,12 @@ export function takenSpec(spec: LeaseSpec, identity: string, now: number): Lease
   };
 }
 
-export function renewedSpec(spec: LeaseSpec, now: number): LeaseSpec {
+function renewedSpec(spec: LeaseSpec, now: number): LeaseSpec {
   return { ...spec, renewTime: microTime(now) };
 }
 
 /** The spec once given up: no holder, so the next pass takes it at once. */
-export function releasedSpec(spec: LeaseSpec): LeaseSpec {
+function releasedSpec(spec: LeaseSpec): LeaseSpec {
   const { holderIdentity: _h, acquireTime: _a, renewTime: _r, ...rest } = spec;
   return rest;
 }

@@ -52,7 +52,7 @@ export type PassResult =
   | { outcomes: FollowerOutcome[]; failed: boolean };
 
 /** The state machine's view of a follower's registry entry. */
-export function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
+function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
   const s = loaded.registry.controller.state;
   const adapter = loaded.registry.adapters.find((a) => a.id === f.adapter)!;
   return {

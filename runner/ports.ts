@@ -55,8 +55,8 @@ export interface EventPort {
   emit(followerId: string, transitions: readonly Transition[], instance: string): Promise<void>;
 }
 
-export type SyncOutcome = { summary: string } | { error: string };
-export type FlushOutcome = { ok: boolean; summary: string } | { error: string };
+type SyncOutcome = { summary: string } | { error: string };
+type FlushOutcome = { ok: boolean; summary: string } | { error: string };
 
 /** The git mirror cache: sync it from the upstream, look at it, flush a GitOps ref back upstream. */
 export interface MirrorPort {
@@ -71,8 +71,8 @@ export interface MirrorPort {
   flush(f: FollowerConfig, ref: string): Promise<FlushOutcome>;
 }
 
-export type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };
-export type TriggerOutcome = { runName: string; tail: string } | { error: string; tail: string };
+type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };
+type TriggerOutcome = { runName: string; tail: string } | { error: string; tail: string };
 
 /** The deployment control plane, through the adapter commands the registry declares. */
 export interface AdapterPort {

@@ -14,7 +14,7 @@ import type { MirrorView } from './state-machine.ts';
 const short = (sha: string | null) => (sha === null ? '(none)' : sha.slice(0, 12));
 
 /** One line of what a sync did: moved branches and created snapshots, or that nothing changed. */
-export function syncSummary(r: SyncResult): string {
+function syncSummary(r: SyncResult): string {
   const moved = r.fetched.filter((b) => b.from !== b.to).map((b) => `${b.branch} ${short(b.from)} -> ${short(b.to)}`);
   const created = r.snapshots.filter((x) => x.action === 'created').length;
   const parts = [
@@ -25,7 +25,7 @@ export function syncSummary(r: SyncResult): string {
 }
 
 /** One line of what a flush did, with partialSuccess and its recovery when there was one. */
-export function flushSummary(r: FlushResult): string {
+function flushSummary(r: FlushResult): string {
   const partial =
     r.partialSuccess === null
       ? ''

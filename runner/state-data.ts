@@ -27,13 +27,13 @@ export function recordsOf(data: Readonly<Record<string, string>>): {
 }
 
 /** A store error (never a Kubernetes one): the reason the CLI shows, and whether retrying helps. */
-export function stateError(message: string, retryable = false): BranchFollowerError {
+function stateError(message: string, retryable = false): BranchFollowerError {
   return new BranchFollowerError(message, { reason: 'KubeFailed', retryable });
 }
 
 // The data after `updates` (`null` removes a record), or a refusal when it would pass maxBytes.
 // `where` names the store in the refusal, e.g. `ConfigMap ns/name`.
-export function nextData(
+function nextData(
   data: Readonly<Record<string, string>>,
   updates: ReadonlyMap<string, StateRecord | null>,
   maxBytes: number,
@@ -55,7 +55,7 @@ export function nextData(
 }
 
 /** The records (and the unreadable keys) after a write that landed: a written key is readable again or gone. */
-export function withUpdates(
+function withUpdates(
   snap: { readonly records: ReadonlyMap<string, StateRecord>; readonly unreadable: ReadonlyMap<string, string> },
   updates: ReadonlyMap<string, StateRecord | null>,
 ): { records: Map<string, StateRecord>; unreadable: Map<string, string> } {

@@ -48,7 +48,7 @@ export type MirrorView =
 /** The adapter's status, or why it could not be read. */
 export type StatusView = { readonly status: AdapterStatus } | { readonly error: string };
 
-export type Action =
+type Action =
   | { readonly kind: 'none' }
   | { readonly kind: 'trigger'; readonly sha: string; readonly snapshotRef: string; readonly attempt: number }
   /** The run of `sha` succeeded and published `ref` into the mirror: push it upstream (git-mirror flush). */

@@ -5,12 +5,12 @@ import { Phase } from './phases.ts';
 // (readable with `kubectl get cm -o yaml`). Unknown fields are kept on read, so an older CLI can
 // still show what it understands of a newer record.
 
-export const PHASES = Object.values(Phase) as [Phase, ...Phase[]];
+const PHASES = Object.values(Phase) as [Phase, ...Phase[]];
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/);
 const time = z.string();
 
-export const InFlightSchema = z.looseObject({
+const InFlightSchema = z.looseObject({
   sha,
   snapshotRef: z.string(),
   /** 1 for the first trigger of this sha, up to retry.maxAttempts. */
@@ -29,7 +29,7 @@ export const InFlightSchema = z.looseObject({
   flushedAt: time.nullable(),
 });
 
-export const TransitionSchema = z.looseObject({
+const TransitionSchema = z.looseObject({
   at: time,
   from: z.enum(PHASES).nullable(),
   to: z.enum(PHASES),
@@ -39,7 +39,7 @@ export const TransitionSchema = z.looseObject({
   detail: z.string(),
 });
 
-export const TimingsSchema = z.looseObject({
+const TimingsSchema = z.looseObject({
   sha,
   /** First observation of the sha to its trigger. */
   observeToTriggerMs: z.number().nullable(),
@@ -83,7 +83,6 @@ export const StateRecordSchema = z.looseObject({
 });
 
 export type StateRecord = z.infer<typeof StateRecordSchema>;
-export type InFlight = z.infer<typeof InFlightSchema>;
 export type Transition = z.infer<typeof TransitionSchema>;
 
 /** The record of a follower never observed before. */

@@ -12,7 +12,7 @@ import type { LoadedRegistry } from '../core/config/load.ts';
 // Job, the operator's request), nothing invented. The constructs know nothing of the registry.
 
 /** Where, inside the controller source, the spec keeps the registry; the mounted one replaces it. */
-export const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
+const REGISTRY_PATH_IN_SOURCE = 'config/cicd-branch-followers.yaml';
 
 /** The labels every object carries. */
 export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
@@ -26,7 +26,7 @@ export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
 }
 
 /** The runner pod of the pass and of a stage Job. */
-export function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
+function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
   const c = loaded.registry.controller;
   const mirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror);
   if (!mirror) throw new Error(`controller.source.mirror.mirror "${c.source.mirror.mirror}" names no mirror`);

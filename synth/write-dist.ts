@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { basename, dirname, join } from 'node:path';
 
 /** What happened to one file of the output directory. */
-export type FileChange = 'created' | 'updated' | 'unchanged' | 'removed';
+type FileChange = 'created' | 'updated' | 'unchanged' | 'removed';
 
 export interface WrittenFile {
   readonly file: string;
@@ -18,7 +18,7 @@ function readDir(dir: string): Map<string, string> {
 }
 
 /** Compares what is on disk with what would be written; reads only. */
-export function compareDir(dir: string, files: ReadonlyMap<string, string>): WrittenFile[] {
+function compareDir(dir: string, files: ReadonlyMap<string, string>): WrittenFile[] {
   const before = readDir(dir);
   const result: WrittenFile[] = [];
   for (const [name, content] of files) {

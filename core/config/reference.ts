@@ -47,7 +47,5 @@ export function registryReference(): string {
   rows(schema, '', out);
   const seen = new Set<string>();
   const unique = out.filter((r) => !seen.has(r.join('|')) && seen.add(r.join('|')));
-  return (
-    ['| field | type | meaning |', '|---|---|---|', ...unique.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n'
-  );
+  return `${['| field | type | meaning |', '|---|---|---|', ...unique.map((r) => `| ${r.join(' | ')} |`)].join('\n')}\n`;
 }

@@ -9,12 +9,12 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/;
 const CRON_FIELD = /^(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?)*$/;
-const GIT_REF_NAME = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$|.*\.$)[A-Za-z0-9._\/-]+$/;
+const GIT_REF_NAME = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$|.*\.$)[A-Za-z0-9._/-]+$/;
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const MIRROR_URL = /^(git|https?|ssh|file):\/\/\S+$/;
 const SSH_URL = /^ssh:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[0-9]{1,5}\/\S+$/;
 const ABS_DIR = /^\/[^\s]*[^/\s]$/;
-const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/-]+$/;
+const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/;
 const PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
 
 /** Whether the runtime's time zone database knows the name (Kubernetes checks it against its own). */
@@ -91,7 +91,7 @@ const proxy = z
   ])
   .describe('How the SSH connection to the upstream reaches it.');
 
-export const ControllerSchema = z
+const ControllerSchema = z
   .strictObject({
     name: dnsLabel('controller.name').describe(
       'Instance name: the app.kubernetes.io/instance label on every object, used to find (and prune) what this ' +
@@ -308,7 +308,7 @@ export const ControllerSchema = z
   })
   .describe('The controller: where it runs, as whom, and its loop budgets.');
 
-export const MirrorSchema = z
+const MirrorSchema = z
   .strictObject({
     id: dnsLabel('a mirror id').describe('Id followers use in source.mirror.'),
     repo: z.string().regex(REPO, 'must be owner/name').describe('The upstream repository this mirror holds.'),
@@ -338,7 +338,7 @@ export const MirrorSchema = z
   })
   .describe('One repository in the Kubernetes-managed git mirror.');
 
-export const AdapterSchema = z
+const AdapterSchema = z
   .strictObject({
     id: dnsLabel('an adapter id').describe('Id followers use in `adapter`.'),
     commands: z
@@ -356,9 +356,9 @@ export const AdapterSchema = z
   })
   .describe('How to drive one existing control plane.');
 
-export const CLOSEOUT_CHECKS = ['runSucceeded', 'deployedShaMatches', 'mirrorFlushed', 'githubInSync'] as const;
+const CLOSEOUT_CHECKS = ['runSucceeded', 'deployedShaMatches', 'mirrorFlushed', 'githubInSync'] as const;
 
-export const FollowerSchema = z
+const FollowerSchema = z
   .strictObject({
     id: dnsLabel('a follower id').describe('Unique id (DNS-1123 label); the key of its state record.'),
     enabled: z.boolean().describe('A disabled follower is reported but never triggered.'),
@@ -455,7 +455,3 @@ export type ControllerConfig = z.infer<typeof ControllerSchema>;
 export type MirrorConfig = z.infer<typeof MirrorSchema>;
 export type AdapterConfig = z.infer<typeof AdapterSchema>;
 export type FollowerConfig = z.infer<typeof FollowerSchema>;
-export type CloseoutCheck = (typeof CLOSEOUT_CHECKS)[number];
-export type ResourcesConfig = z.infer<typeof resources>;
-export type GitMirrorConfig = z.infer<typeof ControllerSchema>['gitMirror'];
-export type SecretKeyRef = z.infer<typeof secretKeyRef>;

@@ -43,7 +43,7 @@ export function accessQuestions(permissions: readonly PassPermission[], registry
   return [...needed, ...denied];
 }
 
-export function describeQuestion(q: AccessQuestion): string {
+function describeQuestion(q: AccessQuestion): string {
   return `${q.verb} ${q.group ? `${q.resource}.${q.group}` : q.resource}${q.name ? `/${q.name}` : ''}`;
 }
 

@@ -8,7 +8,7 @@ import { realClock, type Clock } from '../clock.ts';
 // Jobs this CLI creates (git-mirror stage Jobs, reconcile --now) and follows: a unique name suffix,
 // a strict create (or server-side dry run), and polling to the Complete or Failed condition.
 
-export const JOB = resourceType('batch/v1', 'Job');
+const JOB = resourceType('batch/v1', 'Job');
 
 /** A short random suffix: every run gets its own Job. */
 export function runSuffix(): string {
@@ -42,7 +42,7 @@ interface JobStatus {
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
 }
 
-export function jobState(job: KubeObject): JobState {
+function jobState(job: KubeObject): JobState {
   const s = (job.status as JobStatus | undefined) ?? {};
   const trueConditions = (s.conditions ?? []).filter((c) => c.status === 'True');
   const final = trueConditions.find((c) => c.type === 'Complete' || c.type === 'Failed');

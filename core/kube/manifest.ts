@@ -7,15 +7,7 @@ export interface Manifest {
 }
 
 /** Apply order: what others live in or refer to comes first (the Namespace before all). */
-export const KIND_ORDER = [
-  'Namespace',
-  'ServiceAccount',
-  'Role',
-  'RoleBinding',
-  'ConfigMap',
-  'Lease',
-  'CronJob',
-] as const;
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Lease', 'CronJob'] as const;
 
 function rank(m: Manifest): number {
   const i = (KIND_ORDER as readonly string[]).indexOf(m.kind);

@@ -55,8 +55,7 @@ export function orphanAction(obj: KubeObject): { action: PlanAction; reason: str
   if (obj.metadata.annotations?.[PRUNE_ANNOTATION] === 'never') {
     return {
       action: PlanAction.Keep,
-      reason:
-        `${PRUNE_ANNOTATION}=never: holds follower state; delete it by hand once its records are no ` + `longer needed`,
+      reason: `${PRUNE_ANNOTATION}=never: holds follower state; delete it by hand once its records are no longer needed`,
     };
   }
   return { action: PlanAction.Prune, reason: 'no longer synthesized' };

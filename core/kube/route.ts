@@ -28,7 +28,7 @@ export function kubeconfigFiles(flag: string | undefined, env: NodeJS.ProcessEnv
 }
 
 /** Where a pod finds its ServiceAccount credentials (the kubelet mounts them there). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 // The route of the pass pod (`--controller` without --kubeconfig): its own ServiceAccount, as the
 // kubelet mounted it, and the API server the pod's environment names. Asked for explicitly, never

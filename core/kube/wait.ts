@@ -8,9 +8,13 @@ export interface ReadinessCheck {
   check(): Promise<Readiness>;
 }
 
-export interface WaitProgress {
-  (event: { label: string; detail: string; elapsedMs: number; readyCount: number; total: number }): void;
-}
+export type WaitProgress = (event: {
+  label: string;
+  detail: string;
+  elapsedMs: number;
+  readyCount: number;
+  total: number;
+}) => void;
 
 // Polls every check until all are ready or the budget is spent; reports each object as it becomes
 // ready. On timeout the error names every object still not ready and why.

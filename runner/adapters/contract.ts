@@ -6,9 +6,9 @@ import { z } from 'zod';
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character sha');
 
-export const RUN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+const RUN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
 
-export const AdapterRunSchema = z.object({
+const AdapterRunSchema = z.object({
   /** The control plane's name for the run (PipelineRun, Job, …). */
   name: z.string().min(1),
   /** The source sha the run builds. */

@@ -8,7 +8,7 @@ import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type Ada
 import { lastLines, redactSecrets, tail } from './redact.ts';
 
 /** Bytes of stderr kept (after redaction) for results and errors. */
-export const STDERR_TAIL_BYTES = 2048;
+const STDERR_TAIL_BYTES = 2048;
 /** Lines of that tail quoted in an error message. */
 const STDERR_LINES_IN_MESSAGE = 10;
 

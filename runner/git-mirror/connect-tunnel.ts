@@ -49,7 +49,7 @@ socket.on('data', function onHead(chunk: Buffer) {
   }
   const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
   const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(statusLine)?.[1];
-  if (!status || !status.startsWith('2')) {
+  if (!status?.startsWith('2')) {
     fail(`proxy ${proxy} refused CONNECT ${target}: ${statusLine || 'no status line'}`);
   }
   socket.off('data', onHead);

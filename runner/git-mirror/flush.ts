@@ -3,11 +3,11 @@ import { GitMirrorError, GitMirrorReason } from './errors.ts';
 import { checkUrl, git, mirrorRefs, tryGit, upstreamRefs, type GitRunOptions } from './git.ts';
 import { flushPlan, gitopsBranch, mirrorStageRef } from './stage-plan.ts';
 
-export const PARTIAL_PUSH_SUCCEEDED_FETCH_FAILED = 'push-succeeded-fetch-failed';
+const PARTIAL_PUSH_SUCCEEDED_FETCH_FAILED = 'push-succeeded-fetch-failed';
 const SYNC_COMMAND = 'branch-follower git-mirror sync --confirm --wait';
 
 /** The post-push recheck: one read of the upstream ref, and one controlled retry after `delayMs`. */
-export interface FlushRecheck {
+interface FlushRecheck {
   /** Wait before the one recovery recheck after a failed post-push recheck. */
   readonly delayMs: number;
   /**

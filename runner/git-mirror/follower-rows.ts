@@ -30,7 +30,7 @@ export interface FollowerMirrorRow {
 }
 
 /** A mirror or follower that could not be read, with the error that says why. */
-export interface RowFailure {
+interface RowFailure {
   readonly mirror: string;
   readonly follower: string | null;
   readonly error: BranchFollowerError;

@@ -27,7 +27,7 @@ const CONFIG = {
 function gitOptions(opts: StageGitOptions): GitOptions {
   return {
     timeoutMs: opts.timeoutMs,
-    pathEnv: opts.pathEnv ?? process.env['PATH'] ?? '/usr/bin:/bin',
+    pathEnv: opts.pathEnv ?? process.env.PATH ?? '/usr/bin:/bin',
     transportEnv: opts.transportEnv,
     config: CONFIG,
     ...(opts.gitDir === undefined ? {} : { gitDir: opts.gitDir }),

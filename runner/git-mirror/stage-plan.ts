@@ -13,7 +13,7 @@ export interface SnapshotTarget {
 }
 
 /** What one sync does to one declared branch's mirror-stage ref (null: the ref is absent). */
-export interface StageUpdate {
+interface StageUpdate {
   readonly branch: string;
   readonly ref: string;
   readonly from: string | null;
@@ -21,7 +21,7 @@ export interface StageUpdate {
 }
 
 /** What one sync does about one snapshot: create it, or nothing because it is already there. */
-export interface SnapshotStep {
+interface SnapshotStep {
   readonly adapter: string;
   readonly branch: string;
   readonly ref: string;

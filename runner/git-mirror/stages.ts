@@ -56,7 +56,7 @@ export function stageInputs(loaded: LoadedRegistry, mirrorId: string, mounts: St
   };
 }
 
-export function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
+function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
   const s = loaded.registry.controller.source.githubSsh;
   return {
     identityFile: join(mounts.sshRoot, 'identity', s.identity.key),

@@ -11,7 +11,7 @@ export interface MirrorStatusOptions extends Omit<GitRunOptions, 'transportEnv'>
   readonly gitopsRef: string;
 }
 
-export interface BranchStatus {
+interface BranchStatus {
   readonly branch: string;
   readonly mirrorStageRef: string;
   /** The mirror cache's copy of the upstream branch (null: never synced). */

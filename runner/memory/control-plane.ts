@@ -61,8 +61,10 @@ export class MemoryControlPlane {
   }
 
   lane(followerId: string): Lane {
-    let l = this.lanes.get(followerId);
-    if (!l) this.lanes.set(followerId, (l = new Lane()));
+    const known = this.lanes.get(followerId);
+    if (known) return known;
+    const l = new Lane();
+    this.lanes.set(followerId, l);
     return l;
   }
 

@@ -30,7 +30,7 @@ export interface GitopsObserved {
 }
 
 /** The branch exists in the mirror cache: its tip, and the snapshot ref that commit should have. */
-export interface TipObserved extends Through {
+interface TipObserved extends Through {
   readonly tip: string;
   /** `refs/unidesk/snapshots/<adapter>/<branch>/<tip>`, whether or not the mirror has it. */
   readonly snapshotRef: string;
@@ -41,7 +41,7 @@ export interface TipObserved extends Through {
 }
 
 /** The mirror was read but has no such branch, so there is no commit and no snapshot ref to name. */
-export interface BranchAbsent extends Through {
+interface BranchAbsent extends Through {
   readonly tip: null;
   readonly snapshotRef: null;
   readonly snapshotPresent: false;
@@ -49,7 +49,7 @@ export interface BranchAbsent extends Through {
 }
 
 /** The mirror could not be read; nothing is known about the branch. */
-export interface MirrorUnreadable extends Through {
+interface MirrorUnreadable extends Through {
   readonly error: MirrorError;
 }
 

@@ -4,12 +4,9 @@ import { MirrorError } from './mirror-error.ts';
 import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';
 
 export type {
-  BranchAbsent,
   FollowerObservation,
   GitopsObserved,
-  MirrorUnreadable,
   Observation,
-  TipObserved,
 } from './observation.ts';
 
 export interface ObserveOptions {

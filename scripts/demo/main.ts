@@ -43,7 +43,7 @@ function cli(
   return new Promise((done, fail) => {
     const child = spawn(cmd!, rest, {
       cwd: ROOT,
-      env: { PATH: `${pathPrefix}${process.env['PATH'] ?? ''}`, HOME: process.env['HOME'] ?? '/tmp', LANG: 'C.UTF-8' },
+      env: { PATH: `${pathPrefix}${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.once('error', fail);

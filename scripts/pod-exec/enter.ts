@@ -210,10 +210,11 @@ function readWriteMountsUnder(prefixes: readonly string[], except: ReadonlySet<s
   const lines = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l !== '');
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const unescapeOctal = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return lines
     .map((l) => l.split(' '))
-    .map((f) => ({ point: unescape(f[4]!), opts: f[5]!.split(',') }))
+    .map((f) => ({ point: unescapeOctal(f[4]!), opts: f[5]!.split(',') }))
     .filter(
       (m) =>
         m.opts.includes('rw') &&

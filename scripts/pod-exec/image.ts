@@ -9,7 +9,7 @@ import { join } from 'node:path';
 // /etc/passwd (OpenSSH refuses to run for a uid without one: "No user exists for uid 10001").
 
 /** One host path standing in for image content. */
-export interface ImageBind {
+interface ImageBind {
   readonly source: string;
   /** Its path in the image. */
   readonly target: string;
@@ -50,14 +50,14 @@ export interface ImageSpec {
 }
 
 /** The host's system directories: what a Debian-based image holds besides what its Dockerfile adds. */
-export const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'etc', 'var'] as const;
+const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'etc', 'var'] as const;
 
 /** PATH of the node:22 images (Docker's default), and where they keep node. */
 const NODE_IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const NODE_IMAGE_NODE = '/usr/local/bin/node';
 
 /** A directory of CLI programs a derived image adds (the UniDesk CLIs), prepended to PATH. */
-export interface CliDir {
+interface CliDir {
   readonly source: string;
   /** Where it is in the image; `<at>/bin` goes on PATH. */
   readonly at: string;
@@ -129,7 +129,7 @@ function readDockerfile(text: string): {
 }
 
 /** The packages `npm ci` installs at the top of node_modules (with `omitDev`, the production ones only). */
-export function installedPackages(projectRoot: string, omitDev: boolean): string[] {
+function installedPackages(projectRoot: string, omitDev: boolean): string[] {
   const lock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, { dev?: boolean }>;
   };

@@ -15,33 +15,15 @@
 //
 // Used by test/integration/pod-path.test.ts; meant for a demo script too, so it lives outside test/.
 
-export { cronJobPod, checkPodSpec, UnsupportedPodFieldError, type CronJobPod, type PodSpec } from './pod-spec.ts';
-export {
-  dockerfileImage,
-  installedPackages,
-  passwdAndGroup,
-  SYSTEM_DIRS,
-  type CliDir,
-  type DockerfileImageOptions,
-  type ImageBind,
-  type ImageSpec,
-  type ImageUser,
-} from './image.ts';
-export { podEndpoints, hostsFile, resolvConf, assertPortFree, type Endpoint } from './network.ts';
-export { serverSandbox, sandboxArgv, ENTER_SCRIPT } from './sandbox.ts';
-export { applyFsGroup, SERVICE_ACCOUNT_MOUNT, type MadeVolume } from './volumes.ts';
-export { formatMapping, type MappingRow } from './mapping.ts';
+export { cronJobPod, checkPodSpec, type CronJobPod, type PodSpec } from './pod-spec.ts';
+export { dockerfileImage } from './image.ts';
+export { podEndpoints, hostsFile, assertPortFree, type Endpoint } from './network.ts';
+export { serverSandbox } from './sandbox.ts';
 export {
   apiServerOf,
   preparePod,
   requestServiceAccountToken,
-  serviceEnv,
-  expand,
-  type ApiServer,
-  type ContainerResult,
-  type PodExecOptions,
   type PodResult,
   type PreparedPod,
   type RunHooks,
-  type StartedContainer,
 } from './pod.ts';

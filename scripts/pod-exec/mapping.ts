@@ -139,7 +139,7 @@ export function mappingTable(m: MappingInput): MappingRow[] {
     const c = `${p.init ? 'initContainer' : 'container'} ${p.name}`;
     rows.push(
       row(`${c} command`, `argv ${JSON.stringify(p.argv)} (no shell; found on PATH by env)`),
-      row(`${c} env`, Object.keys(p.env).sort().join(' ') + ' (nothing else from the host)'),
+      row(`${c} env`, `${Object.keys(p.env).sort().join(' ')} (nothing else from the host)`),
       row(`${c} workingDir`, p.workingDir),
       row(
         `${c} securityContext`,

@@ -5,19 +5,19 @@ import { parse } from 'yaml';
 // mapping table), or refused here with its path. A field pod-exec silently ignored would make the
 // run differ from the pod, which is the one thing it must never do.
 
-export interface EnvVar {
+interface EnvVar {
   readonly name: string;
   readonly value?: string;
 }
 
-export interface VolumeMount {
+interface VolumeMount {
   readonly name: string;
   readonly mountPath: string;
   readonly readOnly?: boolean;
   readonly subPath?: string;
 }
 
-export interface SecurityContext {
+interface SecurityContext {
   readonly runAsUser?: number;
   readonly runAsGroup?: number;
   readonly runAsNonRoot?: boolean;
@@ -62,7 +62,7 @@ export interface Volume {
   readonly persistentVolumeClaim?: { readonly claimName: string; readonly readOnly?: boolean };
 }
 
-export interface PodSecurityContext {
+interface PodSecurityContext {
   readonly runAsUser?: number;
   readonly runAsGroup?: number;
   readonly runAsNonRoot?: boolean;
@@ -94,7 +94,7 @@ export interface CronJobPod {
 }
 
 /** A field pod-exec does not carry out. */
-export class UnsupportedPodFieldError extends Error {
+class UnsupportedPodFieldError extends Error {
   constructor(path: string, value: unknown, why = 'pod-exec does not implement it') {
     super(`pod-exec cannot run this pod: ${path} = ${JSON.stringify(value)}: ${why}`);
     this.name = 'UnsupportedPodFieldError';
@@ -170,7 +170,9 @@ const CONTAINER_SECURITY: Rules = {
 const ENV: Rules = { name: 'run', value: 'run' };
 const MOUNT: Rules = { name: 'run', mountPath: 'run', readOnly: 'run', subPath: 'run' };
 const ITEMS = (v: unknown, path: string, found: Found) =>
-  (v as unknown[]).forEach((item, i) => check(item, `${path}[${i}]`, { key: 'run', path: 'run', mode: 'run' }, found));
+  (v as unknown[]).forEach((item, i) => {
+    check(item, `${path}[${i}]`, { key: 'run', path: 'run', mode: 'run' }, found);
+  });
 const VOLUME: Rules = {
   name: 'run',
   emptyDir: (v, path, found) =>
@@ -206,8 +208,8 @@ function check(obj: unknown, path: string, rules: Rules, found: Found): void {
 function checkContainer(c: Container, path: string, found: Found): void {
   check(c, path, CONTAINER, found);
   check(c.securityContext, `${path}.securityContext`, CONTAINER_SECURITY, found);
-  (c.env ?? []).forEach((e, i) => check(e, `${path}.env[${i}]`, ENV, found));
-  (c.volumeMounts ?? []).forEach((m, i) => check(m, `${path}.volumeMounts[${i}]`, MOUNT, found));
+  for (const [i, e] of (c.env ?? []).entries()) check(e, `${path}.env[${i}]`, ENV, found);
+  for (const [i, m] of (c.volumeMounts ?? []).entries()) check(m, `${path}.volumeMounts[${i}]`, MOUNT, found);
   if (!c.command || c.command.length === 0)
     throw new UnsupportedPodFieldError(
       `${path}.command`,
@@ -223,8 +225,8 @@ export function checkPodSpec(spec: PodSpec, path = 'spec'): Found {
   const found: Found = [];
   check(spec, path, POD, found);
   check(spec.securityContext, `${path}.securityContext`, POD_SECURITY, found);
-  (spec.initContainers ?? []).forEach((c, i) => checkContainer(c, `${path}.initContainers[${i}]`, found));
-  spec.containers.forEach((c, i) => checkContainer(c, `${path}.containers[${i}]`, found));
+  for (const [i, c] of (spec.initContainers ?? []).entries()) checkContainer(c, `${path}.initContainers[${i}]`, found);
+  for (const [i, c] of spec.containers.entries()) checkContainer(c, `${path}.containers[${i}]`, found);
   if (spec.containers.length !== 1)
     throw new UnsupportedPodFieldError(
       `${path}.containers`,

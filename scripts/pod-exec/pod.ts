@@ -72,7 +72,7 @@ export interface PodExecOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface ContainerResult {
+interface ContainerResult {
   readonly name: string;
   readonly init: boolean;
   /** null when killed by a signal or never started. */
@@ -93,7 +93,7 @@ export interface PodResult {
 }
 
 /** A container, as a hook sees it: the process and its view of the filesystem, before it runs. */
-export interface StartedContainer {
+interface StartedContainer {
   readonly name: string;
   /** Host PID of the container's process. */
   readonly pid: number;
@@ -137,14 +137,14 @@ export interface ContainerPlan {
 }
 
 /** kubelet's $(VAR) expansion in command, args and env values; $$ escapes. */
-export function expand(text: string, vars: Readonly<Record<string, string>>): string {
+function expand(text: string, vars: Readonly<Record<string, string>>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
     m === '$$' ? '$' : name !== undefined && name in vars ? vars[name]! : m,
   );
 }
 
 /** The variables kubelet injects for the kubernetes service (always, even with enableServiceLinks: false). */
-export function serviceEnv(api: ApiServer): Record<string, string> {
+function serviceEnv(api: ApiServer): Record<string, string> {
   const { host, port } = api;
   const tcp = `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
@@ -174,7 +174,7 @@ function automounts(spec: PodSpec): boolean {
 
 // One container's plan: identity from the security contexts, environment as kubelet and the runtime
 // build it, every volumeMount plus what kubelet and the image add.
-export function containerPlan(
+function containerPlan(
   o: PodExecOptions & { readonly workDir: string },
   c: Container,
   init: boolean,
@@ -375,7 +375,13 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
     const timer =
       deadline === undefined
         ? undefined
-        : setTimeout(() => ((deadlineExceeded = true), kill(me)), Math.max(0, deadline - Date.now()));
+        : setTimeout(
+            () => {
+              deadlineExceeded = true;
+              kill(me);
+            },
+            Math.max(0, deadline - Date.now()),
+          );
     const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.once('error', (err) => {
         take('stderr')(`pod-exec: cannot start ${argv[0]}: ${err.message}\n`);

@@ -8,7 +8,7 @@ import type { EnterExec, EnterMount, EnterPlan } from './enter.ts';
 // kernel kills whatever it left behind); a test server gets only a mount namespace, so it can see a
 // different /etc/hosts or /etc/passwd, or a directory at a path the host does not have.
 
-export const ENTER_SCRIPT = join(import.meta.dirname, 'enter.ts');
+const ENTER_SCRIPT = join(import.meta.dirname, 'enter.ts');
 const UNSHARE = '/usr/bin/unshare';
 
 export interface SandboxOptions {

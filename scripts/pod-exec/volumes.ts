@@ -55,7 +55,7 @@ const SETGID = 0o2000;
 
 // kubelet's SetVolumeOwnership (pkg/volume/volume_linux.go): group = fsGroup, files |= rw (or ro)
 // for the group, directories also |= x and setgid; symlinks only change group.
-export function applyFsGroup(root: string, fsGroup: number, readOnly: boolean): void {
+function applyFsGroup(root: string, fsGroup: number, readOnly: boolean): void {
   const walk = (path: string) => {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) {

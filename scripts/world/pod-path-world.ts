@@ -80,7 +80,7 @@ export interface PodPathWorld {
 }
 
 /** The shipped followers with their repositories, fake keys and GitOps refs, from the registry. */
-export function followerFacts(loaded: LoadedRegistry): FollowerFacts[] {
+function followerFacts(loaded: LoadedRegistry): FollowerFacts[] {
   return loaded.registry.followers.map((f) => {
     const mirror = loaded.registry.mirrors.find((m) => m.id === f.source.mirror)!;
     const adapter = loaded.registry.adapters.find((a) => a.id === f.adapter)!;

@@ -18,7 +18,7 @@ interface EventObject {
 }
 
 /** One row of the Kubernetes Events table. */
-export function toEventRow(e: EventObject): string[] {
+function toEventRow(e: EventObject): string[] {
   return [
     e.eventTime ?? e.metadata.creationTimestamp ?? '-',
     e.type ?? '-',

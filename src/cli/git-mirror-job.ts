@@ -23,7 +23,7 @@ export function stageJob(
 }
 
 /** The Job's settings that matter to an operator, as rows; pure. */
-export function jobRows(loaded: LoadedRegistry, job: Manifest): string[][] {
+function jobRows(loaded: LoadedRegistry, job: Manifest): string[][] {
   const c = loaded.registry.controller;
   const g = c.gitMirror;
   const ssh = c.source.githubSsh;

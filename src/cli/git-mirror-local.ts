@@ -24,7 +24,7 @@ export interface LocalRun {
   readonly progress: (line: string) => void;
 }
 
-export interface MirrorSync {
+interface MirrorSync {
   readonly mirror: string;
   /** Each follower's (adapter, branch) of this mirror, to tell which snapshot belongs to which branch. */
   readonly followers: readonly { adapter: string; branch: string }[];
@@ -50,7 +50,7 @@ export async function localSync(loaded: LoadedRegistry, sel: StageSelection, run
 }
 
 /** One row per declared branch: the mirror-stage ref from → to, and each follower's snapshot of the tip. */
-export function toSyncRows(s: MirrorSync): string[][] {
+function toSyncRows(s: MirrorSync): string[][] {
   const dry = s.result.dryRun;
   return s.result.fetched.map(({ branch, from, to }) => {
     const fetch = from === to ? 'unchanged' : dry ? 'would fetch' : 'fetched';
@@ -93,7 +93,7 @@ export function syncView(where: string, dryRun: boolean, out: Awaited<ReturnType
   };
 }
 
-export interface RefFlush {
+interface RefFlush {
   readonly follower: string;
   readonly mirror: string;
   readonly result: FlushResult;
@@ -125,7 +125,7 @@ export async function localFlush(loaded: LoadedRegistry, sel: StageSelection, ru
 const opt = (v: string | boolean | null) => (v === null ? '-' : String(v));
 
 /** One row per GitOps ref; pure. */
-export function toFlushRow(f: RefFlush): string[] {
+function toFlushRow(f: RefFlush): string[] {
   const r = f.result;
   return [
     f.follower,

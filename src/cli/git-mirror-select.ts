@@ -22,7 +22,7 @@ export interface StageSelection {
   readonly followers: readonly FollowerConfig[];
 }
 
-export function usage(message: string): BranchFollowerError {
+function usage(message: string): BranchFollowerError {
   return new UsageError(message);
 }
 

@@ -55,7 +55,7 @@ export function failureLines(failures: readonly StageFailure[]): Block[] {
 const yesNo = (b: boolean) => (b ? 'true' : 'false');
 
 /** One row of the status table; pure. */
-export function toMirrorStatusRow(r: FollowerMirrorRow, now: number): string[] {
+function toMirrorStatusRow(r: FollowerMirrorRow, now: number): string[] {
   const fetched =
     r.fetchedAt === 'unknown' ? 'unknown' : r.fetchedAt === null ? 'never' : `${ageOf(r.fetchedAt, now)} ago`;
   const snapshot = r.snapshot === null ? '-' : r.snapshot.present ? 'present' : 'missing';

@@ -1,5 +1,5 @@
 /** Where a verb writes; tests inject their own streams to capture output. */
-export interface OutStream {
+interface OutStream {
   write(chunk: string): unknown;
 }
 

@@ -8,7 +8,7 @@ import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';
 
 /** The lines of a pass log that belong to one follower (the pass prefixes them with `[<id>]`). */
-export function followerLines(log: string, id: string): string[] {
+function followerLines(log: string, id: string): string[] {
   return log.split('\n').filter((l) => l.startsWith(`[${id}] `));
 }
 

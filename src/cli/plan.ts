@@ -9,17 +9,17 @@ import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 
 /** Whether applying would change anything (what `plan`'s exit code 1 means). */
-export function hasChanges(items: readonly PlanItem[]): boolean {
+function hasChanges(items: readonly PlanItem[]): boolean {
   return items.some(
     (i) => i.action === PlanAction.Create || i.action === PlanAction.Update || i.action === PlanAction.Prune,
   );
 }
 
-export function toPlanRow(item: PlanItem): string[] {
+function toPlanRow(item: PlanItem): string[] {
   return [item.kind, item.namespace ? `${item.namespace}/${item.name}` : item.name, item.action, item.reason || '-'];
 }
 
-export function planSummary(items: readonly PlanItem[]): string {
+function planSummary(items: readonly PlanItem[]): string {
   const count = (a: string) => items.filter((i) => i.action === a).length;
   const kept = count('keep') ? `, ${count('keep')} kept` : '';
   return `plan: ${count('create')} to create, ${count('update')} to update, ${count('prune')} to prune, ${count('unchanged')} unchanged${kept}`;

@@ -24,7 +24,7 @@ interface CronJobSpec {
 // The Job `kubectl create job --from=cronjob/<name>` makes, from the live CronJob: its template's
 // labels, annotations and spec, the manual-instantiation annotation, and the CronJob as controlling
 // owner (so the CronJob's history limits and `kubectl get jobs` treat it as one of its runs). Pure.
-export function jobFromCronJob(cronJob: KubeObject, name: string): Manifest {
+function jobFromCronJob(cronJob: KubeObject, name: string): Manifest {
   const tpl = (cronJob.spec as CronJobSpec).jobTemplate;
   return {
     apiVersion: 'batch/v1',

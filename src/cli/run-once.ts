@@ -35,7 +35,7 @@ function usage(message: string): BranchFollowerError {
 }
 
 /** The followers a command line names: --all, or one --follower that must exist. */
-export function selectFollowers(
+function selectFollowers(
   loaded: LoadedRegistry,
   opts: { all?: boolean | undefined; follower?: string | undefined },
 ): FollowerConfig[] {
@@ -53,12 +53,12 @@ const seconds = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`;
 
 /** One row of the dry-run decision table. */
-export function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
+function toDecisionRow(f: FollowerConfig, o: FollowerOutcome): string[] {
   return [f.id, f.adapter, f.source.branch, o.decision, o.reason, shortSha(o.record?.observedSha), o.message];
 }
 
 /** One row of the confirmed-pass table. */
-export function toOutcomeRow(o: FollowerOutcome): string[] {
+function toOutcomeRow(o: FollowerOutcome): string[] {
   const r: StateRecord | undefined = o.record;
   return [
     o.id,
@@ -72,7 +72,7 @@ export function toOutcomeRow(o: FollowerOutcome): string[] {
 }
 
 /** Stage timings of the newest triggered sha against its budget. */
-export function toTimingRow(o: FollowerOutcome): string[] | undefined {
+function toTimingRow(o: FollowerOutcome): string[] | undefined {
   const t = o.record?.timings;
   if (!t) return undefined;
   return [

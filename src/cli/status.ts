@@ -16,7 +16,7 @@ import type { VerbContext } from './verb.ts';
 const since = (t: string | null, now: number) => (t ? `${ageOf(t, now)} ago` : 'never');
 
 /** One follower's status row; a follower without a record has simply not been observed yet. */
-export function toStatusRow(
+function toStatusRow(
   f: FollowerConfig,
   index: number,
   record: StateRecord | { error: string } | undefined,
@@ -118,7 +118,7 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
 
 type ControllerState = Awaited<ReturnType<typeof controllerState>>;
 
-export function statusView(loaded: LoadedRegistry, context: string, s: ControllerState): View {
+function statusView(loaded: LoadedRegistry, context: string, s: ControllerState): View {
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const missing = 'not found: run branch-follower apply --confirm --wait';

@@ -7,7 +7,7 @@ import { replaceDir, type WrittenFile } from '../../synth/write-dist.ts';
 import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
-export function synthView(
+function synthView(
   outDir: string,
   written: readonly WrittenFile[],
   kinds: ReadonlyMap<string, string>,
@@ -30,7 +30,7 @@ export function synthView(
           rows: written.map((w) => [w.file, kinds.get(w.file) ?? '-', String(w.bytes), w.change]),
         },
       },
-      { next: ['git diff -- ' + outDir, 'branch-follower plan'] },
+      { next: [`git diff -- ${outDir}`, 'branch-follower plan'] },
     ],
   };
 }

@@ -4,7 +4,7 @@ import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
 /** One validate row: a follower and where its target and budget come from. */
-export function toValidateRow(loaded: LoadedRegistry, index: number): string[] {
+function toValidateRow(loaded: LoadedRegistry, index: number): string[] {
   const f = loaded.registry.followers[index]!;
   const selector = Object.entries(f.target.selector)
     .map(([k, v]) => `${k}=${String(v)}`)
@@ -20,7 +20,7 @@ export function toValidateRow(loaded: LoadedRegistry, index: number): string[] {
   ];
 }
 
-export function validateView(loaded: LoadedRegistry): View {
+function validateView(loaded: LoadedRegistry): View {
   const r = loaded.registry;
   return {
     data: {

@@ -46,7 +46,7 @@ describe('the CLI program', () => {
     expect(nested).toEqual(direct);
     const usage = ['git-mirror', 'sync', '--mirror-dir', 'cache'];
     expect(await cli(['branch-follower', ...usage], { entry: 'cicd' })).toEqual(await cli(usage));
-    expect((await cli(['--help'], { entry: 'cicd' })).stdout).toMatch(/^  branch-follower\b/m);
+    expect((await cli(['--help'], { entry: 'cicd' })).stdout).toMatch(/^ {2}branch-follower\b/m);
   });
 
   it('rejects an unknown verb, an unknown flag and a missing required flag with exit 2', async () => {

@@ -24,7 +24,7 @@ function only(objs: Obj[], kind: string, name?: string): Obj {
 
 /** Every key path in an object, for "nowhere in the manifest" assertions. */
 function keysDeep(v: unknown, out: string[] = []): string[] {
-  if (Array.isArray(v)) v.forEach((x) => keysDeep(x, out));
+  if (Array.isArray(v)) for (const x of v) keysDeep(x, out);
   else if (v && typeof v === 'object')
     for (const [k, x] of Object.entries(v)) {
       out.push(k);

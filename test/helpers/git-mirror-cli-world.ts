@@ -67,7 +67,7 @@ export interface LocalWorld {
 }
 
 /** Registry edits: githubSsh and every upstream at the test sshd, through the proxy, keys under `sshDir`. */
-export function localEdits(ssh: SshUpstream, proxyPort: number, sshDir: string, extra: readonly Edit[] = []): Edit[] {
+function localEdits(ssh: SshUpstream, proxyPort: number, sshDir: string, extra: readonly Edit[] = []): Edit[] {
   return [
     { from: 'host: ssh.github.com', to: 'host: 127.0.0.1' },
     { from: 'port: 443', to: `port: ${ssh.port}` },

@@ -67,7 +67,7 @@ export function startJob(ns: string, name: string): Promise<void> {
 export function completeJob(ns: string, name: string): Promise<void> {
   const now = time(Date.now());
   return putStatus(ns, name, (prev) => ({
-    startTime: prev['startTime'] ?? time(Date.now() - 1000),
+    startTime: prev.startTime ?? time(Date.now() - 1000),
     completionTime: now,
     active: 0,
     ready: 0,
@@ -84,7 +84,7 @@ export function completeJob(ns: string, name: string): Promise<void> {
 export function failJob(ns: string, name: string): Promise<void> {
   const now = time(Date.now());
   return putStatus(ns, name, (prev) => ({
-    startTime: prev['startTime'] ?? time(Date.now() - 1000),
+    startTime: prev.startTime ?? time(Date.now() - 1000),
     active: 0,
     ready: 0,
     terminating: 0,

@@ -91,7 +91,7 @@ function worldEdits(git: GitServer, extra: readonly Edit[]): Edit[] {
   const base = git.url('');
   return [
     { from: /git:\/\/git-mirror\.unidesk-cicd\.svc\.cluster\.local\//g, to: base.endsWith('/') ? base : `${base}/` },
-    { from: /durationSeconds: 60\n    renewSeconds: 20/, to: 'durationSeconds: 4\n    renewSeconds: 1' },
+    { from: /durationSeconds: 60\n {4}renewSeconds: 20/, to: 'durationSeconds: 4\n    renewSeconds: 1' },
     { from: /pollIntervalSeconds: 5/g, to: 'pollIntervalSeconds: 1' },
     { from: /backoffSeconds: 60/g, to: 'backoffSeconds: 0' },
     // An unconfirmed trigger is re-sent after timeoutSeconds + statusLagSeconds: keep that short.

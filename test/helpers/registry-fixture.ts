@@ -10,11 +10,11 @@ export { REGISTRY };
 export const HWLAB_LANES = 'config/hwlab-node-lanes.yaml';
 export const AGENTRUN = 'config/agentrun.yaml';
 export const SENTINELS = 'config/hwlab-web-probe-sentinel/jd01.yaml';
-export const FIXTURE_FILES = [REGISTRY, HWLAB_LANES, AGENTRUN, SENTINELS] as const;
+const FIXTURE_FILES = [REGISTRY, HWLAB_LANES, AGENTRUN, SENTINELS] as const;
 export type FixtureFile = (typeof FIXTURE_FILES)[number];
 
 /** The shipped text of one fixture file. */
-export function shipped(file: FixtureFile): string {
+function shipped(file: FixtureFile): string {
   return readFileSync(join(ROOT, file), 'utf8');
 }
 
@@ -27,7 +27,7 @@ export interface Edit {
 }
 
 /** Replaces one occurrence, failing loudly when it is not there (so a stale fixture never passes). */
-export function replaceNth(text: string, from: string | RegExp, to: string, nth = 0): string {
+function replaceNth(text: string, from: string | RegExp, to: string, nth = 0): string {
   if (from instanceof RegExp) {
     if (!from.test(text)) throw new Error(`fixture edit: ${String(from)} matches nothing`);
     return text.replace(from, to);

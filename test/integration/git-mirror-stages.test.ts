@@ -246,13 +246,13 @@ describe('how git is run', () => {
     const w = await world();
     const a = await w.commit(w.upstreamDir, 'main', 'a');
     const saved = { ...process.env };
-    process.env['GIT_DIR'] = join(w.upstreamDir, 'nowhere');
-    process.env['GIT_ALLOW_PROTOCOL'] = 'ssh';
+    process.env.GIT_DIR = join(w.upstreamDir, 'nowhere');
+    process.env.GIT_ALLOW_PROTOCOL = 'ssh';
     try {
       expect((await sync(w.syncOpts())).fetched).toEqual([{ branch: 'main', from: null, to: a }]);
     } finally {
-      delete process.env['GIT_DIR'];
-      delete process.env['GIT_ALLOW_PROTOCOL'];
+      delete process.env.GIT_DIR;
+      delete process.env.GIT_ALLOW_PROTOCOL;
       Object.assign(process.env, saved);
     }
   });

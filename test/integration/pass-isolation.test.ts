@@ -23,8 +23,7 @@ afterAll(async () => {
 const PLANTED_TOKEN = 'PLANTEDtoken0123456789';
 const PLANTED_KEY = 'PLANTEDkeymaterial0123456789';
 const PLANTED_SSH = 'PLANTED-github-ssh-secret-value';
-const LEAK =
-  `token=${PLANTED_TOKEN} -----BEGIN OPENSSH PRIVATE KEY-----\n${PLANTED_KEY}\n-----END OPENSSH ` + `PRIVATE KEY-----`;
+const LEAK = `token=${PLANTED_TOKEN} -----BEGIN OPENSSH PRIVATE KEY-----\n${PLANTED_KEY}\n-----END OPENSSH PRIVATE KEY-----`;
 
 describe('what the pass must never depend on or show', () => {
   it(

@@ -123,8 +123,7 @@ describe('redactSecrets', () => {
   });
 
   it('is idempotent: redacting twice changes nothing more', () => {
-    const input =
-      `token=abc ${OPENSSH_KEY} https://u:p@h ghp_${'x'.repeat(36)} {"password":"p"} ` + `Authorization: Bearer z`;
+    const input = `token=abc ${OPENSSH_KEY} https://u:p@h ghp_${'x'.repeat(36)} {"password":"p"} Authorization: Bearer z`;
     const once = redactSecrets(input);
     expect(redactSecrets(once)).toBe(once);
   });
@@ -139,7 +138,7 @@ describe('redactSecrets', () => {
       'ssh://git@ssh.github.com:443/pikasTech/HWLAB.git',
       'http://egress-proxy.unidesk-system.svc.cluster.local:3128',
       'https://host:8443/path@v1',
-      'hwlab nodes control-plane status --node JD01 --lane v03 --sha ' + sha + ' --json',
+      `hwlab nodes control-plane status --node JD01 --lane v03 --sha ${sha} --json`,
       'error: lane v03 not found (exit 3); see `hwlab nodes list`',
       'The bearer of this message is a token of goodwill.',
       JSON.stringify({

@@ -62,7 +62,7 @@ function optionsFor(id: string, patch: Partial<AdapterConfig> = {}, sha = SHA) {
 }
 
 function laneOf(id: string): string {
-  return String(loaded.targets.get(id)?.['lane']);
+  return String(loaded.targets.get(id)?.lane);
 }
 
 function configureLane(id: string, cfg: LaneConfig): void {
@@ -128,11 +128,11 @@ describe('runAdapterCommand', () => {
       'sentinel',
       'publish-current',
       '--node',
-      String(target['node']),
+      String(target.node),
       '--lane',
-      String(target['lane']),
+      String(target.lane),
       '--sentinel',
-      String(target['name']),
+      String(target.name),
       '--snapshot-ref',
       `refs/branch-follower/snapshots/${f.id}/${SHA}`,
       '--confirm',
@@ -146,7 +146,7 @@ describe('runAdapterCommand', () => {
   it(
     'runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or ' + 'environment',
     async () => {
-      process.env['BF_TEST_CANARY'] = 'x';
+      process.env.BF_TEST_CANARY = 'x';
       try {
         const adapter = {
           ...adapterOf(follower('hwlab-jd01-v03')),
@@ -163,7 +163,7 @@ describe('runAdapterCommand', () => {
         const error = await adapterError(() => readStatus(opts));
         expect(error.reason).toBe('AdapterOutput');
       } finally {
-        delete process.env['BF_TEST_CANARY'];
+        delete process.env.BF_TEST_CANARY;
       }
     },
   );

@@ -15,11 +15,11 @@ import { CALM, Scheduler, type Disturbance, type SimPass } from './scheduler.ts'
 // (409s), failing syncs, observations, statuses, triggers and flushes. Then the faults stop and calm
 // passes run until every follower settles. Everything observable is logged for the properties.
 
-export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const S = 1000;
 
 /** One trigger the control plane received, with the attempt the sending pass said it sent. */
-export interface Sent {
+interface Sent {
   readonly seq: number;
   readonly pass: string;
   readonly followerId: string;
@@ -30,7 +30,7 @@ export interface Sent {
 }
 
 /** One state write that landed: every record before and after. */
-export interface Written {
+interface Written {
   readonly seq: number;
   readonly pass: string;
   readonly before: ReadonlyMap<string, StateRecord>;

@@ -23,7 +23,7 @@ function forgotten(h: History, followerId: string, sha: string, from: number, to
  * controller.state.triggeredLimit allows), attempts stay within retry.maxAttempts, and every send
  * names its attempt.
  */
-export function atMostOnce(h: History): string[] {
+function atMostOnce(h: History): string[] {
   const out: string[] = [];
   const seen = new Map<string, number>();
   for (const s of h.sent) {
@@ -55,7 +55,7 @@ function added(before: StateRecord | undefined, after: StateRecord): StateRecord
  * No record is overwritten by a stale one: triggered shas are only ever trimmed from the oldest, history only grows at
  * its end, time never runs back.
  */
-export function noStaleOverwrite(h: History): string[] {
+function noStaleOverwrite(h: History): string[] {
   const out: string[] = h.unreadable > 0 ? [`${h.unreadable} record(s) cannot be read at the end`] : [];
   for (const w of h.written) {
     for (const [id, before] of w.before) {
@@ -93,7 +93,7 @@ function pushedAt(h: History, followerId: string, sha: string | null, seq: numbe
 /**
  * Superseded names the sha that superseded it: pushed to the follower's branch after the superseded sha, never itself.
  */
-export function supersededNamesItsSuccessor(h: History): string[] {
+function supersededNamesItsSuccessor(h: History): string[] {
   const out: string[] = [];
   for (const w of h.written) {
     for (const [id, after] of w.after) {
@@ -116,7 +116,7 @@ export function supersededNamesItsSuccessor(h: History): string[] {
 }
 
 /** A dry run calls no writing port: no state, Lease, Event, sync, flush or trigger. */
-export function dryRunWritesNothing(h: History): string[] {
+function dryRunWritesNothing(h: History): string[] {
   return h.passes
     .filter((p) => p.dryRun)
     .flatMap((p) => p.calls.filter((c) => c.writes).map((c) => `dry run ${p.id} called ${c.port}.${c.method}`));
@@ -126,7 +126,7 @@ export function dryRunWritesNothing(h: History): string[] {
  * Once the faults stop, every pushed tip that stays the tip reaches a final phase (a re-pushed old sha is never
  * triggered again, by design).
  */
-export function tipsReachAFinalPhase(h: History): string[] {
+function tipsReachAFinalPhase(h: History): string[] {
   const out: string[] = [];
   for (const f of h.followers) {
     const pushed = h.pushed.get(f.id) ?? [];
@@ -144,7 +144,7 @@ export function tipsReachAFinalPhase(h: History): string[] {
 /**
  * Every record written parses (the pass's own reads say so), with history and triggered within their declared limits.
  */
-export function recordsWithinLimits(h: History): string[] {
+function recordsWithinLimits(h: History): string[] {
   const { historyLimit, triggeredLimit } = h.loaded.registry.controller.state;
   return h.written.flatMap((w) =>
     [...w.after].flatMap(([id, r]) => [
@@ -163,7 +163,7 @@ export function recordsWithinLimits(h: History): string[] {
  * The write that records a trigger's answer is not a look: it may land past the deadline, and the
  * next look fails the sha.
  */
-export function nothingWaitsForever(h: History): string[] {
+function nothingWaitsForever(h: History): string[] {
   return h.written.flatMap((w) =>
     [...w.after]
       .filter(
@@ -181,7 +181,7 @@ export function nothingWaitsForever(h: History): string[] {
 }
 
 /** A retry of a Failed sha is sent only after retry.backoffSeconds from that failure. */
-export function retriesWaitTheirBackoff(h: History): string[] {
+function retriesWaitTheirBackoff(h: History): string[] {
   const out: string[] = [];
   for (const s of h.sent) {
     if (s.attempt === undefined || s.attempt < 2) continue;
