@@ -85,20 +85,10 @@ export class ControllerChart extends Chart {
       key: pod.registry.key,
       content: props.registryText,
     });
-    const j = props.cronJob;
     this.cronJob = new ControllerCronJob(this, 'CronJob', {
+      ...props.cronJob,
       namespace,
-      name: j.name,
       podLabels: { ...props.labels, 'app.kubernetes.io/component': 'reconcile-pass' },
-      schedule: j.schedule,
-      timeZone: j.timeZone,
-      concurrencyPolicy: j.concurrencyPolicy,
-      suspend: j.suspend,
-      startingDeadlineSeconds: j.startingDeadlineSeconds,
-      activeDeadlineSeconds: j.activeDeadlineSeconds,
-      backoffLimit: j.backoffLimit,
-      successfulJobsHistoryLimit: j.successfulJobsHistoryLimit,
-      failedJobsHistoryLimit: j.failedJobsHistoryLimit,
       serviceAccountName: sa.name,
       image: pod.image,
       source: pod.source,
