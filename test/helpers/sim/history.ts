@@ -58,9 +58,21 @@ export interface History {
 
 /** The registry of one history: a subset of the shipped followers with seeded budgets and limits. */
 function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
-  const loaded = { ...base, registry: structuredClone(base.registry) };
-  const r = loaded.registry;
-  const c = r.controller;
+  // Copies of just what a history changes: the rest of the registry is shared, read-only.
+  const b = base.registry;
+  const c = {
+    ...b.controller,
+    lease: { ...b.controller.lease },
+    pass: { ...b.controller.pass },
+    state: { ...b.controller.state },
+  };
+  const r = {
+    ...b,
+    controller: c,
+    adapters: b.adapters.map((a) => ({ ...a })),
+    followers: b.followers.map((f) => ({ ...f, closeout: { ...f.closeout }, retry: { ...f.retry } })),
+  };
+  const loaded: LoadedRegistry = { ...base, registry: r };
   c.lease.durationSeconds = rng.pick([15, 30, 60]);
   c.lease.renewSeconds = Math.max(1, Math.floor(c.lease.durationSeconds / 3));
   c.pass.conflictRetries = rng.pick([0, 1, 5]);
@@ -73,8 +85,8 @@ function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
   const count = rng.int(1, 2);
   const chosen = [...r.followers].sort(() => rng.next() - 0.5).slice(0, count);
   for (const f of chosen) {
-    f.closeout.budgetSeconds = rng.pick([60, 120, 300]);
-    f.closeout.pollIntervalSeconds = rng.pick([2, 5, 15]);
+    f.closeout.budgetSeconds = rng.pick([60, 120, 240]);
+    f.closeout.pollIntervalSeconds = rng.pick([5, 10, 20]);
     f.retry.maxAttempts = rng.int(1, 3);
     f.retry.backoffSeconds = rng.pick([0, 10, 60]);
     const all = ['runSucceeded', 'deployedShaMatches', 'mirrorFlushed', 'githubInSync'] as const;
@@ -111,6 +123,14 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   let seq = 0;
   let commits = 0;
   let receipts = 0;
+  const texts = new Map<string, StateRecord>();
+  const parsed = (text: string) => {
+    const known = texts.get(text);
+    if (known) return known;
+    const r = JSON.parse(text) as StateRecord;
+    texts.set(text, r);
+    return r;
+  };
 
   // The world at the start: each branch has a commit (or, now and then, does not exist yet), the
   // GitOps ref is published and upstream, and the control plane may already target the tip.
@@ -185,10 +205,9 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
       receipts = world.controlPlane.received.length;
     }
     if (call.port === 'state' && call.method === 'write') {
-      // The pass's next read validates every record; the log needs only their content.
-      const after = new Map(
-        Object.entries(world.state.value ?? {}).map(([id, text]) => [id, JSON.parse(text) as StateRecord]),
-      );
+      // The pass's next read validates every record; the log needs only their content (an
+      // unchanged record is parsed once).
+      const after = new Map(Object.entries(world.state.value ?? {}).map(([id, text]) => [id, parsed(text)]));
       const before = written.at(-1)?.after ?? new Map<string, StateRecord>();
       written.push({ seq: seq++, pass: pass.id, before, after });
     }
