@@ -11,7 +11,7 @@ export type TargetEntry = Readonly<Record<string, string | number | boolean>>;
 
 export type Resolution = { entry: TargetEntry } | { issues: ConfigIssue[] };
 
-// Resolves `target.configRef` + `collection` + `selector` to exactly one entry of the owning file.
+// Resolves `target.configRefcollectionselector` to exactly one entry of the owning file.
 // The owning file keeps the runtime, GitOps and Secret details; the registry only points at them.
 export function resolveTarget(
   registry: YamlSource,

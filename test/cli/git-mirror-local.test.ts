@@ -66,38 +66,35 @@ describe('git-mirror sync --local over real SSH through a real CONNECT proxy', (
     expect(hashTree(w.mirrorDir)).toEqual(before);
   });
 
-  it(
-    '--confirm fetches every branch and creates one snapshot per tip through the proxy; a second run ' + 'is a no-op',
-    async () => {
-      const connects = w.proxy.connectCount();
-      const first = await local('sync', '--confirm');
-      expect(first.stderr).not.toContain('error');
-      expect(first.code).toBe(0);
-      expect(w.proxy.connectCount()).toBeGreaterThan(connects);
-      const shas = await tips();
-      for (const [i, m] of MIRRORS.entries()) {
-        expect(first.stdout).toMatch(
-          new RegExp(`^${m.id}\\s+\\S+\\s+-\\s+${shas[i]!.slice(0, 12)}\\s+fetched\\s+${m.adapter} created$`, 'm'),
-        );
-        expect(await w.cacheRefs(m.path)).toEqual({
-          [`refs/mirror-stage/${m.branch}`]: shas[i],
-          [snapshotRefName(m.adapter, m.branch, shas[i]!)]: shas[i],
-        });
-      }
+  it('--confirm fetches every branch and creates one snapshot per tip through the proxy; a second run is a no-op', async () => {
+    const connects = w.proxy.connectCount();
+    const first = await local('sync', '--confirm');
+    expect(first.stderr).not.toContain('error');
+    expect(first.code).toBe(0);
+    expect(w.proxy.connectCount()).toBeGreaterThan(connects);
+    const shas = await tips();
+    for (const [i, m] of MIRRORS.entries()) {
+      expect(first.stdout).toMatch(
+        new RegExp(`^${m.id}\\s+\\S+\\s+-\\s+${shas[i]!.slice(0, 12)}\\s+fetched\\s+${m.adapter} created$`, 'm'),
+      );
+      expect(await w.cacheRefs(m.path)).toEqual({
+        [`refs/mirror-stage/${m.branch}`]: shas[i],
+        [snapshotRefName(m.adapter, m.branch, shas[i]!)]: shas[i],
+      });
+    }
 
-      const before = hashTree(w.mirrorDir);
-      const again = await local('sync', '--confirm', '-o', 'json');
-      expect(again.code).toBe(0);
-      const data = JSON.parse(again.stdout);
-      expect(data.mirrors.map((m: any) => m.fetched[0].from === m.fetched[0].to)).toEqual([true, true, true]);
-      expect(data.mirrors.flatMap((m: any) => m.snapshots.map((s: any) => s.action))).toEqual([
-        'exists',
-        'exists',
-        'exists',
-      ]);
-      expect(hashTree(w.mirrorDir)).toEqual(before);
-    },
-  );
+    const before = hashTree(w.mirrorDir);
+    const again = await local('sync', '--confirm', '-o', 'json');
+    expect(again.code).toBe(0);
+    const data = JSON.parse(again.stdout);
+    expect(data.mirrors.map((m: any) => m.fetched[0].from === m.fetched[0].to)).toEqual([true, true, true]);
+    expect(data.mirrors.flatMap((m: any) => m.snapshots.map((s: any) => s.action))).toEqual([
+      'exists',
+      'exists',
+      'exists',
+    ]);
+    expect(hashTree(w.mirrorDir)).toEqual(before);
+  });
 
   it('--mirror syncs one mirror only, and a new upstream commit gets its own snapshot', async () => {
     const next = await w.ssh.commit('pikasTech/HWLAB.git', 'v0.3', 'two');
@@ -113,20 +110,17 @@ describe('git-mirror sync --local over real SSH through a real CONNECT proxy', (
     expect((await w.cacheRefs('pikasTech/HWLAB.git'))[snapshotRefName('hwlab-node-runtime', 'v0.3', next)]).toBe(next);
   });
 
-  it(
-    '--ssh-dir overrides gitMirror.sshMountPath: an empty one fails the transport, exit 5, ' + 'naming the key',
-    async () => {
-      const empty = mkdtempSync(join(tmpdir(), 'bf-empty-ssh-'));
-      scratch.push(empty);
-      const r = await local('sync', '--confirm', '--mirror', 'agentrun', '--ssh-dir', empty);
-      expect(r.code).toBe(5);
-      expect(r.stdout).toMatch(/^failed: mirror agentrun \(GitMirrorTransport\)/m);
-      expect(r.stderr).toContain(
-        `the SSH identity ${join(empty, 'identity', 'id_ed25519')} (controller.source.githubSsh.identity, mounted ` +
-          `under gitMirror.sshMountPath) cannot be read: ENOENT`,
-      );
-    },
-  );
+  it('--ssh-dir overrides gitMirror.sshMountPath: an empty one fails the transport, exit 5, naming the key', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'bf-empty-ssh-'));
+    scratch.push(empty);
+    const r = await local('sync', '--confirm', '--mirror', 'agentrun', '--ssh-dir', empty);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/^failed: mirror agentrun \(GitMirrorTransport\)/m);
+    expect(r.stderr).toContain(
+      `the SSH identity ${join(empty, 'identity', 'id_ed25519')} (controller.source.githubSsh.identity, mounted ` +
+        `under gitMirror.sshMountPath) cannot be read: ENOENT`,
+    );
+  });
 });
 
 describe('git-mirror flush --local', () => {
@@ -244,16 +238,13 @@ describe('git-mirror status --local', () => {
     expect(Date.parse(json.followers[0].fetchedAt)).toBeGreaterThan(Date.now() - 600_000);
   });
 
-  it(
-    'reads only: a missing cache repository is a failure of that follower (exit 5), the others ' + 'still show',
-    async () => {
-      const cache = mkdtempSync(join(tmpdir(), 'bf-partial-cache-'));
-      scratch.push(cache);
-      mkdirSync(join(cache, 'pikasTech'));
-      const r = await run(['status', '--local', '--mirror-dir', cache, '--follower', 'hwlab-jd01-v03']);
-      expect(r.code).toBe(5);
-      expect(r.stdout).toMatch(/^failed: follower hwlab-jd01-v03 \(GitMirrorCache\)/m);
-      expect(readdirSync(join(cache, 'pikasTech'))).toEqual([]);
-    },
-  );
+  it('reads only: a missing cache repository is a failure of that follower (exit 5), the others still show', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'bf-partial-cache-'));
+    scratch.push(cache);
+    mkdirSync(join(cache, 'pikasTech'));
+    const r = await run(['status', '--local', '--mirror-dir', cache, '--follower', 'hwlab-jd01-v03']);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/^failed: follower hwlab-jd01-v03 \(GitMirrorCache\)/m);
+    expect(readdirSync(join(cache, 'pikasTech'))).toEqual([]);
+  });
 });

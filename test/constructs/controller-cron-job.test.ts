@@ -55,47 +55,44 @@ describe('ControllerCronJob', () => {
     expect(cj.checkoutDir).toBe('/app/checkout');
   });
 
-  it(
-    'mounts the mirror cache claim read-write and each githubSsh key read-only, for the in-process ' + 'sync and flush',
-    () => {
-      // GIVEN gitMirror props WHEN synthesized THEN the pass container sees the claim and exactly the two keys
-      const chart = Testing.chart();
-      new ControllerCronJob(chart, 'cj', props);
-      const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
-      expect(pod.securityContext.fsGroup).toBe(3000);
-      const mounts = pod.containers[0].volumeMounts;
-      expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/srv/mirror' });
-      expect(mounts).toContainEqual({
-        name: 'github-ssh-identity',
-        mountPath: '/etc/ssh-keys/identity',
-        readOnly: true,
-      });
-      expect(mounts).toContainEqual({
-        name: 'github-ssh-known-hosts',
-        mountPath: '/etc/ssh-keys/known-hosts',
-        readOnly: true,
-      });
-      expect(pod.volumes).toContainEqual({
-        name: 'git-mirror-cache',
-        persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false },
-      });
-      expect(pod.volumes).toContainEqual({
-        name: 'github-ssh-identity',
-        secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440, optional: true },
-      });
-      expect(pod.volumes).toContainEqual({
-        name: 'github-ssh-known-hosts',
-        secret: {
-          secretName: 'kh-secret',
-          items: [{ key: 'hosts', path: 'hosts' }],
-          defaultMode: 0o440,
-          optional: true,
-        },
-      });
-      // the clone needs none of it
-      expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
-    },
-  );
+  it('mounts the mirror cache claim read-write and each githubSsh key read-only, for the in-process sync and flush', () => {
+    // GIVEN gitMirror props WHEN synthesized THEN the pass container sees the claim and exactly the two keys
+    const chart = Testing.chart();
+    new ControllerCronJob(chart, 'cj', props);
+    const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
+    expect(pod.securityContext.fsGroup).toBe(3000);
+    const mounts = pod.containers[0].volumeMounts;
+    expect(mounts).toContainEqual({ name: 'git-mirror-cache', mountPath: '/srv/mirror' });
+    expect(mounts).toContainEqual({
+      name: 'github-ssh-identity',
+      mountPath: '/etc/ssh-keys/identity',
+      readOnly: true,
+    });
+    expect(mounts).toContainEqual({
+      name: 'github-ssh-known-hosts',
+      mountPath: '/etc/ssh-keys/known-hosts',
+      readOnly: true,
+    });
+    expect(pod.volumes).toContainEqual({
+      name: 'git-mirror-cache',
+      persistentVolumeClaim: { claimName: 'cache-claim', readOnly: false },
+    });
+    expect(pod.volumes).toContainEqual({
+      name: 'github-ssh-identity',
+      secret: { secretName: 'id-secret', items: [{ key: 'key', path: 'key' }], defaultMode: 0o440, optional: true },
+    });
+    expect(pod.volumes).toContainEqual({
+      name: 'github-ssh-known-hosts',
+      secret: {
+        secretName: 'kh-secret',
+        items: [{ key: 'hosts', path: 'hosts' }],
+        defaultMode: 0o440,
+        optional: true,
+      },
+    });
+    // the clone needs none of it
+    expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
+  });
 
   it.each([
     [

@@ -166,75 +166,69 @@ describe('apply --confirm --wait against a real API server', () => {
 });
 
 describe('the controller ServiceAccount, with its own token', () => {
-  it(
-    'may read and renew its Lease, read and update its state and create Events, and may not ' + 'read a Secret',
-    async () => {
-      const ns = uniqueNamespace('rbac');
-      await applied(ns);
-      const admin = adminClient();
-      await admin.post(
-        `/api/v1/namespaces/${ns}/secrets`,
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'git-mirror-github-ssh' },
-          stringData: { id_ed25519: 'k' },
-        },
-        'create',
-        'Secret',
-      );
-      const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
-      const { resolveRoute } = await import('../../core/kube/route.ts');
-      const { KubeClient } = await import('../../core/kube/client.ts');
-      const { kc, route } = resolveRoute(
-        { kubeconfig: file },
-        { context: 'unidesk-jd01', requestTimeoutSeconds: 10 },
-        {},
-      );
-      const pass = new KubeClient(kc, route);
+  it('may read and renew its Lease, read and update its state and create Events, and may not read a Secret', async () => {
+    const ns = uniqueNamespace('rbac');
+    await applied(ns);
+    const admin = adminClient();
+    await admin.post(
+      `/api/v1/namespaces/${ns}/secrets`,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'git-mirror-github-ssh' },
+        stringData: { id_ed25519: 'k' },
+      },
+      'create',
+      'Secret',
+    );
+    const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
+    const { resolveRoute } = await import('../../core/kube/route.ts');
+    const { KubeClient } = await import('../../core/kube/client.ts');
+    const { kc, route } = resolveRoute(
+      { kubeconfig: file },
+      { context: 'unidesk-jd01', requestTimeoutSeconds: 10 },
+      {},
+    );
+    const pass = new KubeClient(kc, route);
 
-      const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
-      await pass.update(
-        { ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } },
-        'branch-follower-pass',
-      );
-      const state = (await pass.get(CM, ns, 'branch-follower-state'))!;
-      await pass.update({ ...state, data: { x: '{}' } }, 'branch-follower-pass');
-      await pass.post(
-        `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-        {
-          apiVersion: 'events.k8s.io/v1',
-          kind: 'Event',
-          metadata: { generateName: 'bf-' },
-          eventTime: new Date().toISOString().replace('Z', '000Z'),
-          reportingController: 'branch-follower',
-          reportingInstance: 'test',
-          action: 'Observe',
-          reason: 'Observed',
-          type: 'Normal',
-          regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state' },
-        },
-        'create',
-        'Event',
-      );
+    const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
+    await pass.update({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } }, 'branch-follower-pass');
+    const state = (await pass.get(CM, ns, 'branch-follower-state'))!;
+    await pass.update({ ...state, data: { x: '{}' } }, 'branch-follower-pass');
+    await pass.post(
+      `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
+      {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { generateName: 'bf-' },
+        eventTime: new Date().toISOString().replace('Z', '000Z'),
+        reportingController: 'branch-follower',
+        reportingInstance: 'test',
+        action: 'Observe',
+        reason: 'Observed',
+        type: 'Normal',
+        regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state' },
+      },
+      'create',
+      'Event',
+    );
 
-      const denied = await pass.get(SECRET, ns, 'git-mirror-github-ssh').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(denied).toBeInstanceOf(KubeError);
-      expect((denied as KubeError).status).toBe(403);
-      expect((denied as KubeError).message).toContain(
-        `forbidden: get Secret ${ns}/git-mirror-github-ssh as user "branch-follower"`,
-      );
-      expect((denied as KubeError).message).toContain(`system:serviceaccount:${ns}:branch-follower`);
-      const registry = await pass.get(CM, ns, 'branch-follower-registry').then(
-        () => 'allowed',
-        (e: KubeError) => e.status,
-      );
-      expect(registry).toBe(403);
-    },
-  );
+    const denied = await pass.get(SECRET, ns, 'git-mirror-github-ssh').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(denied).toBeInstanceOf(KubeError);
+    expect((denied as KubeError).status).toBe(403);
+    expect((denied as KubeError).message).toContain(
+      `forbidden: get Secret ${ns}/git-mirror-github-ssh as user "branch-follower"`,
+    );
+    expect((denied as KubeError).message).toContain(`system:serviceaccount:${ns}:branch-follower`);
+    const registry = await pass.get(CM, ns, 'branch-follower-registry').then(
+      () => 'allowed',
+      (e: KubeError) => e.status,
+    );
+    expect(registry).toBe(403);
+  });
 });
 
 describe('cluster errors say what failed and the way out', () => {
@@ -264,22 +258,19 @@ describe('cluster errors say what failed and the way out', () => {
     expect(r.stderr).toContain('(contexts: envtest, unidesk-jd01)');
   });
 
-  it(
-    'the registry context is used unless --context overrides it, and KUBECONFIG is honoured ' + 'like kubectl',
-    async () => {
-      const root = clusterFixture(uniqueNamespace('route'), [
-        { from: 'context: unidesk-jd01', to: 'context: elsewhere' },
-      ]);
-      const r = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain(
-        'context "elsewhere" (controller.kubeRoute.context; override with --context) is not in kubeconfig',
-      );
-      expect((await cli(['plan', '--context', 'envtest'], { cwd: root, env: { KUBECONFIG: kubeconfig() } })).code).toBe(
-        1,
-      );
-    },
-  );
+  it('the registry context is used unless --context overrides it, and KUBECONFIG is honoured like kubectl', async () => {
+    const root = clusterFixture(uniqueNamespace('route'), [
+      { from: 'context: unidesk-jd01', to: 'context: elsewhere' },
+    ]);
+    const r = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'context "elsewhere" (controller.kubeRoute.context; override with --context) is not in kubeconfig',
+    );
+    expect((await cli(['plan', '--context', 'envtest'], { cwd: root, env: { KUBECONFIG: kubeconfig() } })).code).toBe(
+      1,
+    );
+  });
 
   it('a Forbidden request names the verb, the resource and the identity', async () => {
     const ns = uniqueNamespace('forbidden');

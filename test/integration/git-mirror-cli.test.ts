@@ -158,23 +158,20 @@ describe('git-mirror sync|flush as a stage Job', () => {
     );
   });
 
-  it(
-    '--confirm --wait gives up after controller.gitMirror.stageJob.waitSeconds and leaves the ' + 'Job running',
-    async () => {
-      const { ns, root } = await applied('gm-timeout', [
-        { from: 'waitSeconds: 300', to: 'waitSeconds: 2' },
-        { from: 'pollIntervalSeconds: 2', to: 'pollIntervalSeconds: 1', nth: 1 },
-      ]);
-      const started = Date.now();
-      const r = await mirrorCli(root, ['sync', '--confirm', '--wait']);
-      expect(r.code).toBe(5);
-      expect(Date.now() - started).toBeLessThan(15_000);
-      expect(r.stderr).toMatch(
-        /error: Job \S+ did not finish within 2s \(controller\.gitMirror\.stageJob\.waitSeconds\); last seen: active 0, succeeded 0, failed 0/,
-      );
-      expect(await adminClient().list(JOB, ns, STAGE_JOBS)).toHaveLength(1);
-    },
-  );
+  it('--confirm --wait gives up after controller.gitMirror.stageJob.waitSeconds and leaves the Job running', async () => {
+    const { ns, root } = await applied('gm-timeout', [
+      { from: 'waitSeconds: 300', to: 'waitSeconds: 2' },
+      { from: 'pollIntervalSeconds: 2', to: 'pollIntervalSeconds: 1', nth: 1 },
+    ]);
+    const started = Date.now();
+    const r = await mirrorCli(root, ['sync', '--confirm', '--wait']);
+    expect(r.code).toBe(5);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.stderr).toMatch(
+      /error: Job \S+ did not finish within 2s \(controller\.gitMirror\.stageJob\.waitSeconds\); last seen: active 0, succeeded 0, failed 0/,
+    );
+    expect(await adminClient().list(JOB, ns, STAGE_JOBS)).toHaveLength(1);
+  });
 });
 
 describe('git-mirror status without --local', () => {
@@ -182,91 +179,85 @@ describe('git-mirror status without --local', () => {
     '-----BEGIN OPENSSH PRIVATE KEY-----\nPLANTEDb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ-never-shown\n-----END ' +
     'OPENSSH PRIVATE KEY-----\n';
 
-  it(
-    'reads the mirror as served and the Secret from the cluster, writes nothing, and never ' + 'shows the key',
-    async () => {
-      // GIVEN a served mirror: hwlab synced with a snapshot and an unflushed GitOps ref, agentrun synced without one,
-      // unidesk empty
-      for (const repo of ['pikasTech/HWLAB.git', 'pikasTech/agentrun.git', 'pikasTech/unidesk.git'])
-        await git.createRepo(repo);
-      const a = await git.commit('pikasTech/HWLAB.git', 'v0.3', 'a');
-      await git.setRef('pikasTech/HWLAB.git', 'refs/mirror-stage/v0.3', a);
-      await git.setRef('pikasTech/HWLAB.git', snapshotRefName('hwlab-node-runtime', 'v0.3', a), a);
-      const g = await git.commit('pikasTech/HWLAB.git', 'gitops/jd01-v03', 'gitops');
-      await git.setRef('pikasTech/HWLAB.git', 'refs/mirror-stage/gitops/jd01-v03', a);
-      const x = await git.commit('pikasTech/agentrun.git', 'v0.2', 'x');
-      await git.setRef('pikasTech/agentrun.git', 'refs/mirror-stage/v0.2', x);
-      const { ns, root } = await applied(
-        'gm-status',
-        ['HWLAB', 'agentrun', 'unidesk'].map((r) => ({
-          from: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/${r}.git`,
-          to: `url: ${git.url(`pikasTech/${r}.git`)}`,
-        })),
-      );
-      await adminClient().post(
-        `/api/v1/namespaces/${ns}/secrets`,
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'git-mirror-github-ssh' },
-          stringData: { id_ed25519: PLANTED },
-        },
-        'create',
-        'Secret',
-      );
-      const mark = writes(ns).length;
+  it('reads the mirror as served and the Secret from the cluster, writes nothing, and never shows the key', async () => {
+    // GIVEN a served mirror: hwlab synced with a snapshot and an unflushed GitOps ref, agentrun synced without one,
+    // unidesk empty
+    for (const repo of ['pikasTech/HWLAB.git', 'pikasTech/agentrun.git', 'pikasTech/unidesk.git'])
+      await git.createRepo(repo);
+    const a = await git.commit('pikasTech/HWLAB.git', 'v0.3', 'a');
+    await git.setRef('pikasTech/HWLAB.git', 'refs/mirror-stage/v0.3', a);
+    await git.setRef('pikasTech/HWLAB.git', snapshotRefName('hwlab-node-runtime', 'v0.3', a), a);
+    const g = await git.commit('pikasTech/HWLAB.git', 'gitops/jd01-v03', 'gitops');
+    await git.setRef('pikasTech/HWLAB.git', 'refs/mirror-stage/gitops/jd01-v03', a);
+    const x = await git.commit('pikasTech/agentrun.git', 'v0.2', 'x');
+    await git.setRef('pikasTech/agentrun.git', 'refs/mirror-stage/v0.2', x);
+    const { ns, root } = await applied(
+      'gm-status',
+      ['HWLAB', 'agentrun', 'unidesk'].map((r) => ({
+        from: `url: git://git-mirror.unidesk-cicd.svc.cluster.local/pikasTech/${r}.git`,
+        to: `url: ${git.url(`pikasTech/${r}.git`)}`,
+      })),
+    );
+    await adminClient().post(
+      `/api/v1/namespaces/${ns}/secrets`,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'git-mirror-github-ssh' },
+        stringData: { id_ed25519: PLANTED },
+      },
+      'create',
+      'Secret',
+    );
+    const mark = writes(ns).length;
 
-      const outputs = await Promise.all(
-        [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((f) => mirrorCli(root, ['status', ...f])),
-      );
-      for (const o of outputs) {
-        expect(o.code, o.stderr).toBe(0);
-        for (const part of [
-          ...PLANTED.split('\n').filter((l) => l.length > 0),
-          Buffer.from(PLANTED).toString('base64'),
-        ])
-          expect(o.stdout + o.stderr).not.toContain(part);
-      }
-      const table = outputs[0]!.stdout;
-      expect(table).toMatch(
-        new RegExp(
-          `^hwlab-jd01-v03\\s+hwlab\\s+v0\\.3\\s+${a.slice(0, 12)}\\s+unknown\\s+present\\s+refs/heads/gitops/jd01-v03\\s+${g.slice(0, 12)}\\s+true\\s+false$`,
-          'm',
-        ),
-      );
-      expect(table).toMatch(
-        new RegExp(
-          `^agentrun-jd01-v02\\s+agentrun\\s+v0\\.2\\s+${x.slice(0, 12)}\\s+unknown\\s+missing\\s+refs/heads/gitops/jd01-v02\\s+-\\s+false\\s+false$`,
-          'm',
-        ),
-      );
-      expect(table).toMatch(
-        /^web-probe-sentinel-master\s+unidesk\s+master\s+-\s+unknown\s+-\s+refs\/heads\/gitops\/jd01-web-probe-sentinel\s+-\s+false\s+false$/m,
-      );
-      expect(table).toContain(
-        'fetched-at is unknown here: only the mirror cache reflog knows it; `branch-follower git-mirror status ' +
-          '--local` in the pod shows it',
-      );
-      expect(table).toContain(
-        `key id_ed25519 present ${fingerprint(PLANTED)} (sourceRef=controller.source.githubSsh.identity; in Secret ` +
-          `${ns}/git-mirror-github-ssh)`,
-      );
-      expect(table).toContain(
-        `key known_hosts absent (sourceRef=controller.source.githubSsh.knownHosts; Secret ${ns}/git-mirror-github-ssh ` +
-          `has no key known_hosts)`,
-      );
-      expect(table).toMatch(
-        /^transport\s+source=yaml, sourceRef=controller\.source\.githubSsh, transport=ssh, proxy=connect$/m,
-      );
-      expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true /m);
-      expect(JSON.parse(outputs[1]!.stdout).refSources).toEqual({
-        githubFieldsAreMirrorStageCache: true,
-        fetchedAt: 'unknown',
-      });
-      expect(writes(ns).slice(mark)).toEqual([]);
-      expect(await adminClient().list(JOB, ns, STAGE_JOBS)).toEqual([]);
-    },
-  );
+    const outputs = await Promise.all(
+      [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((f) => mirrorCli(root, ['status', ...f])),
+    );
+    for (const o of outputs) {
+      expect(o.code, o.stderr).toBe(0);
+      for (const part of [...PLANTED.split('\n').filter((l) => l.length > 0), Buffer.from(PLANTED).toString('base64')])
+        expect(o.stdout + o.stderr).not.toContain(part);
+    }
+    const table = outputs[0]!.stdout;
+    expect(table).toMatch(
+      new RegExp(
+        `^hwlab-jd01-v03\\s+hwlab\\s+v0\\.3\\s+${a.slice(0, 12)}\\s+unknown\\s+present\\s+refs/heads/gitops/jd01-v03\\s+${g.slice(0, 12)}\\s+true\\s+false$`,
+        'm',
+      ),
+    );
+    expect(table).toMatch(
+      new RegExp(
+        `^agentrun-jd01-v02\\s+agentrun\\s+v0\\.2\\s+${x.slice(0, 12)}\\s+unknown\\s+missing\\s+refs/heads/gitops/jd01-v02\\s+-\\s+false\\s+false$`,
+        'm',
+      ),
+    );
+    expect(table).toMatch(
+      /^web-probe-sentinel-master\s+unidesk\s+master\s+-\s+unknown\s+-\s+refs\/heads\/gitops\/jd01-web-probe-sentinel\s+-\s+false\s+false$/m,
+    );
+    expect(table).toContain(
+      'fetched-at is unknown here: only the mirror cache reflog knows it; `branch-follower git-mirror status ' +
+        '--local` in the pod shows it',
+    );
+    expect(table).toContain(
+      `key id_ed25519 present ${fingerprint(PLANTED)} (sourceRef=controller.source.githubSsh.identity; in Secret ` +
+        `${ns}/git-mirror-github-ssh)`,
+    );
+    expect(table).toContain(
+      `key known_hosts absent (sourceRef=controller.source.githubSsh.knownHosts; Secret ${ns}/git-mirror-github-ssh ` +
+        `has no key known_hosts)`,
+    );
+    expect(table).toMatch(
+      /^transport\s+source=yaml, sourceRef=controller\.source\.githubSsh, transport=ssh, proxy=connect$/m,
+    );
+    expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true /m);
+    expect(JSON.parse(outputs[1]!.stdout).refSources).toEqual({
+      githubFieldsAreMirrorStageCache: true,
+      fetchedAt: 'unknown',
+    });
+    expect(writes(ns).slice(mark)).toEqual([]);
+    expect(await adminClient().list(JOB, ns, STAGE_JOBS)).toEqual([]);
+  });
 
   it('a mirror that cannot be read is a failure of that mirror (exit 5); the others still show', async () => {
     const { root } = await applied('gm-status-down', [

@@ -65,51 +65,48 @@ describe('what the pass must never depend on or show', () => {
     },
   );
 
-  it(
-    'planted secrets in adapter output and in the githubSsh Secret appear in no output, Event, ' + 'log or state',
-    async () => {
-      const w = await makePassWorld(servers, 'secrets');
-      await adminClient().post(
-        `/api/v1/namespaces/${w.ns}/secrets`,
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'git-mirror-github-ssh' },
-          stringData: { id_ed25519: PLANTED_SSH, known_hosts: PLANTED_SSH },
-        },
-        'create',
-        'Secret',
-      );
-      w.configure({
-        lanes: { 'agentrun:jd01-v02': { leak: LEAK, runSeconds: 1 }, 'hwlab:v03': { leak: LEAK, statusExit: 3 } },
-      });
-      await w.push('agentrun-jd01-v02', { snapshot: true });
-      await w.push('hwlab-jd01-v03', { snapshot: true });
-      const outputs: string[] = [];
-      for (const args of [
-        ['run-once', '--all', '--dry-run'],
-        ['run-once', '--all', '--confirm', '--wait'],
-        ['status'],
-        ['status', '-o', 'json'],
-        ['events', '--follower', 'agentrun-jd01-v02', '-o', 'yaml'],
-        ['events', '--follower', 'hwlab-jd01-v03'],
-        ['logs', '--follower', 'agentrun-jd01-v02'],
-        ['logs', '--follower', 'hwlab-jd01-v03', '-o', 'json'],
-      ]) {
-        const r = await w.run(args);
-        outputs.push(r.stdout, r.stderr);
-      }
-      const c = adminClient();
-      const state = JSON.stringify(await c.get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state'));
-      const events = JSON.stringify(
-        await c.list(resourceType('events.k8s.io/v1', 'Event'), w.ns, 'app.kubernetes.io/managed-by=branch-follower'),
-      );
-      const everything = [...outputs, state, events].join('\n');
-      expect(everything).toContain('[REDACTED]'); // the leak did reach the pass, and was redacted
-      expect(outputs.join('\n')).toMatch(/key id_ed25519 present sha256:[0-9a-f]{16}/);
-      for (const planted of [PLANTED_TOKEN, PLANTED_KEY, PLANTED_SSH, Buffer.from(PLANTED_SSH).toString('base64')]) {
-        expect(everything).not.toContain(planted);
-      }
-    },
-  );
+  it('planted secrets in adapter output and in the githubSsh Secret appear in no output, Event, log or state', async () => {
+    const w = await makePassWorld(servers, 'secrets');
+    await adminClient().post(
+      `/api/v1/namespaces/${w.ns}/secrets`,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'git-mirror-github-ssh' },
+        stringData: { id_ed25519: PLANTED_SSH, known_hosts: PLANTED_SSH },
+      },
+      'create',
+      'Secret',
+    );
+    w.configure({
+      lanes: { 'agentrun:jd01-v02': { leak: LEAK, runSeconds: 1 }, 'hwlab:v03': { leak: LEAK, statusExit: 3 } },
+    });
+    await w.push('agentrun-jd01-v02', { snapshot: true });
+    await w.push('hwlab-jd01-v03', { snapshot: true });
+    const outputs: string[] = [];
+    for (const args of [
+      ['run-once', '--all', '--dry-run'],
+      ['run-once', '--all', '--confirm', '--wait'],
+      ['status'],
+      ['status', '-o', 'json'],
+      ['events', '--follower', 'agentrun-jd01-v02', '-o', 'yaml'],
+      ['events', '--follower', 'hwlab-jd01-v03'],
+      ['logs', '--follower', 'agentrun-jd01-v02'],
+      ['logs', '--follower', 'hwlab-jd01-v03', '-o', 'json'],
+    ]) {
+      const r = await w.run(args);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const c = adminClient();
+    const state = JSON.stringify(await c.get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state'));
+    const events = JSON.stringify(
+      await c.list(resourceType('events.k8s.io/v1', 'Event'), w.ns, 'app.kubernetes.io/managed-by=branch-follower'),
+    );
+    const everything = [...outputs, state, events].join('\n');
+    expect(everything).toContain('[REDACTED]'); // the leak did reach the pass, and was redacted
+    expect(outputs.join('\n')).toMatch(/key id_ed25519 present sha256:[0-9a-f]{16}/);
+    for (const planted of [PLANTED_TOKEN, PLANTED_KEY, PLANTED_SSH, Buffer.from(PLANTED_SSH).toString('base64')]) {
+      expect(everything).not.toContain(planted);
+    }
+  });
 });

@@ -208,16 +208,13 @@ describe('the synthesized CronJob pod, executed for real', () => {
     expect(parsed.record.lastSucceededSha).toBe(newSha);
   });
 
-  it(
-    'the GitOps commit the run published into the mirror was flushed upstream over SSH ' + 'through the proxy',
-    async () => {
-      const mirror = await world.mirrorRef(hwlab.repo, hwlab.gitopsRef);
-      expect(mirror).toBeDefined();
-      expect(await world.upstreamRef(hwlab.repo, hwlab.gitopsRef)).toBe(mirror);
-      expect(world.proxy.connectCount()).toBeGreaterThan(0);
-      expect(readFileSync(world.ssh.logFile, 'utf8')).toMatch(/Accepted publickey for git /);
-    },
-  );
+  it('the GitOps commit the run published into the mirror was flushed upstream over SSH through the proxy', async () => {
+    const mirror = await world.mirrorRef(hwlab.repo, hwlab.gitopsRef);
+    expect(mirror).toBeDefined();
+    expect(await world.upstreamRef(hwlab.repo, hwlab.gitopsRef)).toBe(mirror);
+    expect(world.proxy.connectCount()).toBeGreaterThan(0);
+    expect(readFileSync(world.ssh.logFile, 'utf8')).toMatch(/Accepted publickey for git /);
+  });
 });
 
 describe('pod-exec carries out restartPolicy Never, the Job deadline and the declared ports', () => {

@@ -32,52 +32,49 @@ const writes = (ns: string) =>
   auditEvents((e) => MUTATING.has(e.verb) && !e.requestURI.includes('dryRun=') && e.objectRef?.namespace === ns);
 
 describe('reconcile --now against a real API server', () => {
-  it(
-    'creates one Job from the live CronJob template, owned by the CronJob, marked manual, with a ' + 'unique name',
-    async () => {
-      const { ns, root } = await applied('reconcile');
-      const r = await reconcile(root, ['--now']);
-      expect(r.code, r.stderr).toBe(0);
-      const admin = adminClient();
-      const [job] = await admin.list(JOB, ns, PASS_JOBS);
-      const cronJob = (await admin.get(CRONJOB, ns, 'branch-follower'))!;
-      expect(job).toBeDefined();
-      expect(job!.metadata.name).toMatch(/^branch-follower-now-[0-9a-z]{5}$/);
-      expect(r.stdout).toContain(`created Job ${ns}/${job!.metadata.name}`);
-      expect(job!.metadata.ownerReferences).toEqual([
-        {
-          apiVersion: 'batch/v1',
-          kind: 'CronJob',
-          name: 'branch-follower',
-          uid: cronJob.metadata.uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ]);
-      expect(job!.metadata.annotations).toMatchObject({ [INSTANTIATE_ANNOTATION]: 'manual' });
-      const tpl = (
-        cronJob.spec as {
-          jobTemplate: {
-            metadata: { labels: Record<string, string> };
-            spec: { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
-          };
-        }
-      ).jobTemplate;
-      expect(job!.metadata.labels).toMatchObject(tpl.metadata.labels);
-      const spec = job!.spec as { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
-      // The pod is exactly the scheduled one (the server adds only its defaults to both alike).
-      expect(spec.template.spec).toEqual(tpl.spec.template.spec);
-      expect([spec.activeDeadlineSeconds, spec.backoffLimit]).toEqual([
-        tpl.spec.activeDeadlineSeconds,
-        tpl.spec.backoffLimit,
-      ]);
+  it('creates one Job from the live CronJob template, owned by the CronJob, marked manual, with a unique name', async () => {
+    const { ns, root } = await applied('reconcile');
+    const r = await reconcile(root, ['--now']);
+    expect(r.code, r.stderr).toBe(0);
+    const admin = adminClient();
+    const [job] = await admin.list(JOB, ns, PASS_JOBS);
+    const cronJob = (await admin.get(CRONJOB, ns, 'branch-follower'))!;
+    expect(job).toBeDefined();
+    expect(job!.metadata.name).toMatch(/^branch-follower-now-[0-9a-z]{5}$/);
+    expect(r.stdout).toContain(`created Job ${ns}/${job!.metadata.name}`);
+    expect(job!.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        name: 'branch-follower',
+        uid: cronJob.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(job!.metadata.annotations).toMatchObject({ [INSTANTIATE_ANNOTATION]: 'manual' });
+    const tpl = (
+      cronJob.spec as {
+        jobTemplate: {
+          metadata: { labels: Record<string, string> };
+          spec: { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
+        };
+      }
+    ).jobTemplate;
+    expect(job!.metadata.labels).toMatchObject(tpl.metadata.labels);
+    const spec = job!.spec as { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
+    // The pod is exactly the scheduled one (the server adds only its defaults to both alike).
+    expect(spec.template.spec).toEqual(tpl.spec.template.spec);
+    expect([spec.activeDeadlineSeconds, spec.backoffLimit]).toEqual([
+      tpl.spec.activeDeadlineSeconds,
+      tpl.spec.backoffLimit,
+    ]);
 
-      const again = await reconcile(root, ['--now']);
-      expect(again.code, again.stderr).toBe(0);
-      const names = (await admin.list(JOB, ns, PASS_JOBS)).map((j) => j.metadata.name);
-      expect(new Set(names).size).toBe(2);
-    },
-  );
+    const again = await reconcile(root, ['--now']);
+    expect(again.code, again.stderr).toBe(0);
+    const names = (await admin.list(JOB, ns, PASS_JOBS)).map((j) => j.metadata.name);
+    expect(new Set(names).size).toBe(2);
+  });
 
   it('--dry-run is a server-side dry run: nothing is written', async () => {
     const { ns, root } = await applied('reconcile-dry');

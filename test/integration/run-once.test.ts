@@ -114,26 +114,23 @@ describe('run-once against a real API server, a real git mirror and fake control
     },
   );
 
-  it(
-    'a flush the upstream refuses (non-fast-forward) never closes out: Failed BudgetExceeded, ' + 'upstream untouched',
-    async () => {
-      const w = await makePassWorld(servers, 'noff', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 15' }]);
-      const { gitopsRef } = REPOS['agentrun-jd01-v02'];
-      const repo = w.repoOf('agentrun-jd01-v02');
-      // Someone else moved the upstream GitOps branch to a commit the mirror's publish does not descend from.
-      const foreign = await ssh.commit(repo, gitopsRef.slice('refs/heads/'.length), `foreign ${Date.now()}`);
-      await w.push('agentrun-jd01-v02');
-      w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
-      const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
-      expect(r.code).toBe(5);
-      expect(r.stderr).toMatch(
-        /flush failed: upstream refs\/heads\/gitops\/jd01-v02 is at [0-9a-f]{40}, which is not an ancestor .* never forced/,
-      );
-      expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
-      expect((await record(w, 'agentrun-jd01-v02'))!.message).toMatch(/waiting for mirrorFlushed, githubInSync/);
-      expect(await w.upstreamRef('agentrun-jd01-v02', gitopsRef)).toBe(foreign);
-    },
-  );
+  it('a flush the upstream refuses (non-fast-forward) never closes out: Failed BudgetExceeded, upstream untouched', async () => {
+    const w = await makePassWorld(servers, 'noff', [{ from: /budgetSeconds: 120/g, to: 'budgetSeconds: 15' }]);
+    const { gitopsRef } = REPOS['agentrun-jd01-v02'];
+    const repo = w.repoOf('agentrun-jd01-v02');
+    // Someone else moved the upstream GitOps branch to a commit the mirror's publish does not descend from.
+    const foreign = await ssh.commit(repo, gitopsRef.slice('refs/heads/'.length), `foreign ${Date.now()}`);
+    await w.push('agentrun-jd01-v02');
+    w.configure({ lanes: { 'agentrun:jd01-v02': { runSeconds: 1 } } });
+    const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(
+      /flush failed: upstream refs\/heads\/gitops\/jd01-v02 is at [0-9a-f]{40}, which is not an ancestor .* never forced/,
+    );
+    expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+Failed\s+BudgetExceeded/m);
+    expect((await record(w, 'agentrun-jd01-v02'))!.message).toMatch(/waiting for mirrorFlushed, githubInSync/);
+    expect(await w.upstreamRef('agentrun-jd01-v02', gitopsRef)).toBe(foreign);
+  });
 
   it('an unreachable upstream fails the sync: MirrorSyncFailed, nothing triggered, exit 5', async () => {
     const w = await makePassWorld(servers, 'sync-down');

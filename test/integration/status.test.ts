@@ -81,39 +81,36 @@ describe('status against a real API server', () => {
     );
   });
 
-  it(
-    'shows the githubSsh Secret by name, key, presence and fingerprint, never its value, and ' + 'writes nothing',
-    async () => {
-      const { ns, root } = await appliedNamespace('status-secret');
-      await adminClient().post(
-        `/api/v1/namespaces/${ns}/secrets`,
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'git-mirror-github-ssh' },
-          stringData: { id_ed25519: PLANTED },
-        },
-        'create',
-        'Secret',
-      );
-      const mark = auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).length;
-      const outputs = await Promise.all(
-        [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((flags) =>
-          cli(['status', ...flags, '--kubeconfig', kubeconfig()], { cwd: root }),
-        ),
-      );
-      for (const r of outputs) {
-        expect(r.code).toBe(0);
-        expect(r.stdout + r.stderr).not.toContain(PLANTED);
-        expect(r.stdout + r.stderr).not.toContain(Buffer.from(PLANTED).toString('base64'));
-      }
-      expect(outputs[0]!.stdout).toMatch(
-        /key id_ed25519 present sha256:[0-9a-f]{16} \(source=yaml, sourceRef=controller\.source\.githubSsh\.identity, transport=ssh, proxy=connect\)/,
-      );
-      expect(outputs[0]!.stdout).toContain(
-        `key known_hosts absent (Secret ${ns}/git-mirror-github-ssh has no key known_hosts)`,
-      );
-      expect(auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).slice(mark)).toEqual([]);
-    },
-  );
+  it('shows the githubSsh Secret by name, key, presence and fingerprint, never its value, and writes nothing', async () => {
+    const { ns, root } = await appliedNamespace('status-secret');
+    await adminClient().post(
+      `/api/v1/namespaces/${ns}/secrets`,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'git-mirror-github-ssh' },
+        stringData: { id_ed25519: PLANTED },
+      },
+      'create',
+      'Secret',
+    );
+    const mark = auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).length;
+    const outputs = await Promise.all(
+      [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((flags) =>
+        cli(['status', ...flags, '--kubeconfig', kubeconfig()], { cwd: root }),
+      ),
+    );
+    for (const r of outputs) {
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(PLANTED);
+      expect(r.stdout + r.stderr).not.toContain(Buffer.from(PLANTED).toString('base64'));
+    }
+    expect(outputs[0]!.stdout).toMatch(
+      /key id_ed25519 present sha256:[0-9a-f]{16} \(source=yaml, sourceRef=controller\.source\.githubSsh\.identity, transport=ssh, proxy=connect\)/,
+    );
+    expect(outputs[0]!.stdout).toContain(
+      `key known_hosts absent (Secret ${ns}/git-mirror-github-ssh has no key known_hosts)`,
+    );
+    expect(auditEvents((e) => MUTATING.has(e.verb) && e.objectRef?.namespace === ns).slice(mark)).toEqual([]);
+  });
 });

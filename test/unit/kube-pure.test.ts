@@ -129,28 +129,25 @@ describe('kube route and paths', () => {
     expect(kubeconfigFiles(undefined, {}).files[0]).toMatch(/\.kube\/config$/);
   });
 
-  it(
-    'the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what ' + 'is missing',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
-      expect(() =>
-        inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir),
-      ).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
-      writeFileSync(join(dir, 'token'), 't');
-      writeFileSync(join(dir, 'ca.crt'), 'c');
-      expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
-      const { kc, route } = inClusterRoute(
-        5,
-        { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
-        dir,
-      );
-      expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
-      expect(kc.getCurrentUser()?.authProvider).toEqual({
-        name: 'tokenFile',
-        config: { tokenFile: join(dir, 'token') },
-      });
-    },
-  );
+  it('the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
+    expect(() =>
+      inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir),
+    ).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
+    writeFileSync(join(dir, 'token'), 't');
+    writeFileSync(join(dir, 'ca.crt'), 'c');
+    expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
+    const { kc, route } = inClusterRoute(
+      5,
+      { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
+      dir,
+    );
+    expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
+    expect(kc.getCurrentUser()?.authProvider).toEqual({
+      name: 'tokenFile',
+      config: { tokenFile: join(dir, 'token') },
+    });
+  });
 
   it('builds core and group paths, namespaced and cluster-wide', () => {
     expect(objectPath(resourceType('v1', 'ConfigMap'), 'ns', 'a')).toBe('/api/v1/namespaces/ns/configmaps/a');

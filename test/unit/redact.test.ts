@@ -41,12 +41,12 @@ describe('redactSecrets', () => {
   });
 
   it.each([
-    ['ghp_', 'ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'],
-    ['gho_', 'gho_' + 'abcdefghijklmnopqrstuvwxyz0123'],
-    ['ghu_', 'ghu_' + 'ABCDEFGHIJKLMNOPQRSTUV'],
-    ['ghs_', 'ghs_' + '0123456789abcdefghij'],
-    ['ghr_', 'ghr_' + 'ZZZZZZZZZZZZZZZZZZZZZZZZ'],
-    ['github_pat_', 'github_pat_' + '11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP'],
+    ['ghp_', 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'],
+    ['gho_', 'gho_abcdefghijklmnopqrstuvwxyz0123'],
+    ['ghu_', 'ghu_ABCDEFGHIJKLMNOPQRSTUV'],
+    ['ghs_', 'ghs_0123456789abcdefghij'],
+    ['ghr_', 'ghr_ZZZZZZZZZZZZZZZZZZZZZZZZ'],
+    ['github_pat_', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP'],
   ])('replaces a GitHub %s token wherever it appears', (_kind, token) => {
     expect(redactSecrets(`push with ${token} now`)).toBe(`push with ${REDACTED} now`);
   });

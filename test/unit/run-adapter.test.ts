@@ -143,30 +143,27 @@ describe('runAdapterCommand', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ run: { sha: SHA } });
   });
 
-  it(
-    'runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or ' + 'environment',
-    async () => {
-      process.env.BF_TEST_CANARY = 'x';
-      try {
-        const adapter = {
-          ...adapterOf(follower('hwlab-jd01-v03')),
-          commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] },
-        };
-        const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
-        const result = await runAdapterCommand({ ...opts, verb: 'status' });
-        const dump = JSON.parse(result.stdout) as { cwd: string; env: Record<string, string> };
-        expect(realpathSync(dump.cwd)).toBe(realpathSync(tmpdir()));
-        expect(realpathSync(dump.cwd)).not.toBe(realpathSync(process.cwd()));
-        expect(dump.env).toEqual({ PATH, HOME: tmpdir(), LANG: 'C.UTF-8' });
-        expect(dump.env).not.toHaveProperty('BF_TEST_CANARY');
-        // The same output through the contract is not a status.
-        const error = await adapterError(() => readStatus(opts));
-        expect(error.reason).toBe('AdapterOutput');
-      } finally {
-        delete process.env.BF_TEST_CANARY;
-      }
-    },
-  );
+  it('runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or environment', async () => {
+    process.env.BF_TEST_CANARY = 'x';
+    try {
+      const adapter = {
+        ...adapterOf(follower('hwlab-jd01-v03')),
+        commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] },
+      };
+      const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
+      const result = await runAdapterCommand({ ...opts, verb: 'status' });
+      const dump = JSON.parse(result.stdout) as { cwd: string; env: Record<string, string> };
+      expect(realpathSync(dump.cwd)).toBe(realpathSync(tmpdir()));
+      expect(realpathSync(dump.cwd)).not.toBe(realpathSync(process.cwd()));
+      expect(dump.env).toEqual({ PATH, HOME: tmpdir(), LANG: 'C.UTF-8' });
+      expect(dump.env).not.toHaveProperty('BF_TEST_CANARY');
+      // The same output through the contract is not a status.
+      const error = await adapterError(() => readStatus(opts));
+      expect(error.reason).toBe('AdapterOutput');
+    } finally {
+      delete process.env.BF_TEST_CANARY;
+    }
+  });
 });
 
 describe('the fake control plane', () => {

@@ -826,17 +826,14 @@ describe('Failed → PendingTrigger (retry)', () => {
     expect(s.action).toEqual({ kind: 'none' });
   });
 
-  it(
-    'a failed sha is not retried once a newer sha was triggered, and the newer sha is not blocked by ' + 'the failure',
-    () => {
-      const failed = failedOnce(B, T0);
-      const c = look(failed, mirror(C), status(), T0 + 2000);
-      expect(c.action).toMatchObject({ kind: 'trigger', sha: C, attempt: 1 });
-      const back = look(after(c.next, { runName: 'run-2' }, T0 + 3000).next, mirror(B), status(), T0 + 10 * BACKOFF);
-      expect(back.reason).toBe(Reason.AlreadyTriggered);
-      expect(back.action).toEqual({ kind: 'none' });
-    },
-  );
+  it('a failed sha is not retried once a newer sha was triggered, and the newer sha is not blocked by the failure', () => {
+    const failed = failedOnce(B, T0);
+    const c = look(failed, mirror(C), status(), T0 + 2000);
+    expect(c.action).toMatchObject({ kind: 'trigger', sha: C, attempt: 1 });
+    const back = look(after(c.next, { runName: 'run-2' }, T0 + 3000).next, mirror(B), status(), T0 + 10 * BACKOFF);
+    expect(back.reason).toBe(Reason.AlreadyTriggered);
+    expect(back.action).toEqual({ kind: 'none' });
+  });
 });
 
 describe('AlreadyTriggered: a repeated sha is never triggered again', () => {
@@ -1407,22 +1404,19 @@ describe('bounds', () => {
     expect(r?.triggered).toEqual([C, D]);
   });
 
-  it(
-    'a historyLimit or triggeredLimit lowered in the registry applies at once, on a step without any ' + 'transition',
-    () => {
-      let r: StateRecord | undefined;
-      for (const [i, sha] of [A, B, C].entries()) r = look(r, mirror(sha), status(), T0 + i * 1000).next;
-      expect(r!.history.length).toBeGreaterThan(3);
-      expect(r!.triggered).toEqual([A, B, C]);
-      const p = withPolicy({ historyLimit: 2, triggeredLimit: 1 });
-      // C's write-ahead, not confirmed yet, within the grace: a step that changes nothing else.
-      const s = look(r, mirror(C), status(), T0 + 6000, p);
-      expect(s.reason).toBe(Reason.Waiting);
-      expect(s.transitions).toEqual([]);
-      expect(s.next.history).toEqual(r!.history.slice(-2));
-      expect(s.next.triggered).toEqual([C]);
-    },
-  );
+  it('a historyLimit or triggeredLimit lowered in the registry applies at once, on a step without any transition', () => {
+    let r: StateRecord | undefined;
+    for (const [i, sha] of [A, B, C].entries()) r = look(r, mirror(sha), status(), T0 + i * 1000).next;
+    expect(r!.history.length).toBeGreaterThan(3);
+    expect(r!.triggered).toEqual([A, B, C]);
+    const p = withPolicy({ historyLimit: 2, triggeredLimit: 1 });
+    // C's write-ahead, not confirmed yet, within the grace: a step that changes nothing else.
+    const s = look(r, mirror(C), status(), T0 + 6000, p);
+    expect(s.reason).toBe(Reason.Waiting);
+    expect(s.transitions).toEqual([]);
+    expect(s.next.history).toEqual(r!.history.slice(-2));
+    expect(s.next.triggered).toEqual([C]);
+  });
 
   it('lowered limits apply at once in afterTrigger and on a Blocked step too', () => {
     let r: StateRecord | undefined;
