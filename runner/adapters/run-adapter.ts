@@ -1,4 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ExecaError, execa } from 'execa';
 import type { z } from 'zod';
 import { renderArgv } from '../../core/config/placeholders.ts';
@@ -160,7 +162,7 @@ function failure(
   return { reason: 'AdapterFailed', retryable: true, what: `failed: ${error.shortMessage}` };
 }
 
-// Runs one adapter command the only way the pass may: no shell, a scratch cwd, a three-variable
+// Runs one adapter command the only way the pass may: no shell, a fresh empty cwd, a three-variable
 // environment, a hard timeout and an output cap. Returns only redacted text; failures are AdapterErrors.
 export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<AdapterCommandResult> {
   const { adapter } = opts;
@@ -172,19 +174,25 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
     argv: rendered.map(redactSecrets),
   };
   const [file = '', ...args] = rendered;
-  const scratch = tmpdir();
-  const result = await execa(file, args, {
-    shell: false,
-    cwd: scratch,
-    extendEnv: false,
-    env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
-    timeout: adapter.timeoutSeconds * 1000,
-    killSignal: 'SIGKILL',
-    maxBuffer: adapter.maxOutputBytes,
-    encoding: 'buffer',
-    stdin: 'ignore',
-    reject: false,
-  });
+  // A directory of its own, empty, removed afterwards: no command sees another's files, or leaves its own.
+  const scratch = await mkdtemp(join(tmpdir(), 'bf-adapter-'));
+  let result;
+  try {
+    result = await execa(file, args, {
+      shell: false,
+      cwd: scratch,
+      extendEnv: false,
+      env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
+      timeout: adapter.timeoutSeconds * 1000,
+      killSignal: 'SIGKILL',
+      maxBuffer: adapter.maxOutputBytes,
+      encoding: 'buffer',
+      stdin: 'ignore',
+      reject: false,
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
   const stdout = redactSecrets(text(result.stdout));
   const stderrTail = tail(redactSecrets(text(result.stderr)), STDERR_TAIL_BYTES);
   const error: unknown = result;

@@ -1,6 +1,6 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inspect } from 'node:util';
 import { ExecaError } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -143,25 +143,37 @@ describe('runAdapterCommand', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ run: { sha: SHA } });
   });
 
-  it('runs the adapter in the temp dir with only PATH, HOME and LANG, never the caller cwd or environment', async () => {
+  it('runs each command in a fresh empty directory of its own, removed afterwards, with only PATH, HOME and LANG', async () => {
     process.env.BF_TEST_CANARY = 'x';
+    // Something another process left in the shared temp dir: no command may see it.
+    const stray = mkdtempSync(join(tmpdir(), 'bf-stray-'));
     try {
       const adapter = {
         ...adapterOf(follower('hwlab-jd01-v03')),
         commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] },
       };
       const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
-      const result = await runAdapterCommand({ ...opts, verb: 'status' });
-      const dump = JSON.parse(result.stdout) as { cwd: string; env: Record<string, string> };
-      expect(realpathSync(dump.cwd)).toBe(realpathSync(tmpdir()));
-      expect(realpathSync(dump.cwd)).not.toBe(realpathSync(process.cwd()));
-      expect(dump.env).toEqual({ PATH, HOME: tmpdir(), LANG: 'C.UTF-8' });
+      const run = async () =>
+        JSON.parse((await runAdapterCommand({ ...opts, verb: 'status' })).stdout) as {
+          cwd: string;
+          entries: string[];
+          env: Record<string, string>;
+        };
+      const [dump, second] = [await run(), await run()];
+      expect(dump.entries).toEqual([]);
+      expect(dirname(dump.cwd)).toBe(tmpdir());
+      expect(dump.cwd).not.toBe(second.cwd);
+      expect(existsSync(dump.cwd)).toBe(false);
+      expect(existsSync(second.cwd)).toBe(false);
+      expect(realpathSync(process.cwd())).not.toBe(dump.cwd);
+      expect(dump.env).toEqual({ PATH, HOME: dump.cwd, LANG: 'C.UTF-8' });
       expect(dump.env).not.toHaveProperty('BF_TEST_CANARY');
       // The same output through the contract is not a status.
       const error = await adapterError(() => readStatus(opts));
       expect(error.reason).toBe('AdapterOutput');
     } finally {
       delete process.env.BF_TEST_CANARY;
+      rmSync(stray, { recursive: true, force: true });
     }
   });
 });
