@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +156,40 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
       }
     },
   );
+
+  it('a copy of the key left by a killed process is gone once the next transport is made', async () => {
+    const parent = join(mkdtempSync(join(tmpdir(), 'bf-keys-')), 'bf-git-ssh');
+    try {
+      // A real process makes its transport, says where, and is killed before it can dispose of it.
+      const script =
+        `import { sshTransportEnv } from ${JSON.stringify(join(ROOT, 'runner/git-mirror/ssh-transport.ts'))};` +
+        `const t = sshTransportEnv(JSON.parse(process.argv[1]), process.argv[2]);` +
+        `console.log(t.wrapper); setInterval(() => {}, 1000);`;
+      const child = spawn(
+        process.execPath,
+        ['--input-type=module', '-e', script, JSON.stringify(transport()), parent],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const wrapper = await new Promise<string>((resolve) =>
+        child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
+      );
+      const left = join(dirname(wrapper), 'identity');
+      expect(readFileSync(left, 'utf8')).toBe(readFileSync(ssh.identityFile, 'utf8'));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      expect(existsSync(left)).toBe(true);
+
+      const next = sshTransportEnv(transport(), parent);
+      expect(existsSync(dirname(left))).toBe(false);
+      expect(readdirSync(parent)).toEqual([dirname(next.wrapper).split('/').at(-1)]);
+      next.dispose();
+      expect(readdirSync(parent)).toEqual([]);
+    } finally {
+      rmSync(dirname(parent), { recursive: true, force: true });
+    }
+  });
 
   it('the wrapper holds no key material, and the disclosure shows only presence and a fingerprint', () => {
     const t = transport();
