@@ -78,6 +78,12 @@ const ERROR_REASONS: ReadonlySet<Reason> = new Set<Reason>([
 ]);
 
 const inFlight = (r: StateRecord | undefined) => r?.phase === Phase.Triggering || r?.phase === Phase.ClosingOut;
+/** A write-ahead whose send no adapter answer has confirmed yet. */
+const unconfirmed = (r: StateRecord | undefined) =>
+  r?.phase === Phase.Triggering &&
+  r.inFlight !== null &&
+  r.inFlight.runName === null &&
+  r.inFlight.triggeredAt === null;
 /** A lost compare-and-swap: someone wrote the state (or the Lease) since it was read. */
 const isConflict = (err: unknown) => err instanceof BranchFollowerError && err.reason === 'KubeConflict';
 const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) =>
@@ -135,6 +141,17 @@ class Pass {
     }
   }
 
+  /** The end of a pass whose writes kept losing to another writer: what bounds it and what happens next. */
+  private tooManyConflicts(id: string, times: number, cause: unknown, sent: string): BranchFollowerError {
+    const where = `ConfigMap ${this.c.namespace}/${this.c.configMaps.state}`;
+    return new BranchFollowerError(
+      `the state of ${id} in ${where} changed under this pass ${times} time(s) in a row ` +
+        `(controller.pass.conflictRetries: ${this.c.pass.conflictRetries}); ${sent}. Another writer keeps ` +
+        `updating it: find it in the ConfigMap's managedFields, or raise controller.pass.conflictRetries`,
+      { reason: 'KubeConflict', retryable: true, cause },
+    );
+  }
+
   /** Reads the state; every record the pass decides on comes from the latest read. */
   private async readState(): Promise<void> {
     this.snap = await this.ports.state.read();
@@ -154,6 +171,8 @@ class Pass {
   ): Promise<FollowerOutcome> {
     const policy = policyOf(f, this.loaded);
     let view: MirrorView = mirror ?? { error: 'no observation' };
+    // What the adapter said in this look, of which tip, paired with which record.
+    let said: { tip: string; status: StatusView; record: StateRecord | undefined } | undefined;
     for (let conflict = 0; ; conflict++) {
       if (this.reads > observedAt && !('error' in view)) {
         view = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
@@ -178,9 +197,17 @@ class Pass {
       let status: StatusView | undefined;
       let look = view;
       if (f.enabled && !('error' in view) && view.tip !== null) {
-        const s = await this.ports.adapters.status(f, view.tip, view.snapshotRef);
-        this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
-        status = 'error' in s ? { error: s.error } : { status: s.status };
+        // A conflict that left this follower's record as it was (another follower's write, another
+        // writer) is decided again on what the adapter already said. A record that changed, or a
+        // write-ahead whose send is not confirmed, may hold a trigger the answer predates: the
+        // adapter is asked again.
+        if (said?.tip === view.tip && isDeepStrictEqual(said.record, prev) && !unconfirmed(prev)) status = said.status;
+        else {
+          const s = await this.ports.adapters.status(f, view.tip, view.snapshotRef);
+          this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
+          status = 'error' in s ? { error: s.error } : { status: s.status };
+          said = { tip: view.tip, status, record: prev };
+        }
         if (!this.opts.dryRun && runJustSucceeded(prev, status))
           look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
@@ -190,12 +217,12 @@ class Pass {
       try {
         await this.persist(f.id, s.next);
       } catch (err) {
-        if (isConflict(err) && conflict < this.c.pass.conflictRetries) {
-          this.say(f.id, 'state changed under this pass: re-reading and deciding again');
-          await this.readState();
-          continue;
-        }
-        throw err;
+        if (!isConflict(err)) throw err;
+        if (conflict >= this.c.pass.conflictRetries)
+          throw this.tooManyConflicts(f.id, conflict + 1, err, 'no trigger was sent for it');
+        this.say(f.id, 'state changed under this pass: re-reading and deciding again');
+        await this.readState();
+        continue;
       }
       await this.events(f.id, s.transitions);
       if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
@@ -256,7 +283,15 @@ class Pass {
         await this.persist(id, after.next);
         return after;
       } catch (err) {
-        if (!isConflict(err) || conflict >= this.c.pass.conflictRetries) throw err;
+        if (!isConflict(err)) throw err;
+        if (conflict >= this.c.pass.conflictRetries) {
+          throw this.tooManyConflicts(
+            id,
+            conflict + 1,
+            err,
+            `the trigger of ${mine.sha.slice(0, 12)} was sent and its write-ahead stands: the next pass follows its run`,
+          );
+        }
         await this.readState();
         const current = this.snap.records.get(id);
         const f = current?.inFlight;

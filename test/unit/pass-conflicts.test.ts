@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRegistry } from '../../core/config/load.ts';
+import { BranchFollowerError } from '../../core/errors.ts';
+import type { CallHook, PortCall } from '../../runner/memory/hook.ts';
+import { MemoryWorld, shaOf } from '../../runner/memory/world.ts';
+import { runPass } from '../../runner/pass.ts';
+
+// The real pass on the in-memory ports with another writer updating the state right before the
+// pass's writes land (a genuine compare-and-swap loss, as a 409 from the API server).
+
+const ROOT = join(import.meta.dirname, '../..');
+const base = loadRegistry(join(ROOT, 'config/cicd-branch-followers.yaml'), ROOT);
+
+function world(conflictRetries: number) {
+  const loaded = {
+    ...base,
+    registry: {
+      ...base.registry,
+      controller: { ...base.registry.controller, pass: { ...base.registry.controller.pass, conflictRetries } },
+    },
+  };
+  const f = loaded.registry.followers.find((x) => x.id === 'hwlab-jd01-v03')!;
+  const now = Date.parse('2026-01-01T00:00:00.000Z');
+  const clock = { now: () => now, sleep: async () => undefined };
+  const w = new MemoryWorld(loaded, clock.now);
+  w.mirror.push(f.source.mirror, f.source.branch, shaOf('tip'));
+  return { loaded, f, w, clock };
+}
+
+/** Counts the calls, and lets another writer in before the first `writes` state writes. */
+function hook(w: MemoryWorld, foreignWrites: number): CallHook & { calls: PortCall[] } {
+  const calls: PortCall[] = [];
+  let left = foreignWrites;
+  return {
+    calls,
+    async around<T>(call: PortCall, effect: () => T) {
+      calls.push(call);
+      if (call.port === 'state' && call.method === 'write' && left > 0) {
+        left--;
+        w.state.touch();
+      }
+      return effect();
+    },
+  };
+}
+
+describe('a pass whose state writes lose to another writer', () => {
+  it('decides again on what the adapter already said: one status call for the look, one trigger', async () => {
+    const { loaded, f, w, clock } = world(5);
+    const h = hook(w, 2);
+    const lines: string[] = [];
+    const result = await runPass(w.ports(clock, h), loaded, {
+      followers: [f],
+      dryRun: false,
+      wait: false,
+      identity: 'pass-a',
+      progress: (l) => lines.push(l),
+    });
+    expect('outcomes' in result && result.outcomes[0]).toMatchObject({ triggered: true });
+    expect(lines.filter((l) => l.includes('state changed under this pass'))).toHaveLength(2);
+    expect(h.calls.filter((c) => c.port === 'adapters' && c.method === 'status')).toHaveLength(1);
+    expect(w.controlPlane.received).toHaveLength(1);
+  });
+
+  it('ends, naming controller.pass.conflictRetries, once the conflicts outnumber it, having sent nothing', async () => {
+    const { loaded, f, w, clock } = world(2);
+    const err = await runPass(w.ports(clock, hook(w, 99)), loaded, {
+      followers: [f],
+      dryRun: false,
+      wait: false,
+      identity: 'pass-a',
+      progress: () => undefined,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BranchFollowerError);
+    expect((err as BranchFollowerError).reason).toBe('KubeConflict');
+    expect((err as Error).message).toMatch(
+      /changed under this pass 3 time\(s\) in a row \(controller\.pass\.conflictRetries: 2\); no trigger was sent/,
+    );
+    expect(w.controlPlane.received).toHaveLength(0);
+  });
+});
