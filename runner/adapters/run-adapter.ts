@@ -176,23 +176,18 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
   const [file = '', ...args] = rendered;
   // A directory of its own, empty, removed afterwards: no command sees another's files, or leaves its own.
   const scratch = await mkdtemp(join(tmpdir(), 'bf-adapter-'));
-  let result;
-  try {
-    result = await execa(file, args, {
-      shell: false,
-      cwd: scratch,
-      extendEnv: false,
-      env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
-      timeout: adapter.timeoutSeconds * 1000,
-      killSignal: 'SIGKILL',
-      maxBuffer: adapter.maxOutputBytes,
-      encoding: 'buffer',
-      stdin: 'ignore',
-      reject: false,
-    });
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  const result = await execa(file, args, {
+    shell: false,
+    cwd: scratch,
+    extendEnv: false,
+    env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
+    timeout: adapter.timeoutSeconds * 1000,
+    killSignal: 'SIGKILL',
+    maxBuffer: adapter.maxOutputBytes,
+    encoding: 'buffer',
+    stdin: 'ignore',
+    reject: false,
+  }).finally(() => rm(scratch, { recursive: true, force: true }));
   const stdout = redactSecrets(text(result.stdout));
   const stderrTail = tail(redactSecrets(text(result.stderr)), STDERR_TAIL_BYTES);
   const error: unknown = result;
