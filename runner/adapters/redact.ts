@@ -4,15 +4,19 @@
 export const REDACTED = '[REDACTED]';
 
 /** Key names whose values are secrets (matched anywhere inside an identifier, any case). */
-const SECRET_KEY = 'password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key';
+const SECRET_KEY = 'password|passwd|passphrase|secret|token|credentials?|api[_-]?key|private[_-]?key|access[_-]?key';
 const KEY = `[A-Za-z0-9_.-]*(?:${SECRET_KEY})[A-Za-z0-9_.-]*`;
 
-/** A whole private key block; one cut short (no END line, e.g. truncated output) runs to the end. */
+/**
+ * A whole private key block; one cut short (no END line, e.g. truncated output) runs to the end of the
+ * text, or of the JSON string it stands in (a key block never holds a quote, escaped or not), so JSON
+ * stays JSON.
+ */
 const PRIVATE_KEY_BLOCK =
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|$)/g;
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|(?=\\?")|$)/g;
 const GITHUB_TOKEN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g;
 /** `Authorization: Bearer x`, `"authorization": "token x"`, `Authorization=Basic x`. */
-const AUTHORIZATION = /(authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)\s+)[^\s"',;]+/gi;
+const AUTHORIZATION = /(authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)\s+)[^\s"',;\\]+/gi;
 /** `scheme://user:password@host`: the password only. */
 const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s/@]+@/gi;
 /** `"key": "value"` or `'key': 'value'` (JSON and friends): only string values, so JSON stays JSON. */
@@ -25,6 +29,16 @@ const BARE_PAIR = new RegExp(
   `((?<![A-Za-z0-9_.\\-])${KEY}\\s*[=:]\\s*)(\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\\\n]|\\\\.)*"|'[^'\\n]*'|[^\\s,;&"'<>{}\\[\\]\\\\]+)`,
   'gi',
 );
+
+/** `--token X`, `-password X`: a flag named for a secret, then its value as the next argv word. */
+const ARGV_PAIR = new RegExp(
+  `((?<![A-Za-z0-9_.\\-])--?${KEY}[ \\t]+)([^\\s"'<>{}\\[\\],;&\\\\-][^\\s"'<>{}\\[\\],;&\\\\]*)`,
+  'gi',
+);
+/** `token%3DX`, `password%3AX`: a key and its value inside a URL-encoded query or form. */
+const URL_ENCODED_PAIR = new RegExp(`((?<![A-Za-z0-9_.\\-])${KEY}(?:%3D|%3A))([^&\\s"'\\\\]+)`, 'gi');
+/** `bearer X` on its own (a header value without its name). */
+const BEARER = /(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 
 /** Replaces a value, keeping its quotes so quoted syntax (JSON) stays valid. */
 function redactValue(prefix: string, value: string): string {
@@ -42,7 +56,22 @@ export function redactSecrets(text: string): string {
     .replace(GITHUB_TOKEN, REDACTED)
     .replace(URL_CREDENTIALS, (_m, prefix: string) => `${prefix}${REDACTED}@`)
     .replace(QUOTED_PAIR, (_m, prefix: string, _q: string, value: string) => redactValue(prefix, value))
-    .replace(BARE_PAIR, (_m, prefix: string, value: string) => redactValue(prefix, value));
+    .replace(BARE_PAIR, (_m, prefix: string, value: string) => redactValue(prefix, value))
+    .replace(ARGV_PAIR, (_m, prefix: string) => `${prefix}${REDACTED}`)
+    .replace(URL_ENCODED_PAIR, (_m, prefix: string) => `${prefix}${REDACTED}`)
+    .replace(BEARER, (_m, prefix: string) => `${prefix}${REDACTED}`);
+}
+
+// Every string of a parsed answer, redacted again: inside a JSON string the raw output escapes its
+// quotes and newlines, so a secret nested there (`"message": "{\"password\": \"x\"}"`) only shows
+// its shape once parsed.
+export function redactStrings<T>(value: T): T {
+  if (typeof value === 'string') return redactSecrets(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactStrings(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)])) as T;
+  }
+  return value;
 }
 
 // Errors keep only the end of an output, where a failing command says why; never split a character.

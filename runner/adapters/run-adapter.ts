@@ -7,7 +7,7 @@ import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
-import { lastLines, redactSecrets, tail } from './redact.ts';
+import { lastLines, redactSecrets, redactStrings, tail } from './redact.ts';
 
 /** Bytes of stderr kept (after redaction) for results and errors. */
 const STDERR_TAIL_BYTES = 2048;
@@ -223,7 +223,7 @@ function parseOutput<T>(schema: z.ZodType<T>, run: AdapterCommandResult, ctx: Co
     throw fail(`printed output that is not valid JSON (${e instanceof Error ? e.message : String(e)})`, e);
   }
   const parsed = schema.safeParse(json);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return redactStrings(parsed.data);
   const [first, ...rest] = parsed.error.issues;
   const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length === 1 ? '' : 's'})` : '';
   throw fail(
