@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
@@ -141,6 +142,15 @@ class Pass {
     }
   }
 
+  // The wait before the re-read after conflict n (0-based): controller.pass.conflictBackoffMilliseconds,
+  // doubled per conflict, jittered by this pass's identity, the follower and n, so two passes that
+  // collided wait differently (and a simulation replays the same waits).
+  private conflictBackoffMs(id: string, n: number): number {
+    const h = createHash('sha1').update(`${this.opts.identity}\0${id}\0${n}`).digest();
+    const jitter = 0.5 + h.readUInt32BE(0) / 0x1_0000_0000;
+    return Math.round(this.c.pass.conflictBackoffMilliseconds * 2 ** n * jitter);
+  }
+
   /** The end of a pass whose writes kept losing to another writer: what bounds it and what happens next. */
   private tooManyConflicts(id: string, times: number, cause: unknown, sent: string): BranchFollowerError {
     const where = `ConfigMap ${this.c.namespace}/${this.c.configMaps.state}`;
@@ -221,6 +231,7 @@ class Pass {
         if (conflict >= this.c.pass.conflictRetries)
           throw this.tooManyConflicts(f.id, conflict + 1, err, 'no trigger was sent for it');
         this.say(f.id, 'state changed under this pass: re-reading and deciding again');
+        await this.ports.clock.sleep(this.conflictBackoffMs(f.id, conflict));
         await this.readState();
         continue;
       }
@@ -292,6 +303,7 @@ class Pass {
             `the trigger of ${mine.sha.slice(0, 12)} was sent and its write-ahead stands: the next pass follows its run`,
           );
         }
+        await this.ports.clock.sleep(this.conflictBackoffMs(id, conflict));
         await this.readState();
         const current = this.snap.records.get(id);
         const f = current?.inFlight;

@@ -132,6 +132,11 @@ const ControllerSchema = z
         conflictRetries: positiveInt('pass.conflictRetries').describe(
           'How often a pass re-reads the state and decides again after a write conflict.',
         ),
+        conflictBackoffMilliseconds: positiveInt('pass.conflictBackoffMilliseconds').describe(
+          'How long a pass waits before it re-reads after its first write conflict; doubled after each ' +
+            'further one, each wait jittered to between half and one and a half times that, so two ' +
+            'writers that collided do not collide again.',
+        ),
       })
       .describe('Budgets of one reconcile pass.'),
     apply: z

@@ -22,11 +22,19 @@ function world(conflictRetries: number) {
   };
   const f = loaded.registry.followers.find((x) => x.id === 'hwlab-jd01-v03')!;
   const now = Date.parse('2026-01-01T00:00:00.000Z');
-  const clock = { now: () => now, sleep: async () => undefined };
+  const slept: number[] = [];
+  const clock = {
+    now: () => now,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+    },
+  };
   const w = new MemoryWorld(loaded, clock.now);
   w.mirror.push(f.source.mirror, f.source.branch, shaOf('tip'));
-  return { loaded, f, w, clock };
+  return { loaded, f, w, clock, slept };
 }
+
+const loadedBackoff = () => base.registry.controller.pass.conflictBackoffMilliseconds;
 
 /** Counts the calls, and lets another writer in before the first `writes` state writes. */
 function hook(w: MemoryWorld, foreignWrites: number): CallHook & { calls: PortCall[] } {
@@ -61,6 +69,29 @@ describe('a pass whose state writes lose to another writer', () => {
     expect(lines.filter((l) => l.includes('state changed under this pass'))).toHaveLength(2);
     expect(h.calls.filter((c) => c.port === 'adapters' && c.method === 'status')).toHaveLength(1);
     expect(w.controlPlane.received).toHaveLength(1);
+  });
+
+  it('waits before each re-read: controller.pass.conflictBackoffMilliseconds doubled per conflict, jittered per pass', async () => {
+    const waits = async (identity: string) => {
+      const { loaded, f, w, clock, slept } = world(5);
+      await runPass(w.ports(clock, hook(w, 3)), loaded, {
+        followers: [f],
+        dryRun: false,
+        wait: false,
+        identity,
+        progress: () => undefined,
+      });
+      return slept;
+    };
+    const base = loadedBackoff();
+    const a = await waits('pass-a');
+    expect(a).toHaveLength(3);
+    a.forEach((ms, n) => {
+      expect(ms).toBeGreaterThanOrEqual(0.5 * base * 2 ** n);
+      expect(ms).toBeLessThanOrEqual(1.5 * base * 2 ** n);
+    });
+    expect(await waits('pass-a')).toEqual(a);
+    expect(await waits('pass-b')).not.toEqual(a);
   });
 
   it('ends, naming controller.pass.conflictRetries, once the conflicts outnumber it, having sent nothing', async () => {
