@@ -338,10 +338,16 @@ class Pass {
         await this.readState();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
         const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
-        const observed = await this.ports.mirror.observe(opts.followers);
-        const observedAt = this.reads;
+        let observed = await this.ports.mirror.observe(opts.followers);
+        let observedAt = this.reads;
         const outcomes: FollowerOutcome[] = [];
-        for (const f of opts.followers) {
+        for (const [i, f] of opts.followers.entries()) {
+          // A follower's conflict re-read the state: one fresh look for everyone still to decide,
+          // rather than one per follower (see follow).
+          if (this.reads > observedAt) {
+            observed = await this.ports.mirror.observe(opts.followers.slice(i));
+            observedAt = this.reads;
+          }
           const failedSync = syncFailed.get(f.source.mirror);
           const view: MirrorView | undefined =
             failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };

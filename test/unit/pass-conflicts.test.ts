@@ -71,6 +71,22 @@ describe('a pass whose state writes lose to another writer', () => {
     expect(w.controlPlane.received).toHaveLength(1);
   });
 
+  it('after one follower lost a write, the followers still to decide share one fresh look at the mirror', async () => {
+    const { loaded, w, clock } = world(5);
+    for (const f of loaded.registry.followers) w.mirror.push(f.source.mirror, f.source.branch, shaOf(`tip-${f.id}`));
+    const h = hook(w, 1);
+    await runPass(w.ports(clock, h), loaded, {
+      followers: loaded.registry.followers,
+      dryRun: false,
+      wait: false,
+      identity: 'pass-a',
+      progress: () => undefined,
+    });
+    // The pass's own look, the conflicted follower's second look, one look for the two after it.
+    expect(h.calls.filter((c) => c.port === 'mirror' && c.method === 'observe')).toHaveLength(3);
+    expect(w.controlPlane.received).toHaveLength(3);
+  });
+
   it('waits before each re-read: controller.pass.conflictBackoffMilliseconds doubled per conflict, jittered per pass', async () => {
     const waits = async (identity: string) => {
       const { loaded, f, w, clock, slept } = world(5);
