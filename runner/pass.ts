@@ -65,6 +65,7 @@ function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
     historyLimit: s.historyLimit,
     triggeredLimit: s.triggeredLimit,
     unconfirmedGraceMs: (adapter.timeoutSeconds + adapter.statusLagSeconds) * 1000,
+    statusLagMs: adapter.statusLagSeconds * 1000,
   };
 }
 

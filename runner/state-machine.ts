@@ -26,6 +26,12 @@ export interface Policy {
    * sending, or an adapter whose status lags within its declared bound, never causes a second send.
    */
   readonly unconfirmedGraceMs: number;
+  /**
+   * How long after a command returned its run may still not show in the adapter's status
+   * (statusLagSeconds): a trigger that reported a failure is retried only after this, so a run it
+   * started anyway is seen, and followed, before a second one is sent.
+   */
+  readonly statusLagMs: number;
 }
 
 /** The follower's GitOps ref as the mirror cache says: published but not yet confirmed upstream, or in sync. */
@@ -151,6 +157,7 @@ function writeAhead(
   r.attempts = {
     sha,
     count: attempt,
+    startedAt: iso(now),
     lastFailedAt: same ? r.attempts!.lastFailedAt : null,
     lastRunName: same ? r.attempts!.lastRunName : null,
     earlierRuns,
@@ -293,6 +300,51 @@ function followInFlight(
   return d.done(Decision.InFlight, Reason.Waiting, `${f.runName ?? 'run'}: waiting for ${pending.join(', ')}`);
 }
 
+// A trigger that reported a failure (it timed out, printed too much, or printed what the contract
+// does not allow) may still have started its run. When the adapter shows that run (or, for a first
+// attempt, targets the sha), the sha is in flight after all: it is followed to its closeout —
+// Succeeded with its flush, or Failed by its run or its budget — and never sent again, nor taken for
+// a Noop. Returns undefined when the record is not such a failure, or the adapter shows no run of it.
+function adoptAfterTriggerFailed(
+  d: Draft,
+  tip: string,
+  mirror: Extract<MirrorView, { tip: string | null }>,
+  status: AdapterStatus,
+  policy: Policy,
+  now: number,
+): Step | undefined {
+  const r = d.r;
+  const a = r.attempts;
+  if (r.phase !== Phase.Failed || r.reason !== Reason.TriggerFailed || !a || a.sha !== tip || r.inFlight)
+    return undefined;
+  const earlier = [...a.earlierRuns, a.lastRunName];
+  const run = status.run !== null && status.run.sha === tip && !earlier.includes(status.run.name) ? status.run : null;
+  if (!run && !(a.count === 1 && status.targetSha === tip)) return undefined;
+  // The budget counts from the attempt's write-ahead (a record of an older version has only its failure time).
+  const startedAt = a.startedAt ?? a.lastFailedAt ?? iso(now);
+  r.inFlight = {
+    sha: tip,
+    snapshotRef: mirror.snapshotRef,
+    attempt: a.count,
+    runName: run?.name ?? null,
+    startedAt,
+    sentAt: startedAt,
+    triggeredAt: a.lastFailedAt ?? iso(now),
+    deadline: iso(Date.parse(startedAt) + policy.budgetMs),
+    runDoneAt: null,
+    flushedAt: null,
+  };
+  a.lastFailedAt = null;
+  d.phase(
+    Phase.ClosingOut,
+    Reason.TriggerAdopted,
+    tip,
+    `the trigger reported a failure, but the control plane shows ${run ? `run ${run.name}` : 'this sha as its target'}: ` +
+      'followed to closeout, not sent again',
+  );
+  return followInFlight(d, status, mirror.gitops, policy, now);
+}
+
 // One look at one follower. See the file comment for the contract with the caller.
 export function step(
   prev: StateRecord | undefined,
@@ -347,6 +399,9 @@ export function step(
     if (followed) return followed;
   }
 
+  const adopted = adoptAfterTriggerFailed(d, tip, mirror, status.status, policy, now);
+  if (adopted) return adopted;
+
   if (tip === status.status.targetSha) {
     d.phase(Phase.Noop, Reason.UpToDate, tip);
     return d.done(Decision.Noop, Reason.UpToDate, `the control plane targets ${tip.slice(0, 12)}`);
@@ -367,12 +422,16 @@ export function step(
         `${tip.slice(0, 12)} failed ${a.count} of ${policy.maxAttempts} attempts (retry.maxAttempts)`,
       );
     }
-    const retryAt = (a.lastFailedAt ? Date.parse(a.lastFailedAt) : now) + policy.backoffMs;
+    // A trigger that reported a failure may have started its run anyway: the retry waits until that
+    // run would show (statusLagSeconds), so it is followed rather than sent a second time.
+    const lag = r.reason === Reason.TriggerFailed && policy.statusLagMs > policy.backoffMs;
+    const retryAt = (a.lastFailedAt ? Date.parse(a.lastFailedAt) : now) + (lag ? policy.statusLagMs : policy.backoffMs);
     if (now < retryAt) {
       return d.done(
         Decision.Blocked,
         Reason.RetryBackoff,
-        `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} (retry.backoffSeconds)`,
+        `retry ${a.count + 1} of ${tip.slice(0, 12)} at ${iso(retryAt)} ` +
+          `(${lag ? "the adapter's statusLagSeconds: a run the failed trigger started shows by then" : 'retry.backoffSeconds'})`,
       );
     }
     if (!mirror.snapshotPresent)

@@ -66,6 +66,8 @@ export const StateRecordSchema = z.looseObject({
     .looseObject({
       sha,
       count: z.number().int().nonnegative(),
+      /** When the current attempt's write-ahead was written (absent in records of older versions). */
+      startedAt: time.nullable().optional(),
       lastFailedAt: time.nullable(),
       /** The run of the last failed attempt, never to be taken for a later attempt's run. */
       lastRunName: z.string().nullable(),

@@ -235,6 +235,37 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ lastSucceededSha: sha });
   });
 
+  // A trigger that fails after the control plane started its run: the record goes Failed
+  // TriggerFailed, and the next pass follows that run to closeout (with its flush) instead of
+  // calling the sha a Noop, and never sends it again.
+  const failedAfterStart: [string, Record<string, unknown>, RegExp][] = [
+    ['timed out', { triggerHoldSeconds: 30 }, /timed out|timeoutSeconds/],
+    ['printed off the contract', { triggerPatch: { run: 'not-an-object' } }, /contract|run/],
+    ['printed more than maxOutputBytes', { triggerPatch: { padding: 'x'.repeat(70_000) } }, /maxOutputBytes/],
+  ];
+  for (const [why, lane, said] of failedAfterStart) {
+    it(`a trigger that ${why} after its run started is followed to Succeeded, never Noop, sent once`, async () => {
+      const w = await makePassWorld(servers, `tf-${why.split(' ')[0]}`);
+      const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
+      w.configure({ lanes: { 'agentrun:jd01-v02': lane } });
+      const first = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+      expect(first.code, first.stderr).toBe(5);
+      expect(first.stderr).toMatch(said);
+      expect((await record(w, 'agentrun-jd01-v02'))!).toMatchObject({ phase: 'Failed', reason: 'TriggerFailed' });
+      expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
+      w.configure({ lanes: {} });
+      const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm', '--wait']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('Failed -> ClosingOut');
+      expect(r.stderr).toContain('TriggerAdopted');
+      expect(r.stderr).not.toContain('UpToDate');
+      expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([sha]);
+      const rec = (await record(w, 'agentrun-jd01-v02'))!;
+      expect(rec).toMatchObject({ phase: 'Succeeded', lastSucceededSha: sha, inFlight: null });
+      expect(rec.history.map((t) => t.to).slice(-3)).toEqual(['Failed', 'ClosingOut', 'Succeeded']);
+    });
+  }
+
   it('two passes started together: exactly one trigger, the other skips on the Lease', async () => {
     const w = await makePassWorld(servers, 'race');
     await w.push('agentrun-jd01-v02');

@@ -42,6 +42,7 @@ const policy: Policy = {
   historyLimit: 30,
   triggeredLimit: 50,
   unconfirmedGraceMs: GRACE,
+  statusLagMs: 0,
 };
 const withPolicy = (over: Partial<Policy>): Policy => ({ ...policy, ...over });
 
@@ -209,7 +210,14 @@ describe('Observed → PendingTrigger → Triggering (the write-ahead)', () => {
       });
       expect(s.next.triggered).toEqual([B]);
       expect(s.next.lastTriggeredSha).toBe(B);
-      expect(s.next.attempts).toEqual({ sha: B, count: 1, lastFailedAt: null, lastRunName: null, earlierRuns: [] });
+      expect(s.next.attempts).toEqual({
+        sha: B,
+        count: 1,
+        startedAt: iso(now),
+        lastFailedAt: null,
+        lastRunName: null,
+        earlierRuns: [],
+      });
       expect(s.next.timings).toMatchObject({ sha: B, budgetMs: BUDGET });
       expect(s.next.history.map((t) => t.to)).toEqual([Phase.PendingTrigger, Phase.Triggering]);
     },
@@ -272,6 +280,7 @@ describe('Triggering → ClosingOut (afterTrigger)', () => {
       expect(out.next.attempts).toEqual({
         sha: B,
         count: 1,
+        startedAt: iso(T0),
         lastFailedAt: iso(T0 + 1000),
         lastRunName: null,
         earlierRuns: [],
@@ -791,7 +800,14 @@ describe('Failed → PendingTrigger (retry)', () => {
   it('a new sha starts with fresh attempts (no lastRunName of another sha)', () => {
     const failed = look(closingOut(B, T0), mirror(B), status({ run: run('run-1', B, 'Failed') }), T0 + 10_000).next;
     const s = look(failed, mirror(C), status({ run: run('run-1', B, 'Failed') }), T0 + 11_000);
-    expect(s.next.attempts).toEqual({ sha: C, count: 1, lastFailedAt: null, lastRunName: null, earlierRuns: [] });
+    expect(s.next.attempts).toEqual({
+      sha: C,
+      count: 1,
+      startedAt: iso(T0 + 11_000),
+      lastFailedAt: null,
+      lastRunName: null,
+      earlierRuns: [],
+    });
   });
 
   it('a run that Failed is retried the same way', () => {
@@ -1326,8 +1342,9 @@ describe("attempts are told apart: a later attempt never takes an earlier attemp
   // already showed when attempt 2 was written ahead — and adopts it as attempt 2: attempt 2 is
   // never sent, and fails (or closes out) on attempt 1's run. The step that writes attempt 2 ahead
   // has the status at hand; a run of the sha shown then cannot be attempt 2's run.
+  // (A trigger that failed after starting its run is no longer retried while the adapter shows that
+  // run: it is followed to closeout, see 'a trigger that failed after its run started'.)
   const unnamedFailures: [string, () => StateRecord][] = [
-    ['the trigger failed after starting its run', () => failedOnce(B, T0)],
     [
       'the budget ran out before the run showed',
       () => look(writtenAhead(B, T0), mirror(B), status(), T0 + BUDGET + 1).next,
@@ -1371,6 +1388,101 @@ describe("attempts are told apart: a later attempt never takes an earlier attemp
     const s = look(retry3.next, mirror(B), run1Failed, at + GRACE, p);
     expect(s.transitions.map((t) => t.reason)).not.toContain(Reason.TriggerAdopted);
     expect(s.action).toEqual({ kind: 'trigger', sha: B, snapshotRef: snapshotRefOf(B), attempt: 3 });
+  });
+});
+
+describe('a trigger that failed after its run started (Failed TriggerFailed → ClosingOut)', () => {
+  const LAG = 90_000;
+  const lagging = withPolicy({ statusLagMs: LAG });
+
+  it('the run the adapter then shows is followed (TriggerAdopted), not sent again, and closes out with its flush', () => {
+    const failed = failedOnce(B, T0);
+    const running = look(failed, mirror(B), status({ run: run('run-1', B, 'Running') }), T0 + 5000);
+    expect(running.action).toEqual({ kind: 'none' });
+    expect(running.decision).toBe(Decision.InFlight);
+    expect(running.next).toMatchObject({
+      phase: Phase.ClosingOut,
+      inFlight: { sha: B, attempt: 1, runName: 'run-1', startedAt: iso(T0), deadline: iso(T0 + BUDGET) },
+      attempts: { count: 1, lastFailedAt: null },
+    });
+    expect(running.transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
+      [Phase.Failed, Phase.ClosingOut, Reason.TriggerAdopted],
+    ]);
+    // The run succeeds and publishes: the machine flushes, then closes out.
+    const done = status({ target: B, deployed: B, run: run('run-1', B, 'Succeeded') });
+    const flush = look(running.next, mirror(B, true, PENDING), done, T0 + 20_000);
+    expect(flush.action).toEqual({ kind: 'flush', sha: B, ref: GITOPS_REF });
+    const closed = look(flush.next, mirror(B), done, T0 + 25_000);
+    expect(closed.next).toMatchObject({ phase: Phase.Succeeded, lastSucceededSha: B, inFlight: null });
+  });
+
+  it('a control plane that targets the sha of a failed first trigger is followed to closeout, never Noop', () => {
+    const failed = failedOnce(B, T0);
+    const s = look(failed, mirror(B), status({ target: B }), T0 + 5000);
+    expect(s.next.phase).toBe(Phase.ClosingOut);
+    expect(s.reason).not.toBe(Reason.UpToDate);
+    expect(s.message).toBe('run: waiting for runSucceeded, deployedShaMatches');
+  });
+
+  it('the adopted run failing is Failed (RunFailed) and retried by the retry policy', () => {
+    const adopted = look(failedOnce(B, T0), mirror(B), status({ run: run('run-1', B, 'Running') }), T0 + 5000).next;
+    const s = look(adopted, mirror(B), status({ run: run('run-1', B, 'Failed', 'exit 1') }), T0 + 10_000);
+    expect(s.next).toMatchObject({ phase: Phase.Failed, reason: Reason.RunFailed, attempts: { lastRunName: 'run-1' } });
+    const retry = look(s.next, mirror(B), status({ run: run('run-1', B, 'Failed') }), T0 + 10_000 + BACKOFF);
+    expect(retry.action).toMatchObject({ kind: 'trigger', sha: B, attempt: 2 });
+  });
+
+  it('the adopted run past the attempt budget is Failed (BudgetExceeded), counted from the write-ahead', () => {
+    const s = look(failedOnce(B, T0), mirror(B), status({ run: run('run-1', B, 'Running') }), T0 + BUDGET + 1);
+    expect(s.next).toMatchObject({ phase: Phase.Failed, reason: Reason.BudgetExceeded, inFlight: null });
+  });
+
+  it("a run of an earlier attempt, or of another sha, is not adopted; a later attempt's target is not either", () => {
+    const earlier = status({ run: run('run-0', B, 'Running') });
+    const aheadWithRun0 = look(undefined, mirror(B), earlier, T0).next; // run-0 shown at the write-ahead
+    const failed = after(aheadWithRun0, { error: 'timed out' }, T0 + 1000).next;
+    expect(look(failed, mirror(B), earlier, T0 + 5000).next.phase).toBe(Phase.Failed);
+    expect(look(failedOnce(B, T0), mirror(B), status({ run: run('run-9', C, 'Running') }), T0 + 5000).next.phase).toBe(
+      Phase.Failed,
+    );
+    const attempt2 = after(
+      look(failed, mirror(B), earlier, T0 + 1000 + BACKOFF).next,
+      { error: 'x' },
+      T0 + 2000 + BACKOFF,
+    );
+    expect(look(attempt2.next, mirror(B), status({ target: B }), T0 + 3000 + BACKOFF).next).toMatchObject({
+      phase: Phase.Noop,
+    });
+  });
+
+  it("its retry waits the adapter's statusLagSeconds when that is longer than the backoff", () => {
+    const failed = failedOnce(B, T0, lagging);
+    const early = look(failed, mirror(B), status(), T0 + 1000 + BACKOFF, lagging);
+    expect(early.reason).toBe(Reason.RetryBackoff);
+    expect(early.message).toBe(
+      `retry 2 of ${B.slice(0, 12)} at ${iso(T0 + 1000 + LAG)} (the adapter's statusLagSeconds: a run the failed ` +
+        'trigger started shows by then)',
+    );
+    expect(look(failed, mirror(B), status(), T0 + 1000 + LAG, lagging).action).toMatchObject({ attempt: 2 });
+    // Any other failure waits only its backoff.
+    const runFailed = look(
+      closingOut(B, T0, lagging),
+      mirror(B),
+      status({ run: run('run-1', B, 'Failed') }),
+      T0 + 10_000,
+      lagging,
+    );
+    expect(
+      look(runFailed.next, mirror(B), status({ run: run('run-1', B, 'Failed') }), T0 + 10_000 + BACKOFF, lagging)
+        .action,
+    ).toMatchObject({ attempt: 2 });
+  });
+
+  it('a record of an older version (no attempts.startedAt) counts the budget from its failure', () => {
+    const failed = failedOnce(B, T0);
+    const { startedAt: _s, ...old } = failed.attempts!;
+    const s = look({ ...failed, attempts: old }, mirror(B), status({ run: run('run-1', B, 'Running') }), T0 + 5000);
+    expect(s.next.inFlight).toMatchObject({ startedAt: iso(T0 + 1000), deadline: iso(T0 + 1000 + BUDGET) });
   });
 });
 

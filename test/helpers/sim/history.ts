@@ -27,6 +27,10 @@ interface Sent {
   readonly attempt: number | undefined;
   /** The simulated time it was received. */
   readonly at: number;
+  /** The run it started. */
+  readonly run: string;
+  /** Runs of the same sha still going in the control plane when it was received (an earlier attempt's). */
+  readonly going: readonly string[];
 }
 
 /** One state write that landed: every record before and after. */
@@ -193,6 +197,10 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   sched.onEffect = (pass: SimPass, call: PortCall) => {
     if (call.port === 'adapters' && call.method === 'trigger') {
       for (const r of world.controlPlane.received.slice(receipts)) {
+        const going = world.controlPlane
+          .lane(r.followerId)
+          .runs.filter((x) => x.sha === r.sha && x.name !== r.run && (x.phase === 'Pending' || x.phase === 'Running'))
+          .map((x) => x.name);
         sent.push({
           seq: seq++,
           pass: pass.id,
@@ -200,6 +208,8 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
           sha: r.sha,
           attempt: pass.sendingAttempt(),
           at: r.at,
+          run: r.run,
+          going,
         });
       }
       receipts = world.controlPlane.received.length;

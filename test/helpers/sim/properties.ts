@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Phase } from '../../../runner/phases.ts';
+import { Phase, Reason } from '../../../runner/phases.ts';
 import type { StateRecord } from '../../../runner/state-record.ts';
 import { settled, type History } from './history.ts';
 
@@ -205,6 +205,65 @@ function retriesWaitTheirBackoff(h: History): string[] {
   return out;
 }
 
+/** The newest Failed transition of `sha` the state records before log place `seq`. */
+function lastFailure(h: History, followerId: string, sha: string, seq: number) {
+  return h.written
+    .filter((w) => w.seq < seq)
+    .flatMap((w) => {
+      const after = w.after.get(followerId);
+      return after ? added(w.before.get(followerId), after).filter((t) => t.to === Phase.Failed && t.sha === sha) : [];
+    })
+    .at(-1);
+}
+
+/**
+ * A run the control plane started is followed to its closeout, even when the trigger that started it
+ * reported a failure (it timed out, or printed what the contract does not allow): the tip whose run
+ * started reaches its closeout (Succeeded, or Failed by its run or its budget), never a mere Noop
+ * after TriggerFailed; and no retry is sent while the run of a trigger that "failed" is still going.
+ */
+function startedRunsCloseOut(h: History): string[] {
+  const out: string[] = [];
+  for (const s of h.sent) {
+    if (s.attempt === undefined || s.attempt < 2 || s.going.length === 0) continue;
+    const last = lastFailure(h, s.followerId, s.sha, s.seq);
+    // The run the "failed" attempt started, if the control plane received it.
+    const before = h.sent.findLast(
+      (x) => x.seq < s.seq && x.followerId === s.followerId && x.sha === s.sha && x.attempt === s.attempt! - 1,
+    );
+    if (last?.reason === Reason.TriggerFailed && before && s.going.includes(before.run))
+      out.push(
+        `attempt ${s.attempt} of ${s.sha.slice(0, 12)} sent by ${s.pass} after a TriggerFailed while its run ` +
+          `${before.run} was still going`,
+      );
+  }
+  for (const f of h.followers) {
+    const pushed = h.pushed.get(f.id) ?? [];
+    const tip = pushed.at(-1);
+    if (tip === undefined || pushed.indexOf(tip) !== pushed.length - 1) continue;
+    const first = h.sent.find((s) => s.followerId === f.id && s.sha === tip);
+    if (!first) continue;
+    const closeouts = h.written
+      .filter((w) => w.seq > first.seq)
+      .flatMap((w) => {
+        const after = w.after.get(f.id);
+        return after ? added(w.before.get(f.id), after) : [];
+      })
+      .filter(
+        (t) =>
+          t.sha === tip && (t.to === Phase.Succeeded || (t.to === Phase.Failed && t.reason !== Reason.TriggerFailed)),
+      );
+    if (closeouts.length === 0) {
+      const r = h.final.get(f.id);
+      out.push(
+        `${f.id}: the run of tip ${tip.slice(0, 12)} started, but it ended ` +
+          `${r ? `${r.phase} (${r.reason}: ${r.message})` : 'with no record'} without its closeout`,
+      );
+    }
+  }
+  return out;
+}
+
 export const PROPERTIES = {
   atMostOnce,
   noStaleOverwrite,
@@ -214,4 +273,5 @@ export const PROPERTIES = {
   recordsWithinLimits,
   nothingWaitsForever,
   retriesWaitTheirBackoff,
+  startedRunsCloseOut,
 } as const;
