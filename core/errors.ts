@@ -13,6 +13,7 @@ export type ErrorReason =
   | 'KubeInvalid'
   | 'KubeFailed'
   | 'WaitTimedOut'
+  | 'LeaseLost'
   | 'AdapterFailed'
   | 'AdapterTimeout'
   | 'AdapterOutput'

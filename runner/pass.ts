@@ -4,6 +4,7 @@ import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import { Decision, Phase, Reason } from './phases.ts';
+import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
 import type { HeldLease, PassPorts, StateSnapshot } from './ports.ts';
 import {
   afterTrigger,
@@ -50,7 +51,12 @@ export interface FollowerOutcome {
  */
 export type PassResult =
   | { skipped: { holder: string; renewedAgoMs: number } }
-  | { outcomes: FollowerOutcome[]; failed: boolean };
+  | {
+      outcomes: FollowerOutcome[];
+      failed: boolean;
+      /** Another pass took the Lease over while this one acted: it stopped there (outcomes holds what it did). */
+      leaseLost?: { holder: string; renewedAgoMs: number };
+    };
 
 /** The state machine's view of a follower's registry entry. */
 function policyOf(f: FollowerConfig, loaded: LoadedRegistry): Policy {
@@ -105,12 +111,24 @@ class Pass {
   private readonly ports: PassPorts;
   private readonly loaded: LoadedRegistry;
   private readonly opts: PassOptions;
+  /** The Lease while this (confirmed) pass holds it. */
+  private keeper: LeaseKeeper | undefined;
 
   constructor(ports: PassPorts, loaded: LoadedRegistry, opts: PassOptions) {
     this.ports = ports;
     this.loaded = loaded;
     this.opts = opts;
     this.c = loaded.registry.controller;
+  }
+
+  /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */
+  private async keep(needMs: number): Promise<void> {
+    await this.keeper?.check(needMs);
+  }
+
+  /** A trigger command may run this long: the Lease must cover it before its write-ahead and its send. */
+  private triggerMs(f: FollowerConfig): number {
+    return this.loaded.registry.adapters.find((a) => a.id === f.adapter)!.timeoutSeconds * 1000;
   }
 
   private say(id: string, line: string): void {
@@ -225,6 +243,7 @@ class Pass {
       const s: Step = step(prev, look, status, policy, this.ports.clock.now());
       if (this.opts.dryRun)
         return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
+      await this.keep(s.action.kind === 'trigger' ? this.triggerMs(f) : 0);
       try {
         await this.persist(f.id, s.next);
       } catch (err) {
@@ -240,6 +259,7 @@ class Pass {
       if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
       if (s.action.kind === 'flush' && !flushed) {
         // One flush per look: its result is read back from the mirror cache, and the machine decides again.
+        await this.keep(0);
         this.say(f.id, `flush ${s.action.ref} (run of ${s.action.sha.slice(0, 12)} succeeded)`);
         const r = await this.ports.mirror.flush(f, s.action.ref);
         this.say(f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
@@ -257,7 +277,8 @@ class Pass {
           triggered: false,
         };
 
-      // The write-ahead record is persisted: only now is the trigger sent.
+      // The write-ahead record is persisted: only now is the trigger sent, under a Lease that covers it.
+      await this.keep(this.triggerMs(f));
       this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
       const result = await this.ports.adapters.trigger(f, s.action.sha, s.action.snapshotRef);
       this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), trigger: result.tail });
@@ -327,21 +348,34 @@ class Pass {
   async run(): Promise<PassResult> {
     const { opts, c } = this;
     const { clock } = this.ports;
-    let lease: HeldLease | undefined;
     if (!opts.dryRun) {
+      const takenAt = clock.now();
       const got = await this.ports.lease.acquire(opts.identity);
       if (!got.acquired) return { skipped: { holder: got.holder, renewedAgoMs: got.renewedAgoMs } };
-      lease = got.lease;
+      this.keeper = new LeaseKeeper(
+        this.ports.lease,
+        clock,
+        {
+          durationMs: c.lease.durationSeconds * 1000,
+          renewMs: c.lease.renewSeconds * 1000,
+          what: `Lease ${c.namespace}/${c.lease.name}`,
+          identity: opts.identity,
+        },
+        got.lease,
+        takenAt,
+      );
+      this.keeper.start();
     }
-    let renewedAt = clock.now();
+    const outcomes: FollowerOutcome[] = [];
     try {
       for (;;) {
+        outcomes.length = 0;
         await this.readState();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
+        await this.keep(0);
         const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
         let observed = await this.ports.mirror.observe(opts.followers);
         let observedAt = this.reads;
-        const outcomes: FollowerOutcome[] = [];
         for (const [i, f] of opts.followers.entries()) {
           // A follower's conflict re-read the state: one fresh look for everyone still to decide,
           // rather than one per follower (see follow).
@@ -360,13 +394,16 @@ class Pass {
         if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
         const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
         await clock.sleep(pollMs);
-        if (lease && clock.now() - renewedAt >= c.lease.renewSeconds * 1000) {
-          lease = await this.ports.lease.renew(lease);
-          renewedAt = clock.now();
-        }
       }
+    } catch (err) {
+      // Another pass took the Lease over: this one stops acting at once; the other goes on.
+      if (err instanceof LeaseLost && err.takenBy) {
+        return { outcomes: [...outcomes], failed: this.failed.size > 0, leaseLost: err.takenBy };
+      }
+      throw err;
     } finally {
-      if (lease) await this.release(lease);
+      const held = await this.keeper?.stop();
+      if (held) await this.release(held);
     }
   }
 

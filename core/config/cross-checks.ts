@@ -241,6 +241,20 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       ),
     );
   }
+  // A trigger is sent only under a Lease that covers its whole command: as last renewed in the
+  // background (at most renewSeconds ago), the Lease must outlast the adapter's timeout.
+  for (const [i, a] of registry.adapters.entries()) {
+    if (lease.renewSeconds < lease.durationSeconds && a.timeoutSeconds + lease.renewSeconds > lease.durationSeconds) {
+      issues.push(
+        source.issue(
+          ['adapters', i, 'timeoutSeconds'],
+          `${a.timeoutSeconds} s plus controller.lease.renewSeconds (${lease.renewSeconds} s) must fit ` +
+            `controller.lease.durationSeconds (${lease.durationSeconds} s), or a trigger command could outlive the ` +
+            'Lease it was sent under: lower it, or raise the Lease duration',
+        ),
+      );
+    }
+  }
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(

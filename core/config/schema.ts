@@ -169,7 +169,8 @@ const ControllerSchema = z
           'How long a holder keeps the Lease without renewing it.',
         ),
         renewSeconds: positiveInt('lease.renewSeconds').describe(
-          'How often a pass that waits renews the Lease it holds.',
+          'How often the pass renews the Lease it holds, in the background while it acts; every ' +
+            'adapters[].timeoutSeconds plus this must fit durationSeconds.',
         ),
       })
       .describe('Leader election anchor.'),

@@ -87,9 +87,11 @@ function toTimingRow(o: FollowerOutcome): string[] | undefined {
 
 function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped: unknown }>, dryRun: boolean): View {
   const byId = new Map(loaded.registry.followers.map((f) => [f.id, f]));
+  const lost = result.leaseLost;
   const data = {
     dryRun,
     failed: result.failed,
+    ...(lost ? { leaseLost: { holder: lost.holder, renewedAgoSeconds: Math.round(lost.renewedAgoMs / 1000) } } : {}),
     followers: result.outcomes.map(({ record, ...o }) => ({
       ...o,
       phase: record?.phase ?? null,
@@ -115,6 +117,15 @@ function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped:
   return {
     data,
     human: [
+      ...(lost
+        ? [
+            {
+              line:
+                `stopped: ${lost.holder} took the Lease over while this pass acted (renewed ` +
+                `${Math.round(lost.renewedAgoMs / 1000)}s ago); it goes on from here`,
+            },
+          ]
+        : []),
       {
         table: {
           headers: ['follower', 'phase', 'reason', 'observed', 'run', 'triggered', 'message'],
@@ -151,8 +162,9 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
         'closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. ' +
         '--controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, ' +
         'and a Lease held by another live pass is a skip (exit 0), not an error.\n\n' +
-        'Exit codes: 0 done (or skipped), 2 usage, 4 neither --dry-run nor --confirm, 5 a follower failed ' +
-        'or is blocked by an error (mirror, adapter, retry budget).',
+        'Exit codes: 0 done (or skipped, or stopped because another pass took the Lease over), 2 usage, ' +
+        '4 neither --dry-run nor --confirm, 5 a follower failed or is blocked by an error (mirror, adapter, ' +
+        'retry budget, a Lease that could not be kept).',
     )
     .option('--all', 'every follower in the registry')
     .option('--follower <id>', 'only this follower')

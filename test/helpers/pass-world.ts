@@ -94,8 +94,9 @@ function worldEdits(git: GitServer, extra: readonly Edit[]): Edit[] {
     { from: /durationSeconds: 60\n {4}renewSeconds: 20/, to: 'durationSeconds: 4\n    renewSeconds: 1' },
     { from: /pollIntervalSeconds: 5/g, to: 'pollIntervalSeconds: 1' },
     { from: /backoffSeconds: 60/g, to: 'backoffSeconds: 0' },
-    // An unconfirmed trigger is re-sent after timeoutSeconds + statusLagSeconds: keep that short.
-    { from: /timeoutSeconds: 30/g, to: 'timeoutSeconds: 4' },
+    // An unconfirmed trigger is re-sent after timeoutSeconds + statusLagSeconds: keep that short
+    // (and within the Lease: timeoutSeconds + renewSeconds <= durationSeconds).
+    { from: /timeoutSeconds: 30/g, to: 'timeoutSeconds: 3' },
     { from: /statusLagSeconds: 10/g, to: 'statusLagSeconds: 1' },
     ...extra,
   ];

@@ -23,9 +23,12 @@ function world(conflictRetries: number) {
   const f = loaded.registry.followers.find((x) => x.id === 'hwlab-jd01-v03')!;
   const now = Date.parse('2026-01-01T00:00:00.000Z');
   const slept: number[] = [];
+  // Time stands still: the pass's own waits return at once (and are recorded); the Lease keeper's
+  // background wait (the one with a signal) ends only when the pass stops it.
   const clock = {
     now: () => now,
-    sleep: async (ms: number) => {
+    sleep: async (ms: number, signal?: AbortSignal) => {
+      if (signal) return new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
       slept.push(ms);
     },
   };

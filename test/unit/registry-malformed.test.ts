@@ -412,6 +412,14 @@ const cases: Case[] = [
     at: 'mirror: unidesk-ctl',
   },
   {
+    name: 'an adapter timeout that, with the Lease renewal, outlasts the Lease names both settings',
+    edits: [{ from: 'timeoutSeconds: 30', to: 'timeoutSeconds: 41', nth: 2 }],
+    path: 'adapters[2].timeoutSeconds',
+    message:
+      /41 s plus controller\.lease\.renewSeconds \(20 s\) must fit controller\.lease\.durationSeconds \(60 s\), or a trigger command could outlive the Lease/,
+    at: 'timeoutSeconds: 41',
+  },
+  {
     name: 'activeDeadlineSeconds equal to the longest closeout budget is too short',
     edits: [{ from: 'activeDeadlineSeconds: 300', to: 'activeDeadlineSeconds: 120' }],
     path: 'controller.cronJob.activeDeadlineSeconds',

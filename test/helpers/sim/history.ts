@@ -58,6 +58,17 @@ export interface History {
   readonly unreadable: number;
   /** What happened, in order: world events and every pass's progress lines (printed when a property fails). */
   readonly trace: readonly string[];
+  /** Every send, and every write that claims one (a write-ahead), with the Lease as it stood then. */
+  readonly acts: readonly Act[];
+}
+
+/** One act that needs the Lease: who held it at that moment, and for how much longer. */
+interface Act {
+  readonly seq: number;
+  readonly pass: string;
+  readonly what: string;
+  readonly holder: string | null;
+  readonly leftMs: number;
 }
 
 /** The registry of one history: a subset of the shipped followers with seeded budgets and limits. */
@@ -83,7 +94,8 @@ function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
   c.state.historyLimit = rng.pick([8, 12, 30]);
   c.state.triggeredLimit = rng.pick([3, 5, 50]);
   for (const a of r.adapters) {
-    a.timeoutSeconds = rng.pick([5, 30]);
+    // Within the Lease, as the registry requires (timeoutSeconds + renewSeconds <= durationSeconds).
+    a.timeoutSeconds = Math.min(rng.pick([5, 30]), c.lease.durationSeconds - c.lease.renewSeconds);
     a.statusLagSeconds = rng.pick([0, 5, 10]);
   }
   const count = rng.int(1, 2);
@@ -109,6 +121,7 @@ function disturbanceOf(rng: Rng): Disturbance {
     outage: rng.pick([0, 0, 0.01]),
     slow: rng.pick([0, 0.05, 0.2]),
     slowMs: rng.pick([5, 40, 90]) * S,
+    leaseOutage: rng.pick([0, 0, 0.1]),
   };
 }
 
@@ -123,6 +136,13 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   const pushed = new Map<string, string[]>(followers.map((f) => [f.id, []]));
   const pushes = new Map<string, { sha: string; seq: number }[]>(followers.map((f) => [f.id, []]));
   const sent: Sent[] = [];
+  const acts: Act[] = [];
+  const lease = () => {
+    const spec = world.lease.value ?? {};
+    const renewed = Date.parse(spec.renewTime ?? spec.acquireTime ?? '');
+    const left = Number.isNaN(renewed) ? -1 : renewed + (spec.leaseDurationSeconds ?? 0) * 1000 - sched.now;
+    return { holder: spec.holderIdentity ?? null, leftMs: left };
+  };
   const written: Written[] = [];
   let seq = 0;
   let commits = 0;
@@ -195,6 +215,8 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   };
 
   sched.onEffect = (pass: SimPass, call: PortCall) => {
+    if (call.port === 'adapters' && call.method === 'trigger')
+      acts.push({ seq: seq++, pass: pass.id, what: 'trigger', ...lease() });
     if (call.port === 'adapters' && call.method === 'trigger') {
       for (const r of world.controlPlane.received.slice(receipts)) {
         const going = world.controlPlane
@@ -220,6 +242,11 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
       const after = new Map(Object.entries(world.state.value ?? {}).map(([id, text]) => [id, parsed(text)]));
       const before = written.at(-1)?.after ?? new Map<string, StateRecord>();
       written.push({ seq: seq++, pass: pass.id, before, after });
+      for (const [id, r] of after) {
+        const claimed = r.inFlight?.sentAt;
+        if (claimed !== undefined && claimed !== before.get(id)?.inFlight?.sentAt)
+          acts.push({ seq: seq++, pass: pass.id, what: `write-ahead of ${id}`, ...lease() });
+      }
     }
   };
 
@@ -298,6 +325,7 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     final,
     unreadable: unreadable.size,
     trace,
+    acts,
   };
 }
 

@@ -264,6 +264,20 @@ function startedRunsCloseOut(h: History): string[] {
   return out;
 }
 
+/**
+ * A pass acts only under the Lease: at every send and every write that claims one, the Lease is
+ * held by that pass and not expired (the keeper renews it in the background and checks it first).
+ */
+function actsUnderLease(h: History): string[] {
+  return h.acts
+    .filter((a) => a.holder !== a.pass || a.leftMs < 0)
+    .map(
+      (a) =>
+        `${a.pass}: ${a.what} (log ${a.seq}) while the Lease was ${a.holder === a.pass ? 'its own but expired' : `held by ${a.holder ?? 'nobody'}`}` +
+        ` (${a.leftMs} ms left)`,
+    );
+}
+
 export const PROPERTIES = {
   atMostOnce,
   noStaleOverwrite,
@@ -274,4 +288,5 @@ export const PROPERTIES = {
   nothingWaitsForever,
   retriesWaitTheirBackoff,
   startedRunsCloseOut,
+  actsUnderLease,
 } as const;

@@ -6,10 +6,12 @@ import type { Rng } from './rng.ts';
 
 // A deterministic scheduler for passes that run at once on simulated time. Every port call of a
 // pass parks it twice — before the call takes effect and after — and every sleep parks it until its
-// wake-up time. At each step the scheduler picks one ready pass (seeded) and lets it run to its next
-// park. Time moves only when no pass is ready. A pass can be crashed at any park (it is never
-// resumed: nothing after that await runs, not even its finally blocks), a call can fail with an
-// outage, and a read can be slow.
+// wake-up time. A pass may have more than one park at a time: its Lease is renewed in the background
+// (runner/lease-keeper.ts) while the pass itself waits on a call or a sleep. At each step the
+// scheduler picks one ready park (seeded) and lets it run until nothing more can run without the
+// scheduler (every microtask done). Time moves only when no park is ready. A pass can be crashed at
+// any park (none of its parks is ever resumed: nothing after those awaits runs, not even its
+// finally blocks), a call can fail with an outage, and a read can be slow.
 
 /** How a pass may be disturbed, per park. */
 export interface Disturbance {
@@ -20,14 +22,19 @@ export interface Disturbance {
   /** Probability that a read (writes: false) takes `slowMs` of simulated time. */
   readonly slow: number;
   readonly slowMs: number;
+  /** Probability that, once it has taken the Lease, none of a pass's Lease updates reach the API server. */
+  readonly leaseOutage: number;
 }
 
-export const CALM: Disturbance = { crash: 0, outage: 0, slow: 0, slowMs: 0 };
+export const CALM: Disturbance = { crash: 0, outage: 0, slow: 0, slowMs: 0, leaseOutage: 0 };
 
 interface Park {
   readonly wakeAt: number;
   readonly resume: () => void;
 }
+
+/** Lets every microtask run: what a resumed park does until it parks again or waits on another park. */
+const drained = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export type PassEnd = { result: PassResult } | { error: unknown } | 'crashed' | 'running';
 
@@ -38,10 +45,12 @@ export class SimPass implements CallHook, Clock {
   readonly calls: PortCall[] = [];
   readonly lines: string[] = [];
   end: PassEnd = 'running';
-  park: Park | undefined;
-  onPark: (() => void) | undefined;
+  parks: Park[] = [];
   private readonly sched: Scheduler;
   private readonly disturbance: Disturbance;
+  /** Whether this pass's Lease renewals never get through (drawn once, at its start). */
+  private renewalsLost: boolean | undefined;
+  private leaseUpdates = 0;
 
   constructor(sched: Scheduler, id: string, dryRun: boolean, disturbance: Disturbance) {
     this.sched = sched;
@@ -54,8 +63,23 @@ export class SimPass implements CallHook, Clock {
     return this.sched.now;
   }
 
-  sleep(ms: number): Promise<void> {
-    return this.wait(this.sched.now + ms);
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    const woken = this.wait(this.sched.now + ms);
+    if (!signal) return woken;
+    // An aborted sleep resolves at once (outside the schedule: what follows it only ends its loop).
+    const park = this.parks.at(-1)!;
+    return new Promise((resolve) => {
+      void woken.then(resolve);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.parks = this.parks.filter((p) => p !== park);
+          resolve();
+        },
+        { once: true },
+      );
+    });
   }
 
   /** The newest `trigger … (attempt N)` progress line's attempt: what this pass is sending. */
@@ -72,6 +96,15 @@ export class SimPass implements CallHook, Clock {
     const d = this.disturbance;
     const slow = !call.writes && this.sched.rng.chance(d.slow) ? d.slowMs : 0;
     await this.wait(this.sched.now + slow);
+    if (call.port === 'lease' && call.method === 'update') {
+      this.renewalsLost ??= this.sched.rng.chance(d.leaseOutage);
+      if (this.renewalsLost && this.leaseUpdates++ > 0) {
+        throw new BranchFollowerError(
+          'cannot reach the Kubernetes API (lease update): connection refused (its renewals never get through)',
+          { reason: 'KubeUnreachable', retryable: true },
+        );
+      }
+    }
     if ((call.port === 'state' || call.port === 'lease' || call.port === 'events') && this.sched.rng.chance(d.outage)) {
       throw new BranchFollowerError(
         `cannot reach the Kubernetes API (${call.port} ${call.method}): connection refused`,
@@ -86,16 +119,8 @@ export class SimPass implements CallHook, Clock {
 
   wait(wakeAt: number): Promise<void> {
     return new Promise((resume) => {
-      this.park = { wakeAt, resume };
-      this.settled();
+      this.parks.push({ wakeAt, resume });
     });
-  }
-
-  /** Tells the scheduler this pass stopped running (parked or ended). */
-  settled(): void {
-    const p = this.onPark;
-    this.onPark = undefined;
-    p?.();
   }
 
   crashable(): boolean {
@@ -142,23 +167,21 @@ export class Scheduler {
     start: (p: SimPass) => Promise<PassResult>,
   ): SimPass {
     const p = new SimPass(this, id, dryRun, disturbance);
-    p.park = {
+    p.parks.push({
       wakeAt: at,
       resume: () => {
         start(p).then(
           (result) => {
             p.end = { result };
-            p.park = undefined;
-            p.settled();
+            p.parks = [];
           },
           (error: unknown) => {
             p.end = { error };
-            p.park = undefined;
-            p.settled();
+            p.parks = [];
           },
         );
       },
-    };
+    });
     this.passes.push(p);
     return p;
   }
@@ -166,34 +189,31 @@ export class Scheduler {
   /** Runs until no pass is left running and the timeline is empty; `maxSteps` bounds a runaway history. */
   async run(maxSteps: number): Promise<void> {
     for (let steps = 0; steps < maxSteps; steps++) {
-      const parked = this.passes.filter((p) => p.end === 'running' && p.park);
-      const ready = parked.filter((p) => p.park!.wakeAt <= this.now);
+      const parked = this.passes.filter((p) => p.end === 'running' && p.parks.length > 0);
       const due = this.timeline[0];
       if (due && due.at <= this.now) {
         this.timeline.shift();
         due.run();
         continue;
       }
+      const ready = parked.flatMap((p) => p.parks.filter((k) => k.wakeAt <= this.now).map((k) => ({ p, k })));
       if (ready.length === 0) {
-        const next = Math.min(...parked.map((p) => p.park!.wakeAt), due?.at ?? Infinity);
+        const next = Math.min(...parked.flatMap((p) => p.parks.map((k) => k.wakeAt)), due?.at ?? Infinity);
         if (next === Infinity) return;
         this.now = next;
         continue;
       }
       this.between();
-      const p = this.rng.pick(ready);
+      const { p, k } = this.rng.pick(ready);
       const started = p.calls.length > 0 || p.lines.length > 0;
       if (started && p.crashable()) {
         p.end = 'crashed';
-        p.park = undefined;
+        p.parks = [];
         continue;
       }
-      const { resume } = p.park!;
-      p.park = undefined;
-      await new Promise<void>((settled) => {
-        p.onPark = settled;
-        resume();
-      });
+      p.parks = p.parks.filter((x) => x !== k);
+      k.resume();
+      await drained();
     }
     throw new Error(`simulation did not settle within ${maxSteps} steps`);
   }

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resourceType } from '../../core/kube/resources.ts';
+import { microTime } from '../../runner/lease.ts';
+import { parseStateRecord } from '../../runner/state-record.ts';
+import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
+import { adminClient } from '../helpers/cluster.ts';
+import {
+  disposeWorlds,
+  eventually,
+  exited,
+  makePassWorld,
+  type PassWorld,
+  type WorldServers,
+} from '../helpers/pass-world.ts';
+
+// The Lease is held while the pass acts, on a real API server: renewed in the background through a
+// look longer than the Lease, and checked before every write-ahead and trigger, so a pass stalled
+// past its Lease (SIGSTOP, as a starved node or a long GC pause does) stops acting once it runs
+// again. The worlds' Lease lasts 4 s and is renewed every second; adapters time out after 3 s.
+
+const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
+const LEASE_NAME = 'branch-follower-leader';
+
+let git: GitServer;
+let ssh: SshUpstream;
+let servers: WorldServers;
+beforeAll(async () => {
+  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+  servers = { git, ssh };
+});
+afterAll(async () => {
+  disposeWorlds();
+  await Promise.all([git.dispose(), ssh.dispose()]);
+});
+
+const lease = async (w: PassWorld) => (await adminClient().get(LEASE, w.ns, LEASE_NAME))!;
+const holder = async (w: PassWorld) => ((await lease(w)).spec as { holderIdentity?: string }).holderIdentity;
+
+async function recordOf(w: PassWorld, id: string) {
+  const cm = await adminClient().get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state');
+  const text = (cm?.data as Record<string, string> | undefined)?.[id];
+  if (text === undefined) return undefined;
+  const parsed = parseStateRecord(text);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed.record;
+}
+
+describe('the Lease while a pass acts (real API server)', () => {
+  it('a look longer than the Lease keeps it: a pass started meanwhile skips, and each sha is sent once', async () => {
+    const w = await makePassWorld(servers, 'lease-long');
+    const hwlab = await w.push('hwlab-jd01-v03', { snapshot: true });
+    const agentrun = await w.push('agentrun-jd01-v02', { snapshot: true });
+    await w.push('web-probe-sentinel-master');
+    // Three status calls of 2.5 s each: one look takes longer than the 4 s Lease.
+    const slow = { statusHangSeconds: 2.5 };
+    w.configure({ lanes: { 'hwlab:v03': slow, 'agentrun:jd01-v02': slow, 'web-probe:v03': slow } });
+    const a = w.spawn(['run-once', '--all', '--confirm', '--controller']);
+    await eventually('the first pass holding the Lease', async () => Boolean(await holder(w)));
+    const first = await holder(w);
+    await new Promise((r) => setTimeout(r, 4500)); // past the Lease duration, mid-look
+    const b = w.spawn(['run-once', '--all', '--confirm', '--controller']);
+    const [codeA, codeB] = await Promise.all([exited(a), exited(b)]);
+    expect([codeA, codeB], `${a.output()}\n---\n${b.output()}`).toEqual([0, 0]);
+    expect(b.output()).toMatch(new RegExp(`skipped: lease held by ${first}`));
+    expect(a.output()).not.toContain('skipped');
+    expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([hwlab]);
+    expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([agentrun]);
+  });
+
+  it('a pass stalled past its Lease, which another pass took, stops at once when it runs again: one line, exit 0', async () => {
+    const w = await makePassWorld(servers, 'lease-lost');
+    const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
+    w.configure({ lanes: { 'agentrun:jd01-v02': { statusHangSeconds: 2.5 } } });
+    const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
+    await eventually('the pass holding the Lease', async () => Boolean(await holder(w)));
+    process.kill(-child.pid!, 'SIGSTOP'); // the pass and its adapter, frozen mid-look
+    try {
+      await new Promise((r) => setTimeout(r, 5000)); // its 4 s Lease runs out
+      const expired = await lease(w);
+      const spec = expired.spec as Record<string, unknown>;
+      await adminClient().update(
+        { ...expired, spec: { ...spec, holderIdentity: 'pass-b', renewTime: microTime(Date.now()) } },
+        'pass-b',
+      );
+    } finally {
+      process.kill(-child.pid!, 'SIGCONT');
+    }
+    const code = await exited(child);
+    const out = child.output();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(
+      /^stopped: pass-b took the Lease over while this pass acted \(renewed \d+s ago\); it goes on from here$/m,
+    );
+    expect(out.match(/pass-b/g)).toHaveLength(1);
+    expect(w.triggersOf('agentrun-jd01-v02')).toEqual([]); // nothing sent under a lost Lease
+    expect((await recordOf(w, 'agentrun-jd01-v02'))?.triggered ?? []).not.toContain(sha); // no write-ahead either
+    expect(await holder(w)).toBe('pass-b'); // and it was not released from under the new holder
+  });
+});
