@@ -140,6 +140,13 @@ class Pass {
     return tail ? { ...record, adapterTail: { ...record.adapterTail, ...tail } } : record;
   }
 
+  // Whether the stored record is exactly the one this pass just wrote: a write whose answer was lost
+  // (the connection dropped after the API server applied it) and that was sent again conflicts with
+  // itself. Its timestamp is part of it, so another writer's record is never taken for it.
+  private landed(id: string, record: StateRecord): boolean {
+    return isDeepStrictEqual(this.snap.records.get(id), this.withTail(id, record));
+  }
+
   /** Persists one record (compare-and-swap) unless only its timestamp changed. */
   private async persist(id: string, record: StateRecord): Promise<void> {
     const next = this.withTail(id, record);
@@ -250,10 +257,12 @@ class Pass {
         if (!isConflict(err)) throw err;
         if (conflict >= this.c.pass.conflictRetries)
           throw this.tooManyConflicts(f.id, conflict + 1, err, 'no trigger was sent for it');
-        this.say(f.id, 'state changed under this pass: re-reading and deciding again');
         await this.ports.clock.sleep(this.conflictBackoffMs(f.id, conflict));
         await this.readState();
-        continue;
+        if (!this.landed(f.id, s.next)) {
+          this.say(f.id, 'state changed under this pass: re-reading and deciding again');
+          continue;
+        }
       }
       await this.events(f.id, s.transitions);
       if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
@@ -327,6 +336,7 @@ class Pass {
         }
         await this.ports.clock.sleep(this.conflictBackoffMs(id, conflict));
         await this.readState();
+        if (this.landed(id, after.next)) return after;
         const current = this.snap.records.get(id);
         const f = current?.inFlight;
         if (

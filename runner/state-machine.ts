@@ -319,7 +319,18 @@ function adoptAfterTriggerFailed(
     return undefined;
   const earlier = [...a.earlierRuns, a.lastRunName];
   const run = status.run !== null && status.run.sha === tip && !earlier.includes(status.run.name) ? status.run : null;
-  if (!run && !(a.count === 1 && status.targetSha === tip)) return undefined;
+  if (!run && !(a.count === 1 && status.targetSha === tip)) {
+    // The control plane targets the sha, but no run of this attempt shows yet: it may still show
+    // within the adapter's statusLagSeconds. Until then the sha is not called up to date.
+    const until = a.lastFailedAt ? Date.parse(a.lastFailedAt) + policy.statusLagMs : now;
+    if (status.targetSha !== tip || now >= until) return undefined;
+    return d.done(
+      Decision.Blocked,
+      Reason.Waiting,
+      `the trigger of ${tip.slice(0, 12)} (attempt ${a.count}) failed and the control plane targets it: waiting ` +
+        `until ${iso(until)} (statusLagSeconds) for a run it started to show`,
+    );
+  }
   // The budget counts from the attempt's write-ahead (a record of an older version has only its failure time).
   const startedAt = a.startedAt ?? a.lastFailedAt ?? iso(now);
   r.inFlight = {

@@ -113,6 +113,40 @@ describe('a pass whose state writes lose to another writer', () => {
     expect(await waits('pass-b')).not.toEqual(a);
   });
 
+  it('a write that landed but whose answer was lost (sent again, it conflicts with itself) counts as written', async () => {
+    const { loaded, f, w, clock } = world(5);
+    const calls: PortCall[] = [];
+    let lost = 2; // the write-ahead, then the trigger's result
+    const h: CallHook = {
+      async around<T>(call: PortCall, effect: () => T) {
+        calls.push(call);
+        const result = effect();
+        if (call.port === 'state' && call.method === 'write' && lost-- > 0)
+          throw new BranchFollowerError('update ConfigMap failed (HTTP 409): the object has been modified', {
+            reason: 'KubeConflict',
+            retryable: true,
+          });
+        return result;
+      },
+    };
+    const lines: string[] = [];
+    const result = await runPass(w.ports(clock, h), loaded, {
+      followers: [f],
+      dryRun: false,
+      wait: false,
+      identity: 'pass-a',
+      progress: (l) => lines.push(l),
+    });
+    // The trigger went out at once (not after the unconfirmed-send grace) and its run was recorded.
+    expect(w.controlPlane.received).toHaveLength(1);
+    expect('outcomes' in result && result.outcomes[0]).toMatchObject({
+      triggered: true,
+      record: { phase: 'ClosingOut' },
+    });
+    expect(lines.filter((l) => l.includes('state changed under this pass'))).toEqual([]);
+    expect(calls.filter((c) => c.port === 'adapters' && c.method === 'status')).toHaveLength(1);
+  });
+
   it('ends, naming controller.pass.conflictRetries, once the conflicts outnumber it, having sent nothing', async () => {
     const { loaded, f, w, clock } = world(2);
     const err = await runPass(w.ports(clock, hook(w, 99)), loaded, {

@@ -1455,6 +1455,28 @@ describe('a trigger that failed after its run started (Failed TriggerFailed → 
     });
   });
 
+  it('a later attempt whose trigger failed is not called up to date while its run may still show', () => {
+    const failed = failedOnce(B, T0, lagging);
+    const retry = look(failed, mirror(B), status(), T0 + 1000 + LAG, lagging).next;
+    const attempt2 = after(retry, { error: 'timed out' }, T0 + 2000 + LAG, lagging).next;
+    const early = look(attempt2, mirror(B), status({ target: B }), T0 + 3000 + LAG, lagging);
+    expect(early.next.phase).toBe(Phase.Failed);
+    expect(early.reason).toBe(Reason.Waiting);
+    expect(early.message).toMatch(
+      /attempt 2\) failed and the control plane targets it: waiting until .* \(statusLagSeconds\)/,
+    );
+    const shown = look(
+      attempt2,
+      mirror(B),
+      status({ target: B, run: run('run-2', B, 'Running') }),
+      T0 + 4000 + LAG,
+      lagging,
+    );
+    expect(shown.next).toMatchObject({ phase: Phase.ClosingOut, inFlight: { attempt: 2, runName: 'run-2' } });
+    const late = look(attempt2, mirror(B), status({ target: B }), T0 + 2000 + 2 * LAG, lagging);
+    expect(late.next.phase).toBe(Phase.Noop);
+  });
+
   it("its retry waits the adapter's statusLagSeconds when that is longer than the backoff", () => {
     const failed = failedOnce(B, T0, lagging);
     const early = look(failed, mirror(B), status(), T0 + 1000 + BACKOFF, lagging);

@@ -17,7 +17,10 @@ import type { Rng } from './rng.ts';
 export interface Disturbance {
   /** Probability that the pass dies at a park. */
   readonly crash: number;
-  /** Probability that a state/Lease/Event call fails as an unreachable API server would. */
+  /**
+   * Probability that a state/Lease/Event call fails as an unreachable API server would, and that a
+   * state write that landed answers 409 (its answer was lost and it was sent again).
+   */
   readonly outage: number;
   /** Probability that a read (writes: false) takes `slowMs` of simulated time. */
   readonly slow: number;
@@ -114,6 +117,13 @@ export class SimPass implements CallHook, Clock {
     const result = effect();
     this.sched.effect(this, call, result);
     await this.wait(this.sched.now);
+    if (call.port === 'state' && call.writes && this.sched.rng.chance(d.outage)) {
+      // The write landed but its answer was lost; sent again, it conflicts with itself.
+      throw new BranchFollowerError(`${call.port} ${call.method} failed (HTTP 409): the object has been modified`, {
+        reason: 'KubeConflict',
+        retryable: true,
+      });
+    }
     return result;
   }
 
