@@ -40,5 +40,5 @@ describe('the real pass over seeded histories of concurrent passes, crashes and 
     const failures = reports.flatMap((r) => r.failures);
     expect(failures, failures.join('\n')).toEqual([]);
     expect(total('histories')).toBe(seeds.length);
-  }, 120_000);
+  }, 300_000);
 });
