@@ -255,6 +255,35 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       );
     }
   }
+  const route = registry.controller.kubeRoute;
+  const retry = route.retry;
+  if (retry.initialBackoffMilliseconds > retry.maxBackoffMilliseconds) {
+    issues.push(
+      source.issue(
+        ['controller', 'kubeRoute', 'retry', 'initialBackoffMilliseconds'],
+        `must be at most kubeRoute.retry.maxBackoffMilliseconds (${retry.maxBackoffMilliseconds}), the longest ` +
+          `the wait grows`,
+      ),
+    );
+  }
+  if (retry.maxBackoffMilliseconds > retry.budgetSeconds * 1000) {
+    issues.push(
+      source.issue(
+        ['controller', 'kubeRoute', 'retry', 'maxBackoffMilliseconds'],
+        `must be at most kubeRoute.retry.budgetSeconds (${retry.budgetSeconds} s = ${retry.budgetSeconds * 1000} ms), ` +
+          `or the longest wait could never fit the budget`,
+      ),
+    );
+  }
+  if (route.requestTimeoutSeconds >= retry.budgetSeconds) {
+    issues.push(
+      source.issue(
+        ['controller', 'kubeRoute', 'retry', 'budgetSeconds'],
+        `must be greater than kubeRoute.requestTimeoutSeconds (${route.requestTimeoutSeconds}), or a try that ` +
+          `went unanswered would use up the budget and never be tried again`,
+      ),
+    );
+  }
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(

@@ -106,8 +106,27 @@ const ControllerSchema = z
           .min(1, 'must not be empty')
           .describe('kubeconfig context the CLI talks to (overridable only by --context).'),
         requestTimeoutSeconds: positiveInt('kubeRoute.requestTimeoutSeconds').describe(
-          'A Kubernetes API request still unanswered after this fails (and says the server is unreachable).',
+          'One try of a Kubernetes API request still unanswered after this counts as the server being ' +
+            'unreachable (and is retried within kubeRoute.retry.budgetSeconds).',
         ),
+        retry: z
+          .strictObject({
+            budgetSeconds: positiveInt('kubeRoute.retry.budgetSeconds').describe(
+              'How long one Kubernetes API request keeps being tried again after a transient failure (the ' +
+                'server unreachable or not answering, HTTP 429, HTTP 5xx), counted from its first try; a retry ' +
+                'whose wait would end past it is not made, and the error says how many tries were made. A ' +
+                '409 or any other 4xx is never retried.',
+            ),
+            initialBackoffMilliseconds: positiveInt('kubeRoute.retry.initialBackoffMilliseconds').describe(
+              'The wait before the first retry; doubled before each further one up to ' +
+                'maxBackoffMilliseconds, each wait jittered to between half and all of that. A Retry-After ' +
+                'the server sends is waited at least.',
+            ),
+            maxBackoffMilliseconds: positiveInt('kubeRoute.retry.maxBackoffMilliseconds').describe(
+              'The longest the doubling wait between two tries grows (a longer Retry-After is still honoured).',
+            ),
+          })
+          .describe('Retries of transient Kubernetes API failures, such as an API server restart.'),
       })
       .describe('How the CLI reaches the cluster.'),
     state: z

@@ -1,8 +1,10 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, STATUS_CODES } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { realClock, type Clock } from '../clock.ts';
 import { KubeError, type ErrorReason, type KubeRequestContext } from '../errors.ts';
 import { collectionPath, describeObject, objectPath, resourceType, type ResourceType } from './resources.ts';
+import { isTransient, retryAfterMs, retrying, type Tried } from './retry.ts';
 import type { KubeRoute } from './route.ts';
 
 /** The field manager of everything `apply` writes; the pass writes under its own. */
@@ -26,10 +28,50 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-interface Response {
+/** The answer to one request: its status, body and the `Retry-After` header the server sent, if any. */
+export interface KubeResponse {
   readonly status: number;
   readonly body: string;
+  readonly retryAfter: string | undefined;
 }
+
+/** What a client needs besides its route: where retries are told, and the clock and randomness they wait on. */
+export interface KubeClientDeps {
+  /** One line per retry, for people (the CLI writes it to stderr). Never holds a header or a token. */
+  readonly progress: (line: string) => void;
+  readonly clock?: Clock;
+  /** In [0, 1): the jitter of each wait. */
+  readonly random?: () => number;
+}
+
+/** One try: an HTTP answer, or none (with a few words on why, for the retry line). */
+type Once = { readonly res: KubeResponse } | { readonly down: KubeError; readonly why: string };
+
+/** A few words on why no answer came, from Node's error code; never a header or a body. */
+function whyUnreachable(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      // Node says "socket hang up" when the server closed the connection before any answer.
+      return (err as Error).message === 'socket hang up' ? 'connection closed before an answer' : 'connection reset';
+    case 'EPIPE':
+      return 'connection broken';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name not resolved';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to host';
+    case 'ETIMEDOUT':
+      return 'connect timed out';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 const REASONS: Record<number, { reason: ErrorReason; retryable: boolean }> = {
   401: { reason: 'KubeUnauthorized', retryable: false },
@@ -57,16 +99,28 @@ export class KubeClient {
   readonly route: KubeRoute;
   private readonly kc: KubeConfig;
 
-  constructor(kc: KubeConfig, route: KubeRoute) {
+  private readonly deps: KubeClientDeps;
+
+  constructor(kc: KubeConfig, route: KubeRoute, deps: KubeClientDeps) {
     this.kc = kc;
     this.route = route;
+    this.deps = deps;
   }
 
   private context(verb: string, resource: string): KubeRequestContext {
     return { verb, resource, context: this.route.context, server: this.route.server };
   }
 
-  private fail(ctx: KubeRequestContext, res: Response): KubeError {
+  /** How many tries over how long, and the setting that bounded them: for an error that ran out of budget. */
+  private triesNote(tried: Tried<unknown>): string {
+    const budget = this.route.retry.budgetMs / 1000;
+    return (
+      `${tried.tries} tries over ${seconds(tried.elapsedMs)} did not get through ` +
+      `(controller.kubeRoute.retry.budgetSeconds: ${budget})`
+    );
+  }
+
+  private fail(ctx: KubeRequestContext, res: KubeResponse, tried?: Tried<unknown>): KubeError {
     const known = REASONS[res.status] ?? {
       reason: 'KubeFailed' as const,
       retryable: res.status === 429 || res.status >= 500,
@@ -80,45 +134,166 @@ export class KubeClient {
         : res.status === 403
           ? `forbidden: ${ctx.verb} ${ctx.resource} as ${who}: ${said}`
           : `${ctx.verb} ${ctx.resource} failed (HTTP ${res.status}): ${said}`;
-    return new KubeError(message, { ...known, status: res.status, request: ctx });
+    const gaveUp = tried?.exhausted ? `; ${this.triesNote(tried)}` : '';
+    return new KubeError(`${message}${gaveUp}`, { ...known, status: res.status, request: ctx });
   }
 
-  /** One HTTP request; resolves any HTTP status, rejects only with KubeError (unreachable). */
-  async raw(
+  /** One try of one HTTP request: the answer (any status), or why there was none. */
+  private async once(
     method: string,
     path: string,
     ctx: KubeRequestContext,
     body?: { contentType: string; data: string },
-  ): Promise<Response> {
+  ): Promise<Once> {
     const url = new URL(path, this.route.server);
     const opts: RequestOptions = {
       method,
       headers: { Accept: 'application/json' },
       timeout: this.route.requestTimeoutMs,
     };
+    // Per try: a rotated token (the in-cluster token file) is picked up by the next try.
     await this.kc.applyToHTTPSOptions(opts);
     if (body) Object.assign(opts.headers!, { 'Content-Type': body.contentType });
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise((resolve, reject) => {
-      const unreachable = (why: string, cause?: unknown) =>
-        reject(
-          new KubeError(
-            `cannot reach the Kubernetes API at ${this.route.server} (context "${this.route.context}", ${ctx.verb} ` +
-              `${ctx.resource}): ${why}. Is the cluster up, and are --kubeconfig/--context right?`,
-            { reason: 'KubeUnreachable', retryable: true, status: 0, request: ctx, cause },
-          ),
-        );
+    return new Promise((resolve) => {
+      let timedOut = false;
+      let settled = false;
+      const answer = (once: Once) => {
+        if (settled) return;
+        settled = true;
+        resolve(once);
+      };
+      const unreachable = (err: Error) => {
+        const why = timedOut ? `no answer within ${seconds(this.route.requestTimeoutMs)}` : whyUnreachable(err);
+        answer({
+          why,
+          down: new KubeError(this.unreachableMessage(ctx, timedOut ? why : err.message), {
+            reason: 'KubeUnreachable',
+            retryable: true,
+            status: 0,
+            request: ctx,
+            cause: err,
+          }),
+        });
+      };
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => unreachable(err.message, err));
+        res.on('end', () => {
+          const retryAfter = res.headers['retry-after'];
+          answer({
+            res: {
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+              retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+            },
+          });
+        });
+        res.on('error', unreachable);
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.route.requestTimeoutMs / 1000}s`)));
-      req.on('error', (err) => unreachable(err.message, err));
+      req.on('timeout', () => {
+        timedOut = true;
+        req.destroy(new Error(`no answer within ${seconds(this.route.requestTimeoutMs)}`));
+      });
+      req.on('error', unreachable);
       if (body) req.write(body.data);
       req.end();
     });
+  }
+
+  private unreachableMessage(ctx: KubeRequestContext, why: string, tried?: Tried<unknown>): string {
+    return (
+      `cannot reach the Kubernetes API at ${this.route.server} (context "${this.route.context}", ${ctx.verb} ` +
+      `${ctx.resource}): ${why}${tried ? `; ${this.triesNote(tried)}` : ''}. Is the cluster up, and are ` +
+      `--kubeconfig/--context right?`
+    );
+  }
+
+  // Every request goes through here: tried again after a transient failure (no answer, 429, 5xx)
+  // with the route's backoff, within controller.kubeRoute.retry.budgetSeconds, one line of progress
+  // per retry. Retrying is safe for what this client sends: GET, LIST and DELETE are idempotent,
+  // server-side apply states the whole intent, and a PUT carries the resourceVersion it read, so a
+  // PUT that did land before its answer was lost is refused with 409 on the retry, which callers
+  // already treat as a lost compare-and-swap (and re-read). A POST is not idempotent: an Event the
+  // server stored before the connection broke may be stored twice. That is accepted: a duplicate
+  // Event is harmless, a lost one is not, and the state record, not the Events, is what the pass
+  // relies on. A Job is created under a name made before the first try, so its retry cannot make a
+  // second Job (the server answers 409 AlreadyExists instead).
+  private async send(
+    method: string,
+    path: string,
+    ctx: KubeRequestContext,
+    body?: { contentType: string; data: string },
+  ): Promise<Tried<Once>> {
+    const clock = this.deps.clock ?? realClock;
+    const budget = seconds(this.route.retry.budgetMs).replace(/\.0s$/, 's');
+    return retrying<Once>(
+      this.route.retry,
+      { clock, random: this.deps.random ?? Math.random },
+      async () => {
+        const once = await this.once(method, path, ctx, body);
+        if ('down' in once) return { value: once, transient: true };
+        return {
+          value: once,
+          transient: isTransient({ kind: 'status', status: once.res.status }),
+          retryAfterMs: retryAfterMs(once.res.retryAfter, clock.now()),
+        };
+      },
+      ({ value, retry, waitMs, elapsedMs }) => {
+        const what =
+          'down' in value
+            ? `cannot reach the API server (${value.why})`
+            : `the API server answered HTTP ${value.res.status}` +
+              `${STATUS_CODES[value.res.status] ? ` ${STATUS_CODES[value.res.status]}` : ''}` +
+              `${value.res.retryAfter !== undefined ? `, Retry-After ${value.res.retryAfter}` : ''}`;
+        this.deps.progress(
+          `kube: ${ctx.verb} ${ctx.resource}: ${what}; retry ${retry} in ${seconds(waitMs)} ` +
+            `(${seconds(elapsedMs)} of ${budget} budget)`,
+        );
+      },
+    );
+  }
+
+  /**
+   * One request, retried like every other (see send); resolves any HTTP status the last try got,
+   * rejects only with KubeError (unreachable, after the budget).
+   */
+  async raw(
+    method: string,
+    path: string,
+    ctx: KubeRequestContext,
+    body?: { contentType: string; data: string },
+  ): Promise<KubeResponse> {
+    return this.answer(await this.send(method, path, ctx, body), ctx);
+  }
+
+  /** The answer a retried request ended with, or the error of a server that never answered. */
+  private answer(tried: Tried<Once>, ctx: KubeRequestContext): KubeResponse {
+    const last = tried.value;
+    if ('res' in last) return last.res;
+    if (!tried.exhausted) throw last.down;
+    const cause = last.down.cause;
+    throw new KubeError(this.unreachableMessage(ctx, (cause as Error).message, tried), {
+      reason: 'KubeUnreachable',
+      retryable: true,
+      status: 0,
+      request: ctx,
+      cause,
+    });
+  }
+
+  /** A retried request's answer; a status outside 2xx (or `ok`) is an error that says what the tries were. */
+  private async expect(
+    method: string,
+    path: string,
+    ctx: KubeRequestContext,
+    ok: (status: number) => boolean,
+    body?: { contentType: string; data: string },
+  ): Promise<KubeResponse> {
+    const tried = await this.send(method, path, ctx, body);
+    const res = this.answer(tried, ctx);
+    if (!ok(res.status)) throw this.fail(ctx, res, tried);
+    return res;
   }
 
   private async json<T>(
@@ -127,18 +302,15 @@ export class KubeClient {
     ctx: KubeRequestContext,
     body?: { contentType: string; data: string },
   ): Promise<T> {
-    const res = await this.raw(method, path, ctx, body);
-    if (res.status < 200 || res.status > 299) throw this.fail(ctx, res);
+    const res = await this.expect(method, path, ctx, (status) => status >= 200 && status <= 299, body);
     return JSON.parse(res.body) as T;
   }
 
   /** The object, or undefined when it does not exist. */
   async get(type: ResourceType, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const ctx = this.context('get', describeObject(type.kind, namespace, name));
-    const res = await this.raw('GET', objectPath(type, namespace, name), ctx);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw this.fail(ctx, res);
-    return JSON.parse(res.body) as KubeObject;
+    const res = await this.expect('GET', objectPath(type, namespace, name), ctx, (s) => s === 200 || s === 404);
+    return res.status === 404 ? undefined : (JSON.parse(res.body) as KubeObject);
   }
 
   async list(type: ResourceType, namespace: string | undefined, labelSelector: string): Promise<KubeObject[]> {
@@ -176,9 +348,8 @@ export class KubeClient {
 
   async delete(type: ResourceType, namespace: string | undefined, name: string): Promise<void> {
     const ctx = this.context('delete', describeObject(type.kind, namespace, name));
-    const res = await this.raw('DELETE', `${objectPath(type, namespace, name)}?propagationPolicy=Background`, ctx);
-    if (res.status === 404) return;
-    if (res.status < 200 || res.status > 299) throw this.fail(ctx, res);
+    const path = `${objectPath(type, namespace, name)}?propagationPolicy=Background`;
+    await this.expect('DELETE', path, ctx, (status) => status === 404 || (status >= 200 && status <= 299));
   }
 
   /** The same cluster, authenticated by a bearer token instead (e.g. a ServiceAccount's). */
@@ -192,7 +363,7 @@ export class KubeClient {
       contexts: [{ name: this.route.context, cluster: cluster.name, user: identity }],
       currentContext: this.route.context,
     });
-    return new KubeClient(kc, { ...this.route, user: identity });
+    return new KubeClient(kc, { ...this.route, user: identity }, this.deps);
   }
 
   /** POST to a path (reviews, token requests, object creation). */

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ControllerConfig } from '../config/schema.ts';
 import { BranchFollowerError } from '../errors.ts';
+import type { RetryPolicy } from './retry.ts';
 
 /** Where the CLI talks to, and why there. */
 export interface KubeRoute {
@@ -12,8 +14,20 @@ export interface KubeRoute {
   readonly contextSource: 'registry' | 'flag';
   readonly server: string;
   readonly user: string;
+  /** One try of a request still unanswered after this counts as unreachable. */
   readonly requestTimeoutMs: number;
+  /** How every request is retried after a transient failure (controller.kubeRoute.retry). */
+  readonly retry: RetryPolicy;
 }
+
+/** What a route takes from the registry's controller.kubeRoute (context aside). */
+type RouteBudgets = Pick<ControllerConfig['kubeRoute'], 'requestTimeoutSeconds' | 'retry'>;
+
+const retryPolicy = (r: RouteBudgets['retry']): RetryPolicy => ({
+  budgetMs: r.budgetSeconds * 1000,
+  initialBackoffMs: r.initialBackoffMilliseconds,
+  maxBackoffMs: r.maxBackoffMilliseconds,
+});
 
 function routeError(message: string): BranchFollowerError {
   return new BranchFollowerError(message, { reason: 'KubeRoute', retryable: false });
@@ -34,7 +48,7 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 // kubelet mounted it, and the API server the pod's environment names. Asked for explicitly, never
 // a fallback.
 export function inClusterRoute(
-  requestTimeoutSeconds: number,
+  kubeRoute: RouteBudgets,
   env: NodeJS.ProcessEnv,
   dir = SERVICE_ACCOUNT_DIR,
 ): { kc: KubeConfig; route: KubeRoute } {
@@ -63,7 +77,8 @@ export function inClusterRoute(
       contextSource: 'flag',
       server,
       user: 'ServiceAccount (in-cluster)',
-      requestTimeoutMs: requestTimeoutSeconds * 1000,
+      requestTimeoutMs: kubeRoute.requestTimeoutSeconds * 1000,
+      retry: retryPolicy(kubeRoute.retry),
     },
   };
 }
@@ -73,7 +88,7 @@ export function inClusterRoute(
 // Never falls back to in-cluster config or a default server.
 export function resolveRoute(
   opts: { kubeconfig?: string | undefined; context?: string | undefined },
-  kubeRoute: { context: string; requestTimeoutSeconds: number },
+  kubeRoute: RouteBudgets & { readonly context: string },
   env: NodeJS.ProcessEnv,
 ): { kc: KubeConfig; route: KubeRoute } {
   const { files, from } = kubeconfigFiles(opts.kubeconfig, env);
@@ -117,6 +132,7 @@ export function resolveRoute(
       server: cluster.server,
       user: ctx.user,
       requestTimeoutMs: kubeRoute.requestTimeoutSeconds * 1000,
+      retry: retryPolicy(kubeRoute.retry),
     },
   };
 }

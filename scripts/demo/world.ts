@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveRoute } from '../../core/kube/route.ts';
 import { KubeClient } from '../../core/kube/client.ts';
+import { shippedRegistry } from '../world/registry.ts';
 import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../world/pod-path-world.ts';
 import { envtestAssets } from '../envtest/assets.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
@@ -40,12 +41,10 @@ export async function startControlPlaneForDemo(
     readyTimeoutMs: 60_000,
   });
   say(`kube-apiserver + etcd ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  const { kc, route } = resolveRoute(
-    { kubeconfig: cp.kubeconfig },
-    { context: 'envtest', requestTimeoutSeconds: 10 },
-    {},
-  );
-  return { cp, admin: new KubeClient(kc, route), dir };
+  // The shipped registry's kube route budgets, on the admin context of the demo's cluster.
+  const { kubeRoute } = shippedRegistry().registry.controller;
+  const { kc, route } = resolveRoute({ kubeconfig: cp.kubeconfig }, { ...kubeRoute, context: 'envtest' }, {});
+  return { cp, admin: new KubeClient(kc, route, { progress: say }), dir };
 }
 
 export async function startWorld(

@@ -14,11 +14,10 @@ import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
-import { KubeClient } from '../../core/kube/client.ts';
 import { inClusterRoute } from '../../core/kube/route.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
-import { connect } from './cluster.ts';
+import { clientOn, connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 
 interface RunOnceOptions {
@@ -187,8 +186,8 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       const g = ctx.globals();
       const client =
         opts.controller && !g.kubeconfig
-          ? (({ kc, route }) => new KubeClient(kc, route))(
-              inClusterRoute(loaded.registry.controller.kubeRoute.requestTimeoutSeconds, ctx.io.env),
+          ? (({ kc, route }) => clientOn(ctx, kc, route))(
+              inClusterRoute(loaded.registry.controller.kubeRoute, ctx.io.env),
             )
           : connect(ctx, loaded);
       const ports = {

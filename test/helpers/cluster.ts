@@ -24,14 +24,23 @@ export function clusterFixture(namespace: string, edits: readonly Edit[] = []): 
   return makeFixture([{ from: 'namespace: unidesk-cicd', to: `namespace: ${namespace}` }, ...edits]).root;
 }
 
-/** The admin's client, as the tests see the cluster. */
-export function adminClient(): KubeClient {
+/** The kube route budgets of the tests' own clients: the shipped registry's retry, a shorter timeout. */
+export const TEST_ROUTE = {
+  requestTimeoutSeconds: 10,
+  retry: { budgetSeconds: 30, initialBackoffMilliseconds: 200, maxBackoffMilliseconds: 5000 },
+} as const;
+
+/**
+ * The admin's client, as the tests see the cluster (the shared one, or the kubeconfig given); its
+ * retries are told to `progress`, silent by default.
+ */
+export function adminClient(opts: { kubeconfig?: string; progress?: (line: string) => void } = {}): KubeClient {
   const { kc, route } = resolveRoute(
-    { kubeconfig: kubeconfig() },
-    { context: 'envtest', requestTimeoutSeconds: 10 },
+    { kubeconfig: opts.kubeconfig ?? kubeconfig() },
+    { context: 'envtest', ...TEST_ROUTE },
     {},
   );
-  return new KubeClient(kc, route);
+  return new KubeClient(kc, route, { progress: opts.progress ?? (() => undefined) });
 }
 
 /** A kubeconfig whose user is a ServiceAccount (a token from the TokenRequest API). */

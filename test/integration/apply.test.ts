@@ -12,6 +12,7 @@ import {
   kubeconfig,
   MUTATING,
   serviceAccountKubeconfig,
+  TEST_ROUTE,
   uniqueNamespace,
   versions,
 } from '../helpers/cluster.ts';
@@ -184,12 +185,8 @@ describe('the controller ServiceAccount, with its own token', () => {
     const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
     const { resolveRoute } = await import('../../core/kube/route.ts');
     const { KubeClient } = await import('../../core/kube/client.ts');
-    const { kc, route } = resolveRoute(
-      { kubeconfig: file },
-      { context: 'unidesk-jd01', requestTimeoutSeconds: 10 },
-      {},
-    );
-    const pass = new KubeClient(kc, route);
+    const { kc, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', ...TEST_ROUTE }, {});
+    const pass = new KubeClient(kc, route, { progress: () => undefined });
 
     const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
     await pass.update({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } }, 'branch-follower-pass');
@@ -241,10 +238,19 @@ describe('cluster errors say what failed and the way out', () => {
       file,
       readFileSync(kubeconfig(), 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:9'),
     );
-    const r = await cli(['plan', '--kubeconfig', file], { cwd: clusterFixture(ns) });
+    // A short retry budget: the server is not coming back, and the test need not wait 30 s to see it.
+    const short = [
+      { from: 'requestTimeoutSeconds: 15', to: 'requestTimeoutSeconds: 1' },
+      { from: 'budgetSeconds: 30\n', to: 'budgetSeconds: 2\n' },
+      { from: 'maxBackoffMilliseconds: 5000', to: 'maxBackoffMilliseconds: 500' },
+    ];
+    const r = await cli(['plan', '--kubeconfig', file], { cwd: clusterFixture(ns, short) });
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(
       /cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:9 \(context "unidesk-jd01", get Namespace/,
+    );
+    expect(r.stderr).toMatch(
+      /\d+ tries over \d\.\ds did not get through \(controller\.kubeRoute\.retry\.budgetSeconds: 2\)/,
     );
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
   });

@@ -123,6 +123,11 @@ describe('waitUntilReady', () => {
 });
 
 describe('kube route and paths', () => {
+  const ROUTE = {
+    requestTimeoutSeconds: 5,
+    retry: { budgetSeconds: 12, initialBackoffMilliseconds: 100, maxBackoffMilliseconds: 2000 },
+  };
+
   it('uses --kubeconfig, else every $KUBECONFIG entry, else ~/.kube/config, like kubectl', () => {
     expect(kubeconfigFiles('/k', { KUBECONFIG: '/a' })).toEqual({ files: ['/k'], from: '--kubeconfig' });
     expect(kubeconfigFiles(undefined, { KUBECONFIG: '/a:/b' })).toEqual({ files: ['/a', '/b'], from: '$KUBECONFIG' });
@@ -132,17 +137,22 @@ describe('kube route and paths', () => {
   it('the pod route (--controller) uses the mounted ServiceAccount and the Service env, and says what is missing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bf-sa-'));
     expect(() =>
-      inClusterRoute(5, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir),
+      inClusterRoute(ROUTE, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, dir),
     ).toThrow(/needs KUBERNETES_SERVICE_HOST\/PORT and a ServiceAccount token/);
     writeFileSync(join(dir, 'token'), 't');
     writeFileSync(join(dir, 'ca.crt'), 'c');
-    expect(() => inClusterRoute(5, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
+    expect(() => inClusterRoute(ROUTE, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
     const { kc, route } = inClusterRoute(
-      5,
+      ROUTE,
       { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
       dir,
     );
-    expect(route).toMatchObject({ server: 'https://[fd00::1]:443', context: 'in-cluster', requestTimeoutMs: 5000 });
+    expect(route).toMatchObject({
+      server: 'https://[fd00::1]:443',
+      context: 'in-cluster',
+      requestTimeoutMs: 5000,
+      retry: { budgetMs: 12_000, initialBackoffMs: 100, maxBackoffMs: 2000 },
+    });
     expect(kc.getCurrentUser()?.authProvider).toEqual({
       name: 'tokenFile',
       config: { tokenFile: join(dir, 'token') },

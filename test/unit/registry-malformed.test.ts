@@ -172,6 +172,53 @@ const cases: Case[] = [
     at: 'durationSeconds: "60"',
   },
   {
+    name: 'a missing kubeRoute.retry block names its path',
+    edits: [
+      {
+        from: '    retry:\n      budgetSeconds: 30\n      initialBackoffMilliseconds: 200\n      maxBackoffMilliseconds: 5000\n',
+        to: '',
+      },
+    ],
+    path: 'controller.kubeRoute.retry',
+    message: /required field is missing \(expected object\)/,
+    at: 'context: unidesk-jd01',
+  },
+  {
+    name: 'a missing kubeRoute.retry.budgetSeconds names its path',
+    edits: [{ from: '      budgetSeconds: 30\n', to: '' }],
+    path: 'controller.kubeRoute.retry.budgetSeconds',
+    message: /required field is missing \(expected number\)/,
+    at: 'initialBackoffMilliseconds: 200',
+  },
+  {
+    name: 'a missing kubeRoute.retry.maxBackoffMilliseconds names its path',
+    edits: [{ from: '      maxBackoffMilliseconds: 5000\n', to: '' }],
+    path: 'controller.kubeRoute.retry.maxBackoffMilliseconds',
+    message: /required field is missing \(expected number\)/,
+    at: 'budgetSeconds: 30',
+  },
+  {
+    name: 'a first retry wait longer than the longest one is refused',
+    edits: [{ from: 'initialBackoffMilliseconds: 200', to: 'initialBackoffMilliseconds: 6000' }],
+    path: 'controller.kubeRoute.retry.initialBackoffMilliseconds',
+    message: /must be at most kubeRoute\.retry\.maxBackoffMilliseconds \(5000\)/,
+    at: 'initialBackoffMilliseconds: 6000',
+  },
+  {
+    name: 'a longest retry wait that cannot fit the retry budget is refused',
+    edits: [{ from: 'maxBackoffMilliseconds: 5000', to: 'maxBackoffMilliseconds: 31000' }],
+    path: 'controller.kubeRoute.retry.maxBackoffMilliseconds',
+    message: /must be at most kubeRoute\.retry\.budgetSeconds \(30 s = 30000 ms\)/,
+    at: 'maxBackoffMilliseconds: 31000',
+  },
+  {
+    name: 'a retry budget no longer than one request timeout is refused',
+    edits: [{ from: 'budgetSeconds: 30\n      initialBackoff', to: 'budgetSeconds: 15\n      initialBackoff' }],
+    path: 'controller.kubeRoute.retry.budgetSeconds',
+    message: /must be greater than kubeRoute\.requestTimeoutSeconds \(15\)/,
+    at: 'budgetSeconds: 15',
+  },
+  {
     name: 'number where a boolean is expected says it got a number',
     edits: [{ from: 'suspend: false', to: 'suspend: 0' }],
     path: 'controller.cronJob.suspend',
