@@ -12,6 +12,15 @@ export interface ControlPlaneInfo {
   readonly kubeconfig: string;
   readonly auditLog: string;
   readonly pids: { readonly etcd: number; readonly apiserver: number };
+  /** How kube-apiserver was started, so that restartApiserver starts it again exactly so. */
+  readonly apiserverLaunch: Launch;
+}
+
+/** One server process as launched: its binary, its arguments, and whether a guard stops it with us. */
+interface Launch {
+  readonly binary: string;
+  readonly args: readonly string[];
+  readonly guardParent: boolean;
 }
 
 /** How to start one. */
@@ -41,14 +50,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(opts: StartOptions, name: string, binary: string, args: string[]): ChildProcess {
-  const log = openSync(join(opts.dir, `${name}.log`), 'a');
-  const child = opts.guardParent
+function launch(dir: string, name: string, { binary, args, guardParent }: Launch): ChildProcess {
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  const child = guardParent
     ? spawn('bash', [GUARD, String(process.pid), '--', binary, ...args], {
         stdio: ['ignore', log, log],
         detached: true,
       })
-    : spawn(binary, args, { stdio: ['ignore', log, log], detached: true });
+    : spawn(binary, [...args], { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   child.unref();
   return child;
@@ -112,70 +121,129 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
   mkdirSync(opts.dir, { recursive: true });
   const certs = generateCerts(opts.dir);
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const etcd = launch(opts, 'etcd', join(opts.assets, 'etcd'), [
-    '--name=envtest',
-    `--data-dir=${join(opts.dir, 'etcd-data')}`,
-    `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
-    '--unsafe-no-fsync=true',
-    '--log-level=warn',
-  ]);
+  const guardParent = opts.guardParent;
+  const etcd = launch(opts.dir, 'etcd', {
+    binary: join(opts.assets, 'etcd'),
+    guardParent,
+    args: [
+      '--name=envtest',
+      `--data-dir=${join(opts.dir, 'etcd-data')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ],
+  });
   writeFileSync(join(opts.dir, 'audit-policy.yaml'), AUDIT_POLICY);
   const server = `https://127.0.0.1:${apiPort}`;
   const auditLog = join(opts.dir, 'audit.log');
-  const apiserver = launch(opts, 'kube-apiserver', join(opts.assets, 'kube-apiserver'), [
-    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
-    `--secure-port=${apiPort}`,
-    `--cert-dir=${opts.dir}`,
-    `--tls-cert-file=${certs.servingCert}`,
-    `--tls-private-key-file=${certs.servingKey}`,
-    `--client-ca-file=${certs.caCert}`,
-    '--authorization-mode=RBAC',
-    `--service-account-issuer=${server}`,
-    `--service-account-key-file=${certs.serviceAccountPub}`,
-    `--service-account-signing-key-file=${certs.serviceAccountKey}`,
-    '--service-cluster-ip-range=10.0.0.0/24',
-    // No Service endpoints to reconcile for a loopback server (envtest does the same).
-    '--endpoint-reconciler-type=none',
-    `--audit-policy-file=${join(opts.dir, 'audit-policy.yaml')}`,
-    `--audit-log-path=${auditLog}`,
-    '--audit-log-mode=blocking',
-    '--v=1',
-  ]);
+  const apiserverLaunch: Launch = {
+    binary: join(opts.assets, 'kube-apiserver'),
+    guardParent,
+    args: [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${opts.dir}`,
+      `--tls-cert-file=${certs.servingCert}`,
+      `--tls-private-key-file=${certs.servingKey}`,
+      `--client-ca-file=${certs.caCert}`,
+      '--authorization-mode=RBAC',
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${certs.serviceAccountPub}`,
+      `--service-account-signing-key-file=${certs.serviceAccountKey}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // No Service endpoints to reconcile for a loopback server (envtest does the same).
+      '--endpoint-reconciler-type=none',
+      `--audit-policy-file=${join(opts.dir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${auditLog}`,
+      '--audit-log-mode=blocking',
+      '--v=1',
+    ],
+  };
+  const apiserver = launch(opts.dir, 'kube-apiserver', apiserverLaunch);
   const info: ControlPlaneInfo = {
     dir: opts.dir,
     server,
     kubeconfig: join(opts.dir, 'kubeconfig'),
     auditLog,
     pids: { etcd: etcd.pid ?? 0, apiserver: apiserver.pid ?? 0 },
+    apiserverLaunch,
   };
   writeFileSync(info.kubeconfig, kubeconfig(server, certs, opts.contextAliases), { mode: 0o600 });
   writeFileSync(join(opts.dir, 'control-plane.json'), `${JSON.stringify(info, null, 2)}\n`);
 
-  const deadline = Date.now() + opts.readyTimeoutMs;
+  await untilReady(info, { apiserver, etcd }, opts.readyTimeoutMs);
+  return info;
+}
+
+/** Waits for /readyz; stops both servers and says why (with their logs' tails) when it does not come. */
+async function untilReady(
+  info: ControlPlaneInfo,
+  procs: { apiserver: ChildProcess; etcd: ChildProcess | undefined },
+  readyTimeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     const { status } = await adminGet(info, '/readyz');
-    if (status === 200) return info;
-    if (Date.now() > deadline || apiserver.exitCode !== null || etcd.exitCode !== null) {
+    if (status === 200) return;
+    const etcdGone = procs.etcd ? procs.etcd.exitCode !== null : !alive(info.pids.etcd);
+    if (Date.now() > deadline || procs.apiserver.exitCode !== null || etcdGone) {
       await stopControlPlane(info);
-      const tail = (f: string) => readFileSync(join(opts.dir, f), 'utf8').split('\n').slice(-15).join('\n');
+      const tail = (f: string) => readFileSync(join(info.dir, f), 'utf8').split('\n').slice(-15).join('\n');
       const why =
-        apiserver.exitCode !== null
-          ? `kube-apiserver exited (${apiserver.exitCode})`
-          : etcd.exitCode !== null
-            ? `etcd exited (${etcd.exitCode})`
-            : `kube-apiserver not ready after ${opts.readyTimeoutMs} ms (last /readyz: ${status})`;
+        procs.apiserver.exitCode !== null
+          ? `kube-apiserver exited (${procs.apiserver.exitCode})`
+          : etcdGone
+            ? `etcd exited (${procs.etcd?.exitCode ?? 'not running'})`
+            : `kube-apiserver not ready after ${readyTimeoutMs} ms (last /readyz: ${status})`;
       throw new Error(
         `${why}\n--- kube-apiserver.log\n${tail('kube-apiserver.log')}\n--- etcd.log\n${tail('etcd.log')}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Whether any process of the group `pgid` is still there. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Crashes kube-apiserver and brings it back, as a restart of the API server does to its clients:
+ * SIGKILLs only its process group (etcd keeps running, with every object), waits `downMs` from the
+ * kill, starts it again with the same arguments (same port, certificates, etcd and audit log) and
+ * waits until it is ready. Returns the info with the new pid, which stopControlPlane then needs;
+ * `outageMs` is how long the server was away, kill to ready.
+ */
+export async function restartApiserver(
+  info: ControlPlaneInfo,
+  downMs: number,
+  readyTimeoutMs = 60_000,
+): Promise<{ info: ControlPlaneInfo; outageMs: number }> {
+  const killedAt = Date.now();
+  const pgid = info.pids.apiserver;
+  if (pgid > 0 && groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+  while (pgid > 0 && groupAlive(pgid)) {
+    if (Date.now() - killedAt > 10_000) throw new Error(`kube-apiserver (process group ${pgid}) outlived SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, killedAt + downMs - Date.now())));
+  const apiserver = launch(info.dir, 'kube-apiserver', info.apiserverLaunch);
+  const next: ControlPlaneInfo = { ...info, pids: { ...info.pids, apiserver: apiserver.pid ?? 0 } };
+  writeFileSync(join(info.dir, 'control-plane.json'), `${JSON.stringify(next, null, 2)}\n`);
+  await untilReady(next, { apiserver, etcd: undefined }, readyTimeoutMs);
+  return { info: next, outageMs: Date.now() - killedAt };
 }
 
 function alive(pid: number): boolean {

@@ -111,11 +111,17 @@ export function disposeWorlds(): void {
   removeSshMounts();
 }
 
+/**
+ * A pass world on the shared control plane, or on the cluster of `opts.kubeconfig` (a test's own,
+ * which it may restart).
+ */
 export async function makePassWorld(
   { git, ssh }: WorldServers,
   prefix: string,
   extra: readonly Edit[] = [],
+  opts: { readonly kubeconfig?: string } = {},
 ): Promise<PassWorld> {
+  const cluster = opts.kubeconfig ?? kubeconfig();
   const ns = uniqueNamespace(prefix);
   const sshDir = sshMount(ssh);
   // Every world has its own upstream and mirror repositories (<ns>/<name>.git), so what one test
@@ -144,7 +150,7 @@ export async function makePassWorld(
   const fake = makeFakeControlPlane();
   made.push(fake);
   const env = { PATH: `${fake.binDir}:${process.env.PATH}` };
-  const applied = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root, env });
+  const applied = await cli(['apply', '--confirm', '--kubeconfig', cluster], { cwd: root, env });
   expect(applied.code, applied.stderr).toBe(0);
   const ids = Object.keys(REPOS) as FollowerId[];
   for (const id of ids) {
@@ -201,9 +207,9 @@ export async function makePassWorld(
       const r = REPOS[id];
       await git.setRef(repoOf(id), `refs/unidesk/snapshots/${r.adapter}/${r.branch}/${sha}`, sha);
     },
-    run: (args) => cli([...args, '--kubeconfig', kubeconfig()], { cwd: root, env }),
+    run: (args) => cli([...args, '--kubeconfig', cluster], { cwd: root, env }),
     spawn(args) {
-      const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args, '--kubeconfig', kubeconfig()], {
+      const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args, '--kubeconfig', cluster], {
         cwd: root,
         env: { ...env },
         detached: true,
