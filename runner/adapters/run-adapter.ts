@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecaError, execa } from 'execa';
@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
+import { freshProcessDir } from '../process-dir.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
 import { lastLines, redactSecrets, redactStrings, tail } from './redact.ts';
 
@@ -174,8 +175,9 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
     argv: rendered.map(redactSecrets),
   };
   const [file = '', ...args] = rendered;
-  // A directory of its own, empty, removed afterwards: no command sees another's files, or leaves its own.
-  const scratch = await mkdtemp(join(tmpdir(), 'bf-adapter-'));
+  // A directory of its own, empty, removed afterwards (or by the next pass, if this one is killed:
+  // runner/process-dir.ts): no command sees another's files, or leaves its own.
+  const scratch = freshProcessDir(join(tmpdir(), 'bf-adapter'));
   const result = await execa(file, args, {
     shell: false,
     cwd: scratch,

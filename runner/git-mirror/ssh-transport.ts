@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint } from '../../core/kube/normalize.ts';
+import { freshProcessDir } from '../process-dir.ts';
 import { GitMirrorError, GitMirrorReason } from './errors.ts';
 
 /** How the mirror reaches its upstream: SSH only, with declared files, optionally through a CONNECT proxy. */
@@ -46,42 +47,21 @@ export function sshArgs(t: SshTransport): string[] {
   return args;
 }
 
-/** Whether the process `pid` still runs (a pid we may not signal is alive, too). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Every copy of the key lives under one private parent, in a directory named for the process that
-// made it: a process killed before `dispose` leaves its copy behind, and the next transport made on
-// this machine removes every copy whose process is gone before it makes its own.
-function freshKeyDir(parent: string): string {
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  chmodSync(parent, 0o700);
-  for (const name of readdirSync(parent)) {
-    const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) {
-      rmSync(join(parent, name), { recursive: true, force: true });
-    }
-  }
-  return mkdtempSync(join(parent, `${process.pid}-`));
-}
+// Every copy of the key lives under one private parent, in a directory of the process that made it
+// (runner/process-dir.ts): a process killed before `dispose` leaves its copy behind, and the next
+// transport made on this machine removes every copy whose process is gone before it makes its own.
 
 // Writes the GIT_SSH wrapper into a fresh private directory and returns the variables git needs:
 // nothing else of the caller's environment, no HTTPS, no token. The wrapper execs ssh with the
 // declared identity and known_hosts only, and the proxy only as a CONNECT tunnel.
 // A mounted Secret key is owned by root and group-readable (fsGroup), which ssh refuses for a private
 // key; so the key is copied into the wrapper's own 0700 directory with mode 0600, and removed by
-// `dispose` (or, if this process is killed first, by the next transport: see freshKeyDir).
+// `dispose` (or, if this process is killed first, by the next transport: see freshProcessDir).
 export function sshTransportEnv(
   t: SshTransport,
   parent = join(tmpdir(), 'bf-git-ssh'),
 ): { env: Record<string, string>; wrapper: string; dispose(): void } {
-  const dir = freshKeyDir(parent);
+  const dir = freshProcessDir(parent);
   const wrapper = join(dir, 'git-ssh');
   const identity = join(dir, 'identity');
   let key: Buffer;

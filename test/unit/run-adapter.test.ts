@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { inspect } from 'node:util';
 import { ExecaError } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -161,7 +161,8 @@ describe('runAdapterCommand', () => {
         };
       const [dump, second] = [await run(), await run()];
       expect(dump.entries).toEqual([]);
-      expect(dirname(dump.cwd)).toBe(tmpdir());
+      expect(dirname(dump.cwd)).toBe(join(tmpdir(), 'bf-adapter'));
+      expect(basename(dump.cwd)).toMatch(new RegExp(`^${process.pid}-`));
       expect(dump.cwd).not.toBe(second.cwd);
       expect(existsSync(dump.cwd)).toBe(false);
       expect(existsSync(second.cwd)).toBe(false);
