@@ -3,7 +3,7 @@ import { BranchFollowerError } from '../core/errors.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
 import { staticValues } from '../core/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
-import { tail } from './adapters/redact.ts';
+import { redactSecrets, tail, type SecretLiterals } from './adapters/redact.ts';
 import type { FlushResult } from './git-mirror/flush.ts';
 import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
@@ -37,15 +37,16 @@ function flushSummary(r: FlushResult): string {
 // The mirror and adapter ports as processes: git-mirror sync and flush of the mirror cache (over
 // the declared SSH transport), `git ls-remote` of the mirrors, and the adapter commands. PATH is the
 // one variable handed on (to find git and the adapter CLIs); nothing else of the caller's
-// environment, working directory or checkout reaches a decision.
+// environment, working directory or checkout reaches a decision. Every line they answer is
+// redacted, with `literals` (the mounted Secret values) added, before it is cut to a tail.
 
-const stageFailure = (err: unknown) => {
-  if (err instanceof BranchFollowerError) return { error: err.message };
-  throw err;
-};
-
-export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): MirrorPort {
+export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, literals: SecretLiterals): MirrorPort {
   const registry = loaded.registry;
+  const redact = (text: string) => redactSecrets(text, literals);
+  const stageFailure = (err: unknown) => {
+    if (err instanceof BranchFollowerError) return { error: redact(err.message) };
+    throw err;
+  };
   const path = env.PATH ?? '';
   const mounts = declaredMounts(loaded);
   const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
@@ -54,7 +55,8 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Mirr
       // Each mirror is its own repository and upstream: their syncs run side by side.
       const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
         try {
-          return [id, { summary: syncSummary(await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false })) }];
+          const r = await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false });
+          return [id, { summary: redact(syncSummary(r)) }];
         } catch (err) {
           return [id, stageFailure(err)];
         }
@@ -68,7 +70,7 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Mirr
       });
       const views = new Map<string, MirrorView>();
       for (const [id, o] of seen) {
-        if ('error' in o) views.set(id, { error: o.error.message });
+        if ('error' in o) views.set(id, { error: redact(o.error.message) });
         else if (o.tip === null)
           views.set(id, {
             tip: null,
@@ -89,7 +91,7 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Mirr
     async flush(f, ref) {
       try {
         const r = await flushRef(loaded, f.source.mirror, ref, mounts, { pathEnv: path, dryRun: false });
-        return { ok: r.ok, summary: flushSummary(r) };
+        return { ok: r.ok, summary: redact(flushSummary(r)) };
       } catch (err) {
         return stageFailure(err);
       }
@@ -97,7 +99,7 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Mirr
   };
 }
 
-export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): AdapterPort {
+export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, literals: SecretLiterals): AdapterPort {
   const registry = loaded.registry;
   const path = env.PATH ?? '';
   const tailBytes = registry.controller.state.outputTailBytes;
@@ -120,6 +122,7 @@ export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Ada
           followerId: f.id,
           values: values(f, sha, snapshotRef),
           env: { PATH: path },
+          literals,
         });
         return { status, tail: tail(JSON.stringify(status), tailBytes) };
       } catch (err) {
@@ -133,6 +136,7 @@ export function adapterPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv): Ada
           followerId: f.id,
           values: values(f, sha, snapshotRef),
           env: { PATH: path },
+          literals,
         });
         return { runName: t.run.name, tail: tail(JSON.stringify(t), tailBytes) };
       } catch (err) {

@@ -1,7 +1,47 @@
 // Adapter output and errors are shown to people and stored in events; anything that looks like a
-// credential is replaced before it leaves the adapter boundary. Pure: strings in, strings out.
+// credential, and any literal value of a Secret key the pass has mounted, is replaced before it
+// leaves the adapter boundary, and again at the pass's edges (runner/redacted-pass.ts). Pure:
+// strings (and the literals, read by the caller) in, strings out.
 
 export const REDACTED = '[REDACTED]';
+
+/** A line of a Secret value shorter than this is not redacted on its own: it could be anyone's text. */
+const MIN_LITERAL_CHARS = 12;
+/** ... nor one with fewer distinct characters than this (`============`, `AAAAAAAAAAAAAAAA`). */
+const MIN_LITERAL_DISTINCT = 6;
+/** PEM armour is the same in every key of its kind: never a secret of its own. */
+const ARMOUR = /^-----(?:BEGIN|END) [A-Z0-9 ]+-----$/;
+
+/** The literal forms of Secret values to redact, longest first; made only by {@link secretLiterals}. */
+export type SecretLiterals = readonly string[] & { readonly __secretLiterals: true };
+
+const asLiterals = (forms: string[]) => forms as unknown as SecretLiterals;
+
+/** No Secret value is known (e.g. nothing is mounted here): only the patterns apply. */
+export const NO_LITERALS: SecretLiterals = asLiterals([]);
+
+const distinct = (s: string) => new Set(s).size;
+/** How `s` reads inside a JSON string (quotes, backslashes and newlines escaped). */
+const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
+
+// The forms in which Secret values the pass knows (the mounted Secret keys) can show up in what it
+// prints: each value whole, and each of its lines that is long and varied enough to be its own (a
+// key's base64 lines; never a blank line or the armour), each as it is and as it reads inside a
+// JSON string. Longest first, so a whole value goes before the lines inside it.
+export function secretLiterals(values: readonly string[]): SecretLiterals {
+  const forms = new Set<string>();
+  const add = (s: string) => {
+    if (s.length < MIN_LITERAL_CHARS || distinct(s) < MIN_LITERAL_DISTINCT || ARMOUR.test(s)) return;
+    forms.add(s);
+    forms.add(jsonEscaped(s));
+  };
+  for (const value of values) {
+    const whole = value.trim();
+    add(whole);
+    for (const line of whole.split(/\r?\n/)) add(line.trim());
+  }
+  return asLiterals([...forms].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)));
+}
 
 /** Key names whose values are secrets (matched anywhere inside an identifier, any case). */
 const SECRET_KEY = 'password|passwd|passphrase|secret|token|credentials?|api[_-]?key|private[_-]?key|access[_-]?key';
@@ -48,9 +88,17 @@ function redactValue(prefix: string, value: string): string {
   return `${prefix}${REDACTED}`;
 }
 
-// The one place secret-looking material is recognised; used on every argv, stdout and stderr.
-export function redactSecrets(text: string): string {
-  return text
+/** Every occurrence of a literal, longest first. */
+function redactLiterals(text: string, literals: SecretLiterals): string {
+  let out = text;
+  for (const literal of literals) if (out.includes(literal)) out = out.replaceAll(literal, REDACTED);
+  return out;
+}
+
+// The one place secret material is recognised: the known literals, then the secret-looking shapes;
+// used on every argv, stdout and stderr, and on everything the pass records or prints.
+export function redactSecrets(text: string, literals: SecretLiterals = NO_LITERALS): string {
+  return redactLiterals(text, literals)
     .replace(PRIVATE_KEY_BLOCK, REDACTED)
     .replace(AUTHORIZATION, (_m, prefix: string) => `${prefix}${REDACTED}`)
     .replace(GITHUB_TOKEN, REDACTED)
@@ -62,14 +110,15 @@ export function redactSecrets(text: string): string {
     .replace(BEARER, (_m, prefix: string) => `${prefix}${REDACTED}`);
 }
 
-// Every string of a parsed answer, redacted again: inside a JSON string the raw output escapes its
-// quotes and newlines, so a secret nested there (`"message": "{\"password\": \"x\"}"`) only shows
-// its shape once parsed.
-export function redactStrings<T>(value: T): T {
-  if (typeof value === 'string') return redactSecrets(value) as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => redactStrings(v)) as T;
+// Every string of a value, redacted: of a parsed answer again, since inside a JSON string the raw
+// output escapes its quotes and newlines, so a secret nested there (`"message": "{\"password\":
+// \"x\"}"`) only shows its shape once parsed; and of what the pass records (records, Events, results).
+export function redactStrings<T>(value: T, literals: SecretLiterals = NO_LITERALS): T {
+  if (typeof value === 'string') return redactSecrets(value, literals) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactStrings(v, literals)) as T;
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, redactStrings(v, literals)])) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v, literals)])) as T;
   }
   return value;
 }

@@ -8,7 +8,8 @@ import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
 import { freshProcessDir } from '../process-dir.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
-import { lastLines, redactSecrets, redactStrings, tail } from './redact.ts';
+import { lastLines, redactSecrets, redactStrings, tail, type SecretLiterals } from './redact.ts';
+import { scrubError } from './scrub-error.ts';
 
 /** Bytes of stderr kept (after redaction) for results and errors. */
 const STDERR_TAIL_BYTES = 2048;
@@ -28,6 +29,8 @@ export interface AdapterCommandOptions {
   readonly values: ReadonlyMap<string, string>;
   /** The only variable passed through to the adapter; HOME and LANG are fixed. */
   readonly env: { readonly PATH: string };
+  /** The values of the mounted Secret keys, redacted wherever they show up besides the shapes. */
+  readonly literals: SecretLiterals;
 }
 
 /** What one adapter command printed, already redacted. */
@@ -44,6 +47,7 @@ interface CommandContext {
   readonly followerId: string;
   readonly verb: AdapterVerb;
   readonly argv: readonly string[];
+  readonly literals: SecretLiterals;
 }
 
 // An adapter command failed, hung, printed too much or printed something off-contract. Wraps the
@@ -88,9 +92,10 @@ export class AdapterError extends BranchFollowerError {
 
 /** `adapter A (follower F): `cmd` what` plus the last lines of stderr, all redacted. */
 function adapterMessage(ctx: CommandContext, what: string, stderrTail: string): string {
-  const command = redactSecrets(ctx.argv.join(' '));
+  const command = redactSecrets(ctx.argv.join(' '), ctx.literals);
   const head = redactSecrets(
     `adapter ${ctx.adapterId} (follower ${ctx.followerId}): ${ctx.verb} command \`${command}\` ${what}`,
+    ctx.literals,
   );
   const lines = lastLines(stderrTail, STDERR_LINES_IN_MESSAGE);
   if (lines.length === 0) return `${head}\n  stderr: (empty)`;
@@ -99,34 +104,6 @@ function adapterMessage(ctx: CommandContext, what: string, stderrTail: string): 
 
 const decoder = new TextDecoder();
 const text = (v: unknown): string => (v instanceof Uint8Array ? decoder.decode(v) : typeof v === 'string' ? v : '');
-
-/** Redacts, in place, every string an error (and its cause chain) carries: message, stack, output, argv. */
-function scrubError(error: object, seen = new Set<object>()): void {
-  if (seen.has(error)) return;
-  seen.add(error);
-  const record = error as Record<string, unknown>;
-  for (const key of Object.getOwnPropertyNames(error)) {
-    const value = record[key];
-    let next: unknown = value;
-    if (typeof value === 'string') next = redactSecrets(value);
-    else if (value instanceof Uint8Array) next = redactSecrets(decoder.decode(value));
-    else if (Array.isArray(value)) {
-      next = value.map((v: unknown) => (typeof v === 'string' || v instanceof Uint8Array ? redactSecrets(text(v)) : v));
-      for (const v of value) if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) scrubError(v, seen);
-    } else if (value instanceof Error) scrubError(value, seen);
-    if (next === value) continue;
-    try {
-      record[key] = next;
-    } catch {
-      // A read-only property: drop it rather than keep a secret.
-      try {
-        delete record[key];
-      } catch {
-        /* nothing more can be done */
-      }
-    }
-  }
-}
 
 /** Says why a failed command failed: the reason, whether a retry can help, and one phrase. */
 function failure(
@@ -172,7 +149,8 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
     adapterId: adapter.id,
     followerId: opts.followerId,
     verb: opts.verb,
-    argv: rendered.map(redactSecrets),
+    argv: rendered.map((word) => redactSecrets(word, opts.literals)),
+    literals: opts.literals,
   };
   const [file = '', ...args] = rendered;
   // A directory of its own, empty, removed afterwards (or by the next pass, if this one is killed:
@@ -190,12 +168,12 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
     stdin: 'ignore',
     reject: false,
   }).finally(() => rm(scratch, { recursive: true, force: true }));
-  const stdout = redactSecrets(text(result.stdout));
-  const stderrTail = tail(redactSecrets(text(result.stderr)), STDERR_TAIL_BYTES);
+  const stdout = redactSecrets(text(result.stdout), opts.literals);
+  const stderrTail = tail(redactSecrets(text(result.stderr), opts.literals), STDERR_TAIL_BYTES);
   const error: unknown = result;
   if (error instanceof ExecaError) {
     const why = failure(error, adapter, result.stdout.length);
-    scrubError(error);
+    scrubError(error, opts.literals);
     throw new AdapterError(ctx, why.what, { ...why, stderrTail, childExitCode: result.exitCode, cause: error });
   }
   return { argv: [...ctx.argv], stdout, stderrTail, durationMs: result.durationMs };
@@ -225,7 +203,7 @@ function parseOutput<T>(schema: z.ZodType<T>, run: AdapterCommandResult, ctx: Co
     throw fail(`printed output that is not valid JSON (${e instanceof Error ? e.message : String(e)})`, e);
   }
   const parsed = schema.safeParse(json);
-  if (parsed.success) return redactStrings(parsed.data);
+  if (parsed.success) return redactStrings(parsed.data, ctx.literals);
   const [first, ...rest] = parsed.error.issues;
   const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length === 1 ? '' : 's'})` : '';
   throw fail(
@@ -242,6 +220,7 @@ const contextOf = (opts: ParseOptions, verb: AdapterVerb, run: AdapterCommandRes
   followerId: opts.followerId,
   verb,
   argv: run.argv,
+  literals: opts.literals,
 });
 
 // The pass observes a control plane only through this: the compact status, checked against the contract.

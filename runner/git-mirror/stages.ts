@@ -56,11 +56,19 @@ export function stageInputs(loaded: LoadedRegistry, mirrorId: string, mounts: St
   };
 }
 
-function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
+/** Where the githubSsh Secret keys are mounted: `<sshRoot>/identity/<key>`, `<sshRoot>/known-hosts/<key>`. */
+export function sshKeyFiles(loaded: LoadedRegistry, mounts: StageMounts) {
   const s = loaded.registry.controller.source.githubSsh;
   return {
     identityFile: join(mounts.sshRoot, 'identity', s.identity.key),
     knownHostsFile: join(mounts.sshRoot, 'known-hosts', s.knownHosts.key),
+  };
+}
+
+function sshTransport(loaded: LoadedRegistry, mounts: StageMounts): SshTransport {
+  const s = loaded.registry.controller.source.githubSsh;
+  return {
+    ...sshKeyFiles(loaded, mounts),
     proxy: s.proxy,
     node: process.execPath,
     tunnelScript: TUNNEL_SCRIPT,

@@ -5,8 +5,9 @@ import {
   type FollowerOutcome,
   kubePorts,
   mirrorPort,
+  mountedSecretLiterals,
   type PassResult,
-  runPass,
+  runRedactedPass,
   type StateRecord,
 } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
@@ -190,19 +191,26 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
               inClusterRoute(loaded.registry.controller.kubeRoute, ctx.io.env),
             )
           : connect(ctx, loaded);
+      // Read once for the whole pass: whatever it records or prints is redacted of these values too.
+      const literals = mountedSecretLiterals(loaded);
       const ports = {
         ...kubePorts(client, loaded.registry.controller, realClock),
-        mirror: mirrorPort(loaded, ctx.io.env),
-        adapters: adapterPort(loaded, ctx.io.env),
+        mirror: mirrorPort(loaded, ctx.io.env, literals),
+        adapters: adapterPort(loaded, ctx.io.env, literals),
         clock: realClock,
       };
-      const result = await runPass(ports, loaded, {
-        followers,
-        dryRun,
-        wait: opts.wait === true,
-        identity: `${hostname()}-${process.pid}`,
-        progress: (line) => ctx.progress(line),
-      });
+      const result = await runRedactedPass(
+        ports,
+        loaded,
+        {
+          followers,
+          dryRun,
+          wait: opts.wait === true,
+          identity: `${hostname()}-${process.pid}`,
+          progress: (line) => ctx.progress(line),
+        },
+        literals,
+      );
       if ('skipped' in result) {
         ctx.print({
           data: {

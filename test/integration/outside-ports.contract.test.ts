@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { loadRegistry } from '../../core/config/load.ts';
 import { adapterPort, mirrorPort } from '../../runner/process-ports.ts';
+import { mountedSecretLiterals } from '../../runner/secret-literals.ts';
 import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { outsideContract } from '../helpers/outside-contract.ts';
@@ -31,8 +32,8 @@ outsideContract(
     const r = REPOS['hwlab-jd01-v03'];
     return {
       follower,
-      mirror: mirrorPort(loaded, w.env),
-      adapters: adapterPort(loaded, w.env),
+      mirror: mirrorPort(loaded, w.env, mountedSecretLiterals(loaded)),
+      adapters: adapterPort(loaded, w.env, mountedSecretLiterals(loaded)),
       pushUpstream: () => ssh.commit(w.repoOf('hwlab-jd01-v03'), r.branch, `contract ${Date.now()} ${Math.random()}`),
       finishRun: () => new Promise((done) => setTimeout(done, runSeconds * 1000 + 300)),
     };

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, lastLines, redactSecrets, tail } from '../../runner/adapters/redact.ts';
+import {
+  REDACTED,
+  lastLines,
+  redactSecrets,
+  redactStrings,
+  secretLiterals,
+  tail,
+} from '../../runner/adapters/redact.ts';
 
 const OPENSSH_KEY = [
   '-----BEGIN OPENSSH PRIVATE KEY-----',
@@ -150,6 +157,58 @@ describe('redactSecrets', () => {
       'ünïcödé ✓ 完成',
     ];
     for (const text of ordinary) expect(redactSecrets(text)).toBe(text);
+  });
+});
+
+describe('redactSecrets with the literal values of mounted Secret keys', () => {
+  const KEY_LINES = OPENSSH_KEY.split('\n').slice(1, -1);
+  const literals = secretLiterals([`${OPENSSH_KEY}\n`]);
+
+  it('replaces the whole value and each of its lines wherever they show, with no shape around them', () => {
+    expect(redactSecrets(`copy: ${KEY_LINES[1]} done`, literals)).toBe(`copy: ${REDACTED} done`);
+    expect(redactSecrets(KEY_LINES.join('\n'), literals)).toBe(`${REDACTED}\n${REDACTED}`);
+    expect(redactSecrets(`a ${OPENSSH_KEY} b`, literals)).toBe(`a ${REDACTED} b`);
+  });
+
+  it('replaces the value as a JSON string holds it, and keeps the JSON parseable', () => {
+    const json = JSON.stringify({ whole: `key ${OPENSSH_KEY} end`, lines: `key ${KEY_LINES.join('\n')} end` });
+    const out = redactSecrets(json, literals);
+    expect(out).not.toContain(KEY_LINES[0]);
+    expect(JSON.parse(out)).toEqual({ whole: `key ${REDACTED} end`, lines: `key ${REDACTED}\n${REDACTED} end` });
+  });
+
+  it('redacts every string of a value, Maps included', () => {
+    const out = redactStrings(new Map([['a', { detail: `x ${KEY_LINES[0]}`, n: 1, none: null }]]), literals);
+    expect(out).toEqual(new Map([['a', { detail: `x ${REDACTED}`, n: 1, none: null }]]));
+  });
+
+  it('never takes the armour, a blank line, a short line or a line of one repeated character for a secret', () => {
+    const value = [
+      '-----BEGIN OPENSSH PRIVATE KEY-----',
+      '',
+      'short line',
+      '=============',
+      'AAAAAAAAAAAAAAAAAAAA',
+    ].join('\n');
+    const some = secretLiterals([`${value}\n-----END OPENSSH PRIVATE KEY-----\n`]);
+    expect([...some]).toEqual([
+      JSON.stringify(`${value}\n-----END OPENSSH PRIVATE KEY-----`).slice(1, -1),
+      `${value}\n-----END OPENSSH PRIVATE KEY-----`,
+    ]);
+    const ordinary = 'short line\n-----END OPENSSH PRIVATE KEY-----\n=============\n\nAAAAAAAAAAAAAAAAAAAA';
+    expect(redactSecrets(ordinary, some)).toBe(ordinary);
+  });
+
+  it('puts longer forms first, so a whole value is replaced before the lines inside it', () => {
+    const forms = [...literals];
+    expect(forms).toEqual([...forms].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)));
+    expect(forms).toContain(OPENSSH_KEY);
+    expect(forms).toEqual(expect.arrayContaining(KEY_LINES));
+  });
+
+  it('is idempotent with literals as without', () => {
+    const once = redactSecrets(`${KEY_LINES[0]} token=abc ${OPENSSH_KEY}`, literals);
+    expect(redactSecrets(once, literals)).toBe(once);
   });
 });
 

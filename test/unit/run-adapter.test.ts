@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { inspect } from 'node:util';
 import { ExecaError } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { NO_LITERALS } from '../../runner/adapters/redact.ts';
 import { AdapterError, readStatus, runAdapterCommand, trigger } from '../../runner/adapters/run-adapter.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
@@ -58,7 +59,13 @@ function valuesFor(f: FollowerConfig, sha = SHA): Map<string, string> {
 /** Options for the runner for one shipped follower, optionally with a modified adapter. */
 function optionsFor(id: string, patch: Partial<AdapterConfig> = {}, sha = SHA) {
   const f = follower(id);
-  return { adapter: { ...adapterOf(f), ...patch }, followerId: f.id, values: valuesFor(f, sha), env: { PATH } };
+  return {
+    adapter: { ...adapterOf(f), ...patch },
+    followerId: f.id,
+    values: valuesFor(f, sha),
+    env: { PATH },
+    literals: NO_LITERALS,
+  };
 }
 
 function laneOf(id: string): string {
@@ -152,7 +159,13 @@ describe('runAdapterCommand', () => {
         ...adapterOf(follower('hwlab-jd01-v03')),
         commands: { status: ['hwlab', 'env-dump'], trigger: ['hwlab', 'env-dump'] },
       };
-      const opts = { adapter, followerId: 'hwlab-jd01-v03', values: new Map<string, string>(), env: { PATH } };
+      const opts = {
+        adapter,
+        followerId: 'hwlab-jd01-v03',
+        values: new Map<string, string>(),
+        env: { PATH },
+        literals: NO_LITERALS,
+      };
       const run = async () =>
         JSON.parse((await runAdapterCommand({ ...opts, verb: 'status' })).stdout) as {
           cwd: string;
@@ -316,7 +329,9 @@ describe('adapter failures', () => {
       ...adapterOf(follower(id)),
       commands: { status: ['no-such-control-plane-cli'], trigger: ['no-such-control-plane-cli'] },
     };
-    const error = await adapterError(() => readStatus({ adapter, followerId: id, values: new Map(), env: { PATH } }));
+    const error = await adapterError(() =>
+      readStatus({ adapter, followerId: id, values: new Map(), env: { PATH }, literals: NO_LITERALS }),
+    );
     expect(error.reason).toBe('AdapterFailed');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('could not be started (ENOENT)');
@@ -389,7 +404,7 @@ describe('secrets in adapter output', () => {
         trigger: ['agentrun', 'nope', `--token=${PLANTED_TOKEN}`],
       },
     };
-    const opts = { adapter, followerId: id, values: new Map<string, string>(), env: { PATH } };
+    const opts = { adapter, followerId: id, values: new Map<string, string>(), env: { PATH }, literals: NO_LITERALS };
     const result = await runAdapterCommand({ ...opts, verb: 'status' });
     expect(result.argv).toEqual(['agentrun', 'env-dump', '--token=[REDACTED]']);
     expectClean(result);
