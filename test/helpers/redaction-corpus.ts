@@ -2,8 +2,8 @@
 // secret-like key, in any case, quoted or not, on the next line, URL-encoded; argv pairs; auth
 // headers; credentials in URLs; PEM blocks; GitHub tokens; and the literal value of a mounted Secret
 // key (an SSH private key: whole, its lines alone, inside a JSON string). The unit corpus test
-// plants it in one adapter command; the integration test across whole passes. Either way not one
-// byte of a planted value may come out.
+// plants it in one adapter command; the integration test across whole passes. Either way nothing of
+// a planted value may come out: not the value, nor any 24 characters of it.
 
 /** One planted secret. */
 export interface PlantedCase {
@@ -58,17 +58,19 @@ const SHAPES: readonly ((value: string) => string)[] = [
   (x) => `form: user=bot&password%3A${x}`,
   (x) => `https://deploy:${x}@git.example/repo.git`,
   (x) => `-----BEGIN OPENSSH PRIVATE KEY-----\n${x}\n-----END OPENSSH PRIVATE KEY-----`,
-  (x) => `-----BEGIN RSA PRIVATE KEY-----\n${x}`,
   (x) => `{"nested": {"deeper": {"password": "${x}"}}}`,
   (x) => `secret = ${x};`,
   (x) => `pushed with ${x}`,
   (x) => `GITHUB_TOKEN ${x}`,
+  // Cut short, as a truncated output ends: redacted to the end of the text (or of a JSON string), so
+  // it goes last wherever texts are planted together.
+  (x) => `-----BEGIN RSA PRIVATE KEY-----\n${x}`,
 ];
-/** The value each shape carries; the last two are GitHub tokens, known by their own shape. */
+/** The value each shape carries; the two before the last are GitHub tokens, known by their own shape. */
 const plantedValue = (i: number, tag: string) =>
-  i === SHAPES.length - 2
+  i === SHAPES.length - 3
     ? `ghp_PLANTED${tag}ghTOKEN0123456789abcdefghijklmn`
-    : i === SHAPES.length - 1
+    : i === SHAPES.length - 2
       ? `github_pat_PLANTED${tag}pat0123456789_abcdefghijklmnop`
       : `PLANTED${i}${tag}x7Qm2Zr`;
 
@@ -76,7 +78,8 @@ const plant = (marker: string, body: string) => `[${marker}] ${body}`;
 
 /**
  * The shapes, each with a value of its own; `tag` (letters and digits) gives every value and marker
- * of one planting its own spelling, so the same shape planted in two places can be told apart.
+ * of one planting its own spelling, so the same shape planted in two places can be told apart. The
+ * last is a key block cut short: planted with other texts, keep it last.
  */
 export function plantedCorpus(tag: string): PlantedCase[] {
   return SHAPES.map((shape, i) => {
@@ -100,12 +103,11 @@ const bodyLines = (key: string) =>
 /**
  * The literal value of a mounted Secret key (`key`, e.g. the SSH identity) planted in shapes no
  * pattern knows: its base64 lines without the armour, one line alone, the whole key as a JSON
- * string holds it, and the whole key as it is. What must not come out: the whole value and every
- * one of its body lines.
+ * string holds it, and the whole key as it is. What must not come out: any of its body lines.
  */
 export function secretValueCases(key: string, tag: string): PlantedCase[] {
+  // The whole key holds them all; its armour is the same in every key, so it is not searched for.
   const lines = bodyLines(key);
-  const planted = [key.trim(), ...lines];
   const middle = lines[Math.floor(lines.length / 2)] ?? '';
   const shapes: [string, string][] = [
     ['the key body without its armour', `deploy key follows\n${lines.join('\n')}\nend of key`],
@@ -115,18 +117,37 @@ export function secretValueCases(key: string, tag: string): PlantedCase[] {
   ];
   return shapes.map(([name, body], i) => {
     const marker = `key${i}${tag}`;
-    return { name: `the mounted SSH key: ${name}`, marker, text: plant(marker, body), planted };
+    return { name: `the mounted SSH key: ${name}`, marker, text: plant(marker, body), planted: lines };
   });
 }
 
-/** How a value can be spelled in output: as it is, and inside a JSON string. */
-const spellings = (value: string) => [...new Set([value, JSON.stringify(value).slice(1, -1)])];
+/** A piece of a planted value this long is as telling as the value: a cut one is searched for too. */
+const PIECE = 24;
+/** The value whole, and every PIECE-character window of it (a tail cut through it leaves one). */
+const piecesOf = (value: string) =>
+  value.length <= PIECE
+    ? [value]
+    : Array.from({ length: value.length - PIECE + 1 }, (_, i) => value.slice(i, i + PIECE));
+/** How a piece can be spelled in output: as it is, and inside a JSON string. */
+const spellings = (piece: string) => [...new Set([piece, JSON.stringify(piece).slice(1, -1)])];
 
-/** `<place>: <case name>` for every case whose planted value shows anywhere in a place. */
+/** `<place>: <case name>` for every case of which any piece shows in a place, as it is or JSON-escaped. */
 export function leaksIn(cases: readonly PlantedCase[], places: ReadonlyMap<string, string>): string[] {
+  const owners = new Map<string, PlantedCase[]>();
+  for (const c of cases)
+    for (const s of new Set(c.planted.flatMap(piecesOf).flatMap(spellings)))
+      owners.set(s, [...(owners.get(s) ?? []), c]);
   const out: string[] = [];
-  for (const [place, text] of places)
-    for (const c of cases)
-      if (c.planted.some((value) => spellings(value).some((s) => text.includes(s)))) out.push(`${place}: ${c.name}`);
+  for (const [place, text] of places) {
+    const hit = new Set<PlantedCase>();
+    for (const [s, cs] of owners) if (text.includes(s)) for (const c of cs) hit.add(c);
+    for (const c of cases) if (hit.has(c)) out.push(`${place}: ${c.name}`);
+  }
   return out;
+}
+
+/** The markers of `cases` that show nowhere in `places`: those texts never reached any output. */
+export function unseenMarkers(cases: readonly PlantedCase[], places: ReadonlyMap<string, string>): string[] {
+  const all = [...places.values()].join('\n');
+  return cases.filter((c) => !all.includes(`[${c.marker}]`)).map((c) => `${c.marker} ${c.name}`);
 }

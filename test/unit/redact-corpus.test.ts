@@ -21,7 +21,7 @@ const { privateKey: KEY } = generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
 });
 const literals = secretLiterals([KEY]);
-const CASES = [...plantedCorpus(''), ...secretValueCases(KEY, '')];
+const CASES = [...secretValueCases(KEY, ''), ...plantedCorpus('')];
 
 const loaded = loadRegistry(REGISTRY, ROOT);
 const fake = makeFakeControlPlane();
