@@ -20,9 +20,10 @@ import type { StateRecord, Transition } from './state-record.ts';
 // The reconcile pass, as Flux's reconcilers run theirs: small steps in a fixed order, each saying
 // what it reads and writes —
 //   acquireLease → (readState → observe → decide → writeAhead → trigger → writeState → emitEvents)*
-// — repeated while --wait follows closeout. Every decision comes from the pure state machine; this
-// file only moves data between it and the ports (runner/ports.ts): state, Lease, Events, mirror,
-// adapters and clock. It imports no Kubernetes client, no git and no process.
+// — repeated while --wait follows closeout, under a Lease renewed in the background and checked
+// before every write-ahead and trigger (runner/lease-keeper.ts). Every decision comes from the pure
+// state machine; this file only moves data between it and the ports (runner/ports.ts): state,
+// Lease, Events, mirror, adapters and clock. It imports no Kubernetes client, no git and no process.
 
 export interface PassOptions {
   readonly followers: readonly FollowerConfig[];
