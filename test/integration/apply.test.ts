@@ -152,7 +152,7 @@ describe('apply --confirm --wait against a real API server', () => {
       'branch-follower-pass',
     );
 
-    const changed = clusterFixture(ns, [{ from: 'durationSeconds: 60', to: 'durationSeconds: 45' }]);
+    const changed = clusterFixture(ns, [{ from: 'durationSeconds: 60', to: 'durationSeconds: 50' }]);
     const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: changed });
     expect(plan.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state\s+unchanged/m);
     expect(plan.stdout).toMatch(/^Lease\s+\S+\/branch-follower-leader\s+update/m);
@@ -161,7 +161,7 @@ describe('apply --confirm --wait against a real API server', () => {
     expect((await c.get(CM, ns, 'branch-follower-state'))!.data).toEqual({ 'hwlab-jd01-v03': '{"phase":"Succeeded"}' });
     expect((await c.get(LEASE, ns, 'branch-follower-leader'))!.spec).toMatchObject({
       holderIdentity: 'pass-pod-1',
-      leaseDurationSeconds: 45,
+      leaseDurationSeconds: 50,
     });
   });
 });
