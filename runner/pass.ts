@@ -210,9 +210,14 @@ class Pass {
     let view: MirrorView = mirror ?? { error: 'no observation' };
     // What the adapter said in this look, of which tip, paired with which record.
     let said: { tip: string; status: StatusView; record: StateRecord | undefined } | undefined;
+    // The record the last decision of this look was made on, with an observation made after it was read.
+    let decidedOn: { record: StateRecord | undefined } | undefined;
     for (let conflict = 0; ; conflict++) {
       if (this.reads > observedAt && !('error' in view)) {
-        view = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
+        // A record that is still the one decided on keeps its observation (the pair stays as valid as
+        // it was), so a retry after a conflict elsewhere does no I/O between its read and its write.
+        if (!decidedOn || !isDeepStrictEqual(decidedOn.record, this.snap.records.get(f.id)))
+          view = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
         observedAt = this.reads;
       }
       const unreadable = this.snap.unreadable.get(f.id);
@@ -249,6 +254,7 @@ class Pass {
           look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
       }
       const s: Step = step(prev, look, status, policy, this.ports.clock.now());
+      decidedOn = { record: prev };
       if (this.opts.dryRun)
         return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
       await this.keep(s.action.kind === 'trigger' ? this.triggerMs(f) : 0);

@@ -205,15 +205,30 @@ function retriesWaitTheirBackoff(h: History): string[] {
   return out;
 }
 
-/** The newest Failed transition of `sha` the state records before log place `seq`. */
+/** The newest Failed transition of `sha` the state records before log place `seq`, with the write's place. */
 function lastFailure(h: History, followerId: string, sha: string, seq: number) {
   return h.written
     .filter((w) => w.seq < seq)
     .flatMap((w) => {
       const after = w.after.get(followerId);
-      return after ? added(w.before.get(followerId), after).filter((t) => t.to === Phase.Failed && t.sha === sha) : [];
+      return after
+        ? added(w.before.get(followerId), after)
+            .filter((t) => t.to === Phase.Failed && t.sha === sha)
+            .map((t) => ({ ...t, seq: w.seq }))
+        : [];
     })
     .at(-1);
+}
+
+/** Where the newest write-ahead (a claimed send) of `sha`'s attempt `attempt` was written before `seq` (-1: none). */
+function lastWriteAhead(h: History, followerId: string, sha: string, attempt: number, seq: number): number {
+  const w = h.written.findLast((x) => {
+    const f = x.after.get(followerId)?.inFlight;
+    return (
+      x.seq < seq && f?.sha === sha && f.attempt === attempt && f.sentAt !== x.before.get(followerId)?.inFlight?.sentAt
+    );
+  });
+  return w?.seq ?? -1;
 }
 
 /**
@@ -227,11 +242,19 @@ function startedRunsCloseOut(h: History): string[] {
   for (const s of h.sent) {
     if (s.attempt === undefined || s.attempt < 2 || s.going.length === 0) continue;
     const last = lastFailure(h, s.followerId, s.sha, s.seq);
-    // The run the "failed" attempt started, if the control plane received it.
+    if (last?.reason !== Reason.TriggerFailed) continue;
+    // The run the "failed" attempt started, if the control plane received it: a send of that attempt
+    // after its write-ahead and before its failure (not one of an older round of the same sha).
+    const ahead = lastWriteAhead(h, s.followerId, s.sha, s.attempt - 1, last.seq);
     const before = h.sent.findLast(
-      (x) => x.seq < s.seq && x.followerId === s.followerId && x.sha === s.sha && x.attempt === s.attempt! - 1,
+      (x) =>
+        x.seq > ahead &&
+        x.seq < last.seq &&
+        x.followerId === s.followerId &&
+        x.sha === s.sha &&
+        x.attempt === s.attempt! - 1,
     );
-    if (last?.reason === Reason.TriggerFailed && before && s.going.includes(before.run))
+    if (before && s.going.includes(before.run))
       out.push(
         `attempt ${s.attempt} of ${s.sha.slice(0, 12)} sent by ${s.pass} after a TriggerFailed while its run ` +
           `${before.run} was still going`,
