@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   makeFakeControlPlane,
   type FakeConfig,
@@ -8,14 +8,16 @@ import {
   type TriggerRecord,
 } from '../../scripts/world/fake-control-plane-harness.ts';
 import { cli, type CliResult } from './cli.ts';
-import { clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
+import { adminClient, clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { syncMirror } from '../../runner/git-mirror/stages.ts';
-import { hermeticGit, type GitServer } from '../../scripts/world/git-server.ts';
+import { resourceType } from '../../core/kube/resources.ts';
+import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
+import { hermeticGit, startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { REGISTRY, removeFixtures, type Edit } from './registry-fixture.ts';
 import { ROOT } from '../../scripts/world/registry.ts';
 import { removeSshMounts, sshEdits, sshMount } from './ssh-registry.ts';
-import type { SshUpstream } from '../../scripts/world/ssh-upstream.ts';
+import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 
 /** The three upstream repositories and branches of the shipped followers, as the mirror serves them. */
 export const REPOS = {
@@ -45,6 +47,9 @@ export const REPOS = {
   },
 } as const;
 export type FollowerId = keyof typeof REPOS;
+
+/** The state ConfigMap every world's controller has. */
+const STATE_CM = 'branch-follower-state';
 
 /** The servers a world runs against: the mirror (git daemon over the cache root) and the SSH upstream. */
 export interface WorldServers {
@@ -84,6 +89,8 @@ export interface PassWorld {
   /** Triggers the fake recorded, per follower. */
   triggersOf(id: FollowerId): TriggerRecord[];
   configure(cfg: FakeConfig): void;
+  /** The follower's record in the world's state ConfigMap (undefined: none; one that does not parse throws). */
+  record(id: FollowerId): Promise<StateRecord | undefined>;
 }
 
 /** Registry edits every pass test wants: its namespace, the loopback mirror, short budgets. */
@@ -103,6 +110,23 @@ function worldEdits(git: GitServer, extra: readonly Edit[]): Edit[] {
 }
 
 const made: FakeControlPlane[] = [];
+
+/**
+ * The servers of a test file's worlds: started before its tests, and disposed of after them with
+ * every world it made. Call at the top of the file; the getter is valid inside tests.
+ */
+export function worldServersOfFile(): () => WorldServers {
+  let servers: WorldServers | undefined;
+  beforeAll(async () => {
+    const [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
+    servers = { git, ssh };
+  });
+  afterAll(async () => {
+    disposeWorlds();
+    if (servers) await Promise.all([servers.git.dispose(), servers.ssh.dispose()]);
+  });
+  return () => servers!;
+}
 
 /** Removes the fake control planes the worlds of a test file made (call from afterAll). */
 export function disposeWorlds(): void {
@@ -222,6 +246,14 @@ export async function makePassWorld(
     },
     triggersOf: (id) => fake.triggers().filter((t) => t.lane === REPOS[id].lane && t.cli === REPOS[id].cli),
     configure: (cfg) => fake.configure({ ...cfg, publish }),
+    async record(id) {
+      const cm = await adminClient({ kubeconfig: cluster }).get(resourceType('v1', 'ConfigMap'), ns, STATE_CM);
+      const text = (cm?.data as Record<string, string> | undefined)?.[id];
+      if (text === undefined) return undefined;
+      const parsed = parseStateRecord(text);
+      if ('error' in parsed) throw new Error(`record of ${id}: ${parsed.error}`);
+      return parsed.record;
+    },
   };
   world.configure({});
   return world;

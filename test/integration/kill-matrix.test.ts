@@ -1,53 +1,23 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resourceType } from '../../core/kube/resources.ts';
-import { parseStateRecord } from '../../runner/state-record.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { LaneConfig } from '../../scripts/world/fake-control-plane.ts';
-import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
-import { adminClient } from '../helpers/cluster.ts';
-import {
-  disposeWorlds,
-  eventually,
-  exited,
-  makePassWorld,
-  type PassWorld,
-  type WorldServers,
-} from '../helpers/pass-world.ts';
+import { type PassWorld, eventually, exited, makePassWorld, worldServersOfFile } from '../helpers/pass-world.ts';
 
 // A confirmed pass, SIGKILLed with its whole process group at each point of its work, then a
 // pass run again: no sha is sent twice, none is lost (it closes out), and nothing the dead pass
 // made on disk — the copy of the SSH key, an adapter's scratch directory — outlives the next pass.
 // Every pass of a point runs with a TMPDIR of its own, so what is left there is what it left.
 
-const CM = resourceType('v1', 'ConfigMap');
 const ID = 'agentrun-jd01-v02';
 const LANE = 'agentrun:jd01-v02';
 
-let git: GitServer;
-let ssh: SshUpstream;
-let servers: WorldServers;
+const servers = worldServersOfFile();
 const tmps: string[] = [];
-beforeAll(async () => {
-  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
-  servers = { git, ssh };
-});
-afterAll(async () => {
-  disposeWorlds();
+afterAll(() => {
   for (const t of tmps) rmSync(t, { recursive: true, force: true });
-  await Promise.all([git.dispose(), ssh.dispose()]);
 });
-
-async function recordOf(w: PassWorld) {
-  const cm = await adminClient().get(CM, w.ns, 'branch-follower-state');
-  const text = (cm?.data as Record<string, string> | undefined)?.[ID];
-  if (text === undefined) return undefined;
-  const parsed = parseStateRecord(text);
-  if ('error' in parsed) throw new Error(parsed.error);
-  return parsed.record;
-}
 
 /** What a pass left under its TMPDIR: key copies and adapter scratch directories. */
 function leftovers(tmp: string): string[] {
@@ -90,7 +60,7 @@ const POINTS: readonly Point[] = [
     name: 'after the write-ahead, before the trigger lands',
     lane: { triggerHangSeconds: 30 },
     wait: false,
-    reached: async (w) => (await recordOf(w))?.phase === 'Triggering',
+    reached: async (w) => (await w.record(ID))?.phase === 'Triggering',
   },
   {
     name: 'after the trigger landed, before its answer',
@@ -102,7 +72,7 @@ const POINTS: readonly Point[] = [
     name: 'while it waits for closeout',
     lane: { runSeconds: 8 },
     wait: true,
-    reached: async (w) => (await recordOf(w))?.phase === 'ClosingOut',
+    reached: async (w) => (await w.record(ID))?.phase === 'ClosingOut',
   },
 ];
 
@@ -112,7 +82,7 @@ describe('a pass killed at every point of its work (real API server, real git ov
 
   for (const p of POINTS) {
     it(`killed ${p.name}: sent once, closed out, nothing left on disk`, async () => {
-      const w = await makePassWorld(servers, 'kill');
+      const w = await makePassWorld(servers(), 'kill');
       const tmp = mkdtempSync(join(tmpdir(), 'bf-kill-'));
       tmps.push(tmp);
       Object.assign(w.env, { TMPDIR: tmp });
@@ -131,7 +101,7 @@ describe('a pass killed at every point of its work (real API server, real git ov
       expect(code, again.output()).toBe(0);
 
       const sent = w.triggersOf(ID).map((t) => t.sha);
-      const rec = await recordOf(w);
+      const rec = await w.record(ID);
       const left = leftovers(tmp);
       figures.push(
         `  ${p.name}: left by the kill ${leftByKill.length}, after the next pass ${left.length}; ` +

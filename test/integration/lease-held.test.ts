@@ -1,18 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resourceType } from '../../core/kube/resources.ts';
 import { microTime } from '../../runner/lease.ts';
-import { parseStateRecord } from '../../runner/state-record.ts';
-import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { adminClient } from '../helpers/cluster.ts';
-import {
-  disposeWorlds,
-  eventually,
-  exited,
-  makePassWorld,
-  type PassWorld,
-  type WorldServers,
-} from '../helpers/pass-world.ts';
+import { type PassWorld, eventually, exited, makePassWorld, worldServersOfFile } from '../helpers/pass-world.ts';
 
 // The Lease is held while the pass acts, on a real API server: renewed in the background through a
 // look longer than the Lease, and checked before every write-ahead and trigger, so a pass stalled
@@ -22,33 +12,14 @@ import {
 const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
 const LEASE_NAME = 'branch-follower-leader';
 
-let git: GitServer;
-let ssh: SshUpstream;
-let servers: WorldServers;
-beforeAll(async () => {
-  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
-  servers = { git, ssh };
-});
-afterAll(async () => {
-  disposeWorlds();
-  await Promise.all([git.dispose(), ssh.dispose()]);
-});
+const servers = worldServersOfFile();
 
 const lease = async (w: PassWorld) => (await adminClient().get(LEASE, w.ns, LEASE_NAME))!;
 const holder = async (w: PassWorld) => ((await lease(w)).spec as { holderIdentity?: string }).holderIdentity;
 
-async function recordOf(w: PassWorld, id: string) {
-  const cm = await adminClient().get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state');
-  const text = (cm?.data as Record<string, string> | undefined)?.[id];
-  if (text === undefined) return undefined;
-  const parsed = parseStateRecord(text);
-  if ('error' in parsed) throw new Error(parsed.error);
-  return parsed.record;
-}
-
 describe('the Lease while a pass acts (real API server)', () => {
   it('a look longer than the Lease keeps it: a pass started meanwhile skips, and each sha is sent once', async () => {
-    const w = await makePassWorld(servers, 'lease-long');
+    const w = await makePassWorld(servers(), 'lease-long');
     const hwlab = await w.push('hwlab-jd01-v03', { snapshot: true });
     const agentrun = await w.push('agentrun-jd01-v02', { snapshot: true });
     await w.push('web-probe-sentinel-master');
@@ -69,7 +40,7 @@ describe('the Lease while a pass acts (real API server)', () => {
   });
 
   it('a pass stalled past its Lease, which another pass took, stops at once when it runs again: one line, exit 0', async () => {
-    const w = await makePassWorld(servers, 'lease-lost');
+    const w = await makePassWorld(servers(), 'lease-lost');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });
     w.configure({ lanes: { 'agentrun:jd01-v02': { statusHangSeconds: 2.5 } } });
     const child = w.spawn(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
@@ -94,7 +65,7 @@ describe('the Lease while a pass acts (real API server)', () => {
     );
     expect(out.match(/pass-b/g)).toHaveLength(1);
     expect(w.triggersOf('agentrun-jd01-v02')).toEqual([]); // nothing sent under a lost Lease
-    expect((await recordOf(w, 'agentrun-jd01-v02'))?.triggered ?? []).not.toContain(sha); // no write-ahead either
+    expect((await w.record('agentrun-jd01-v02'))?.triggered ?? []).not.toContain(sha); // no write-ahead either
     expect(await holder(w)).toBe('pass-b'); // and it was not released from under the new holder
   });
 });

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BranchFollowerError } from '../../core/errors.ts';
 import { resourceType } from '../../core/kube/resources.ts';
-import { parseStateRecord } from '../../runner/state-record.ts';
-import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
-import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { adminClient, auditEvents } from '../helpers/cluster.ts';
-import { disposeWorlds, exited, makePassWorld, type PassWorld, type WorldServers } from '../helpers/pass-world.ts';
+import { type PassWorld, exited, makePassWorld, worldServersOfFile } from '../helpers/pass-world.ts';
 
 // Another writer hammers the state ConfigMap (a write every 150 ms, on the real API server) while
 // passes run: each of the pass's compare-and-swap writes may lose with a 409. The pass re-reads and
@@ -15,17 +12,7 @@ import { disposeWorlds, exited, makePassWorld, type PassWorld, type WorldServers
 const CM = resourceType('v1', 'ConfigMap');
 const STATE = 'branch-follower-state';
 
-let git: GitServer;
-let ssh: SshUpstream;
-let servers: WorldServers;
-beforeAll(async () => {
-  [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
-  servers = { git, ssh };
-});
-afterAll(async () => {
-  disposeWorlds();
-  await Promise.all([git.dispose(), ssh.dispose()]);
-});
+const servers = worldServersOfFile();
 
 /** Writes the state ConfigMap every `everyMs` (a key of its own) until stopped; counts what landed. */
 function hammer(w: PassWorld, everyMs: number) {
@@ -56,20 +43,13 @@ function hammer(w: PassWorld, everyMs: number) {
   };
 }
 
-async function recordOf(w: PassWorld, id: string) {
-  const cm = await adminClient().get(CM, w.ns, STATE);
-  const text = (cm?.data as Record<string, string> | undefined)?.[id];
-  if (text === undefined) return undefined;
-  const parsed = parseStateRecord(text);
-  if ('error' in parsed) throw new Error(parsed.error);
-  return parsed.record;
-}
-
 describe('a pass with another writer on its state ConfigMap (real API server)', () => {
   it('keeps working: three passes exit 0, each sha is sent once and closes out; conflicts cost no adapter call', async () => {
-    const w = await makePassWorld(servers, 'hammer', [
-      { from: 'conflictRetries: 5', to: 'conflictRetries: 8' },
-      { from: 'conflictBackoffMilliseconds: 200', to: 'conflictBackoffMilliseconds: 50' },
+    // The shipped controller.pass.conflictRetries (5) and conflictBackoffMilliseconds (200). The Lease
+    // outlasts an adapter timeout with room to spare, as the shipped one does (60 s against 30 + 20 s),
+    // so the check before a write-ahead never renews it between the state read and the write.
+    const w = await makePassWorld(servers(), 'hammer', [
+      { from: 'durationSeconds: 4\n    renewSeconds: 1', to: 'durationSeconds: 8\n    renewSeconds: 1' },
     ]);
     const shas = {
       hwlab: await w.push('hwlab-jd01-v03', { snapshot: true }),
@@ -95,8 +75,8 @@ describe('a pass with another writer on its state ConfigMap (real API server)', 
     expect(codes, outputs.join('\n---\n')).toEqual([0, 0, 0]);
     expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([shas.hwlab]);
     expect(w.triggersOf('agentrun-jd01-v02').map((t) => t.sha)).toEqual([shas.agentrun]);
-    expect(await recordOf(w, 'hwlab-jd01-v03')).toMatchObject({ lastSucceededSha: shas.hwlab });
-    expect(await recordOf(w, 'agentrun-jd01-v02')).toMatchObject({ lastSucceededSha: shas.agentrun });
+    expect(await w.record('hwlab-jd01-v03')).toMatchObject({ lastSucceededSha: shas.hwlab });
+    expect(await w.record('agentrun-jd01-v02')).toMatchObject({ lastSucceededSha: shas.agentrun });
     // The pass's own writes did lose to the other writer, and were decided again.
     const lost = auditEvents(
       (e) =>
