@@ -218,7 +218,7 @@ export class KubeClient {
   // server stored before the connection broke may be stored twice. That is accepted: a duplicate
   // Event is harmless, a lost one is not, and the state record, not the Events, is what the pass
   // relies on. A Job is created under a name made before the first try, so its retry cannot make a
-  // second Job (the server answers 409 AlreadyExists instead).
+  // second Job: the server answers 409 AlreadyExists, which createJob takes for its own Job.
   private async send(
     method: string,
     path: string,

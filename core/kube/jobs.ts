@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { BranchFollowerError, WaitTimeoutError } from '../errors.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { BranchFollowerError, KubeError, WaitTimeoutError } from '../errors.ts';
 import type { Manifest } from './manifest.ts';
 import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
 import { collectionPath, describeObject, resourceType } from './resources.ts';
@@ -15,17 +16,29 @@ export function runSuffix(): string {
   return randomBytes(4).readUInt32BE(0).toString(36).padStart(5, '0').slice(-5);
 }
 
-/** POST of the Job under the field manager, strict field validation; `dryRun` writes nothing. */
+/**
+ * POST of the Job under the field manager, strict field validation; `dryRun` writes nothing. A create
+ * whose first try landed but whose answer was lost is answered 409 AlreadyExists when tried again:
+ * the Job of that name (made with a random suffix before the first try) with the labels sent is this
+ * create's own, and is returned as created.
+ */
 export async function createJob(client: KubeClient, job: Manifest, dryRun: boolean): Promise<KubeObject> {
   const ns = job.metadata.namespace!;
   const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });
   if (dryRun) query.set('dryRun', 'All');
-  return client.post<KubeObject>(
-    `${collectionPath(JOB, ns)}?${query}`,
-    job,
-    dryRun ? 'create (dry-run)' : 'create',
-    describeObject('Job', ns, job.metadata.name),
-  );
+  try {
+    return await client.post<KubeObject>(
+      `${collectionPath(JOB, ns)}?${query}`,
+      job,
+      dryRun ? 'create (dry-run)' : 'create',
+      describeObject('Job', ns, job.metadata.name),
+    );
+  } catch (err) {
+    if (dryRun || !(err instanceof KubeError && err.status === 409)) throw err;
+    const existing = await client.get(JOB, ns, job.metadata.name);
+    if (existing && isDeepStrictEqual(existing.metadata.labels ?? {}, job.metadata.labels ?? {})) return existing;
+    throw err;
+  }
 }
 
 /** Where a Job stands, from its status; pure. */

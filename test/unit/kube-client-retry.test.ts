@@ -7,6 +7,7 @@ import { KubeError } from '../../core/errors.ts';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import type { RetryPolicy } from '../../core/kube/retry.ts';
+import { createJob } from '../../core/kube/jobs.ts';
 
 // The client's retries against a real HTTP server on loopback that answers as a restarting or
 // overloaded API server does: 503, 429 with Retry-After, no answer, a dropped connection. Budgets
@@ -224,5 +225,23 @@ describe('the Kubernetes client retries transient failures within controller.kub
     const said = [...lines, err.message, String(err.cause)].join('\n');
     expect(said).not.toContain(TOKEN);
     expect(said).not.toMatch(/authorization|bearer/i);
+  });
+
+  it('a Job create whose answer was lost, answered 409 AlreadyExists when tried again, returns its own Job', async () => {
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'bf-run-abcde', namespace: 'ns', labels: { 'app.kubernetes.io/name': 'branch-follower' } },
+      spec: {},
+    };
+    const exists = status(409, {}, 'jobs.batch "bf-run-abcde" already exists');
+    const mine = await apiServer([drop, exists, ok({ ...job, metadata: { ...job.metadata, uid: 'u-1' } })]);
+    const got = await createJob(client(mine.url).c, job, false);
+    expect(got.metadata.uid).toBe('u-1');
+    expect(mine.seen.map((r) => r.method)).toEqual(['POST', 'POST', 'GET']);
+    // Someone else's Job under that name (other labels) is still the conflict it is.
+    const theirs = await apiServer([exists, ok({ ...job, metadata: { ...job.metadata, labels: { other: 'x' } } })]);
+    const err = await rejection(createJob(client(theirs.url).c, job, false));
+    expect(err).toMatchObject({ reason: 'KubeConflict', status: 409 });
   });
 });
