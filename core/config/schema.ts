@@ -132,8 +132,8 @@ const ControllerSchema = z
     state: z
       .strictObject({
         maxBytes: positiveInt('state.maxBytes')
-          .max(900_000, 'must stay well under the 1 MiB ConfigMap limit (at most 900000)')
-          .describe('A state write that would make the ConfigMap larger than this is refused.'),
+          .max(524_288, 'must stay well under the 1 MiB ConfigMap limit (at most 524288)')
+          .describe("A state write that would make a shard's state ConfigMap larger than this is refused."),
         historyLimit: positiveInt('state.historyLimit').describe('Transitions kept per follower.'),
         triggeredLimit: positiveInt('state.triggeredLimit').describe(
           'Triggered shas remembered per follower; a remembered sha is never triggered again.',
@@ -156,6 +156,23 @@ const ControllerSchema = z
             'further one, each wait jittered to between half and one and a half times that, so two ' +
             'writers that collided do not collide again.',
         ),
+        shards: positiveInt('pass.shards')
+          .max(256, 'must be at most 256')
+          .describe(
+            'How many pods one pass runs as (an Indexed Job, all at once): shard k owns the followers whose ' +
+              'id hashes to k (the first 4 bytes of its SHA-256, big-endian, modulo shards), holds the Lease ' +
+              '<lease.name>-k and keeps their records in the ConfigMap <configMaps.state>-k.',
+          ),
+        concurrency: z
+          .strictObject({
+            adapterCalls: positiveInt('pass.concurrency.adapterCalls').describe(
+              'Adapter commands (status and trigger) one shard runs at once.',
+            ),
+            gitCalls: positiveInt('pass.concurrency.gitCalls').describe(
+              'git commands (sync and looks, one mirror each) one shard runs at once.',
+            ),
+          })
+          .describe('How much of a pass runs side by side; state writes are batched (one per shard per look).'),
       })
       .describe('Budgets of one reconcile pass.'),
     apply: z
