@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
+import { shardLeaseName, shardStateName } from '../core/config/shards.ts';
 import { BranchFollowerError } from '../core/errors.ts';
-import { Decision, Phase, Reason } from './phases.ts';
 import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
+import { mapLimit } from './limit.ts';
+import { Decision, Phase, Reason } from './phases.ts';
 import type { HeldLease, PassPorts, StateSnapshot } from './ports.ts';
 import {
   afterTrigger,
   runJustSucceeded,
+  settled,
   step,
   type MirrorView,
   type Policy,
@@ -17,13 +20,17 @@ import {
 } from './state-machine.ts';
 import type { StateRecord, Transition } from './state-record.ts';
 
-// The reconcile pass, as Flux's reconcilers run theirs: small steps in a fixed order, each saying
-// what it reads and writes —
-//   acquireLease → (readState → observe → decide → writeAhead → trigger → writeState → emitEvents)*
+// The reconcile pass of one shard, as Flux's reconcilers run theirs: small steps in a fixed order,
+// each saying what it reads and writes —
+//   acquireLease → (readState → sync → observe → decide → writeAhead → trigger → writeState → emitEvents)*
 // — repeated while --wait follows closeout, under a Lease renewed in the background and checked
-// before every write-ahead and trigger (runner/lease-keeper.ts). Every decision comes from the pure
-// state machine; this file only moves data between it and the ports (runner/ports.ts): state,
-// Lease, Events, mirror, adapters and clock. It imports no Kubernetes client, no git and no process.
+// before every write-ahead and trigger (runner/lease-keeper.ts). A look decides every follower of the
+// shard (adapter calls side by side, `controller.pass.concurrency.adapterCalls` at most), then writes
+// every record that changed in ONE compare-and-swap of the shard's state, and only then sends the
+// triggers whose write-ahead that write persisted; their results are written in one more. Every
+// decision comes from the pure state machine; this file only moves data between it and the ports
+// (runner/ports.ts): state, Lease, Events, mirror, adapters and clock. It imports no Kubernetes
+// client, no git and no process.
 
 export interface PassOptions {
   readonly followers: readonly FollowerConfig[];
@@ -31,6 +38,8 @@ export interface PassOptions {
   readonly wait: boolean;
   /** Who this pass is, as the Lease holder and the Events' reporting instance. */
   readonly identity: string;
+  /** The shard this pass is (its Lease and state ConfigMap are named after it, in messages). */
+  readonly shard: number;
   /** One line of progress for people (stderr). */
   readonly progress: (line: string) => void;
 }
@@ -97,6 +106,42 @@ const unconfirmed = (r: StateRecord | undefined) =>
 const isConflict = (err: unknown) => err instanceof BranchFollowerError && err.reason === 'KubeConflict';
 const sameExceptTime = (a: StateRecord | undefined, b: StateRecord) =>
   a !== undefined && isDeepStrictEqual({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
+const NO_LOOK: MirrorView = { error: 'no observation' };
+
+/** What the adapter said in a look, of which tip, paired with the record it was asked for. */
+interface Said {
+  readonly tip: string;
+  readonly status: StatusView;
+  readonly record: StateRecord | undefined;
+}
+
+/** One follower in a look: what it was decided on, and the decision. */
+interface Decided {
+  readonly f: FollowerConfig;
+  readonly policy: Policy;
+  /** Whether this look already flushed its GitOps ref (one flush per look). */
+  readonly flushed: boolean;
+  view: MirrorView;
+  /** How many state reads had been made when `view` was observed. */
+  observedAt: number;
+  said: Said | undefined;
+  /** The record the step was decided on (undefined before the first decision). */
+  prev: StateRecord | undefined;
+  decidedOnce: boolean;
+  s: Step | undefined;
+  /** Set when the follower cannot be decided at all (its record is unreadable). */
+  blocked: FollowerOutcome | undefined;
+}
+
+/** A sent trigger, and its result as it goes onto the write-ahead. */
+interface Sent {
+  readonly d: Decided;
+  readonly result: { runName: string } | { error: string };
+  /** The record the result goes onto: the write-ahead, or its newer version after a conflict. */
+  base: StateRecord;
+  after: { next: StateRecord; transitions: readonly Transition[] } | undefined;
+  done: boolean;
+}
 
 class Pass {
   private snap!: StateSnapshot;
@@ -109,7 +154,7 @@ class Pass {
   /** Followers that failed (or were blocked by an error) at any time during this pass. */
   private readonly failed = new Set<string>();
   private readonly c: LoadedRegistry['registry']['controller'];
-  private readonly ports: PassPorts;
+  private ports: PassPorts;
   private readonly loaded: LoadedRegistry;
   private readonly opts: PassOptions;
   /** The Lease while this (confirmed) pass holds it. */
@@ -141,18 +186,15 @@ class Pass {
     return tail ? { ...record, adapterTail: { ...record.adapterTail, ...tail } } : record;
   }
 
+  private setTail(id: string, which: 'status' | 'trigger', text: string): void {
+    this.tails.set(id, { ...(this.tails.get(id) ?? { status: '', trigger: '' }), [which]: text });
+  }
+
   // Whether the stored record is exactly the one this pass just wrote: a write whose answer was lost
   // (the connection dropped after the API server applied it) and that was sent again conflicts with
   // itself. Its timestamp is part of it, so another writer's record is never taken for it.
   private landed(id: string, record: StateRecord): boolean {
     return isDeepStrictEqual(this.snap.records.get(id), this.withTail(id, record));
-  }
-
-  /** Persists one record (compare-and-swap) unless only its timestamp changed. */
-  private async persist(id: string, record: StateRecord): Promise<void> {
-    const next = this.withTail(id, record);
-    if (sameExceptTime(this.snap.records.get(id), next)) return;
-    this.snap = await this.ports.state.write(this.snap, new Map([[id, next]]));
   }
 
   private async events(id: string, transitions: readonly Transition[]): Promise<void> {
@@ -169,20 +211,36 @@ class Pass {
     }
   }
 
+  /** The Events of every follower's transitions, `controller.pass.concurrency.apiCalls` at once. */
+  private async allEvents(items: readonly { id: string; transitions: readonly Transition[] }[]): Promise<void> {
+    await mapLimit(items, this.c.pass.concurrency.apiCalls, async ({ id, transitions }) => {
+      await this.events(id, transitions);
+      if (transitions.some((t) => t.to === Phase.Failed)) this.failed.add(id);
+    });
+  }
+
+  /** Where this shard keeps its records, for messages. */
+  private where(): string {
+    return `ConfigMap ${this.c.namespace}/${shardStateName(this.c, this.opts.shard)}`;
+  }
+
   // The wait before the re-read after conflict n (0-based): controller.pass.conflictBackoffMilliseconds,
-  // doubled per conflict, jittered by this pass's identity, the follower and n, so two passes that
+  // doubled per conflict, jittered by this pass's identity, the shard's state and n, so two passes that
   // collided wait differently (and a simulation replays the same waits).
-  private conflictBackoffMs(id: string, n: number): number {
-    const h = createHash('sha1').update(`${this.opts.identity}\0${id}\0${n}`).digest();
+  private conflictBackoffMs(n: number): number {
+    const h = createHash('sha1').update(`${this.opts.identity}\0${this.where()}\0${n}`).digest();
     const jitter = 0.5 + h.readUInt32BE(0) / 0x1_0000_0000;
     return Math.round(this.c.pass.conflictBackoffMilliseconds * 2 ** n * jitter);
   }
 
   /** The end of a pass whose writes kept losing to another writer: what bounds it and what happens next. */
-  private tooManyConflicts(id: string, times: number, cause: unknown, sent: string): BranchFollowerError {
-    const where = `ConfigMap ${this.c.namespace}/${this.c.configMaps.state}`;
+  private tooManyConflicts(ids: readonly string[], times: number, cause: unknown, sent: string): BranchFollowerError {
+    const who =
+      ids.length === 1
+        ? ids[0]
+        : `${ids.length} followers (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
     return new BranchFollowerError(
-      `the state of ${id} in ${where} changed under this pass ${times} time(s) in a row ` +
+      `the state of ${who} in ${this.where()} changed under this pass ${times} time(s) in a row ` +
         `(controller.pass.conflictRetries: ${this.c.pass.conflictRetries}); ${sent}. Another writer keeps ` +
         `updating it: find it in the ConfigMap's managedFields, or raise controller.pass.conflictRetries`,
       { reason: 'KubeConflict', retryable: true, cause },
@@ -195,171 +253,268 @@ class Pass {
     this.reads++;
   }
 
-  // observe → decide for one follower; with a trigger action, writeAhead → trigger → writeState; with
-  // a flush action, flush → observe → decide once more. `observedAt` is the number of state reads
-  // made before `mirror` was observed: a record read after the observation may have been written by
-  // a pass that saw a newer tip, so the mirror is looked at again before deciding on it (else a
-  // stale tip would supersede a newer in-flight sha, and trigger an older one).
-  private async follow(
-    f: FollowerConfig,
-    mirror: MirrorView | undefined,
-    observedAt: number,
-    flushed = false,
-  ): Promise<FollowerOutcome> {
-    const policy = policyOf(f, this.loaded);
-    let view: MirrorView = mirror ?? { error: 'no observation' };
-    // What the adapter said in this look, of which tip, paired with which record.
-    let said: { tip: string; status: StatusView; record: StateRecord | undefined } | undefined;
-    // The record the last decision of this look was made on, with an observation made after it was read.
-    let decidedOn: { record: StateRecord | undefined } | undefined;
-    for (let conflict = 0; ; conflict++) {
-      if (this.reads > observedAt && !('error' in view)) {
-        // A record that is still the one decided on keeps its observation (the pair stays as valid as
-        // it was), so a retry after a conflict elsewhere does no I/O between its read and its write.
-        if (!decidedOn || !isDeepStrictEqual(decidedOn.record, this.snap.records.get(f.id)))
-          view = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
-        observedAt = this.reads;
+  private item(f: FollowerConfig, view: MirrorView | undefined, observedAt: number, flushed: boolean): Decided {
+    return {
+      f,
+      policy: policyOf(f, this.loaded),
+      flushed,
+      view: view ?? NO_LOOK,
+      observedAt,
+      said: undefined,
+      prev: undefined,
+      decidedOnce: false,
+      s: undefined,
+      blocked: undefined,
+    };
+  }
+
+  // observe → decide, for every follower of `ds` at once, on the latest state read. A record read
+  // after a follower's observation may have been written by a pass that saw a newer tip, so such a
+  // follower's mirror is looked at again first (else a stale tip would supersede a newer in-flight
+  // sha, and trigger an older one) — unless its record is still the one it was decided on, which
+  // keeps its observation (the pair stays as valid as it was), so a retry after a conflict elsewhere
+  // does no I/O between its read and its write. One look serves every follower that needs one.
+  private async decide(ds: readonly Decided[]): Promise<void> {
+    const stale = ds.filter(
+      (d) =>
+        this.reads > d.observedAt &&
+        !('error' in d.view) &&
+        (!d.decidedOnce || !isDeepStrictEqual(d.prev, this.snap.records.get(d.f.id))),
+    );
+    if (stale.length > 0) {
+      const views = await this.ports.mirror.observe(stale.map((d) => d.f));
+      for (const d of stale) d.view = views.get(d.f.id) ?? NO_LOOK;
+    }
+    for (const d of ds) d.observedAt = this.reads;
+
+    const live: Decided[] = [];
+    for (const d of ds) {
+      const unreadable = this.snap.unreadable.get(d.f.id);
+      if (unreadable === undefined) {
+        live.push(d);
+        continue;
       }
-      const unreadable = this.snap.unreadable.get(f.id);
-      if (unreadable !== undefined) {
-        // Never overwrite what cannot be read: it may hold the shas already triggered.
-        const message =
+      // Never overwrite what cannot be read: it may hold the shas already triggered.
+      d.blocked = {
+        id: d.f.id,
+        decision: Decision.Blocked,
+        reason: Reason.RecordUnreadable,
+        message:
           `state record unreadable (${unreadable}); inspect it, then branch-follower cleanup-state ` +
-          `--follower ${f.id} --confirm`;
-        return {
-          id: f.id,
-          decision: Decision.Blocked,
-          reason: Reason.RecordUnreadable,
-          message,
-          record: undefined,
-          triggered: false,
-        };
+          `--follower ${d.f.id} --confirm`,
+        record: undefined,
+        triggered: false,
+      };
+    }
+
+    // What the adapter says, asked side by side; a settled follower is not asked (see settled()).
+    const now = () => this.ports.clock.now();
+    const statuses = await mapLimit(live, this.c.pass.concurrency.adapterCalls, async (d) => {
+      const prev = this.snap.records.get(d.f.id);
+      const view = d.view;
+      if (!d.f.enabled || 'error' in view || view.tip === null) return undefined;
+      if (settled(prev, view, now())) return undefined;
+      // A conflict that left this follower's record as it was (another follower's write, another
+      // writer) is decided again on what the adapter already said. A record that changed, or a
+      // write-ahead whose send is not confirmed, may hold a trigger the answer predates: the
+      // adapter is asked again.
+      if (d.said?.tip === view.tip && isDeepStrictEqual(d.said.record, prev) && !unconfirmed(prev))
+        return d.said.status;
+      const s = await this.ports.adapters.status(d.f, view.tip, view.snapshotRef);
+      this.setTail(d.f.id, 'status', s.tail);
+      const status: StatusView = 'error' in s ? { error: s.error } : { status: s.status };
+      d.said = { tip: view.tip, status, record: prev };
+      return status;
+    });
+
+    // A run that just succeeded has published into the mirror since it was looked at: one more look
+    // for every such follower, so the mirror checks never come from before the publish.
+    const looks = new Map<string, MirrorView>();
+    if (!this.opts.dryRun) {
+      const again = live.filter((d, i) => {
+        const status = statuses[i];
+        return status !== undefined && runJustSucceeded(this.snap.records.get(d.f.id), status);
+      });
+      if (again.length > 0) {
+        const views = await this.ports.mirror.observe(again.map((d) => d.f));
+        for (const d of again) looks.set(d.f.id, views.get(d.f.id) ?? NO_LOOK);
       }
-      const prev = this.snap.records.get(f.id);
-      let status: StatusView | undefined;
-      let look = view;
-      if (f.enabled && !('error' in view) && view.tip !== null) {
-        // A conflict that left this follower's record as it was (another follower's write, another
-        // writer) is decided again on what the adapter already said. A record that changed, or a
-        // write-ahead whose send is not confirmed, may hold a trigger the answer predates: the
-        // adapter is asked again.
-        if (said?.tip === view.tip && isDeepStrictEqual(said.record, prev) && !unconfirmed(prev)) status = said.status;
-        else {
-          const s = await this.ports.adapters.status(f, view.tip, view.snapshotRef);
-          this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), status: s.tail });
-          status = 'error' in s ? { error: s.error } : { status: s.status };
-          said = { tip: view.tip, status, record: prev };
-        }
-        if (!this.opts.dryRun && runJustSucceeded(prev, status))
-          look = (await this.ports.mirror.observe([f])).get(f.id) ?? { error: 'no observation' };
+    }
+
+    live.forEach((d, i) => {
+      const prev = this.snap.records.get(d.f.id);
+      d.prev = prev;
+      d.decidedOnce = true;
+      d.s =
+        (d.f.enabled ? settled(prev, d.view, now()) : undefined) ??
+        step(prev, looks.get(d.f.id) ?? d.view, statuses[i], d.policy, now());
+    });
+  }
+
+  // writeAhead / writeState: every changed record of `ds` in one compare-and-swap (one per shard
+  // per look). On a conflict it re-reads: a record that landed anyway (its answer was lost) stands;
+  // every other follower is decided again on the fresh read before the write is tried again.
+  private async persist(ds: Decided[]): Promise<void> {
+    for (let conflict = 0; ; conflict++) {
+      const live = ds.filter((d) => d.blocked === undefined);
+      const updates = new Map<string, StateRecord>();
+      let needMs = 0;
+      for (const d of live) {
+        const next = this.withTail(d.f.id, d.s!.next);
+        if (sameExceptTime(this.snap.records.get(d.f.id), next)) continue;
+        updates.set(d.f.id, next);
+        if (d.s!.action.kind === 'trigger') needMs = Math.max(needMs, this.triggerMs(d.f));
       }
-      const s: Step = step(prev, look, status, policy, this.ports.clock.now());
-      decidedOn = { record: prev };
-      if (this.opts.dryRun)
-        return { id: f.id, decision: s.decision, reason: s.reason, message: s.message, record: prev, triggered: false };
-      await this.keep(s.action.kind === 'trigger' ? this.triggerMs(f) : 0);
+      if (updates.size === 0) return;
+      await this.keep(needMs);
       try {
-        await this.persist(f.id, s.next);
+        this.snap = await this.ports.state.write(this.snap, updates);
+        return;
       } catch (err) {
         if (!isConflict(err)) throw err;
+        const ids = [...updates.keys()];
         if (conflict >= this.c.pass.conflictRetries)
-          throw this.tooManyConflicts(f.id, conflict + 1, err, 'no trigger was sent for it');
-        await this.ports.clock.sleep(this.conflictBackoffMs(f.id, conflict));
+          throw this.tooManyConflicts(ids, conflict + 1, err, 'no trigger was sent for it');
+        await this.ports.clock.sleep(this.conflictBackoffMs(conflict));
         await this.readState();
-        if (!this.landed(f.id, s.next)) {
-          this.say(f.id, 'state changed under this pass: re-reading and deciding again');
-          continue;
-        }
+        const again = live.filter((d) => updates.has(d.f.id) && !this.landed(d.f.id, d.s!.next));
+        if (again.length === 0) return;
+        for (const d of again) this.say(d.f.id, 'state changed under this pass: re-reading and deciding again');
+        await this.decide(again);
       }
-      await this.events(f.id, s.transitions);
-      if (s.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
-      if (s.action.kind === 'flush' && !flushed) {
-        // One flush per look: its result is read back from the mirror cache, and the machine decides again.
-        await this.keep(0);
-        this.say(f.id, `flush ${s.action.ref} (run of ${s.action.sha.slice(0, 12)} succeeded)`);
-        const r = await this.ports.mirror.flush(f, s.action.ref);
-        this.say(f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
-        if ('error' in r) this.failed.add(f.id); // e.g. a non-fast-forward: it needs a person
-        const again = await this.ports.mirror.observe([f]);
-        return this.follow(f, again.get(f.id), this.reads, true);
-      }
-      if (s.action.kind !== 'trigger')
-        return {
-          id: f.id,
-          decision: s.decision,
-          reason: s.reason,
-          message: s.message,
-          record: s.next,
-          triggered: false,
-        };
-
-      // The write-ahead record is persisted: only now is the trigger sent, under a Lease that covers it.
-      await this.keep(this.triggerMs(f));
-      this.say(f.id, `trigger ${s.action.sha.slice(0, 12)} ${s.action.snapshotRef} (attempt ${s.action.attempt})`);
-      const result = await this.ports.adapters.trigger(f, s.action.sha, s.action.snapshotRef);
-      this.tails.set(f.id, { ...(this.tails.get(f.id) ?? { status: '', trigger: '' }), trigger: result.tail });
-      const outcome = 'error' in result ? { error: result.error } : { runName: result.runName };
-      const after = await this.persistAfterTrigger(f.id, s.next, outcome, policy);
-      if (after) {
-        await this.events(f.id, after.transitions);
-        if (after.transitions.some((t) => t.to === Phase.Failed)) this.failed.add(f.id);
-      }
-      return {
-        id: f.id,
-        decision: s.decision,
-        reason: s.reason,
-        message: 'error' in result ? result.error : `run ${result.runName}`,
-        record: after?.next ?? s.next,
-        triggered: true,
-      };
     }
   }
 
-  // Records the trigger's result onto the write-ahead. On a conflict it re-reads: if the record is
-  // still this attempt's write-ahead, the result goes onto it; if someone else moved it on, their
-  // record stands (it is never overwritten with a stale one).
-  private async persistAfterTrigger(
-    id: string,
-    writeAhead: StateRecord,
-    result: { runName: string } | { error: string },
-    policy: Policy,
-  ) {
-    const mine = writeAhead.inFlight!;
-    let base = writeAhead;
+  // The trigger results onto their write-aheads, in one write. On a conflict it re-reads: a record
+  // that is still its attempt's write-ahead takes the result; one that someone else moved on stands
+  // (it is never overwritten with a stale one).
+  private async persistSent(sent: Sent[]): Promise<void> {
     for (let conflict = 0; ; conflict++) {
-      const after = afterTrigger(base, result, policy, this.ports.clock.now());
+      const open = sent.filter((x) => !x.done);
+      if (open.length === 0) return;
+      const updates = new Map<string, StateRecord>();
+      for (const x of open) {
+        x.after = afterTrigger(x.base, x.result, x.d.policy, this.ports.clock.now());
+        const next = this.withTail(x.d.f.id, x.after.next);
+        if (sameExceptTime(this.snap.records.get(x.d.f.id), next)) x.done = true;
+        else updates.set(x.d.f.id, next);
+      }
+      if (updates.size === 0) return;
       try {
-        await this.persist(id, after.next);
-        return after;
+        this.snap = await this.ports.state.write(this.snap, updates);
+        for (const x of open) x.done = true;
+        return;
       } catch (err) {
         if (!isConflict(err)) throw err;
+        const ids = [...updates.keys()];
         if (conflict >= this.c.pass.conflictRetries) {
+          const what =
+            ids.length === 1 ? `the trigger of ${open[0]!.d.s!.next.inFlight!.sha.slice(0, 12)}` : 'triggers';
           throw this.tooManyConflicts(
-            id,
+            ids,
             conflict + 1,
             err,
-            `the trigger of ${mine.sha.slice(0, 12)} was sent and its write-ahead stands: the next pass follows its run`,
+            `${what} ${ids.length === 1 ? 'was' : 'were'} sent and ${ids.length === 1 ? 'its write-ahead stands' : 'their write-aheads stand'}: ` +
+              `the next pass follows ${ids.length === 1 ? 'its run' : 'their runs'}`,
           );
         }
-        await this.ports.clock.sleep(this.conflictBackoffMs(id, conflict));
+        await this.ports.clock.sleep(this.conflictBackoffMs(conflict));
         await this.readState();
-        if (this.landed(id, after.next)) return after;
-        const current = this.snap.records.get(id);
-        const f = current?.inFlight;
-        if (
-          !current ||
-          !f ||
-          f.sha !== mine.sha ||
-          f.attempt !== mine.attempt ||
-          f.sentAt !== mine.sentAt ||
-          f.triggeredAt !== null
-        ) {
-          this.say(id, 'the record moved on while the trigger was sent; keeping the newer record');
-          return undefined;
+        for (const x of open) {
+          if (!updates.has(x.d.f.id) || this.landed(x.d.f.id, x.after!.next)) {
+            x.done = true;
+            continue;
+          }
+          const mine = x.d.s!.next.inFlight!;
+          const current = this.snap.records.get(x.d.f.id);
+          const f = current?.inFlight;
+          if (
+            !current ||
+            !f ||
+            f.sha !== mine.sha ||
+            f.attempt !== mine.attempt ||
+            f.sentAt !== mine.sentAt ||
+            f.triggeredAt !== null
+          ) {
+            this.say(x.d.f.id, 'the record moved on while the trigger was sent; keeping the newer record');
+            x.after = undefined;
+            x.done = true;
+            continue;
+          }
+          x.base = current;
         }
-        base = current;
       }
     }
+  }
+
+  /** The outcome of a follower whose decision stands (no trigger, no further look). */
+  private outcomeOf(d: Decided): FollowerOutcome {
+    if (d.blocked) return d.blocked;
+    const s = d.s!;
+    return {
+      id: d.f.id,
+      decision: s.decision,
+      reason: s.reason,
+      message: s.message,
+      record: this.opts.dryRun ? d.prev : s.next,
+      triggered: false,
+    };
+  }
+
+  // One look at `ds`: decide all, write all, then the actions — the triggers whose write-ahead just
+  // landed (side by side, each under a Lease that covers it), and the flushes (one per follower per
+  // look: its result is read back from the mirror cache, and the follower is decided once more).
+  private async look(ds: Decided[]): Promise<Map<string, FollowerOutcome>> {
+    await this.decide(ds);
+    const out = new Map<string, FollowerOutcome>();
+    if (this.opts.dryRun) {
+      for (const d of ds) out.set(d.f.id, this.outcomeOf(d));
+      return out;
+    }
+    await this.persist(ds);
+    const live = ds.filter((d) => d.blocked === undefined);
+    await this.allEvents(live.map((d) => ({ id: d.f.id, transitions: d.s!.transitions })));
+
+    const senders = live.filter((d) => d.s!.action.kind === 'trigger');
+    const sent = await mapLimit(senders, this.c.pass.concurrency.adapterCalls, async (d): Promise<Sent> => {
+      const a = d.s!.action as Extract<Step['action'], { kind: 'trigger' }>;
+      // The write-ahead record is persisted: only now is the trigger sent, under a Lease that covers it.
+      await this.keep(this.triggerMs(d.f));
+      this.say(d.f.id, `trigger ${a.sha.slice(0, 12)} ${a.snapshotRef} (attempt ${a.attempt})`);
+      const r = await this.ports.adapters.trigger(d.f, a.sha, a.snapshotRef);
+      this.setTail(d.f.id, 'trigger', r.tail);
+      const result = 'error' in r ? { error: r.error } : { runName: r.runName };
+      return { d, result, base: d.s!.next, after: undefined, done: false };
+    });
+    await this.persistSent(sent);
+    await this.allEvents(sent.flatMap((x) => (x.after ? [{ id: x.d.f.id, transitions: x.after.transitions }] : [])));
+    for (const x of sent) {
+      out.set(x.d.f.id, {
+        id: x.d.f.id,
+        decision: x.d.s!.decision,
+        reason: x.d.s!.reason,
+        message: 'error' in x.result ? x.result.error : `run ${x.result.runName}`,
+        record: x.after?.next ?? x.d.s!.next,
+        triggered: true,
+      });
+    }
+
+    const flushers = live.filter((d) => d.s!.action.kind === 'flush' && !d.flushed);
+    if (flushers.length > 0) {
+      await mapLimit(flushers, this.c.pass.concurrency.gitCalls, async (d) => {
+        const a = d.s!.action as Extract<Step['action'], { kind: 'flush' }>;
+        await this.keep(0);
+        this.say(d.f.id, `flush ${a.ref} (run of ${a.sha.slice(0, 12)} succeeded)`);
+        const r = await this.ports.mirror.flush(d.f, a.ref);
+        this.say(d.f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
+        if ('error' in r) this.failed.add(d.f.id); // e.g. a non-fast-forward: it needs a person
+      });
+      const views = await this.ports.mirror.observe(flushers.map((d) => d.f));
+      const again = flushers.map((d) => this.item(d.f, views.get(d.f.id), this.reads, true));
+      for (const [id, o] of await this.look(again)) out.set(id, o);
+    }
+    for (const d of ds) if (!out.has(d.f.id)) out.set(d.f.id, this.outcomeOf(d));
+    return out;
   }
 
   async run(): Promise<PassResult> {
@@ -375,7 +530,7 @@ class Pass {
         {
           durationMs: c.lease.durationSeconds * 1000,
           renewMs: c.lease.renewSeconds * 1000,
-          what: `Lease ${c.namespace}/${c.lease.name}`,
+          what: `Lease ${c.namespace}/${shardLeaseName(c, opts.shard)}`,
           identity: opts.identity,
         },
         got.lease,
@@ -383,30 +538,26 @@ class Pass {
       );
       this.keeper.start();
     }
-    const outcomes: FollowerOutcome[] = [];
+    let outcomes: FollowerOutcome[] = [];
     try {
+      const busy = await this.carryOver();
+      if (busy) return { skipped: busy };
       for (;;) {
-        outcomes.length = 0;
+        outcomes = [];
         await this.readState();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
         await this.keep(0);
         const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
-        let observed = await this.ports.mirror.observe(opts.followers);
-        let observedAt = this.reads;
-        for (const [i, f] of opts.followers.entries()) {
-          // A follower's conflict re-read the state: one fresh look for everyone still to decide,
-          // rather than one per follower (see follow).
-          if (this.reads > observedAt) {
-            observed = await this.ports.mirror.observe(opts.followers.slice(i));
-            observedAt = this.reads;
-          }
+        const observed = await this.ports.mirror.observe(opts.followers);
+        const ds = opts.followers.map((f) => {
           const failedSync = syncFailed.get(f.source.mirror);
           const view: MirrorView | undefined =
             failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
-          const o = await this.follow(f, view, observedAt);
-          if (ERROR_REASONS.has(o.reason)) this.failed.add(f.id);
-          outcomes.push(o);
-        }
+          return this.item(f, view, this.reads, false);
+        });
+        const byId = await this.look(ds);
+        outcomes = opts.followers.map((f) => byId.get(f.id)!);
+        for (const o of outcomes) if (ERROR_REASONS.has(o.reason)) this.failed.add(o.id);
         const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
         if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
         const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
@@ -422,6 +573,51 @@ class Pass {
       const held = await this.keeper?.stop();
       if (held) await this.release(held);
     }
+  }
+
+  // Before a shard reads its own state: the records of the layout before shards move into the
+  // shards (runner/carry-over.ts), or, in a dry run, are decided on where they are. Returns the holder
+  // when a pass of the old layout (or another carry-over) holds its Lease: this pass does not act.
+  private async carryOver(): Promise<{ holder: string; renewedAgoMs: number } | undefined> {
+    const port = this.ports.carryOver;
+    if (!port) return undefined;
+    const where = `ConfigMap ${this.c.namespace}/${this.c.configMaps.state}`;
+    if (this.opts.dryRun) {
+      const old = await port.peek();
+      if (!old) return undefined;
+      this.opts.progress(
+        `state: ${old.size} record(s) are still in ${where} (the layout before shards): the first confirmed pass ` +
+          'carries them over; this dry run decides on them',
+      );
+      const state = this.ports.state;
+      this.ports = {
+        ...this.ports,
+        state: {
+          async read() {
+            const snap = await state.read();
+            const records = new Map(snap.records);
+            for (const [id, r] of old) if (!records.has(id) && !snap.unreadable.has(id)) records.set(id, r);
+            return { ...snap, records };
+          },
+          write: () => Promise.reject(new Error('a dry run writes no state')),
+        },
+      };
+      return undefined;
+    }
+    await this.keep(0);
+    const r = await port.carry(this.opts.identity);
+    if ('busy' in r) {
+      this.opts.progress(
+        `state: ${where} (the layout before shards) still exists and ${r.busy.holder} holds Lease ` +
+          `${this.c.namespace}/${this.c.lease.name}: not acting until its records are carried over`,
+      );
+      return r.busy;
+    }
+    if ('carried' in r)
+      this.opts.progress(
+        `state: carried ${r.carried} record(s) over from ${where} into the shards' state, then deleted it`,
+      );
+    return undefined;
   }
 
   /** git-mirror sync of every mirror an enabled follower uses; returns the mirrors whose sync failed, with why. */
@@ -445,12 +641,14 @@ class Pass {
     try {
       await this.ports.lease.release(lease);
     } catch (err) {
-      this.opts.progress(`warning: could not release Lease ${this.c.lease.name}: ${(err as Error).message}`);
+      this.opts.progress(
+        `warning: could not release Lease ${shardLeaseName(this.c, this.opts.shard)}: ${(err as Error).message}`,
+      );
     }
   }
 }
 
-/** Runs one reconcile pass on its ports: see the file comment. */
+/** Runs one reconcile pass of one shard on its ports: see the file comment. */
 export function runPass(ports: PassPorts, loaded: LoadedRegistry, opts: PassOptions): Promise<PassResult> {
   return new Pass(ports, loaded, opts).run();
 }

@@ -78,5 +78,10 @@ export const Reason = {
   RecordUnreadable: 'RecordUnreadable',
   /** A pass after a success looks again (Succeeded → Observed). */
   NextPass: 'NextPass',
+  /**
+   * The branch has not moved since the follower's last look, nothing is in flight and the tip was triggered before:
+   * whatever the adapter said, no action could follow, so it is not asked and the record stays as it is.
+   */
+  Settled: 'Settled',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

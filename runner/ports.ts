@@ -81,6 +81,19 @@ export interface AdapterPort {
   trigger(f: FollowerConfig, sha: string, snapshotRef: string): Promise<TriggerOutcome>;
 }
 
+/** The records of the layout before shards (one state object for every follower), carried into the shards once. */
+export interface CarryOverPort {
+  /** The old object's records while it still exists (read only: what a dry run decides on). */
+  peek(): Promise<ReadonlyMap<string, StateRecord> | undefined>;
+  /**
+   * Moves every record of the old object into its shard's state, under the old layout's Lease, then deletes the old
+   * object; `none` when there is none, `busy` when another live holder has that Lease (see runner/carry-over.ts).
+   */
+  carry(
+    identity: string,
+  ): Promise<{ none: true } | { carried: number } | { busy: { holder: string; renewedAgoMs: number } }>;
+}
+
 /** Everything the pass talks to. */
 export interface PassPorts {
   readonly state: StatePort;
@@ -88,6 +101,8 @@ export interface PassPorts {
   readonly events: EventPort;
   readonly mirror: MirrorPort;
   readonly adapters: AdapterPort;
+  /** The upgrade from the single state object; absent where there never was one (e.g. a simulation). */
+  readonly carryOver?: CarryOverPort;
   /** Time, so that a simulation can run hours of passes in milliseconds. */
   readonly clock: Clock;
 }

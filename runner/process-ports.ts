@@ -7,6 +7,7 @@ import { redactSecrets, tail, type SecretLiterals } from './adapters/redact.ts';
 import type { FlushResult } from './git-mirror/flush.ts';
 import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
+import { mapLimit } from './limit.ts';
 import { observe } from './observe/observe.ts';
 import type { AdapterPort, MirrorPort } from './ports.ts';
 import type { MirrorView } from './state-machine.ts';
@@ -49,24 +50,32 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
   };
   const path = env.PATH ?? '';
   const mounts = declaredMounts(loaded);
+  const gitCalls = registry.controller.pass.concurrency.gitCalls;
   const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
   return {
     async sync(mirrorIds) {
-      // Each mirror is its own repository and upstream: their syncs run side by side.
+      // Each mirror is its own repository and upstream: their syncs run side by side (gitCalls at
+      // once). Another shard's pass may sync the same mirror at the same moment, and one of two
+      // racing ref updates then fails: a failed sync is tried once more, and plans again from what
+      // the other one stored.
       const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
-        try {
-          const r = await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false });
-          return [id, { summary: redact(syncSummary(r)) }];
-        } catch (err) {
-          return [id, stageFailure(err)];
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const r = await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false });
+            return [id, { summary: redact(syncSummary(r)) }];
+          } catch (err) {
+            if (attempt < 2 && err instanceof BranchFollowerError) continue;
+            return [id, stageFailure(err)];
+          }
         }
       };
-      return new Map(await Promise.all(mirrorIds.map(one)));
+      return new Map(await mapLimit(mirrorIds, gitCalls, one));
     },
     async observe(followers) {
       const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, {
         timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000,
         pathEnv: path,
+        concurrency: gitCalls,
       });
       const views = new Map<string, MirrorView>();
       for (const [id, o] of seen) {

@@ -462,6 +462,29 @@ export function step(
   return writeAhead(d, tip, mirror.snapshotRef, 1, Reason.NewSha, policy, now, status.status);
 }
 
+// Whether nothing can have changed for a follower since its last look: its branch did not move, it
+// has nothing in flight, and its tip was triggered before (and is not a failed attempt that may be
+// retried). Whatever the adapter said now, `step` would take no action — a remembered sha is never
+// sent again — so the pass does not ask it, and the record stays as it is (a closed-out sha stays
+// Succeeded until the branch moves). A tip this follower never triggered (the control plane already
+// targeted it) is not settled: if the control plane moves away from it, the tip is triggered once.
+export function settled(prev: StateRecord | undefined, mirror: MirrorView, now: number): Step | undefined {
+  if (!prev || 'error' in mirror || mirror.tip === null) return undefined;
+  const tip = mirror.tip;
+  if (prev.inFlight !== null || prev.observedSha !== tip || !prev.triggered.includes(tip)) return undefined;
+  if (prev.phase === Phase.Failed && prev.attempts?.sha === tip) return undefined;
+  if (prev.phase === Phase.PendingTrigger || prev.phase === Phase.Triggering || prev.phase === Phase.ClosingOut)
+    return undefined;
+  return {
+    decision: Decision.Noop,
+    reason: Reason.Settled,
+    message: `${tip.slice(0, 12)} was triggered before and the branch has not moved since: the adapter is not asked`,
+    next: { ...prev, updatedAt: iso(now) },
+    action: NONE,
+    transitions: [],
+  };
+}
+
 // A run that succeeded between the mirror read and the status read has published its GitOps commit
 // since: at the look that first sees the in-flight sha's run succeeded, the mirror is read again, so
 // the mirror checks never come from before the publish. Later looks read the mirror after it anyway.

@@ -171,6 +171,9 @@ const ControllerSchema = z
             gitCalls: positiveInt('pass.concurrency.gitCalls').describe(
               'git commands (sync and looks, one mirror each) one shard runs at once.',
             ),
+            apiCalls: positiveInt('pass.concurrency.apiCalls').describe(
+              'Kubernetes API requests one shard makes at once besides its state writes (its Events).',
+            ),
           })
           .describe('How much of a pass runs side by side; state writes are batched (one per shard per look).'),
       })

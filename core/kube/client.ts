@@ -346,10 +346,23 @@ export class KubeClient {
     return this.json<KubeObject>('PUT', path, ctx, { contentType: 'application/json', data: JSON.stringify(obj) });
   }
 
-  async delete(type: ResourceType, namespace: string | undefined, name: string): Promise<void> {
+  /**
+   * Deletes the object (gone already counts as deleted). With `preconditions`, only the object as it was read: the API
+   * server answers 409 (reason KubeConflict) if it changed since.
+   */
+  async delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    preconditions?: { readonly uid: string; readonly resourceVersion: string },
+  ): Promise<void> {
     const ctx = this.context('delete', describeObject(type.kind, namespace, name));
     const path = `${objectPath(type, namespace, name)}?propagationPolicy=Background`;
-    await this.expect('DELETE', path, ctx, (status) => status === 404 || (status >= 200 && status <= 299));
+    const body = preconditions && {
+      contentType: 'application/json',
+      data: JSON.stringify({ apiVersion: 'v1', kind: 'DeleteOptions', preconditions }),
+    };
+    await this.expect('DELETE', path, ctx, (status) => status === 404 || (status >= 200 && status <= 299), body);
   }
 
   /** The same cluster, authenticated by a bearer token instead (e.g. a ServiceAccount's). */

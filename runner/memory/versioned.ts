@@ -31,6 +31,19 @@ export class Versioned<T extends object> {
     return { value: { ...value }, version: this.version };
   }
 
+  /** Deletes the object if it is still at `version` (as a DELETE with a resourceVersion precondition). */
+  remove(version: number): void {
+    if (this.value === undefined) return;
+    if (version !== this.version) {
+      throw new BranchFollowerError(
+        `delete ${this.what} failed (conflict): the object has been modified since it was read`,
+        { reason: 'KubeConflict', retryable: true },
+      );
+    }
+    this.value = undefined;
+    this.version++;
+  }
+
   /** Another writer (e.g. kubectl) changes the object: every writer that read before now loses its next put. */
   touch(): void {
     this.version++;

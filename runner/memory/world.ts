@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
+import { shardLeaseName, shardStateName } from '../../core/config/shards.ts';
 import type { LeaseSpec } from '../lease.ts';
 import type { PassPorts } from '../ports.ts';
 import { MemoryControlPlane } from './control-plane.ts';
@@ -14,7 +15,7 @@ import { Versioned } from './versioned.ts';
 /** A distinct 40-hex sha for every label (a commit of a world that has no git). */
 export const shaOf = (label: string): string => createHash('sha1').update(label).digest('hex');
 
-// Everything a pass talks to, in memory, for one registry: the state data and the Lease (behind the
+// Everything a pass of shard 0 talks to, in memory, for one registry (every follower in that shard): the state data and the Lease (behind the
 // same compare-and-swap rules as the cluster's), the Events, the git mirror and the control plane.
 // Each pass gets its own ports onto this one world, with its own hook (how a simulation
 // interleaves, fails or crashes that pass's calls).
@@ -30,11 +31,11 @@ export class MemoryWorld {
   constructor(loaded: LoadedRegistry, now: () => number) {
     this.loaded = loaded;
     const c = loaded.registry.controller;
-    this.state = new Versioned(`ConfigMap ${c.namespace}/${c.configMaps.state}`, {});
-    this.lease = new Versioned(`Lease ${c.namespace}/${c.lease.name}`, {
+    this.state = new Versioned(`ConfigMap ${c.namespace}/${shardStateName(c, 0)}`, {});
+    this.lease = new Versioned(`Lease ${c.namespace}/${shardLeaseName(c, 0)}`, {
       leaseDurationSeconds: c.lease.durationSeconds,
     });
-    this.events = new MemoryEvents(c.namespace, c.configMaps.state);
+    this.events = new MemoryEvents(c.namespace, shardStateName(c, 0));
     const followers = new Map(
       loaded.registry.followers.map((f) => [
         f.id,
@@ -51,8 +52,8 @@ export class MemoryWorld {
   ports(clock: Clock, hook: CallHook = immediate): PassPorts {
     const c = this.loaded.registry.controller;
     return {
-      state: memoryState(this.state, `ConfigMap ${c.namespace}/${c.configMaps.state}`, c.state.maxBytes, hook),
-      lease: memoryLease(this.lease, `Lease ${c.namespace}/${c.lease.name}`, () => clock.now(), hook),
+      state: memoryState(this.state, `ConfigMap ${c.namespace}/${shardStateName(c, 0)}`, c.state.maxBytes, hook),
+      lease: memoryLease(this.lease, `Lease ${c.namespace}/${shardLeaseName(c, 0)}`, () => clock.now(), hook),
       events: this.events.port(hook),
       mirror: this.mirror.port(hook),
       adapters: this.controlPlane.port(clock, hook),

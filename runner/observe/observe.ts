@@ -1,4 +1,5 @@
 import type { Registry } from '../../core/config/schema.ts';
+import { mapLimit } from '../limit.ts';
 import { readMirror } from './read-mirror.ts';
 import { MirrorError } from './mirror-error.ts';
 import { followerObservations, mirrorReads, type LsRemoteResult, type Observation } from './observation.ts';
@@ -14,10 +15,12 @@ export interface ObserveOptions {
   readonly timeoutMs: number;
   /** PATH of the git children. */
   readonly pathEnv: string;
+  /** How many `git ls-remote` run at once (controller.pass.concurrency.gitCalls). */
+  readonly concurrency: number;
 }
 
 // The observe step: reads every follower's branch tip and snapshot ref from the Kubernetes-managed
-// mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (in parallel).
+// mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (`concurrency` at once).
 // Reads nothing else and writes nothing. A mirror that cannot be read fails only its own followers
 // (as a MirrorError in their observation); any other error rejects.
 export async function observe(
@@ -26,18 +29,13 @@ export async function observe(
   opts: ObserveOptions,
 ): Promise<Observation> {
   const reads = [...mirrorReads(registry)];
-  const answers = await Promise.all(
-    reads.map(async ([url, ids]): Promise<[string, LsRemoteResult]> => {
-      try {
-        return [
-          url,
-          await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') }),
-        ];
-      } catch (error) {
-        if (error instanceof MirrorError) return [url, error];
-        throw error;
-      }
-    }),
-  );
+  const answers = await mapLimit(reads, opts.concurrency, async ([url, ids]): Promise<[string, LsRemoteResult]> => {
+    try {
+      return [url, await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
+    } catch (error) {
+      if (error instanceof MirrorError) return [url, error];
+      throw error;
+    }
+  });
   return followerObservations(registry, new Map(answers), gitopsRefs);
 }

@@ -70,6 +70,7 @@ export async function passFigures(loaded: LoadedRegistry, upToDate: boolean): Pr
       dryRun: false,
       wait: false,
       identity: `bench-${createHash('sha1').update(String(started)).digest('hex').slice(0, 8)}`,
+      shard: 0,
       progress: () => undefined,
     });
     if ('skipped' in result) end = 'skipped';

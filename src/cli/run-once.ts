@@ -12,6 +12,7 @@ import {
 } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import { followersOfShard, shardIndexes } from '../../core/config/shards.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -28,6 +29,7 @@ interface RunOnceOptions {
   confirm?: boolean;
   wait?: boolean;
   controller?: boolean;
+  shard?: string;
 }
 
 function usage(message: string): BranchFollowerError {
@@ -47,6 +49,46 @@ function selectFollowers(
   if (!f)
     throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`);
   return [f];
+}
+
+/** The --shard value: a whole number below controller.pass.shards. */
+function shardOption(value: string, shards: number): number {
+  const k = Number(value);
+  if (!/^[0-9]+$/.test(value) || k >= shards)
+    throw usage(
+      `--shard "${value}": must be a shard index from 0 to ${shards - 1} (controller.pass.shards: ${shards})`,
+    );
+  return k;
+}
+
+// The shards' passes as one: their outcomes in registry order; skipped only when every shard was
+// (a shard that was skipped while others acted says so in one progress line).
+function mergeShards(
+  loaded: LoadedRegistry,
+  results: readonly { shard: number; result: PassResult }[],
+  progress: (line: string) => void,
+): PassResult {
+  const acted = results.filter((r) => !('skipped' in r.result));
+  const first = results[0];
+  if (first && acted.length === 0) return first.result;
+  const order = new Map(loaded.registry.followers.map((f, i) => [f.id, i]));
+  const outcomes: FollowerOutcome[] = [];
+  let failed = false;
+  let leaseLost: { holder: string; renewedAgoMs: number } | undefined;
+  for (const { shard, result } of results) {
+    if ('skipped' in result) {
+      progress(
+        `[shard ${shard}] skipped: lease held by ${result.skipped.holder} ` +
+          `(renewed ${Math.round(result.skipped.renewedAgoMs / 1000)}s ago)`,
+      );
+      continue;
+    }
+    outcomes.push(...result.outcomes);
+    failed ||= result.failed;
+    leaseLost ??= result.leaseLost;
+  }
+  outcomes.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  return { outcomes, failed, ...(leaseLost ? { leaseLost } : {}) };
 }
 
 const seconds = (ms: number | null | undefined) =>
@@ -172,6 +214,11 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
     .option('--confirm', 'act on the decisions')
     .option('--wait', 'follow closeout until success, failure or the budget')
     .option('--controller', 'run as the controller pod: in-cluster route, Lease held elsewhere = skip')
+    .option(
+      '--shard <index>',
+      "only the followers of this shard (0 … controller.pass.shards-1), as pod <index> of the CronJob's Job runs; " +
+        'without it every shard runs, side by side',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 ' +
@@ -193,23 +240,39 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
           : connect(ctx, loaded);
       // Read once for the whole pass: whatever it records or prints is redacted of these values too.
       const literals = mountedSecretLiterals(loaded);
-      const ports = {
-        ...kubePorts(client, loaded.registry.controller, realClock),
-        mirror: mirrorPort(loaded, ctx.io.env, literals),
-        adapters: adapterPort(loaded, ctx.io.env, literals),
-        clock: realClock,
-      };
-      const result = await runRedactedPass(
-        ports,
+      const c = loaded.registry.controller;
+      const shards = opts.shard === undefined ? shardIndexes(c) : [shardOption(opts.shard, c.pass.shards)];
+      const identity = `${hostname()}-${process.pid}`;
+      const runs = shards
+        .map((k) => ({ k, followers: followersOfShard(followers, c.pass.shards, k) }))
+        .filter((r) => r.followers.length > 0 || opts.shard !== undefined);
+      // Each shard is its own pass (its own Lease and state): the shards a workstation runs go side by side.
+      const results = await Promise.all(
+        runs.map(({ k, followers: mine }) =>
+          runRedactedPass(
+            {
+              ...kubePorts(client, c, realClock, k),
+              mirror: mirrorPort(loaded, ctx.io.env, literals),
+              adapters: adapterPort(loaded, ctx.io.env, literals),
+              clock: realClock,
+            },
+            loaded,
+            {
+              followers: mine,
+              dryRun,
+              wait: opts.wait === true,
+              identity,
+              shard: k,
+              progress: runs.length > 1 ? (line) => ctx.progress(`[shard ${k}] ${line}`) : (line) => ctx.progress(line),
+            },
+            literals,
+          ),
+        ),
+      );
+      const result = mergeShards(
         loaded,
-        {
-          followers,
-          dryRun,
-          wait: opts.wait === true,
-          identity: `${hostname()}-${process.pid}`,
-          progress: (line) => ctx.progress(line),
-        },
-        literals,
+        runs.map((r, i) => ({ shard: r.k, result: results[i]! })),
+        (line) => ctx.progress(line),
       );
       if ('skipped' in result) {
         ctx.print({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BranchFollowerError } from '../../core/errors.ts';
+import type { OldStateObject } from '../../runner/carry-over.ts';
 import type { EventPort, LeasePort, StatePort } from '../../runner/ports.ts';
 import { emptyRecord, type StateRecord, type Transition } from '../../runner/state-record.ts';
 
@@ -20,6 +21,15 @@ export interface PortSubject {
   events(): EventPort;
   /** Another writer (kubectl, another tool) sets one raw key of the state. */
   writeRaw(key: string, value: string): Promise<void>;
+  /**
+   * The single state object of the layout before shards, holding `data`; `writeOld` is another writer changing it and
+   * `oldExists` says whether it is still there.
+   */
+  oldState(data: Record<string, string>): Promise<{
+    old: OldStateObject;
+    writeOld(key: string, value: string): Promise<void>;
+    oldExists(): Promise<boolean>;
+  }>;
   /** The Events created for a follower (in any order). */
   emitted(followerId: string): Promise<{ action: string; reason: string; type: string; note: string }[]>;
 }
@@ -41,6 +51,29 @@ async function rejection(p: Promise<unknown>): Promise<BranchFollowerError> {
 }
 
 export function portContract(name: string, make: () => Promise<PortSubject>): void {
+  describe(`${name}: the old single state object`, () => {
+    it('reads its data as stored, and deletes exactly the version read', async () => {
+      const o = await (await make()).oldState({ a: '{"x":1}', b: 'not json' });
+      const read = await o.old.get();
+      expect(read?.data).toEqual({ a: '{"x":1}', b: 'not json' });
+      await o.old.delete(read!.base);
+      expect(await o.oldExists()).toBe(false);
+      expect(await o.old.get()).toBeUndefined();
+      // Deleting what is gone already is not an error (a retried delete whose answer was lost).
+      await o.old.delete(read!.base);
+    });
+
+    it('refuses to delete a version another writer changed since it was read (KubeConflict)', async () => {
+      const o = await (await make()).oldState({ a: '1' });
+      const read = await o.old.get();
+      await o.writeOld('b', '2');
+      const err = await rejection(o.old.delete(read!.base));
+      expect(err.reason).toBe('KubeConflict');
+      expect(await o.oldExists()).toBe(true);
+      expect((await o.old.get())?.data).toEqual({ a: '1', b: '2' });
+    });
+  });
+
   describe(`${name}: the state port`, () => {
     it('reads back what it wrote, removes a record written as null, and keeps other records', async () => {
       const s = (await make()).state(100_000);

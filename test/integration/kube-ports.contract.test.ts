@@ -2,7 +2,7 @@ import { resourceType } from '../../core/kube/resources.ts';
 import { FOLLOWER_LABEL } from '../../runner/events.ts';
 import { kubeEvents } from '../../runner/kube/events.ts';
 import { kubeLease } from '../../runner/kube/lease.ts';
-import { configMapState } from '../../runner/kube/state-store.ts';
+import { configMapState, oldConfigMapState } from '../../runner/kube/state-store.ts';
 import { adminClient, uniqueNamespace } from '../helpers/cluster.ts';
 import { portContract } from '../helpers/port-contract.ts';
 
@@ -10,6 +10,7 @@ import { portContract } from '../helpers/port-contract.ts';
 // ports are held to (test/unit/memory-ports.contract.test.ts).
 const CONFIGMAP = resourceType('v1', 'ConfigMap');
 const EVENT = resourceType('events.k8s.io/v1', 'Event');
+let olds = 0;
 
 portContract('on the API server', async () => {
   const client = adminClient();
@@ -46,6 +47,26 @@ portContract('on the API server', async () => {
     async writeRaw(key, value) {
       const cm = (await client.get(CONFIGMAP, ns, 'state'))!;
       await client.update({ ...cm, data: { ...((cm.data as Record<string, string>) ?? {}), [key]: value } }, 'kubectl');
+    },
+    async oldState(data) {
+      const name = `old-${++olds}`;
+      await client.post(
+        `/api/v1/namespaces/${ns}/configmaps`,
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data },
+        'create',
+        `ConfigMap ${name}`,
+      );
+      return {
+        old: oldConfigMapState(client, ns, name),
+        async writeOld(key, value) {
+          const cm = (await client.get(CONFIGMAP, ns, name))!;
+          await client.update(
+            { ...cm, data: { ...((cm.data as Record<string, string>) ?? {}), [key]: value } },
+            'kubectl',
+          );
+        },
+        oldExists: async () => (await client.get(CONFIGMAP, ns, name)) !== undefined,
+      };
     },
     async emitted(followerId) {
       const items = await client.list(EVENT, ns, `${FOLLOWER_LABEL}=${followerId}`);

@@ -21,7 +21,7 @@ import { makeFixture, REGISTRY, removeFixtures } from '../helpers/registry-fixtu
 // has moved past its cached copy: it is never the tip.
 
 const PATH = process.env.PATH!;
-const OPTS = { timeoutMs: 10_000, pathEnv: PATH };
+const OPTS = { timeoutMs: 10_000, pathEnv: PATH, concurrency: 4 };
 const HWLAB = 'pikasTech/HWLAB.git';
 const UNIDESK = 'pikasTech/unidesk.git';
 const DECOY_HWLAB = 'decoy/HWLAB.git';

@@ -3,6 +3,7 @@ import { loadRegistry } from '../../core/config/load.ts';
 import { FOLLOWER_LABEL } from '../../runner/events.ts';
 import { MemoryEvents } from '../../runner/memory/events.ts';
 import { memoryLease } from '../../runner/memory/lease.ts';
+import { memoryOldState } from '../../runner/memory/old-state.ts';
 import { memoryState } from '../../runner/memory/state.ts';
 import { Versioned } from '../../runner/memory/versioned.ts';
 import { MemoryWorld, shaOf } from '../../runner/memory/world.ts';
@@ -30,6 +31,17 @@ portContract('in memory', async () => {
     async writeRaw(key, value) {
       const o = state.get()!;
       state.put(o.version, { ...o.value, [key]: value });
+    },
+    async oldState(data) {
+      const store = new Versioned<Record<string, string>>('ConfigMap contract/old', { ...data });
+      return {
+        old: memoryOldState(store),
+        async writeOld(key, value) {
+          const o = store.get()!;
+          store.put(o.version, { ...o.value, [key]: value });
+        },
+        oldExists: async () => store.get() !== undefined,
+      };
     },
     emitted: async (followerId) =>
       events.created

@@ -66,6 +66,7 @@ describe('a pass whose state writes lose to another writer', () => {
       dryRun: false,
       wait: false,
       identity: 'pass-a',
+      shard: 0,
       progress: (l) => lines.push(l),
     });
     expect('outcomes' in result && result.outcomes[0]).toMatchObject({ triggered: true });
@@ -74,7 +75,7 @@ describe('a pass whose state writes lose to another writer', () => {
     expect(w.controlPlane.received).toHaveLength(1);
   });
 
-  it('after one follower lost a write, the followers still to decide share one fresh look at the mirror', async () => {
+  it('writes a look in one compare-and-swap; after it lost, followers whose record did not change keep their look', async () => {
     const { loaded, w, clock } = world(5);
     for (const f of loaded.registry.followers) w.mirror.push(f.source.mirror, f.source.branch, shaOf(`tip-${f.id}`));
     const h = hook(w, 1);
@@ -83,12 +84,15 @@ describe('a pass whose state writes lose to another writer', () => {
       dryRun: false,
       wait: false,
       identity: 'pass-a',
+      shard: 0,
       progress: () => undefined,
     });
-    // The pass's own look, and one look for the two after it. The conflicted follower's own record
-    // was as it decided on (another writer touched the ConfigMap), so it kept its observation: no
-    // I/O between its re-read and its write.
-    expect(h.calls.filter((c) => c.port === 'mirror' && c.method === 'observe')).toHaveLength(2);
+    // Another writer touched the ConfigMap (no record changed): the write-aheads of all three are
+    // decided again on the same look and the same answers, with no I/O between re-read and write.
+    expect(h.calls.filter((c) => c.port === 'mirror' && c.method === 'observe')).toHaveLength(1);
+    expect(h.calls.filter((c) => c.port === 'adapters' && c.method === 'status')).toHaveLength(3);
+    // The write-aheads (lost once, then written), then the trigger results: three writes, not six.
+    expect(h.calls.filter((c) => c.port === 'state' && c.method === 'write')).toHaveLength(3);
     expect(w.controlPlane.received).toHaveLength(3);
   });
 
@@ -100,6 +104,7 @@ describe('a pass whose state writes lose to another writer', () => {
         dryRun: false,
         wait: false,
         identity,
+        shard: 0,
         progress: () => undefined,
       });
       return slept;
@@ -137,6 +142,7 @@ describe('a pass whose state writes lose to another writer', () => {
       dryRun: false,
       wait: false,
       identity: 'pass-a',
+      shard: 0,
       progress: (l) => lines.push(l),
     });
     // The trigger went out at once (not after the unconfirmed-send grace) and its run was recorded.
@@ -156,6 +162,7 @@ describe('a pass whose state writes lose to another writer', () => {
       dryRun: false,
       wait: false,
       identity: 'pass-a',
+      shard: 0,
       progress: () => undefined,
     }).then(
       () => undefined,

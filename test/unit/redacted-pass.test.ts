@@ -40,6 +40,7 @@ const opts = (progress: string[]) => ({
   dryRun: false,
   wait: false,
   identity: 'pass-a',
+  shard: 0,
   progress: (l: string) => progress.push(l),
 });
 

@@ -228,7 +228,7 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
           pass: pass.id,
           followerId: r.followerId,
           sha: r.sha,
-          attempt: pass.sendingAttempt(),
+          attempt: pass.sendingAttempt(r.followerId, r.sha),
           at: r.at,
           run: r.run,
           going,
@@ -257,6 +257,7 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
         dryRun: o.dryRun,
         wait: o.wait,
         identity: id,
+        shard: 0,
         progress: (line) => {
           p.lines.push(line);
           note(`${id}: ${line}`);

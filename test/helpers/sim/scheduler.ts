@@ -85,10 +85,15 @@ export class SimPass implements CallHook, Clock {
     });
   }
 
-  /** The newest `trigger … (attempt N)` progress line's attempt: what this pass is sending. */
-  sendingAttempt(): number | undefined {
+  /**
+   * The newest `[<follower>] trigger <sha> … (attempt N)` progress line's attempt: what this pass is sending to that
+   * follower (a pass sends several followers' triggers side by side).
+   */
+  sendingAttempt(followerId: string, sha: string): number | undefined {
+    const prefix = `[${followerId}] trigger ${sha.slice(0, 12)} `;
     for (let i = this.lines.length - 1; i >= 0; i--) {
-      const m = /\] trigger [0-9a-f]{12} \S+ \(attempt (\d+)\)$/.exec(this.lines[i]!);
+      const line = this.lines[i]!;
+      const m = line.startsWith(prefix) ? /\(attempt (\d+)\)$/.exec(line) : null;
       if (m) return Number(m[1]);
     }
     return undefined;
