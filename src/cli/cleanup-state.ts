@@ -4,7 +4,8 @@ import { kubeLease } from '../../runner/index.ts';
 import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { connect } from './cluster.ts';
-import { followerState, stateStore } from './follower-state.ts';
+import { followerState, stateNameOf, stateStoreOf } from './follower-state.ts';
+import { shardLeaseName, shardOf } from '../../core/config/shards.ts';
 import type { VerbContext } from './verb.ts';
 
 // The only way stale state is removed: explicitly, one follower at a time, under the Lease.
@@ -13,8 +14,8 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
     .command('cleanup-state')
     .summary("remove one follower's stale state record")
     .description(
-      "Remove one follower's record from the state ConfigMap, and nothing else. The record holds the shas " +
-        'already triggered: after removal, the follower is treated as never observed. It takes the Lease, ' +
+      "Remove one follower's record from its shard's state ConfigMap, and nothing else. The record holds the shas " +
+        "already triggered: after removal, the follower is treated as never observed. It takes the shard's Lease, " +
         'so it never races a pass. Without --confirm it prints what it would remove and exits 4.',
     )
     .requiredOption('--follower <id>', 'the follower whose record is removed')
@@ -27,7 +28,8 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const c = loaded.registry.controller;
       const client = connect(ctx, loaded);
-      const { snap } = await followerState(client, loaded, opts.follower);
+      const { snap, old } = await followerState(client, loaded, opts.follower);
+      const where = stateNameOf(loaded, opts.follower);
       const record = snap.records.get(opts.follower);
       const present = record !== undefined || snap.unreadable.has(opts.follower);
       const what = record
@@ -35,23 +37,30 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
         : present
           ? 'an unreadable record'
           : 'no record';
+      if (present && old) {
+        throw new BranchFollowerError(
+          `the record of ${opts.follower} is still in ${c.namespace}/${c.configMaps.state} (the layout before shards); ` +
+            'nothing was removed. The next pass carries it over into its shard: run cleanup-state after it',
+          { reason: 'KubeConflict', retryable: true },
+        );
+      }
       if (!present) {
         ctx.print({
           data: { follower: opts.follower, removed: false },
-          human: [{ line: `${opts.follower}: no record in ${c.namespace}/${c.configMaps.state}; nothing to remove` }],
+          human: [{ line: `${opts.follower}: no record in ${where}; nothing to remove` }],
         });
         return;
       }
       if (!opts.confirm) {
         ctx.print({
           data: { follower: opts.follower, wouldRemove: true },
-          human: [
-            { line: `would remove the record of ${opts.follower} (${what}) from ${c.namespace}/${c.configMaps.state}` },
-          ],
+          human: [{ line: `would remove the record of ${opts.follower} (${what}) from ${where}` }],
         });
         throw new ConfirmationRequiredError('cleanup-state');
       }
-      const lease = kubeLease(client, c.namespace, c.lease.name, () => Date.now());
+      const lease = kubeLease(client, c.namespace, shardLeaseName(c, shardOf(opts.follower, c.pass.shards)), () =>
+        Date.now(),
+      );
       const got = await lease.acquire(`${hostname()}-${process.pid}-cleanup`);
       if (!got.acquired) {
         throw new BranchFollowerError(
@@ -61,7 +70,7 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
       }
       try {
         const fresh = await followerState(client, loaded, opts.follower);
-        await stateStore(client, loaded).write(fresh.snap, new Map([[opts.follower, null]]));
+        await stateStoreOf(client, loaded, opts.follower).write(fresh.snap, new Map([[opts.follower, null]]));
       } finally {
         try {
           await lease.release(got.lease);

@@ -1,21 +1,42 @@
 import { configMapState, type StatePort, type StateSnapshot } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
+import { shardOf, shardStateName } from '../../core/config/shards.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 
-/** The state store of the declared controller. */
-export function stateStore(client: KubeClient, loaded: LoadedRegistry): StatePort {
+/** The state store of the shard that follower `id` belongs to. */
+export function stateStoreOf(client: KubeClient, loaded: LoadedRegistry, id: string): StatePort {
   const c = loaded.registry.controller;
-  return configMapState(client, c.namespace, c.configMaps.state, c.state.maxBytes);
+  return configMapState(client, c.namespace, shardStateName(c, shardOf(id, c.pass.shards)), c.state.maxBytes);
 }
 
-/** The state of one follower id: it must be in the registry or have a (stale) record. */
+/** The state ConfigMap a follower's record lives in, as `namespace/name`. */
+export function stateNameOf(loaded: LoadedRegistry, id: string): string {
+  const c = loaded.registry.controller;
+  return `${c.namespace}/${shardStateName(c, shardOf(id, c.pass.shards))}`;
+}
+
+/**
+ * The state of one follower id (its shard's; a record still only in the single state ConfigMap of the layout before
+ * shards counts, `old` says so): the id must be in the registry or have a (stale) record.
+ */
 export async function followerState(
   client: KubeClient,
   loaded: LoadedRegistry,
   id: string,
-): Promise<{ snap: StateSnapshot; known: boolean }> {
-  const snap = await stateStore(client, loaded).read();
+): Promise<{ snap: StateSnapshot; known: boolean; old: boolean }> {
+  const c = loaded.registry.controller;
+  let snap = await stateStoreOf(client, loaded, id).read();
+  let old = false;
+  if (!snap.records.has(id) && !snap.unreadable.has(id)) {
+    const before = await configMapState(client, c.namespace, c.configMaps.state, c.state.maxBytes)
+      .read()
+      .catch(() => undefined);
+    if (before && (before.records.has(id) || before.unreadable.has(id))) {
+      snap = before;
+      old = true;
+    }
+  }
   const known = loaded.registry.followers.some((f) => f.id === id);
   if (!known && !snap.records.has(id) && !snap.unreadable.has(id)) {
     throw new BranchFollowerError(
@@ -27,5 +48,5 @@ export async function followerState(
       },
     );
   }
-  return { snap, known };
+  return { snap, known, old };
 }

@@ -12,7 +12,7 @@ import {
 } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
 import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
-import { followersOfShard, shardIndexes } from '../../core/config/shards.ts';
+import { followersOfShard, shardIndexes, shardOf } from '../../core/config/shards.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -243,6 +243,13 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       const c = loaded.registry.controller;
       const shards = opts.shard === undefined ? shardIndexes(c) : [shardOption(opts.shard, c.pass.shards)];
       const identity = `${hostname()}-${process.pid}`;
+      if (opts.shard !== undefined && opts.follower !== undefined) {
+        const k = shardOf(opts.follower, c.pass.shards);
+        if (k !== shards[0])
+          throw usage(
+            `follower ${opts.follower} is in shard ${k}, not ${opts.shard} (controller.pass.shards: ${c.pass.shards})`,
+          );
+      }
       const runs = shards
         .map((k) => ({ k, followers: followersOfShard(followers, c.pass.shards, k) }))
         .filter((r) => r.followers.length > 0 || opts.shard !== undefined);

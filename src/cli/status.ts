@@ -6,6 +6,7 @@ import type { FollowerConfig } from '../../core/config/schema.ts';
 import { staticValues } from '../../core/config/template-values.ts';
 import type { KubeClient, KubeObject } from '../../core/kube/client.ts';
 import { resourceType } from '../../core/kube/resources.ts';
+import { shardIndexes, shardLeaseName, shardStateName } from '../../core/config/shards.ts';
 import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
 import { ageOf } from '../../core/output/age.ts';
 import { shortSha } from '../../core/output/sha.ts';
@@ -56,13 +57,38 @@ function presence(
   return { presence: 'forbidden' in secret ? k.missing! : `absent (${k.missing})`, fingerprint: null };
 }
 
+type LeaseObject = KubeObject & {
+  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+};
+
+const leaseView = (ls: LeaseObject) => ({
+  name: ls.metadata.name,
+  holder: ls.spec?.holderIdentity ?? null,
+  renewTime: ls.spec?.renewTime ?? null,
+  durationSeconds: ls.spec?.leaseDurationSeconds ?? null,
+});
+
+const stateView = (state: KubeObject) => {
+  const data = (state.data as Record<string, string> | undefined) ?? {};
+  return {
+    name: state.metadata.name,
+    created: state.metadata.creationTimestamp ?? null,
+    records: Object.keys(data).length,
+    bytes: dataBytes(data),
+  };
+};
+
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
   const c = loaded.registry.controller;
   const ns = c.namespace;
-  const [cronJob, lease, state] = await Promise.all([
+  const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
+  const CONFIGMAP = resourceType('v1', 'ConfigMap');
+  const shards = shardIndexes(c);
+  const [cronJob, leases, states, old] = await Promise.all([
     client.get(resourceType('batch/v1', 'CronJob'), ns, c.cronJob.name),
-    client.get(resourceType('coordination.k8s.io/v1', 'Lease'), ns, c.lease.name),
-    client.get(resourceType('v1', 'ConfigMap'), ns, c.configMaps.state),
+    Promise.all(shards.map((k) => client.get(LEASE, ns, shardLeaseName(c, k)))),
+    Promise.all(shards.map((k) => client.get(CONFIGMAP, ns, shardStateName(c, k)))),
+    client.get(CONFIGMAP, ns, c.configMaps.state),
   ]);
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
@@ -77,10 +103,11 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
         status?: { lastScheduleTime?: string; lastSuccessfulTime?: string; active?: unknown[] };
       })
     | undefined;
-  const ls = lease as
-    | (KubeObject & { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } })
-    | undefined;
-  const data = (state?.data as Record<string, string> | undefined) ?? {};
+  // Every shard's records; a record still in the single object of the layout before shards (the
+  // next pass carries it over) shows where its shard has none yet.
+  const records: Record<string, string> = {};
+  for (const [id, text] of Object.entries((old?.data as Record<string, string> | undefined) ?? {})) records[id] = text;
+  for (const state of states) Object.assign(records, (state?.data as Record<string, string> | undefined) ?? {});
   return {
     cronJob: cj && {
       name: cj.metadata.name,
@@ -91,18 +118,17 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
       lastSuccessful: cj.status?.lastSuccessfulTime ?? null,
       activeJobs: cj.status?.active?.length ?? 0,
     },
-    lease: ls && {
-      name: ls.metadata.name,
-      holder: ls.spec?.holderIdentity ?? null,
-      renewTime: ls.spec?.renewTime ?? null,
-      durationSeconds: ls.spec?.leaseDurationSeconds ?? null,
-    },
-    stateConfigMap: state && {
-      name: state.metadata.name,
-      created: state.metadata.creationTimestamp ?? null,
-      records: Object.keys(data).length,
-      bytes: dataBytes(data),
-    },
+    leases: shards.map((k) => ({
+      shard: k,
+      name: shardLeaseName(c, k),
+      lease: leases[k] && leaseView(leases[k] as LeaseObject),
+    })),
+    stateConfigMaps: shards.map((k) => ({
+      shard: k,
+      name: shardStateName(c, k),
+      state: states[k] && stateView(states[k]),
+    })),
+    oldStateConfigMap: old && stateView(old),
     githubSsh: {
       source: 'yaml',
       sourceRef: 'controller.source.githubSsh',
@@ -111,7 +137,7 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
       identity: { secret: ssh.identity.name, key: ssh.identity.key, ...identity },
       knownHosts: { secret: ssh.knownHosts.name, key: ssh.knownHosts.key, ...knownHosts },
     },
-    records: data,
+    records,
     now,
   };
 }
@@ -131,21 +157,26 @@ function statusView(loaded: LoadedRegistry, context: string, s: ControllerState)
           `${since(s.cronJob.lastSuccessful, s.now)}, ${s.cronJob.activeJobs} active`
         : missing,
     ],
-    [
-      `Lease ${ns}/${c.lease.name}`,
-      s.lease
-        ? s.lease.holder
-          ? `held by ${s.lease.holder}, renewed ${since(s.lease.renewTime, s.now)}`
+    ...s.leases.map(({ name, lease }) => [
+      `Lease ${ns}/${name}`,
+      lease
+        ? lease.holder
+          ? `held by ${lease.holder}, renewed ${since(lease.renewTime, s.now)}`
           : 'no holder'
         : missing,
-    ],
-    [
-      `ConfigMap ${ns}/${c.configMaps.state}`,
-      s.stateConfigMap
-        ? `age ${ageOf(s.stateConfigMap.created, s.now)}, ${s.stateConfigMap.records} records, ` +
-          `${s.stateConfigMap.bytes} bytes`
-        : missing,
-    ],
+    ]),
+    ...s.stateConfigMaps.map(({ name, state }) => [
+      `ConfigMap ${ns}/${name}`,
+      state ? `age ${ageOf(state.created, s.now)}, ${state.records} records, ${state.bytes} bytes` : missing,
+    ]),
+    ...(s.oldStateConfigMap
+      ? [
+          [
+            `ConfigMap ${ns}/${c.configMaps.state}`,
+            `${s.oldStateConfigMap.records} records of the layout before shards: the next pass carries them over`,
+          ],
+        ]
+      : []),
     ...(['identity', 'knownHosts'] as const).map((k) => {
       const ref = s.githubSsh[k];
       return [
@@ -171,8 +202,12 @@ function statusView(loaded: LoadedRegistry, context: string, s: ControllerState)
       namespace: ns,
       controller: {
         cronJob: s.cronJob ?? null,
-        lease: s.lease ?? null,
-        stateConfigMap: s.stateConfigMap ?? null,
+        leases: s.leases.map(({ shard, name, lease }) => ({ shard, ...(lease ?? { name, missing: true }) })),
+        stateConfigMaps: s.stateConfigMaps.map(({ shard, name, state }) => ({
+          shard,
+          ...(state ?? { name, missing: true }),
+        })),
+        oldStateConfigMap: s.oldStateConfigMap ?? null,
         githubSsh: s.githubSsh,
       },
       followers: followers.map(({ follower, index, record, next }) => ({
@@ -230,7 +265,7 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
     .summary('show the controller, the state ConfigMap and every follower')
     .description(
       'Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease ' +
-        'holder and renew age; state ConfigMap age and size; the githubSsh Secret keys by name, presence ' +
+        'holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence ' +
         'and fingerprint, never their values) and one row per follower: adapter, source branch, observed, ' +
         'target, last triggered and last succeeded sha, phase, in-flight run, budget and where it is ' +
         'declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only.',

@@ -10,6 +10,7 @@ import {
 import { cli, type CliResult } from './cli.ts';
 import { adminClient, clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import { loadRegistry } from '../../core/config/load.ts';
+import { shardOf, shardStateName } from '../../core/config/shards.ts';
 import { syncMirror } from '../../runner/git-mirror/stages.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
@@ -47,9 +48,6 @@ export const REPOS = {
   },
 } as const;
 export type FollowerId = keyof typeof REPOS;
-
-/** The state ConfigMap every world's controller has. */
-const STATE_CM = 'branch-follower-state';
 
 /** The servers a world runs against: the mirror (git daemon over the cache root) and the SSH upstream. */
 export interface WorldServers {
@@ -89,7 +87,7 @@ export interface PassWorld {
   /** Triggers the fake recorded, per follower. */
   triggersOf(id: FollowerId): TriggerRecord[];
   configure(cfg: FakeConfig): void;
-  /** The follower's record in the world's state ConfigMap (undefined: none; one that does not parse throws). */
+  /** The follower's record in its shard's state ConfigMap (undefined: none; one that does not parse throws). */
   record(id: FollowerId): Promise<StateRecord | undefined>;
 }
 
@@ -247,7 +245,9 @@ export async function makePassWorld(
     triggersOf: (id) => fake.triggers().filter((t) => t.lane === REPOS[id].lane && t.cli === REPOS[id].cli),
     configure: (cfg) => fake.configure({ ...cfg, publish }),
     async record(id) {
-      const cm = await adminClient({ kubeconfig: cluster }).get(resourceType('v1', 'ConfigMap'), ns, STATE_CM);
+      const c = loaded.registry.controller;
+      const name = shardStateName(c, shardOf(id, c.pass.shards));
+      const cm = await adminClient({ kubeconfig: cluster }).get(resourceType('v1', 'ConfigMap'), ns, name);
       const text = (cm?.data as Record<string, string> | undefined)?.[id];
       if (text === undefined) return undefined;
       const parsed = parseStateRecord(text);

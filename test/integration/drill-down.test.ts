@@ -19,7 +19,7 @@ afterAll(async () => {
 
 const stateKeys = async (ns: string) =>
   Object.keys(
-    ((await adminClient().get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!.data as object) ?? {},
+    ((await adminClient().get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state-0'))!.data as object) ?? {},
   ).sort();
 
 describe('events, logs and cleanup-state after a real pass', () => {

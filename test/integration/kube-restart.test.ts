@@ -74,7 +74,7 @@ async function restart(at: string): Promise<void> {
 }
 
 async function recordOf(w: PassWorld, id: FollowerId) {
-  const cm = await adminClient({ kubeconfig: cp.kubeconfig }).get(CM, w.ns, 'branch-follower-state');
+  const cm = await adminClient({ kubeconfig: cp.kubeconfig }).get(CM, w.ns, 'branch-follower-state-0');
   const parsed = parseStateRecord((cm!.data as Record<string, string>)[id]!);
   if ('error' in parsed) throw new Error(`record of ${id}: ${parsed.error}`);
   return parsed.record;

@@ -10,7 +10,7 @@ import { type PassWorld, eventually, exited, makePassWorld, worldServersOfFile }
 // again. The worlds' Lease lasts 4 s and is renewed every second; adapters time out after 3 s.
 
 const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
-const LEASE_NAME = 'branch-follower-leader';
+const LEASE_NAME = 'branch-follower-leader-0';
 
 const servers = worldServersOfFile();
 
@@ -19,7 +19,8 @@ const holder = async (w: PassWorld) => ((await lease(w)).spec as { holderIdentit
 
 describe('the Lease while a pass acts (real API server)', () => {
   it('a look longer than the Lease keeps it: a pass started meanwhile skips, and each sha is sent once', async () => {
-    const w = await makePassWorld(servers(), 'lease-long');
+    // One adapter call at a time, so the look is three status calls long.
+    const w = await makePassWorld(servers(), 'lease-long', [{ from: /adapterCalls: \d+/, to: 'adapterCalls: 1' }]);
     const hwlab = await w.push('hwlab-jd01-v03', { snapshot: true });
     const agentrun = await w.push('agentrun-jd01-v02', { snapshot: true });
     await w.push('web-probe-sentinel-master');

@@ -59,7 +59,7 @@ describe('what the pass must never depend on or show', () => {
       );
       expect(r.code, r.stderr).toBe(0);
       expect(w.triggersOf('hwlab-jd01-v03').map((t) => t.sha)).toEqual([sha]);
-      const cm = await adminClient().get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state');
+      const cm = await adminClient().get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state-0');
       const rec = JSON.parse((cm!.data as Record<string, string>)['hwlab-jd01-v03']!);
       expect(rec).toMatchObject({ observedSha: sha, lastTriggeredSha: sha, lastSucceededSha: sha, phase: 'Succeeded' });
     },
@@ -98,7 +98,7 @@ describe('what the pass must never depend on or show', () => {
       outputs.push(r.stdout, r.stderr);
     }
     const c = adminClient();
-    const state = JSON.stringify(await c.get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state'));
+    const state = JSON.stringify(await c.get(resourceType('v1', 'ConfigMap'), w.ns, 'branch-follower-state-0'));
     const events = JSON.stringify(
       await c.list(resourceType('events.k8s.io/v1', 'Event'), w.ns, 'app.kubernetes.io/managed-by=branch-follower'),
     );

@@ -114,7 +114,7 @@ describe('no planted secret comes out of a pass, in any output, the state or the
       }
     }
     const admin = adminClient();
-    const state = await admin.get(CONFIG_MAP, w.ns, 'branch-follower-state');
+    const state = await admin.get(CONFIG_MAP, w.ns, 'branch-follower-state-0');
     expect(state).toBeDefined();
     out.set('state ConfigMap', JSON.stringify(state));
     for (const [k, v] of Object.entries((state!.data ?? {}) as Record<string, string>))

@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 async function record(w: PassWorld, id: FollowerId) {
-  const cm = await adminClient().get(CM, w.ns, 'branch-follower-state');
+  const cm = await adminClient().get(CM, w.ns, 'branch-follower-state-0');
   const text = (cm?.data as Record<string, string> | undefined)?.[id];
   if (text === undefined) return undefined;
   const parsed = parseStateRecord(text);
@@ -303,7 +303,7 @@ describe('run-once against a real API server, a real git mirror and fake control
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(
-      /refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state: over controller\.state\.maxBytes \(600\)/,
+      /refusing to write \d+ bytes of state to ConfigMap \S+\/branch-follower-state-0: over controller\.state\.maxBytes \(600\)/,
     );
     expect(w.fake.triggers()).toEqual([]); // the write-ahead failed, so nothing was sent
   });
@@ -312,14 +312,14 @@ describe('run-once against a real API server, a real git mirror and fake control
     const w = await makePassWorld(servers, 'unreadable');
     await w.push('agentrun-jd01-v02', { snapshot: true });
     const c = adminClient();
-    const cm = (await c.get(CM, w.ns, 'branch-follower-state'))!;
+    const cm = (await c.get(CM, w.ns, 'branch-follower-state-0'))!;
     await c.update({ ...cm, data: { 'agentrun-jd01-v02': '{"truncated":' } }, 'someone-else');
     const r = await w.run(['run-once', '--follower', 'agentrun-jd01-v02', '--confirm']);
     expect(r.code).toBe(5);
     expect(r.stdout).toMatch(/^agentrun-jd01-v02\s+-\s+RecordUnreadable/m);
     expect(w.fake.triggers()).toEqual([]);
     expect(
-      ((await c.get(CM, w.ns, 'branch-follower-state'))!.data as Record<string, string>)['agentrun-jd01-v02'],
+      ((await c.get(CM, w.ns, 'branch-follower-state-0'))!.data as Record<string, string>)['agentrun-jd01-v02'],
     ).toBe('{"truncated":');
   });
 });

@@ -10,7 +10,7 @@ import { type PassWorld, exited, makePassWorld, worldServersOfFile } from '../he
 // controller.pass.conflictRetries, so it keeps working: every sha is sent once and closes out.
 
 const CM = resourceType('v1', 'ConfigMap');
-const STATE = 'branch-follower-state';
+const STATE = 'branch-follower-state-0';
 
 const servers = worldServersOfFile();
 

@@ -24,9 +24,9 @@ describe('status against a real API server', () => {
     expect(r.stdout).toMatch(
       new RegExp(`^CronJob ${ns}/branch-follower\\s+schedule "\\* \\* \\* \\* \\*" Etc/UTC, last schedule never`, 'm'),
     );
-    expect(r.stdout).toMatch(new RegExp(`^Lease ${ns}/branch-follower-leader\\s+no holder`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^Lease ${ns}/branch-follower-leader-0\\s+no holder`, 'm'));
     expect(r.stdout).toMatch(
-      new RegExp(`^ConfigMap ${ns}/branch-follower-state\\s+age \\d+s, 0 records, 0 bytes`, 'm'),
+      new RegExp(`^ConfigMap ${ns}/branch-follower-state-0\\s+age \\d+s, 0 records, 0 bytes`, 'm'),
     );
     for (const id of ['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master']) {
       expect(r.stdout).toMatch(
@@ -42,7 +42,7 @@ describe('status against a real API server', () => {
   it('shows records the pass wrote, and names records of followers that no longer exist', async () => {
     const { ns, root } = await appliedNamespace('status-records');
     const c = adminClient();
-    const cm = (await c.get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state'))!;
+    const cm = (await c.get(resourceType('v1', 'ConfigMap'), ns, 'branch-follower-state-0'))!;
     const sha = 'a'.repeat(40);
     const record = {
       ...emptyRecord('2026-01-01T00:00:00.000Z'),
