@@ -1,11 +1,11 @@
 import type { Clock } from '../core/clock.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import type { CarryOverPort, LeasePort } from './ports.ts';
-import { dataBytes, recordsOf, type StateObjects } from './state-data.ts';
+import { dataBytes, recordsOf, type StatePart } from './state-data.ts';
 import type { StateRecord } from './state-record.ts';
 
 // The upgrade from one state ConfigMap for every follower (`controller.configMaps.state`, the layout
-// before shards) to one per shard (`<configMaps.state>-k`). The records move over exactly as they are
+// before shards) to records spread over the state objects of the shards (`<configMaps.state>-b`). The records move over exactly as they are
 // stored — every remembered triggered sha with them, and a record that cannot be parsed byte for byte
 // — so exactly-once holds across the upgrade:
 //   - it runs under the old layout's Lease (`controller.lease.name`), which every pass of the old
@@ -30,10 +30,10 @@ export interface CarryOverParts {
   /** The old layout's Lease, the lock of the carry-over. */
   readonly lock: LeasePort;
   readonly lockDurationMs: number;
-  /** Every shard's state object, by index, with its name for messages. */
-  readonly shards: readonly { readonly objects: StateObjects; readonly where: string }[];
-  /** The shard a follower id belongs to. */
-  readonly shardOf: (id: string) => number;
+  /** Every state object of the new layout, by index, with its name for messages. */
+  readonly parts: readonly StatePart[];
+  /** The state object a follower id's record belongs in. */
+  readonly partOf: (id: string) => number;
   readonly maxBytes: number;
   /** How often a write that lost a compare-and-swap is tried again. */
   readonly conflictRetries: number;
@@ -51,11 +51,11 @@ export function carryOverPort(p: CarryOverParts): CarryOverPort {
   async function move(old: { data: Readonly<Record<string, string>>; base: unknown }, deadline: number) {
     const byShard = new Map<number, Record<string, string>>();
     for (const [id, text] of Object.entries(old.data)) {
-      const k = p.shardOf(id);
+      const k = p.partOf(id);
       byShard.set(k, { ...byShard.get(k), [id]: text });
     }
     for (const [k, moved] of byShard) {
-      const shard = p.shards[k]!;
+      const shard = p.parts[k]!;
       for (let conflict = 0; ; conflict++) {
         if (p.clock.now() > deadline)
           throw carryError(`carrying the state over from ${p.oldWhere} took longer than its Lease: try again`, true);
@@ -67,7 +67,7 @@ export function carryOverPort(p: CarryOverParts): CarryOverPort {
         if (bytes > p.maxBytes) {
           throw carryError(
             `refusing to carry ${Object.keys(moved).length} record(s) from ${p.oldWhere} into ${shard.where}: ` +
-              `${bytes} bytes, over controller.state.maxBytes (${p.maxBytes}); raise controller.pass.shards`,
+              `${bytes} bytes, over controller.state.maxBytes (${p.maxBytes}); raise controller.state.objects`,
             false,
           );
         }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
-import { shardLeaseName, shardStateName } from '../core/config/shards.ts';
+import { shardLeaseName, stateObjectName, stateObjectsOfShard } from '../core/config/shards.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
 import { mapLimit } from './limit.ts';
@@ -221,7 +221,10 @@ class Pass {
 
   /** Where this shard keeps its records, for messages. */
   private where(): string {
-    return `ConfigMap ${this.c.namespace}/${shardStateName(this.c, this.opts.shard)}`;
+    const names = stateObjectsOfShard(this.c, this.opts.shard).map((b) => stateObjectName(this.c, b));
+    return names.length === 1
+      ? `ConfigMap ${this.c.namespace}/${names[0]}`
+      : `the state ConfigMaps of shard ${this.opts.shard} in ${this.c.namespace} (${names.join(', ')})`;
   }
 
   // The wait before the re-read after conflict n (0-based): controller.pass.conflictBackoffMilliseconds,

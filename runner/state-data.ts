@@ -92,3 +92,59 @@ export function statePort(objects: StateObjects, where: string, maxBytes: number
     },
   };
 }
+
+/** One of the objects a shard's records are spread over, with its name for messages. */
+export interface StatePart {
+  readonly objects: StateObjects;
+  readonly where: string;
+}
+
+// The state port on records spread over several objects (`controller.state.objects` per registry,
+// the shard's share of them here): a follower's record lives in part `partOf(id)`. A read reads every
+// part; a write compare-and-swaps only the parts it changes, each on what was read of it, after
+// checking every part's size (a refused write writes nothing). If one part lost its compare-and-swap,
+// the others may have landed: the write rejects with reason `KubeConflict`, and the caller's re-read
+// shows which records did (the pass decides again only the ones that did not).
+export function spreadStatePort(
+  parts: readonly StatePart[],
+  partOf: (id: string) => number,
+  maxBytes: number,
+): StatePort {
+  if (parts.length === 1) return statePort(parts[0]!.objects, parts[0]!.where, maxBytes);
+  type Read = { data: Readonly<Record<string, string>>; base: unknown };
+  return {
+    async read(): Promise<StateSnapshot> {
+      const reads = await Promise.all(
+        parts.map(async (p) => {
+          const o = await p.objects.get();
+          if (!o) throw stateError(`state ${p.where} does not exist: run branch-follower apply --confirm --wait`);
+          return o;
+        }),
+      );
+      const records = new Map<string, StateRecord>();
+      const unreadable = new Map<string, string>();
+      for (const o of reads) {
+        const r = recordsOf(o.data);
+        for (const [id, record] of r.records) records.set(id, record);
+        for (const [id, why] of r.unreadable) unreadable.set(id, why);
+      }
+      return { records, unreadable, base: reads };
+    },
+    async write(snap, updates) {
+      const reads = [...(snap.base as readonly Read[])];
+      const byPart = new Map<number, Map<string, StateRecord | null>>();
+      for (const [id, record] of updates) {
+        const i = partOf(id);
+        byPart.set(i, (byPart.get(i) ?? new Map()).set(id, record));
+      }
+      const next = [...byPart].map(([i, u]) => [i, nextData(reads[i]!.data, u, maxBytes, parts[i]!.where)] as const);
+      const results = await Promise.allSettled(next.map(([i, data]) => parts[i]!.objects.put(reads[i]!.base, data)));
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      next.forEach(([i], n) => {
+        reads[i] = (results[n] as PromiseFulfilledResult<Read>).value;
+      });
+      return { ...withUpdates(snap, updates), base: reads };
+    },
+  };
+}

@@ -233,6 +233,15 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     );
   }
   const lease = registry.controller.lease;
+  const { shards } = registry.controller.pass;
+  if (registry.controller.state.objects % shards !== 0) {
+    issues.push(
+      source.issue(
+        ['controller', 'state', 'objects'],
+        `must be a multiple of controller.pass.shards (${shards}): each shard keeps its records in objects of its own`,
+      ),
+    );
+  }
   if (lease.renewSeconds >= lease.durationSeconds) {
     issues.push(
       source.issue(

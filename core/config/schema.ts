@@ -134,6 +134,13 @@ const ControllerSchema = z
         maxBytes: positiveInt('state.maxBytes')
           .max(524_288, 'must stay well under the 1 MiB ConfigMap limit (at most 524288)')
           .describe("A state write that would make a shard's state ConfigMap larger than this is refused."),
+        objects: positiveInt('state.objects')
+          .max(4096, 'must be at most 4096')
+          .describe(
+            'How many state ConfigMaps (<configMaps.state>-b) the records are spread over: follower f is kept in ' +
+              'object b = hash(f) modulo objects (the hash of pass.shards), which belongs to shard b modulo ' +
+              'pass.shards. A multiple of pass.shards; each object holds at most maxBytes.',
+          ),
         historyLimit: positiveInt('state.historyLimit').describe('Transitions kept per follower.'),
         triggeredLimit: positiveInt('state.triggeredLimit').describe(
           'Triggered shas remembered per follower; a remembered sha is never triggered again.',

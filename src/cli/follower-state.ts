@@ -1,19 +1,19 @@
 import { configMapState, type StatePort, type StateSnapshot } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
-import { shardOf, shardStateName } from '../../core/config/shards.ts';
+import { stateObjectName, stateObjectOf } from '../../core/config/shards.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 
-/** The state store of the shard that follower `id` belongs to. */
+/** The state store (one state ConfigMap) that keeps follower `id`'s record. */
 export function stateStoreOf(client: KubeClient, loaded: LoadedRegistry, id: string): StatePort {
   const c = loaded.registry.controller;
-  return configMapState(client, c.namespace, shardStateName(c, shardOf(id, c.pass.shards)), c.state.maxBytes);
+  return configMapState(client, c.namespace, stateObjectName(c, stateObjectOf(id, c.state.objects)), c.state.maxBytes);
 }
 
 /** The state ConfigMap a follower's record lives in, as `namespace/name`. */
 export function stateNameOf(loaded: LoadedRegistry, id: string): string {
   const c = loaded.registry.controller;
-  return `${c.namespace}/${shardStateName(c, shardOf(id, c.pass.shards))}`;
+  return `${c.namespace}/${stateObjectName(c, stateObjectOf(id, c.state.objects))}`;
 }
 
 /**

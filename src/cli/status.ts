@@ -6,7 +6,7 @@ import type { FollowerConfig } from '../../core/config/schema.ts';
 import { staticValues } from '../../core/config/template-values.ts';
 import type { KubeClient, KubeObject } from '../../core/kube/client.ts';
 import { resourceType } from '../../core/kube/resources.ts';
-import { shardIndexes, shardLeaseName, shardStateName } from '../../core/config/shards.ts';
+import { shardIndexes, shardLeaseName, stateObjectIndexes, stateObjectName } from '../../core/config/shards.ts';
 import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
 import { ageOf } from '../../core/output/age.ts';
 import { shortSha } from '../../core/output/sha.ts';
@@ -87,7 +87,7 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
   const [cronJob, leases, states, old] = await Promise.all([
     client.get(resourceType('batch/v1', 'CronJob'), ns, c.cronJob.name),
     Promise.all(shards.map((k) => client.get(LEASE, ns, shardLeaseName(c, k)))),
-    Promise.all(shards.map((k) => client.get(CONFIGMAP, ns, shardStateName(c, k)))),
+    Promise.all(stateObjectIndexes(c).map((b) => client.get(CONFIGMAP, ns, stateObjectName(c, b)))),
     client.get(CONFIGMAP, ns, c.configMaps.state),
   ]);
   const ssh = c.source.githubSsh;
@@ -123,10 +123,10 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
       name: shardLeaseName(c, k),
       lease: leases[k] && leaseView(leases[k] as LeaseObject),
     })),
-    stateConfigMaps: shards.map((k) => ({
-      shard: k,
-      name: shardStateName(c, k),
-      state: states[k] && stateView(states[k]),
+    stateConfigMaps: stateObjectIndexes(c).map((b) => ({
+      shard: b % c.pass.shards,
+      name: stateObjectName(c, b),
+      state: states[b] && stateView(states[b]),
     })),
     oldStateConfigMap: old && stateView(old),
     githubSsh: {

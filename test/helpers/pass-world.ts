@@ -10,7 +10,7 @@ import {
 import { cli, type CliResult } from './cli.ts';
 import { adminClient, clusterFixture, kubeconfig, uniqueNamespace } from './cluster.ts';
 import { loadRegistry } from '../../core/config/load.ts';
-import { shardOf, shardStateName } from '../../core/config/shards.ts';
+import { stateObjectName, stateObjectOf } from '../../core/config/shards.ts';
 import { syncMirror } from '../../runner/git-mirror/stages.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { parseStateRecord, type StateRecord } from '../../runner/state-record.ts';
@@ -87,7 +87,7 @@ export interface PassWorld {
   /** Triggers the fake recorded, per follower. */
   triggersOf(id: FollowerId): TriggerRecord[];
   configure(cfg: FakeConfig): void;
-  /** The follower's record in its shard's state ConfigMap (undefined: none; one that does not parse throws). */
+  /** The follower's record in the state ConfigMap that keeps it (undefined: none; one that does not parse throws). */
   record(id: FollowerId): Promise<StateRecord | undefined>;
 }
 
@@ -246,7 +246,7 @@ export async function makePassWorld(
     configure: (cfg) => fake.configure({ ...cfg, publish }),
     async record(id) {
       const c = loaded.registry.controller;
-      const name = shardStateName(c, shardOf(id, c.pass.shards));
+      const name = stateObjectName(c, stateObjectOf(id, c.state.objects));
       const cm = await adminClient({ kubeconfig: cluster }).get(resourceType('v1', 'ConfigMap'), ns, name);
       const text = (cm?.data as Record<string, string> | undefined)?.[id];
       if (text === undefined) return undefined;

@@ -43,7 +43,7 @@ portContract('on the API server', async () => {
     missingState: () => configMapState(client, ns, 'none', 1000),
     lease: (now) => kubeLease(client, ns, 'lease', now),
     missingLease: (now) => kubeLease(client, ns, 'none', now),
-    events: () => kubeEvents(client, ns, 'state'),
+    events: () => kubeEvents(client, ns, () => 'state'),
     async writeRaw(key, value) {
       const cm = (await client.get(CONFIGMAP, ns, 'state'))!;
       await client.update({ ...cm, data: { ...((cm.data as Record<string, string>) ?? {}), [key]: value } }, 'kubectl');

@@ -38,10 +38,9 @@ afterAll(() => rmSync(oldDir, { recursive: true, force: true }));
 
 /** The registry as the old version reads it: the same, without the tunables it did not know. */
 function oldRegistry(w: PassWorld): string {
-  const text = readFileSync(join(w.root, REGISTRY), 'utf8').replace(
-    /\n {4}shards: \d+\n {4}concurrency:\n( {6}\w+: \d+\n)+/,
-    '\n',
-  );
+  const text = readFileSync(join(w.root, REGISTRY), 'utf8')
+    .replace(/\n {4}shards: \d+\n {4}concurrency:\n( {6}\w+: \d+\n)+/, '\n')
+    .replace(/\n {4}objects: \d+\n/, '\n');
   const file = join(w.root, 'config/old-branch-followers.yaml');
   writeFileSync(file, text);
   return file;
@@ -62,11 +61,14 @@ function oldCli(w: PassWorld, config: string, args: string[]): Promise<{ code: n
   });
 }
 
-const shardEdit = { from: /shards: 1\n/, to: `shards: ${SHARDS}\n` };
+const shardEdits = [
+  { from: /shards: 1\n/, to: `shards: ${SHARDS}\n` },
+  { from: /objects: 1\n/, to: `objects: ${SHARDS}\n` },
+];
 
 describe('upgrading a live namespace from one state ConfigMap to one per shard (real API server)', () => {
   it('carries every record over on the first pass: nothing is sent again, the in-flight run closes out', async () => {
-    const w = await makePassWorld(servers(), 'upgrade', [shardEdit]);
+    const w = await makePassWorld(servers(), 'upgrade', shardEdits);
     const config = oldRegistry(w);
     const admin = adminClient();
     // The old version's own manifests: its single state ConfigMap and its Lease.
@@ -136,7 +138,7 @@ describe('upgrading a live namespace from one state ConfigMap to one per shard (
   });
 
   it('does not act while a pass of the old version holds its Lease; the records stay where they are', async () => {
-    const w = await makePassWorld(servers(), 'upgrade-busy', [shardEdit]);
+    const w = await makePassWorld(servers(), 'upgrade-busy', shardEdits);
     const config = oldRegistry(w);
     const admin = adminClient();
     expect((await oldCli(w, config, ['apply', '--confirm'])).code).toBe(0);

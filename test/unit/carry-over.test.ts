@@ -6,7 +6,7 @@ import { memoryLease } from '../../runner/memory/lease.ts';
 import { memoryOldState } from '../../runner/memory/old-state.ts';
 import { Versioned } from '../../runner/memory/versioned.ts';
 import { emptyRecord } from '../../runner/state-record.ts';
-import { statePortObjects } from '../helpers/state-objects.ts';
+import { memoryStateObjects } from '../../runner/memory/state.ts';
 
 // The carry-over from the single state object into the shards' objects, on the in-memory stores
 // (held to the same contract as the ConfigMaps: test/helpers/port-contract.ts). The upgrade of a live
@@ -29,8 +29,8 @@ function world(oldData: Record<string, string> | undefined, lockHolder?: string)
     oldWhere: 'ConfigMap ns/state',
     lock: memoryLease(lock, 'Lease ns/leader', clock.now),
     lockDurationMs: 60_000,
-    shards: shards.map((s, k) => ({ objects: statePortObjects(s), where: `ConfigMap ns/state-${k}` })),
-    shardOf: (id) => shardOf(id, SHARDS),
+    parts: shards.map((s, k) => ({ objects: memoryStateObjects(s), where: `ConfigMap ns/state-${k}` })),
+    partOf: (id) => shardOf(id, SHARDS),
     maxBytes: 10_000,
     conflictRetries: 2,
     clock,
@@ -79,11 +79,11 @@ describe('carrying the single state object over into the shards', () => {
     expect(w.old.get()!.value).toEqual(data);
   });
 
-  it('refuses, naming controller.pass.shards, when a shard could not hold what moves into it; the old object stays', async () => {
+  it('refuses, naming controller.state.objects, when a shard could not hold what moves into it; the old object stays', async () => {
     const big = Object.fromEntries(ids.map((id) => [id, JSON.stringify('x'.repeat(4000))]));
     const w = world(big);
     await expect(w.port.carry('pass-a')).rejects.toThrow(
-      /over controller\.state\.maxBytes \(10000\); raise controller\.pass\.shards/,
+      /over controller\.state\.maxBytes \(10000\); raise controller\.state\.objects/,
     );
     expect(w.old.get()!.value).toEqual(big);
   });
