@@ -15,6 +15,19 @@ import type { StateRecord } from './state-record.ts';
 //     record wins (a carry-over that stopped half-way is simply done again);
 //   - the old object is deleted last, with its resourceVersion as precondition: a pass of the old
 //     version that starts later finds no state and stops without acting.
+// The layout the records are then in (shards and objects) is stamped on that Lease; a pass whose
+// registry names another layout does not act (its followers would be looked for in other objects
+// and taken for never observed). Changing the layout goes through the same carry-over: the records
+// gathered into the old single object are spread over the new layout's objects by the next pass.
+
+/**
+ * Which layout (`shards=S,objects=N`) the records are kept in, stamped where every shard looks (the old layout's
+ * Lease): a pass whose registry says otherwise would look for moved followers in the wrong objects.
+ */
+export interface LayoutStamp {
+  read(): Promise<string | undefined>;
+  write(layout: string): Promise<void>;
+}
 
 /** The old single object: read it, and delete exactly the version read. */
 export interface OldStateObject {
@@ -35,6 +48,9 @@ export interface CarryOverParts {
   /** The state object a follower id's record belongs in. */
   readonly partOf: (id: string) => number;
   readonly maxBytes: number;
+  /** This registry's layout, and the stamp of the layout the records are in. */
+  readonly layout: string;
+  readonly stamp: LayoutStamp;
   /** How often a write that lost a compare-and-swap is tried again. */
   readonly conflictRetries: number;
   readonly clock: Clock;
@@ -89,7 +105,16 @@ export function carryOverPort(p: CarryOverParts): CarryOverPort {
       return recordsOf(old.data).records as ReadonlyMap<string, StateRecord>;
     },
     async carry(identity) {
-      if (!(await p.old.get())) return { none: true };
+      if (!(await p.old.get())) {
+        // No old object: the records are where this layout says, unless the layout changed since.
+        const stamped = await p.stamp.read();
+        if (stamped === p.layout) return { none: true };
+        if (stamped === undefined) {
+          await p.stamp.write(p.layout);
+          return { none: true };
+        }
+        return { layoutChanged: { from: stamped, to: p.layout } };
+      }
       const takenAt = p.clock.now();
       const got = await p.lock.acquire(identity);
       if (!got.acquired) return { busy: { holder: got.holder, renewedAgoMs: got.renewedAgoMs } };
@@ -101,6 +126,7 @@ export function carryOverPort(p: CarryOverParts): CarryOverPort {
           const moved = await move(old, takenAt + p.lockDurationMs / 2);
           try {
             await p.old.delete(old.base);
+            await p.stamp.write(p.layout);
             return { carried: moved };
           } catch (err) {
             // Someone wrote the old object after it was read: carry that over too.

@@ -616,6 +616,14 @@ class Pass {
       );
       return r.busy;
     }
+    if ('layoutChanged' in r)
+      throw new BranchFollowerError(
+        `the state is kept for ${r.layoutChanged.from} and the registry says ${r.layoutChanged.to} ` +
+          '(controller.pass.shards, controller.state.objects): followers would be looked for in other state ' +
+          'ConfigMaps and taken for never observed. Nothing was done: restore the old values, or move the records ' +
+          'to the new layout as docs/operations.md says (Changing the shards)',
+        { reason: 'InvalidConfig', retryable: false },
+      );
     if ('carried' in r)
       this.opts.progress(
         `state: carried ${r.carried} record(s) over from ${where} into the shards' state, then deleted it`,

@@ -89,9 +89,13 @@ export interface CarryOverPort {
    * Moves every record of the old object into its shard's state, under the old layout's Lease, then deletes the old
    * object; `none` when there is none, `busy` when another live holder has that Lease (see runner/carry-over.ts).
    */
-  carry(
-    identity: string,
-  ): Promise<{ none: true } | { carried: number } | { busy: { holder: string; renewedAgoMs: number } }>;
+  carry(identity: string): Promise<
+    | { none: true }
+    | { carried: number }
+    | { busy: { holder: string; renewedAgoMs: number } }
+    /** The records are kept in another layout (shards and objects) than the registry's: the pass must not act. */
+    | { layoutChanged: { from: string; to: string } }
+  >;
 }
 
 /** Everything the pass talks to. */

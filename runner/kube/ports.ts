@@ -9,6 +9,7 @@ import {
 } from '../../core/config/shards.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { carryOverPort } from '../carry-over.ts';
+import { leaseLayoutStamp, stateLayout } from './layout-stamp.ts';
 import type { PassPorts } from '../ports.ts';
 import { kubeEvents } from './events.ts';
 import { kubeLease } from './lease.ts';
@@ -48,6 +49,8 @@ export function kubePorts(
       parts: stateObjectIndexes(c).map(part),
       partOf: objectOf,
       maxBytes: c.state.maxBytes,
+      layout: stateLayout(c),
+      stamp: leaseLayoutStamp(client, ns, c.lease.name),
       conflictRetries: c.pass.conflictRetries,
       clock,
     }),

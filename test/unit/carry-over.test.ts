@@ -24,6 +24,7 @@ function world(oldData: Record<string, string> | undefined, lockHolder?: string)
   });
   const shards = Array.from({ length: SHARDS }, (_, k) => new Versioned<Record<string, string>>(`state-${k}`, {}));
   const clock = { now: () => T, sleep: async () => undefined };
+  const stamp: { value: string | undefined } = { value: undefined };
   const port = carryOverPort({
     old: memoryOldState(old),
     oldWhere: 'ConfigMap ns/state',
@@ -32,10 +33,17 @@ function world(oldData: Record<string, string> | undefined, lockHolder?: string)
     parts: shards.map((s, k) => ({ objects: memoryStateObjects(s), where: `ConfigMap ns/state-${k}` })),
     partOf: (id) => shardOf(id, SHARDS),
     maxBytes: 10_000,
+    layout: 'shards=3,objects=3',
+    stamp: {
+      read: async () => stamp.value,
+      write: async (layout: string) => {
+        stamp.value = layout;
+      },
+    },
     conflictRetries: 2,
     clock,
   });
-  return { old, lock, shards, port };
+  return { old, lock, shards, port, stamp };
 }
 
 const record = (i: number) =>
@@ -52,6 +60,7 @@ describe('carrying the single state object over into the shards', () => {
     }
     expect(w.old.get()).toBeUndefined();
     expect(w.lock.get()!.value.holderIdentity).toBeUndefined();
+    expect(w.stamp.value).toBe('shards=3,objects=3');
     expect(await w.port.carry('pass-b')).toEqual({ none: true });
   });
 
@@ -68,6 +77,16 @@ describe('carrying the single state object over into the shards', () => {
     expect(await w.port.carry('pass-a')).toEqual({ busy: { holder: 'old-pass', renewedAgoMs: 0 } });
     expect(w.old.get()!.value).toEqual(data);
     for (const s of w.shards) expect(s.get()!.value).toEqual({});
+  });
+
+  it('stamps the layout on a fresh namespace, and says so when the registry names another one later', async () => {
+    const w = world(undefined);
+    expect(await w.port.carry('pass-a')).toEqual({ none: true });
+    expect(w.stamp.value).toBe('shards=3,objects=3');
+    w.stamp.value = 'shards=1,objects=1';
+    expect(await w.port.carry('pass-a')).toEqual({
+      layoutChanged: { from: 'shards=1,objects=1', to: 'shards=3,objects=3' },
+    });
   });
 
   it('does nothing where there is no old object; a dry run reads the old records without moving them', async () => {
