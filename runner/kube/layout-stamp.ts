@@ -8,7 +8,7 @@ import { PASS_FIELD_MANAGER } from './state-store.ts';
 const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
 
 /** The annotation on the old layout's Lease that says which layout the records are kept in. */
-export const LAYOUT_ANNOTATION = 'branch-follower.unidesk.dev/state-layout';
+const LAYOUT_ANNOTATION = 'branch-follower.unidesk.dev/state-layout';
 
 /** The registry's layout of the records, as stamped. */
 export const stateLayout = (c: Pick<ControllerConfig, 'pass' | 'state'>): string =>
