@@ -6,9 +6,6 @@ import { RegistrySchema, type Registry } from './schema.ts';
 import { YamlSource } from './yaml-source.ts';
 import { toConfigIssues } from './zod-issues.ts';
 
-/** The path the spec fixes for the registry, used when --config is not given. */
-export const DEFAULT_REGISTRY_PATH = 'config/cicd-branch-followers.yaml';
-
 /** A registry that passed every check, with what the checks resolved. */
 export interface LoadedRegistry {
   readonly registry: Registry;

@@ -1,9 +1,10 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, STATUS_CODES } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { realClock, type Clock } from '../clock.ts';
 import { KubeError, type ErrorReason, type KubeRequestContext } from '../errors.ts';
 import { collectionPath, describeObject, objectPath, resourceType, type ResourceType } from './resources.ts';
+import { newKubeConfig } from './kube-config.ts';
 import { isTransient, retryAfterMs, retrying, type Tried } from './retry.ts';
 import type { KubeRoute } from './route.ts';
 
@@ -369,7 +370,7 @@ export class KubeClient {
   withToken(token: string, identity: string): KubeClient {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error(`context "${this.route.context}" has no cluster`);
-    const kc = new KubeConfig();
+    const kc = newKubeConfig();
     kc.loadFromOptions({
       clusters: [cluster],
       users: [{ name: identity, token }],

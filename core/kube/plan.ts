@@ -1,4 +1,4 @@
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
 import { PRUNE_ANNOTATION, ownedSelector } from './ownership.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { Manifest } from './manifest.ts';
@@ -34,8 +34,12 @@ export interface PlanItem {
 
 const asYaml = (o: KubeObject | undefined) => (o ? renderManifest(normalize(o) as unknown as Manifest) : '');
 
+// diff is loaded at the first diff made, not when the CLI starts (which imports PlanAction for every verb).
+const require = createRequire(import.meta.url);
+
 /** Unified, field-level diff of what is live and what apply would leave (both normalized). */
 export function unifiedDiff(label: string, live: KubeObject | undefined, desired: KubeObject | undefined): string {
+  const { createTwoFilesPatch } = require('diff') as typeof import('diff');
   return createTwoFilesPatch(`live/${label}`, `applied/${label}`, asYaml(live), asYaml(desired), undefined, undefined, {
     context: 3,
   })

@@ -1,4 +1,5 @@
-import { stringify, type Pair } from 'yaml';
+import type { Pair } from 'yaml';
+import { yamlText } from '../output/yaml-text.ts';
 import type { Manifest } from './manifest.ts';
 
 // Keys Kubernetes users expect on top; everything else is alphabetical, so output never depends on
@@ -18,7 +19,7 @@ function compareEntries(a: Pair, b: Pair): number {
 
 /** One manifest as YAML: byte-identical for the same input on every run and machine. */
 export function renderManifest(m: Manifest): string {
-  return stringify(m, { sortMapEntries: compareEntries, lineWidth: 0, minContentWidth: 0, indent: 2 });
+  return yamlText(m, { sortMapEntries: compareEntries, lineWidth: 0, minContentWidth: 0, indent: 2 });
 }
 
 /** The dist/ file name of a manifest: kind and name, lower-case, no hashes, no counters. */

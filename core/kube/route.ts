@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControllerConfig } from '../config/schema.ts';
 import { BranchFollowerError } from '../errors.ts';
+import { newKubeConfig } from './kube-config.ts';
 import type { RetryPolicy } from './retry.ts';
 
 /** Where the CLI talks to, and why there. */
@@ -61,7 +62,7 @@ export function inClusterRoute(
     );
   }
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const kc = new KubeConfig();
+  const kc = newKubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
     // client-node's token-file provider re-reads the token, which the kubelet rotates.
@@ -95,9 +96,9 @@ export function resolveRoute(
   const present = files.filter((f) => existsSync(f));
   if (present.length === 0)
     throw routeError(`no kubeconfig: ${files.join(', ')} (from ${from}) does not exist; pass --kubeconfig <file>`);
-  const kc = new KubeConfig();
+  const kc = newKubeConfig();
   for (const file of present) {
-    const one = new KubeConfig();
+    const one = newKubeConfig();
     try {
       one.loadFromFile(file);
     } catch (err) {

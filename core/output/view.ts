@@ -1,5 +1,5 @@
-import { stringify } from 'yaml';
 import { renderTable, type TableData } from './table.ts';
+import { yamlText } from './yaml-text.ts';
 
 /** One block of the human view. */
 export type Block =
@@ -36,9 +36,9 @@ export function renderView(view: View, format: OutputFormat): string {
     case 'json':
       return `${JSON.stringify(view.data, null, 2)}\n`;
     case 'yaml':
-      return stringify(view.data, { lineWidth: 0 });
+      return yamlText(view.data, { lineWidth: 0 });
     case 'raw':
-      return view.raw ?? stringify(view.data, { lineWidth: 0 });
+      return view.raw ?? yamlText(view.data, { lineWidth: 0 });
     case 'table':
       return `${renderHuman(view.human)}\n`;
   }

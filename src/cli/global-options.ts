@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { BranchFollowerError } from '../../core/errors.ts';
-import { DEFAULT_REGISTRY_PATH } from '../../core/config/load.ts';
+import { DEFAULT_REGISTRY_PATH } from '../../core/config/default-path.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../core/output/view.ts';
 
 /** The options every verb accepts, set before or after the verb. */
