@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import { ConfirmationRequiredError } from '../../core/errors.ts';
-import { accessQuestions, reviewAccess } from '../../core/kube/access-review.ts';
+import { accessQuestions, reviewAccess, type PassPermission } from '../../core/kube/access-review.ts';
 import { applyPlan, type Applied } from '../../core/kube/apply.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { objectReadiness } from '../../core/kube/readiness.ts';
@@ -9,7 +9,6 @@ import { describeObject, resourceType } from '../../core/kube/resources.ts';
 import { waitUntilReady, type ReadinessCheck } from '../../core/kube/wait.ts';
 import type { View } from '../../core/output/view.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
-import { controllerChart } from '../../synth/manifests.ts';
 import { planFor, planView } from './plan.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -19,6 +18,7 @@ function readinessChecks(
   loaded: LoadedRegistry,
   manifests: readonly Manifest[],
   applied: readonly Applied[],
+  permissions: readonly PassPermission[],
 ): ReadinessCheck[] {
   const c = loaded.registry.controller;
   const checks: ReadinessCheck[] = manifests.map((m) => {
@@ -30,8 +30,6 @@ function readinessChecks(
       check: async () => objectReadiness(m, await client.get(type, ns, m.metadata.name), generation),
     };
   });
-  // The rules the synthesized Role grants, as the chart settled them.
-  const { permissions } = controllerChart(loaded).rbac;
   const questions = accessQuestions(permissions, c.configMaps.registry);
   checks.push({
     label: `RBAC of ServiceAccount ${c.namespace}/${c.serviceAccount.name}`,
@@ -88,6 +86,7 @@ export function registerApply(program: Command, ctx: VerbContext): void {
     .option('--wait', 'poll every object until ready, within controller.apply.waitSeconds')
     .addHelpText('after', '\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n')
     .action(async (opts: { confirm?: boolean; wait?: boolean }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const { client, manifests, items } = await planFor(ctx, loaded);
       if (!opts.confirm) {
@@ -102,7 +101,10 @@ export function registerApply(program: Command, ctx: VerbContext): void {
       let waited: { ms: number; checks: number } | undefined;
       if (opts.wait) {
         const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
-        const checks = readinessChecks(client, loaded, manifests, applied);
+        // The rules the synthesized Role grants, as the chart settled them.
+        const { controllerChart } = await import('../../synth/manifests.ts');
+        const { permissions } = controllerChart(loaded).rbac;
+        const checks = readinessChecks(client, loaded, manifests, applied, permissions);
         ctx.progress(`waiting for ${checks.length} checks (budget ${waitSeconds}s, controller.apply.waitSeconds) ...`);
         const ms = await waitUntilReady(checks, waitSeconds * 1000, pollIntervalSeconds * 1000, (e) =>
           ctx.progress(

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import { ExitCode } from './exit-codes.ts';
 import { computePlan, PlanAction, type PlanItem } from '../../core/kube/plan.ts';
 import type { Block, View } from '../../core/output/view.ts';
-import { synthesize } from '../../synth/manifests.ts';
-import { ownerLabels } from '../../synth/props.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -41,6 +39,8 @@ export function planView(items: readonly PlanItem[], opts: { diff: boolean; cont
 
 /** Synthesizes and plans against the cluster of the kube route. */
 export async function planFor(ctx: VerbContext, loaded: LoadedRegistry) {
+  const { synthesize } = await import('../../synth/manifests.ts');
+  const { ownerLabels } = await import('../../synth/props.ts');
   const client = connect(ctx, loaded);
   const manifests = synthesize(loaded);
   const items = await computePlan(client, manifests, loaded.registry.controller.namespace, ownerLabels(loaded));
@@ -63,6 +63,7 @@ export function registerPlan(program: Command, ctx: VerbContext): void {
     .option('--diff', 'show a field-level unified diff of each change (Secret values never shown)')
     .addHelpText('after', '\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n')
     .action(async (opts: { diff?: boolean }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const { client, items } = await planFor(ctx, loaded);
       ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));

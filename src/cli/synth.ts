@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadRegistry } from '../../core/config/load.ts';
-import { synthesize } from '../../synth/manifests.ts';
 import { manifestFileName, renderManifest } from '../../core/kube/render.ts';
 import { replaceDir, type WrittenFile } from '../../synth/write-dist.ts';
 import type { View } from '../../core/output/view.ts';
@@ -51,7 +49,9 @@ export function registerSynth(program: Command, ctx: VerbContext): void {
       'after',
       '\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n',
     )
-    .action((opts: { out: string }) => {
+    .action(async (opts: { out: string }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { synthesize } = await import('../../synth/manifests.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const manifests = synthesize(loaded);
       const files = new Map(manifests.map((m) => [manifestFileName(m), renderManifest(m)]));

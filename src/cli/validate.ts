@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import type { View } from '../../core/output/view.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -63,5 +63,8 @@ export function registerValidate(program: Command, ctx: VerbContext): void {
       'after',
       '\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n',
     )
-    .action(() => ctx.print(validateView(loadRegistry(ctx.globals().config, ctx.io.cwd))));
+    .action(async () => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      ctx.print(validateView(loadRegistry(ctx.globals().config, ctx.io.cwd)));
+    });
 }
