@@ -77,6 +77,9 @@ if (ends.length > 0) process.stdout.write(`\npasses that did not end ok:\n${ends
 
 const s = startupFigures(STARTUP_RUNS);
 process.stdout.write(
-  `\nstart-up (median of ${STARTUP_RUNS}): node -e 0 ${ms(s.nodeMs)} ms, branch-follower --help ${ms(s.helpMs)} ms ` +
-    `(${ratio(s.helpMs, s.nodeMs)})\n`,
+  `\nstart-up (median of ${STARTUP_RUNS} interleaved rounds), times in ms; ratios against node -e 0 ` +
+    `(${ms(s.nodeMs)} ms)\n\n${table(
+      ['command', 'start-up', 'against node -e 0'],
+      s.cli.map((c) => [c.label, ms(c.ms), ratio(c.ms, s.nodeMs)]),
+    )}\n`,
 );
