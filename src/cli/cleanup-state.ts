@@ -1,10 +1,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { kubeLease } from '../../runner/index.ts';
-import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { connect } from './cluster.ts';
-import { followerState, stateNameOf, stateStoreOf } from './follower-state.ts';
 import { shardLeaseName, shardOf } from '../../core/config/shards.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -25,6 +22,9 @@ export function registerCleanupState(program: Command, ctx: VerbContext): void {
       '\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n',
     )
     .action(async (opts: { follower: string; confirm?: boolean }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { kubeLease } = await import('../../runner/index.ts');
+      const { followerState, stateNameOf, stateStoreOf } = await import('./follower-state.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const c = loaded.registry.controller;
       const client = connect(ctx, loaded);

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { FOLLOWER_LABEL } from '../../runner/index.ts';
-import { loadRegistry } from '../../core/config/load.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
-import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';
 
 interface EventObject {
@@ -40,6 +37,9 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
     .requiredOption('--follower <id>', 'the follower')
     .addHelpText('after', '\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n')
     .action(async (opts: { follower: string }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { FOLLOWER_LABEL } = await import('../../runner/index.ts');
+      const { followerState } = await import('./follower-state.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);
       const ns = loaded.registry.controller.namespace;

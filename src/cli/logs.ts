@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { redactSecrets } from '../../runner/index.ts';
-import { loadRegistry } from '../../core/config/load.ts';
 import { collectionPath, resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
-import { followerState } from './follower-state.ts';
 import type { VerbContext } from './verb.ts';
 
 /** The lines of a pass log that belong to one follower (the pass prefixes them with `[<id>]`). */
@@ -25,6 +22,9 @@ export function registerLogs(program: Command, ctx: VerbContext): void {
     .requiredOption('--follower <id>', 'the follower')
     .addHelpText('after', '\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n')
     .action(async (opts: { follower: string }) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { redactSecrets } = await import('../../runner/index.ts');
+      const { followerState } = await import('./follower-state.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);
       const c = loaded.registry.controller;

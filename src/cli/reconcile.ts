@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadRegistry } from '../../core/config/load.ts';
 import { BranchFollowerError, UsageError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import type { KubeObject } from '../../core/kube/client.ts';
@@ -75,6 +74,7 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
     .action(async (opts: { now?: boolean; dryRun?: boolean; wait?: boolean }) => {
       if (!opts.now) throw new UsageError('reconcile needs --now (run one pass now from the CronJob template)');
       if (opts.dryRun && opts.wait) throw new UsageError('--wait cannot follow a --dry-run: nothing is created');
+      const { loadRegistry } = await import('../../core/config/load.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const c = loaded.registry.controller;
       const client = connect(ctx, loaded);

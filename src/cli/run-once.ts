@@ -1,17 +1,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import {
-  adapterPort,
-  type FollowerOutcome,
-  kubePorts,
-  mirrorPort,
-  mountedSecretLiterals,
-  type PassResult,
-  runRedactedPass,
-  type StateRecord,
-} from '../../runner/index.ts';
+import type { FollowerOutcome, PassResult, StateRecord } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
-import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import { followersOfShard, shardIndexes, shardOf } from '../../core/config/shards.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
@@ -225,6 +216,10 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
         '--confirm --wait\n',
     )
     .action(async (opts: RunOnceOptions) => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import(
+        '../../runner/index.ts'
+      );
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const followers = selectFollowers(loaded, opts);
       if (opts.dryRun && opts.confirm) throw usage('choose --dry-run or --confirm, not both');

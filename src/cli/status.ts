@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { dataBytes, parseStateRecord, type StateRecord } from '../../runner/index.ts';
-import { loadRegistry, type LoadedRegistry } from '../../core/config/load.ts';
+import type { dataBytes, parseStateRecord, StateRecord } from '../../runner/index.ts';
+import type { LoadedRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { staticValues } from '../../core/config/template-values.ts';
@@ -68,17 +68,18 @@ const leaseView = (ls: LeaseObject) => ({
   durationSeconds: ls.spec?.leaseDurationSeconds ?? null,
 });
 
-const stateView = (state: KubeObject) => {
+const stateView = (state: KubeObject, bytesOf: typeof dataBytes) => {
   const data = (state.data as Record<string, string> | undefined) ?? {};
   return {
     name: state.metadata.name,
     created: state.metadata.creationTimestamp ?? null,
     records: Object.keys(data).length,
-    bytes: dataBytes(data),
+    bytes: bytesOf(data),
   };
 };
 
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
+  const { dataBytes } = await import('../../runner/index.ts');
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
@@ -126,9 +127,9 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
     stateConfigMaps: stateObjectIndexes(c).map((b) => ({
       shard: b % c.pass.shards,
       name: stateObjectName(c, b),
-      state: states[b] && stateView(states[b]),
+      state: states[b] && stateView(states[b], dataBytes),
     })),
-    oldStateConfigMap: old && stateView(old),
+    oldStateConfigMap: old && stateView(old, dataBytes),
     githubSsh: {
       source: 'yaml',
       sourceRef: 'controller.source.githubSsh',
@@ -144,7 +145,7 @@ async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: 
 
 type ControllerState = Awaited<ReturnType<typeof controllerState>>;
 
-function statusView(loaded: LoadedRegistry, context: string, s: ControllerState): View {
+function statusView(loaded: LoadedRegistry, context: string, s: ControllerState, parse: typeof parseStateRecord): View {
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const missing = 'not found: run branch-follower apply --confirm --wait';
@@ -188,7 +189,7 @@ function statusView(loaded: LoadedRegistry, context: string, s: ControllerState)
   ];
   const followers = loaded.registry.followers.map((f, i) => {
     const text = s.records[f.id];
-    const record = text === undefined ? undefined : parseStateRecord(text);
+    const record = text === undefined ? undefined : parse(text);
     const next = renderArgv(f.drillDown.status, staticValues(f, loaded.targets.get(f.id)!)).join(' ');
     return { follower: f, index: i, record, next };
   });
@@ -272,9 +273,11 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
     )
     .addHelpText('after', '\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n')
     .action(async () => {
+      const { loadRegistry } = await import('../../core/config/load.ts');
+      const { parseStateRecord } = await import('../../runner/index.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);
       const state = await controllerState(client, loaded, Date.now());
-      ctx.print(statusView(loaded, client.route.context, state));
+      ctx.print(statusView(loaded, client.route.context, state, parseStateRecord));
     });
 }
