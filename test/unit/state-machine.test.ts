@@ -4,6 +4,7 @@ import { Decision, Phase, Reason } from '../../runner/phases.ts';
 import {
   afterTrigger,
   pendingChecks,
+  settled,
   step,
   type CloseoutCheckName,
   type GitopsView,
@@ -1618,6 +1619,59 @@ describe('dry-run safety: step and afterTrigger never change their input', () =>
     afterTrigger(wa, { runName: 'run-1' }, policy, T0 + 1000);
     afterTrigger(wa, { error: 'boom' }, policy, T0 + 1000);
     expect(wa).toEqual(copy);
+  });
+});
+
+describe('settled followers: the adapter is not asked when no answer could lead to an action', () => {
+  const answers: StatusView[] = [
+    status(),
+    status({ target: B }),
+    status({ target: C }),
+    closedOut(B),
+    status({ run: run('run-9', B, 'Failed') }),
+    status({ run: run('run-9', B, 'Running'), target: B }),
+    status({ run: run('run-2', C, 'Succeeded'), target: C }),
+  ];
+  const noteSettled = (s: Step) => {
+    noteAll(s);
+    return s;
+  };
+
+  it('a tip it triggered, with nothing in flight and the branch where it was: Noop Settled, the record as it was', () => {
+    const done = succeeded(B);
+    const s = noteSettled(settled(done, mirror(B), T0 + 60_000)!);
+    expect(s).toMatchObject({
+      decision: Decision.Noop,
+      reason: Reason.Settled,
+      action: { kind: 'none' },
+      transitions: [],
+    });
+    expect({ ...s.next, updatedAt: '' }).toEqual({ ...done, updatedAt: '' });
+  });
+
+  it('is settled only where step, whatever the adapter answers, takes no action', () => {
+    const records: StateRecord[] = [
+      succeeded(B),
+      look(succeeded(B), mirror(B), status(), T0 + 20_000).next, // AlreadyTriggered after the control plane moved
+      look(succeeded(B), mirror(B), status({ target: B }), T0 + 20_000).next, // Noop after closeout
+    ];
+    for (const r of records) {
+      expect(settled(r, mirror(B), T0 + 60_000), r.phase).toBeDefined();
+      for (const a of answers)
+        expect(step(r, mirror(B), a, policy, T0 + 60_000).action.kind, `${r.phase} ${JSON.stringify(a)}`).toBe('none');
+    }
+  });
+
+  it('is not settled on a new tip, with a sha in flight, a failed attempt of the tip, or a tip it never triggered', () => {
+    expect(settled(undefined, mirror(B), T0)).toBeUndefined();
+    expect(settled(succeeded(B), mirror(C), T0 + 60_000)).toBeUndefined();
+    expect(settled(closingOut(B), mirror(B), T0 + 5_000)).toBeUndefined();
+    expect(settled(writtenAhead(B), mirror(B), T0 + 5_000)).toBeUndefined();
+    expect(settled(failedOnce(B), mirror(B), T0 + 5_000)).toBeUndefined();
+    const upToDate = look(undefined, mirror(B), status({ target: B }), T0).next;
+    expect(upToDate.phase).toBe(Phase.Noop);
+    expect(settled(upToDate, mirror(B), T0 + 60_000)).toBeUndefined();
+    expect(settled(succeeded(B), { error: 'unreachable' }, T0 + 60_000)).toBeUndefined();
   });
 });
 
