@@ -22,17 +22,27 @@ export interface ControllerChartProps {
   readonly name: string;
   /** The ServiceAccount the pass runs as (`controller.serviceAccount.name`). */
   readonly serviceAccountName: string;
-  /** Name of the state ConfigMap (`controller.configMaps.state`). */
-  readonly stateConfigMapName: string;
-  /** The leader Lease (`controller.lease`). */
+  /** The state ConfigMaps (`controller.configMaps.state`, `controller.pass.shards`). */
+  readonly state: {
+    /** One per shard, in shard order (`<controller.configMaps.state>-<k>`). */
+    readonly shardNames: readonly string[];
+    /** The single one of the layout before shards, carried over by the pass (`controller.configMaps.state`). */
+    readonly carriedOverName: string;
+  };
+  /** The Leases (`controller.lease`, `controller.pass.shards`). */
   readonly lease: {
-    /** Its name (`controller.lease.name`). */
+    /** The lock of the carry-over from the layout before shards (`controller.lease.name`). */
     readonly name: string;
-    /** How long a holder keeps it without renewing (`controller.lease.durationSeconds`). */
+    /** One per shard, in shard order (`<controller.lease.name>-<k>`). */
+    readonly shardNames: readonly string[];
+    /** How long a holder keeps one without renewing (`controller.lease.durationSeconds`). */
     readonly durationSeconds: number;
   };
-  /** The registry file, byte for byte, carried by the registry ConfigMap (named in `pod.registry`). */
-  readonly registryText: string;
+  /**
+   * The registry file cut into parts (constructs/registry-parts.ts), one per registry ConfigMap named in
+   * `pod.registry.parts`, in order; one part is the whole file, byte for byte.
+   */
+  readonly registryParts: readonly string[];
   /** The CronJob's name, schedule and budgets (`controller.cronJob`). */
   readonly cronJob: Pick<
     ControllerCronJobProps,
@@ -44,6 +54,7 @@ export interface ControllerChartProps {
     | 'startingDeadlineSeconds'
     | 'activeDeadlineSeconds'
     | 'backoffLimit'
+    | 'shards'
     | 'successfulJobsHistoryLimit'
     | 'failedJobsHistoryLimit'
   >;
@@ -59,6 +70,8 @@ export class ControllerChart extends Chart {
   public readonly controllerNamespace: ControllerNamespace;
   public readonly cronJob: ControllerCronJob;
   public readonly rbac: ControllerRbac;
+  /** The registry ConfigMaps, in order: the whole file, or its parts. */
+  public readonly registryConfigMapNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: ControllerChartProps) {
     super(scope, id, { labels: { ...props.labels }, disableResourceNameHashes: true });
@@ -66,25 +79,41 @@ export class ControllerChart extends Chart {
 
     this.controllerNamespace = new ControllerNamespace(this, 'Namespace', { name: namespace });
     const sa = new ControllerServiceAccount(this, 'ServiceAccount', { namespace, name: props.serviceAccountName });
-    const state = new StateConfigMap(this, 'State', { namespace, name: props.stateConfigMapName });
-    const lease = new StateLease(this, 'Lease', {
-      namespace,
-      name: props.lease.name,
-      durationSeconds: props.lease.durationSeconds,
-    });
+    const states = props.state.shardNames.map((name, k) => new StateConfigMap(this, `State${k}`, { namespace, name }));
+    const durationSeconds = props.lease.durationSeconds;
+    const lock = new StateLease(this, 'Lease', { namespace, name: props.lease.name, durationSeconds });
+    const leases = props.lease.shardNames.map(
+      (name, k) => new StateLease(this, `Lease${k}`, { namespace, name, durationSeconds }),
+    );
+    if (states.length !== props.cronJob.shards || leases.length !== props.cronJob.shards)
+      throw new Error(
+        `${props.cronJob.shards} shards need as many state ConfigMaps and Leases, got ${states.length} and ` +
+          `${leases.length}`,
+      );
     this.rbac = new ControllerRbac(this, 'Rbac', {
       namespace,
       name: props.name,
       serviceAccountName: sa.name,
-      leaseName: lease.name,
-      stateConfigMapName: state.name,
+      leaseNames: [lock.name, ...leases.map((l) => l.name)],
+      stateConfigMapNames: states.map((st) => st.name),
+      carriedOverStateConfigMapName: props.state.carriedOverName,
     });
-    const registryMap = new RegistryConfigMap(this, 'Registry', {
-      namespace,
-      name: pod.registry.configMapName,
-      key: pod.registry.key,
-      content: props.registryText,
-    });
+    // The pod names the same ConfigMaps in the same order: both come from registryPartRefs.
+    const refs = pod.registry.parts;
+    if (refs.length !== props.registryParts.length)
+      throw new Error(
+        `the pod names ${refs.length} registry ConfigMaps, the registry has ${props.registryParts.length} parts`,
+      );
+    const registryMaps = props.registryParts.map(
+      (content, k) =>
+        new RegistryConfigMap(this, refs.length === 1 ? 'Registry' : `Registry${k}`, {
+          namespace,
+          name: refs[k]!.configMapName,
+          key: refs[k]!.key,
+          content,
+        }),
+    );
+    this.registryConfigMapNames = registryMaps.map((m) => m.name);
     this.cronJob = new ControllerCronJob(this, 'CronJob', {
       ...props.cronJob,
       namespace,
@@ -92,7 +121,11 @@ export class ControllerChart extends Chart {
       serviceAccountName: sa.name,
       image: pod.image,
       source: pod.source,
-      registry: { configMapName: registryMap.name, key: registryMap.key, overlayPath: pod.registry.overlayPath },
+      registry: {
+        parts: registryMaps.map((m) => ({ configMapName: m.name, key: m.key })),
+        sha256: pod.registry.sha256,
+        overlayPath: pod.registry.overlayPath,
+      },
       resources: { clone: pod.cloneResources, pass: props.passResources },
       scratch: pod.scratch,
       gitMirror: pod.gitMirror,

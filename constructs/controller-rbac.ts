@@ -10,28 +10,45 @@ export interface ControllerRbacProps {
   readonly name: string;
   /** The ServiceAccount granted the Role (`controller.serviceAccount.name`). */
   readonly serviceAccountName: string;
-  /** The one Lease the pass may read and renew (`controller.lease.name`). */
-  readonly leaseName: string;
-  /** The one ConfigMap the pass may read and write: its state (`controller.configMaps.state`). */
-  readonly stateConfigMapName: string;
+  /**
+   * The Leases the pass may read and renew: the carry-over lock (`controller.lease.name`), then each
+   * shard's (`<controller.lease.name>-<k>`).
+   */
+  readonly leaseNames: readonly string[];
+  /** The ConfigMaps the pass may read and write: each shard's state (`<controller.configMaps.state>-<k>`). */
+  readonly stateConfigMapNames: readonly string[];
+  /**
+   * The state ConfigMap of the layout before shards (`controller.configMaps.state`): the pass reads it and,
+   * once its records are carried over into the shards', deletes it.
+   */
+  readonly carriedOverStateConfigMapName: string;
 }
 
-/** Exactly what one reconcile pass does to the cluster: nothing cluster-wide, no Secrets. */
+// Exactly what one reconcile pass does to the cluster: nothing cluster-wide, no Secrets, every object
+// by name. The Role is shared by every shard (one ServiceAccount), so a shard could name another's
+// Lease or state: the pass keeps to its own, the Role keeps every shard away from anything else.
 function passPermissions(props: ControllerRbacProps): PassPermission[] {
   return [
     {
       apiGroup: 'coordination.k8s.io',
       resource: 'leases',
       verbs: ['get', 'update'],
-      resourceNames: [props.leaseName],
-      why: 'take, renew and release the leader Lease',
+      resourceNames: [...props.leaseNames],
+      why: "take, renew and release its shard's Lease, and the carry-over lock",
     },
     {
       apiGroup: '',
       resource: 'configmaps',
       verbs: ['get', 'update'],
-      resourceNames: [props.stateConfigMapName],
-      why: 'read and compare-and-swap the follower state',
+      resourceNames: [...props.stateConfigMapNames],
+      why: "read and compare-and-swap its shard's follower state",
+    },
+    {
+      apiGroup: '',
+      resource: 'configmaps',
+      verbs: ['get', 'delete'],
+      resourceNames: [props.carriedOverStateConfigMapName],
+      why: 'carry the records of the single state ConfigMap over into the shards, then delete it',
     },
     {
       apiGroup: 'events.k8s.io',

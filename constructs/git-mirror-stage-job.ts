@@ -101,6 +101,7 @@ export class GitMirrorStageJob extends Construct {
       resources: props.resources,
       serviceAccountName: props.serviceAccountName,
       automountServiceAccountToken: false,
+      env: [],
     });
     new k8s.KubeJob(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels },

@@ -1,10 +1,12 @@
 import { posix } from 'node:path';
 import { k8s } from 'cdk8s-plus-28';
 import { checkoutDir, mountOverlaps, TMP_DIR } from '../core/pod-mounts.ts';
+import type { RegistryPartRef } from './registry-parts.ts';
 
 // The pod both the reconcile pass (the CronJob) and a git-mirror stage Job run in: the controller
 // source cloned from the mirror into an EmptyDir, the registry ConfigMap mounted over the clone's
-// registry file, the mirror cache claim and the githubSsh Secret keys, under `restricted` Pod Security.
+// registry file (or, for a registry in several parts, the parts put back together over it by an init
+// container), the mirror cache claim and the githubSsh Secret keys, under `restricted` Pod Security.
 // One module, so the two pods cannot drift apart.
 
 /** Volume names of the pod, as tests and other constructs refer to them. */
@@ -12,6 +14,7 @@ const VOLUME = {
   checkout: 'checkout',
   tmp: 'tmp',
   registry: 'registry',
+  registryParts: 'registry-parts',
   mirrorCache: 'git-mirror-cache',
   sshIdentity: 'github-ssh-identity',
   sshKnownHosts: 'github-ssh-known-hosts',
@@ -58,12 +61,15 @@ export interface RunnerPodProps {
     /** Branch or tag to clone (`controller.source.mirror.ref`). */
     readonly ref: string;
   };
-  /** The registry ConfigMap, its key, and the path inside the clone it is mounted over. */
+  /** The registry ConfigMaps (one, or the parts of the file), and the path inside the clone the file goes to. */
   readonly registry: {
-    /** The registry ConfigMap (`controller.configMaps.registry`). */
-    readonly configMapName: string;
-    /** Its data key, the file name of the registry in the controller source (not in the YAML). */
-    readonly key: string;
+    /**
+     * The ConfigMaps carrying the registry file, in order (constructs/registry-parts.ts): one holds the
+     * whole file (named `controller.configMaps.registry`), several hold its parts.
+     */
+    readonly parts: readonly RegistryPartRef[];
+    /** SHA-256 (hex) of the whole file: the pod checks the parts it put together against it. */
+    readonly sha256: string;
     /** Path of the registry inside the controller source, relative to the checkout (not in the YAML). */
     readonly overlayPath: string;
   };
@@ -106,6 +112,8 @@ export interface RunnerMainContainer {
   readonly serviceAccountName: string;
   /** Whether the pod gets an API token: the pass needs one, a stage Job does not. */
   readonly automountServiceAccountToken: boolean;
+  /** Variables of this container beyond the pod's own (HOME, GIT_TERMINAL_PROMPT), such as the pass's shard. */
+  readonly env: readonly k8s.EnvVar[];
 }
 
 const q = (v: string) => k8s.Quantity.fromString(v);
@@ -143,13 +151,46 @@ function checkProps(props: RunnerPodProps): string {
   return overlay;
 }
 
+/** Where the init container `assemble-registry` sees the registry parts (beside the checkout, never in it). */
+function registryPartsDirOf(props: Pick<RunnerPodProps, 'image'>): string {
+  return posix.join(props.image.appDir, 'registry-parts');
+}
+
+// The program of `assemble-registry`, run by the image's node (the image has no other tool to rely
+// on, and no shell is needed): argv is the target file, the expected SHA-256, then the part files in
+// order. It writes their concatenation over the clone's registry only if it is the synthesized file:
+// kubelet reads each ConfigMap on its own, so a pod started while `apply` is between two parts could
+// otherwise see lines of two registries, cut at line boundaries, that still parse as one.
+export const ASSEMBLE_REGISTRY = [
+  "const fs = process.getBuiltinModule('node:fs');",
+  "const { createHash } = process.getBuiltinModule('node:crypto');",
+  'const [target, sha256, ...parts] = process.argv.slice(1);',
+  'const text = Buffer.concat(parts.map((p) => fs.readFileSync(p)));',
+  "const got = createHash('sha256').update(text).digest('hex');",
+  'if (got !== sha256) {',
+  '  console.error(`assemble-registry: the ${parts.length} registry parts give sha256 ${got}, not the synthesized ` +',
+  '    `${sha256}: a part ConfigMap is from another apply; the next pass reads them again`);',
+  '  process.exit(1);',
+  '}',
+  'fs.writeFileSync(target, text);',
+  'console.log(`assemble-registry: ${target} from ${parts.length} parts, ${text.length} bytes, sha256 ${got}`);',
+].join('\n');
+
 // Builds the pod spec: init container `clone-source`, the main container, and their volumes. The only
 // writable paths are the two EmptyDirs and the mirror cache claim; the Secret keys are read-only files
 // of mode 0440 whose group is the pod's fsGroup, so the non-root user can read them.
+//
+// The registry file reaches the clone in one of two ways. One ConfigMap: its key is mounted (subPath,
+// read-only) over the clone's file. Several parts: one projected volume shows every part ConfigMap's
+// key, and init container `assemble-registry` (after the clone, on the clone's resources) writes their
+// concatenation over the clone's file, so the pass reads one file either way.
 export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer): k8s.PodSpec {
   const overlay = checkProps(props);
   const checkoutDir = checkoutDirOf(props);
   const g = props.gitMirror;
+  const parts = props.registry.parts;
+  if (parts.length === 0) throw new Error('registry.parts must name at least one ConfigMap');
+  const [whole] = parts.length === 1 ? parts : [];
   const containerSecurity: k8s.SecurityContext = {
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -175,6 +216,40 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
       optional: true,
     },
   });
+  const partsDir = registryPartsDirOf(props);
+  const assemble: k8s.Container[] = whole
+    ? []
+    : [
+        {
+          name: 'assemble-registry',
+          image: props.image.ref,
+          imagePullPolicy: props.image.pullPolicy,
+          workingDir: checkoutDir,
+          command: [
+            'node',
+            '-e',
+            ASSEMBLE_REGISTRY,
+            posix.join(checkoutDir, overlay),
+            props.registry.sha256,
+            ...parts.map((p) => posix.join(partsDir, p.key)),
+          ],
+          env,
+          resources: toResources(props.cloneResources),
+          securityContext: containerSecurity,
+          volumeMounts: [checkoutMount, tmpMount, { name: VOLUME.registryParts, mountPath: partsDir, readOnly: true }],
+        },
+      ];
+  const registryVolume: k8s.Volume = whole
+    ? {
+        name: VOLUME.registry,
+        configMap: { name: whole.configMapName, items: [{ key: whole.key, path: whole.key }] },
+      }
+    : {
+        name: VOLUME.registryParts,
+        projected: {
+          sources: parts.map((p) => ({ configMap: { name: p.configMapName, items: [{ key: p.key, path: p.key }] } })),
+        },
+      };
   return {
     serviceAccountName: main.serviceAccountName,
     automountServiceAccountToken: main.automountServiceAccountToken,
@@ -212,6 +287,7 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
         securityContext: containerSecurity,
         volumeMounts: [checkoutMount, tmpMount],
       },
+      ...assemble,
     ],
     containers: [
       {
@@ -220,18 +296,22 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
         imagePullPolicy: props.image.pullPolicy,
         workingDir: checkoutDir,
         command: [...main.command],
-        env,
+        env: [...env, ...main.env],
         resources: toResources(main.resources),
         securityContext: containerSecurity,
         volumeMounts: [
           checkoutMount,
           tmpMount,
-          {
-            name: VOLUME.registry,
-            mountPath: posix.join(checkoutDir, overlay),
-            subPath: props.registry.key,
-            readOnly: true,
-          },
+          ...(whole
+            ? [
+                {
+                  name: VOLUME.registry,
+                  mountPath: posix.join(checkoutDir, overlay),
+                  subPath: whole.key,
+                  readOnly: true,
+                },
+              ]
+            : []),
           { name: VOLUME.mirrorCache, mountPath: g.mountPath },
           { name: VOLUME.sshIdentity, mountPath: posix.join(g.sshMountPath, 'identity'), readOnly: true },
           { name: VOLUME.sshKnownHosts, mountPath: posix.join(g.sshMountPath, 'known-hosts'), readOnly: true },
@@ -241,13 +321,7 @@ export function runnerPodSpec(props: RunnerPodProps, main: RunnerMainContainer):
     volumes: [
       { name: VOLUME.checkout, emptyDir: { sizeLimit: q(props.scratch.checkoutSizeLimit) } },
       { name: VOLUME.tmp, emptyDir: { sizeLimit: q(props.scratch.tmpSizeLimit) } },
-      {
-        name: VOLUME.registry,
-        configMap: {
-          name: props.registry.configMapName,
-          items: [{ key: props.registry.key, path: props.registry.key }],
-        },
-      },
+      registryVolume,
       { name: VOLUME.mirrorCache, persistentVolumeClaim: { claimName: g.claimName, readOnly: false } },
       secretVolume(VOLUME.sshIdentity, g.identity),
       secretVolume(VOLUME.sshKnownHosts, g.knownHosts),

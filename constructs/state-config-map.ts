@@ -6,11 +6,14 @@ import { PRUNE_ANNOTATION } from '../core/kube/ownership.ts';
 export interface StateConfigMapProps {
   /** Namespace of the ConfigMap (`controller.namespace`). */
   readonly namespace: string;
-  /** Name of the ConfigMap (`controller.configMaps.state`). */
+  /** Name of the ConfigMap (`<controller.configMaps.state>-<shard>`). */
   readonly name: string;
 }
 
-// The follower state the pass keeps, one key per follower.
+// The follower state one shard of the pass keeps, one key per follower of that shard: shard k writes
+// only `<controller.configMaps.state>-k`, so a follower's write conflicts only with its own shard's.
+// The unsuffixed `<controller.configMaps.state>` of the layout before shards is not synthesized: the
+// first sharded pass carries its records over and deletes it; until then apply keeps it (prune=never).
 //
 // Why `apply` can never wipe live state: the synthesized object deliberately has no `data` field.
 // Server-side apply only sets and removes the fields its own field manager applies, and this

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { ControllerChartProps } from '../constructs/controller-chart.ts';
 import {
@@ -5,8 +6,10 @@ import {
   type GitMirrorStage,
   type GitMirrorStageJobProps,
 } from '../constructs/git-mirror-stage-job.ts';
+import { registryPartRefs, splitRegistryText } from '../constructs/registry-parts.ts';
 import type { RunnerPodProps } from '../constructs/runner-pod.ts';
 import type { LoadedRegistry } from '../core/config/load.ts';
+import { shardIndexes, shardLeaseName, shardStateName } from '../core/config/shards.ts';
 
 // The registry's side of the constructs: every prop from the validated registry (and, for a stage
 // Job, the operator's request), nothing invented. The constructs know nothing of the registry.
@@ -25,8 +28,8 @@ export function ownerLabels(loaded: LoadedRegistry): Record<string, string> {
   };
 }
 
-/** The runner pod of the pass and of a stage Job. */
-function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
+/** The runner pod of the pass and of a stage Job; `parts` is the registry text as splitRegistryText cuts it. */
+function runnerPodPropsOf(loaded: LoadedRegistry, parts: readonly string[]): RunnerPodProps {
   const c = loaded.registry.controller;
   const mirror = loaded.registry.mirrors.find((m) => m.id === c.source.mirror.mirror);
   if (!mirror) throw new Error(`controller.source.mirror.mirror "${c.source.mirror.mirror}" names no mirror`);
@@ -35,8 +38,8 @@ function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
     image: c.image,
     source: { url: mirror.url, ref: c.source.mirror.ref },
     registry: {
-      configMapName: c.configMaps.registry,
-      key: basename(REGISTRY_PATH_IN_SOURCE),
+      parts: registryPartRefs(c.configMaps.registry, basename(REGISTRY_PATH_IN_SOURCE), parts.length),
+      sha256: createHash('sha256').update(loaded.text).digest('hex'),
       overlayPath: REGISTRY_PATH_IN_SOURCE,
     },
     cloneResources: c.resources.clone,
@@ -55,14 +58,20 @@ function runnerPodPropsOf(loaded: LoadedRegistry): RunnerPodProps {
 export function controllerChartPropsOf(loaded: LoadedRegistry): ControllerChartProps {
   const c = loaded.registry.controller;
   const j = c.cronJob;
+  const parts = splitRegistryText(loaded.text);
+  const shards = shardIndexes(c);
   return {
     labels: ownerLabels(loaded),
     namespace: c.namespace,
     name: c.name,
     serviceAccountName: c.serviceAccount.name,
-    stateConfigMapName: c.configMaps.state,
-    lease: { name: c.lease.name, durationSeconds: c.lease.durationSeconds },
-    registryText: loaded.text,
+    state: { shardNames: shards.map((k) => shardStateName(c, k)), carriedOverName: c.configMaps.state },
+    lease: {
+      name: c.lease.name,
+      shardNames: shards.map((k) => shardLeaseName(c, k)),
+      durationSeconds: c.lease.durationSeconds,
+    },
+    registryParts: parts,
     cronJob: {
       name: j.name,
       schedule: j.schedule,
@@ -72,10 +81,11 @@ export function controllerChartPropsOf(loaded: LoadedRegistry): ControllerChartP
       startingDeadlineSeconds: j.startingDeadlineSeconds,
       activeDeadlineSeconds: j.activeDeadlineSeconds,
       backoffLimit: j.backoffLimit,
+      shards: c.pass.shards,
       successfulJobsHistoryLimit: j.successfulJobsHistoryLimit,
       failedJobsHistoryLimit: j.failedJobsHistoryLimit,
     },
-    pod: runnerPodPropsOf(loaded),
+    pod: runnerPodPropsOf(loaded, parts),
     passResources: c.resources.pass,
   };
 }
@@ -100,7 +110,7 @@ export function stageJobPropsOf(loaded: LoadedRegistry, request: StageJobRequest
     mirror: request.mirror,
     follower: request.follower,
     serviceAccountName: c.serviceAccount.name,
-    pod: runnerPodPropsOf(loaded),
+    pod: runnerPodPropsOf(loaded, splitRegistryText(loaded.text)),
     resources: c.gitMirror.resources,
     activeDeadlineSeconds: j.activeDeadlineSeconds,
     backoffLimit: j.backoffLimit,

@@ -261,7 +261,9 @@ const ControllerSchema = z
         activeDeadlineSeconds: positiveInt('cronJob.activeDeadlineSeconds').describe(
           'Pass deadline: the Job is stopped after this long.',
         ),
-        backoffLimit: nonNegativeInt('cronJob.backoffLimit').describe('Pod retries of one pass Job.'),
+        backoffLimit: nonNegativeInt('cronJob.backoffLimit').describe(
+          'Pod retries of each shard of one pass Job (its backoffLimitPerIndex: a failing shard never stops the others).',
+        ),
         successfulJobsHistoryLimit: nonNegativeInt('cronJob.successfulJobsHistoryLimit').describe(
           'Finished Jobs kept for `logs`.',
         ),

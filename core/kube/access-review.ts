@@ -20,8 +20,14 @@ export interface AccessQuestion {
   readonly expect: 'allowed' | 'denied';
 }
 
-/** What the pass needs, one question per verb and name, plus what it must not be able to do. */
-export function accessQuestions(permissions: readonly PassPermission[], registryConfigMap: string): AccessQuestion[] {
+/**
+ * What the pass needs, one question per verb and name, plus what it must not be able to do: among that,
+ * change any of the registry ConfigMaps (the whole file, or each of its parts).
+ */
+export function accessQuestions(
+  permissions: readonly PassPermission[],
+  registryConfigMaps: readonly string[],
+): AccessQuestion[] {
   const needed = permissions.flatMap((p) =>
     p.verbs.flatMap((verb) =>
       (p.resourceNames.length > 0 ? p.resourceNames : [undefined]).map((name) => ({
@@ -37,7 +43,9 @@ export function accessQuestions(permissions: readonly PassPermission[], registry
     { verb: 'get', group: '', resource: 'secrets', expect: 'denied' },
     { verb: 'list', group: '', resource: 'secrets', expect: 'denied' },
     { verb: 'list', group: '', resource: 'configmaps', expect: 'denied' },
-    { verb: 'update', group: '', resource: 'configmaps', name: registryConfigMap, expect: 'denied' },
+    ...registryConfigMaps.map(
+      (name): AccessQuestion => ({ verb: 'update', group: '', resource: 'configmaps', name, expect: 'denied' }),
+    ),
     { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', expect: 'denied' },
   ];
   return [...needed, ...denied];

@@ -19,6 +19,7 @@ function readinessChecks(
   manifests: readonly Manifest[],
   applied: readonly Applied[],
   permissions: readonly PassPermission[],
+  registryConfigMaps: readonly string[],
 ): ReadinessCheck[] {
   const c = loaded.registry.controller;
   const checks: ReadinessCheck[] = manifests.map((m) => {
@@ -30,7 +31,7 @@ function readinessChecks(
       check: async () => objectReadiness(m, await client.get(type, ns, m.metadata.name), generation),
     };
   });
-  const questions = accessQuestions(permissions, c.configMaps.registry);
+  const questions = accessQuestions(permissions, registryConfigMaps);
   checks.push({
     label: `RBAC of ServiceAccount ${c.namespace}/${c.serviceAccount.name}`,
     check: async () => {
@@ -103,8 +104,15 @@ export function registerApply(program: Command, ctx: VerbContext): void {
         const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
         // The rules the synthesized Role grants, as the chart settled them.
         const { controllerChart } = await import('../../synth/manifests.ts');
-        const { permissions } = controllerChart(loaded).rbac;
-        const checks = readinessChecks(client, loaded, manifests, applied, permissions);
+        const chart = controllerChart(loaded);
+        const checks = readinessChecks(
+          client,
+          loaded,
+          manifests,
+          applied,
+          chart.rbac.permissions,
+          chart.registryConfigMapNames,
+        );
         ctx.progress(`waiting for ${checks.length} checks (budget ${waitSeconds}s, controller.apply.waitSeconds) ...`);
         const ms = await waitUntilReady(checks, waitSeconds * 1000, pollIntervalSeconds * 1000, (e) =>
           ctx.progress(

@@ -6,13 +6,17 @@ import { shippedRegistry } from '../../scripts/world/registry.ts';
 
 type Obj = {
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [k: string]: any;
 };
 
-function synthChart(): Obj[] {
+/** The chart of the shipped registry, or of it with `controller.pass.shards` set to `shards`. */
+function synthChart(shards?: number): Obj[] {
   const loaded = shippedRegistry();
-  const chart = new ControllerChart(Testing.app(), 'test', controllerChartPropsOf(loaded));
+  const c = loaded.registry.controller;
+  const registry =
+    shards === undefined ? loaded.registry : { ...loaded.registry, controller: { ...c, pass: { ...c.pass, shards } } };
+  const chart = new ControllerChart(Testing.app(), 'test', controllerChartPropsOf({ ...loaded, registry }));
   return Testing.synth(chart) as Obj[];
 }
 
@@ -39,17 +43,31 @@ describe('ControllerChart', () => {
     expect(synthChart()).toMatchSnapshot();
   });
 
-  it('synthesizes exactly the controller objects, one of each, in apply order', () => {
+  it('synthesizes exactly the controller objects, one state ConfigMap and Lease per shard', () => {
     const kinds = synthChart().map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds.sort()).toEqual([
       'ConfigMap/branch-follower-registry',
-      'ConfigMap/branch-follower-state',
+      'ConfigMap/branch-follower-state-0',
       'CronJob/branch-follower',
       'Lease/branch-follower-leader',
+      'Lease/branch-follower-leader-0',
       'Namespace/unidesk-cicd',
       'Role/branch-follower',
       'RoleBinding/branch-follower',
       'ServiceAccount/branch-follower',
+    ]);
+    // GIVEN 3 shards THEN shards 0-2 each get theirs; the unsuffixed state ConfigMap (carried over) is not made
+    const three = synthChart(3).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(three.filter((k) => k.startsWith('ConfigMap/branch-follower-state')).sort()).toEqual([
+      'ConfigMap/branch-follower-state-0',
+      'ConfigMap/branch-follower-state-1',
+      'ConfigMap/branch-follower-state-2',
+    ]);
+    expect(three.filter((k) => k.startsWith('Lease/')).sort()).toEqual([
+      'Lease/branch-follower-leader',
+      'Lease/branch-follower-leader-0',
+      'Lease/branch-follower-leader-1',
+      'Lease/branch-follower-leader-2',
     ]);
   });
 
@@ -83,7 +101,16 @@ describe('ControllerChart', () => {
         successfulJobsHistoryLimit: 3,
         failedJobsHistoryLimit: 3,
       });
-      expect(cj.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 300, backoffLimit: 0 });
+      expect(cj.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 300, backoffLimitPerIndex: 0 });
+    });
+
+    it('runs one pod per shard at once, as an Indexed Job, retried per shard', () => {
+      // GIVEN controller.pass.shards 3 THEN completions = parallelism = 3, and no Job-wide backoffLimit that
+      // would stop every shard when one fails
+      const job = only(synthChart(3), 'CronJob').spec.jobTemplate.spec;
+      expect(job).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 3, backoffLimitPerIndex: 0 });
+      expect(job).not.toHaveProperty('backoffLimit');
+      expect(only(synthChart(), 'CronJob').spec.jobTemplate.spec).toMatchObject({ completions: 1, parallelism: 1 });
     });
 
     it('clones the controller source from the mirror into an EmptyDir and reads nothing from the host', () => {
@@ -121,7 +148,14 @@ describe('ControllerChart', () => {
         '--confirm',
         '--wait',
         '--controller',
+        '--shard',
+        '$(BRANCH_FOLLOWER_SHARD)',
       ]);
+      // the shard is the pod's completion index, from the downward API; Kubernetes expands $(…) in the argv
+      expect(pass.env).toContainEqual({
+        name: 'BRANCH_FOLLOWER_SHARD',
+        valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
+      });
       expect(pass.volumeMounts).toContainEqual({
         name: 'registry',
         mountPath: '/opt/branch-follower/checkout/config/cicd-branch-followers.yaml',
@@ -222,19 +256,25 @@ describe('ControllerChart', () => {
   });
 
   describe('RBAC', () => {
-    it('grants only its Lease, its state ConfigMap and Event creation, by resourceName', () => {
-      const role = only(synthChart(), 'Role');
+    it('grants only the Leases, the state ConfigMaps, the carry-over and Event creation, by resourceName', () => {
+      const role = only(synthChart(2), 'Role');
       expect(role.rules).toEqual([
         {
           apiGroups: ['coordination.k8s.io'],
           resources: ['leases'],
           verbs: ['get', 'update'],
-          resourceNames: ['branch-follower-leader'],
+          resourceNames: ['branch-follower-leader', 'branch-follower-leader-0', 'branch-follower-leader-1'],
         },
         {
           apiGroups: [''],
           resources: ['configmaps'],
           verbs: ['get', 'update'],
+          resourceNames: ['branch-follower-state-0', 'branch-follower-state-1'],
+        },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          verbs: ['get', 'delete'],
           resourceNames: ['branch-follower-state'],
         },
         { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
@@ -263,14 +303,19 @@ describe('ControllerChart', () => {
   });
 
   describe('state that apply must never wipe', () => {
-    it('the state ConfigMap applies no data field, so live records survive re-apply', () => {
-      const state = only(synthChart(), 'ConfigMap', 'branch-follower-state');
-      expect(Object.keys(state).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+    it('every state ConfigMap applies no data field and is never pruned, so live records survive re-apply', () => {
+      const objs = synthChart(2);
+      for (const name of ['branch-follower-state-0', 'branch-follower-state-1']) {
+        const state = only(objs, 'ConfigMap', name);
+        expect(Object.keys(state).sort(), name).toEqual(['apiVersion', 'kind', 'metadata']);
+        expect(state.metadata.annotations, name).toEqual({ 'branch-follower.unidesk.dev/prune': 'never' });
+      }
     });
 
-    it('the Lease applies only its duration, never a holder', () => {
-      const lease = only(synthChart(), 'Lease');
-      expect(lease.spec).toEqual({ leaseDurationSeconds: 60 });
+    it('every Lease applies only its duration, never a holder', () => {
+      const leases = synthChart(2).filter((o) => o.kind === 'Lease');
+      expect(leases).toHaveLength(3);
+      for (const lease of leases) expect(lease.spec, lease.metadata.name).toEqual({ leaseDurationSeconds: 60 });
     });
   });
 

@@ -14,12 +14,13 @@ const props: ControllerCronJobProps = {
   startingDeadlineSeconds: 20,
   activeDeadlineSeconds: 200,
   backoffLimit: 1,
+  shards: 3,
   successfulJobsHistoryLimit: 1,
   failedJobsHistoryLimit: 5,
   serviceAccountName: 'sa',
   image: { ref: 'img@sha256:abc', pullPolicy: 'Always', appDir: '/app', runAsUser: 2000, runAsGroup: 3000 },
   source: { url: 'git://mirror/x.git', ref: 'v1' },
-  registry: { configMapName: 'reg', key: 'r.yaml', overlayPath: 'config/r.yaml' },
+  registry: { parts: [{ configMapName: 'reg', key: 'r.yaml' }], sha256: 'f'.repeat(64), overlayPath: 'config/r.yaml' },
   resources: { clone: resources, pass: resources },
   scratch: { checkoutSizeLimit: '1Gi', tmpSizeLimit: '8Mi' },
   gitMirror: {
@@ -43,7 +44,13 @@ describe('ControllerCronJob', () => {
       suspend: true,
       startingDeadlineSeconds: 20,
     });
-    expect(obj.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 200, backoffLimit: 1 });
+    expect(obj.spec.jobTemplate.spec).toMatchObject({
+      activeDeadlineSeconds: 200,
+      backoffLimitPerIndex: 1,
+      completionMode: 'Indexed',
+      completions: 3,
+      parallelism: 3,
+    });
     const pod = obj.spec.jobTemplate.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 3000 });
     expect(pod.initContainers[0].command.slice(-2)).toEqual(['git://mirror/x.git', '/app/checkout']);
@@ -92,6 +99,40 @@ describe('ControllerCronJob', () => {
     });
     // the clone needs none of it
     expect(pod.initContainers[0].volumeMounts.map((m: any) => m.name)).toEqual(['checkout', 'tmp']);
+  });
+
+  it('puts a registry of several parts back together over the clone, checked against its SHA-256', () => {
+    // GIVEN three part ConfigMaps WHEN synthesized THEN one projected volume shows them to an init container
+    // that runs after the clone, and the pass container mounts nothing of the registry itself
+    const parts = [0, 1, 2].map((k) => ({ configMapName: `reg-${k}`, key: `r.yaml.part-00${k}` }));
+    const chart = Testing.chart();
+    new ControllerCronJob(chart, 'cj', { ...props, registry: { ...props.registry, parts } });
+    const pod = (Testing.synth(chart) as any[])[0].spec.jobTemplate.spec.template.spec;
+    expect(pod.initContainers.map((c: any) => c.name)).toEqual(['clone-source', 'assemble-registry']);
+    const assemble = pod.initContainers[1];
+    expect(assemble.command.slice(0, 2)).toEqual(['node', '-e']);
+    expect(assemble.command.slice(3)).toEqual([
+      '/app/checkout/config/r.yaml',
+      'f'.repeat(64),
+      '/app/registry-parts/r.yaml.part-000',
+      '/app/registry-parts/r.yaml.part-001',
+      '/app/registry-parts/r.yaml.part-002',
+    ]);
+    expect(assemble.volumeMounts).toEqual([
+      { name: 'checkout', mountPath: '/app/checkout' },
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'registry-parts', mountPath: '/app/registry-parts', readOnly: true },
+    ]);
+    expect(pod.volumes).toContainEqual({
+      name: 'registry-parts',
+      projected: {
+        sources: parts.map((p) => ({
+          configMap: { name: p.configMapName, items: [{ key: p.key, path: p.key }] },
+        })),
+      },
+    });
+    expect(pod.volumes.map((v: any) => v.name)).not.toContain('registry');
+    expect(pod.containers[0].volumeMounts.map((m: any) => m.name)).not.toContain('registry');
   });
 
   it.each([

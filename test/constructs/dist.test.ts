@@ -54,8 +54,9 @@ describe('dist/', () => {
   it('contains one file per controller object and nothing else', () => {
     expect(readdirSync(join(ROOT, 'dist')).sort()).toEqual([
       'configmap-branch-follower-registry.yaml',
-      'configmap-branch-follower-state.yaml',
+      'configmap-branch-follower-state-0.yaml',
       'cronjob-branch-follower.yaml',
+      'lease-branch-follower-leader-0.yaml',
       'lease-branch-follower-leader.yaml',
       'namespace-unidesk-cicd.yaml',
       'role-branch-follower.yaml',
