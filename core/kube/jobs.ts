@@ -7,7 +7,11 @@ import { collectionPath, describeObject, resourceType } from './resources.ts';
 import { realClock, type Clock } from '../clock.ts';
 
 // Jobs this CLI creates (git-mirror stage Jobs, reconcile --now) and follows: a unique name suffix,
-// a strict create (or server-side dry run), and polling to the Complete or Failed condition.
+// a strict create (or server-side dry run), and polling to the Complete or Failed condition. An
+// Indexed Job (the sharded pass) is followed until every index has finished: the Job controller
+// sets Complete only once succeeded = completions, and, with backoffLimitPerIndex, Failed
+// (FailedIndexes) only once every index has succeeded or failed; each index's outcome is read from
+// status.completedIndexes and status.failedIndexes.
 
 const JOB = resourceType('batch/v1', 'Job');
 
@@ -41,22 +45,56 @@ export async function createJob(client: KubeClient, job: Manifest, dryRun: boole
   }
 }
 
+/** What became of one index of an Indexed Job: succeeded, failed (its retries spent), or not finished yet. */
+interface IndexOutcome {
+  readonly index: number;
+  readonly outcome: 'succeeded' | 'failed' | 'unfinished';
+}
+
 /** Where a Job stands, from its status; pure. */
 export interface JobState {
   /** One line for progress: the counts and true conditions, or the final condition. */
   readonly summary: string;
   readonly done: { readonly type: 'Complete' | 'Failed'; readonly reason: string; readonly message: string } | null;
+  /** Each index of an Indexed Job, in order; null for any other Job. */
+  readonly indexes: readonly IndexOutcome[] | null;
 }
 
 interface JobStatus {
   active?: number;
   succeeded?: number;
   failed?: number;
+  completedIndexes?: string;
+  failedIndexes?: string;
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
 }
 
-function jobState(job: KubeObject): JobState {
+/** The indexes of a Job status list such as "0,2-4" (how completedIndexes and failedIndexes are written). */
+function parseIndexList(list: string | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const item of (list ?? '').split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
+    if (!m) continue;
+    const [from, to] = [Number(m[1]), Number(m[2] ?? m[1])];
+    for (let k = from; k <= to; k++) out.add(k);
+  }
+  return out;
+}
+
+function indexOutcomes(job: KubeObject, s: JobStatus): IndexOutcome[] | null {
+  const spec = (job.spec as { completionMode?: string; completions?: number } | undefined) ?? {};
+  if (spec.completionMode !== 'Indexed' || spec.completions === undefined) return null;
+  const succeeded = parseIndexList(s.completedIndexes);
+  const failed = parseIndexList(s.failedIndexes);
+  return Array.from({ length: spec.completions }, (_, index) => ({
+    index,
+    outcome: succeeded.has(index) ? 'succeeded' : failed.has(index) ? 'failed' : 'unfinished',
+  }));
+}
+
+export function jobState(job: KubeObject): JobState {
   const s = (job.status as JobStatus | undefined) ?? {};
+  const indexes = indexOutcomes(job, s);
   const trueConditions = (s.conditions ?? []).filter((c) => c.status === 'True');
   const final = trueConditions.find((c) => c.type === 'Complete' || c.type === 'Failed');
   if (final) {
@@ -66,11 +104,12 @@ function jobState(job: KubeObject): JobState {
       message: final.message ?? '',
     };
     const why = [done.reason, done.message].filter((x) => x !== '').join(': ');
-    return { summary: why ? `${done.type} (${why})` : done.type, done };
+    return { summary: why ? `${done.type} (${why})` : done.type, done, indexes };
   }
   const others = trueConditions.map((c) => c.type);
-  const counts = `active ${s.active ?? 0}, succeeded ${s.succeeded ?? 0}, failed ${s.failed ?? 0}`;
-  return { summary: others.length > 0 ? `${counts}, ${others.join(', ')}` : counts, done: null };
+  const of = indexes ? `/${indexes.length}` : '';
+  const counts = `active ${s.active ?? 0}, succeeded ${s.succeeded ?? 0}${of}, failed ${s.failed ?? 0}`;
+  return { summary: others.length > 0 ? `${counts}, ${others.join(', ')}` : counts, done: null, indexes };
 }
 
 // Polls the Job every pollIntervalSeconds until it has a Complete or Failed condition, printing one

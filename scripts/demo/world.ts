@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { resolveRoute } from '../../core/kube/route.ts';
 import { KubeClient } from '../../core/kube/client.ts';
 import { shippedRegistry } from '../world/registry.ts';
-import { preparePassPod, startPodPathWorld, type PodPathWorld } from '../world/pod-path-world.ts';
+import { passPodIndexes, preparePassPod, startPodPathWorld, type PodPathWorld } from '../world/pod-path-world.ts';
 import { envtestAssets } from '../envtest/assets.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
 import { hostsFile, serverSandbox, type PodResult, type RunHooks } from '../pod-exec/index.ts';
@@ -22,7 +22,10 @@ export interface DemoWorld {
   readonly pods: PodPathWorld;
   /** Wraps an argv so it runs with an /etc/hosts that resolves the cluster names to the loopback servers. */
   readonly withClusterDns: (argv: readonly string[]) => string[];
-  /** Runs the synthesized CronJob pod once (pod-exec), streaming its output. */
+  /**
+   * Runs the synthesized CronJob's Job once (pod-exec): one pod per completion index (shard), side by side,
+   * streaming their output; Succeeded when every pod succeeded, else the first failure's reason.
+   */
   runPassPod(name: string, hooks: RunHooks): Promise<PodResult>;
   dispose(): Promise<void>;
 }
@@ -75,9 +78,20 @@ export async function startWorld(
     pods,
     withClusterDns,
     async runPassPod(name, hooks) {
-      const pod = await preparePassPod(pods, { admin, kubeconfig: cp.kubeconfig, podName: name });
-      prepared.push(pod);
-      return pod.run(hooks);
+      const results = await Promise.all(
+        passPodIndexes(pods).map(async (completionIndex) => {
+          const podName = `${name}-${completionIndex}`;
+          const pod = await preparePassPod(pods, { admin, kubeconfig: cp.kubeconfig, podName, completionIndex });
+          prepared.push(pod);
+          return pod.run(hooks);
+        }),
+      );
+      const failed = results.find((r) => r.phase === 'Failed');
+      return {
+        phase: failed ? 'Failed' : 'Succeeded',
+        reason: failed?.reason ?? null,
+        containers: results.flatMap((r) => r.containers),
+      };
     },
     async dispose() {
       for (const p of prepared) await p.dispose().catch(() => undefined);

@@ -19,6 +19,8 @@ export interface MappingRow {
 export interface MappingInput {
   readonly pod: CronJobPod;
   readonly podName: string;
+  /** What the Job controller annotated the pod with (the completion index of an Indexed Job). */
+  readonly annotations: Readonly<Record<string, string>>;
   readonly apiServer: ApiServer;
   readonly image: ImageSpec;
   readonly hosts: readonly string[];
@@ -63,6 +65,15 @@ export function mappingTable(m: MappingInput): MappingRow[] {
       `pod ${m.pod.namespace}/${m.podName} (CronJob ${m.pod.cronJobName}'s Job template)`,
       `sandboxes under ${m.workDir}: per container unshare --mount --uts --ipc --pid, then enter.ts (root) → ` +
         `pivot_root → setpriv → env -i -C → argv`,
+    ),
+    row(
+      'Job spec.completionMode',
+      m.pod.indexedCompletions === null
+        ? 'NonIndexed: one pod'
+        : `Indexed, ${m.pod.indexedCompletions} completions: this is the pod of index ` +
+            `${Object.values(m.annotations).join('')} (annotations ${JSON.stringify(m.annotations)}, ` +
+            'JOB_COMPLETION_INDEX in every container, downward-API fieldRefs resolved from them); the caller runs ' +
+            'one pod per index, each its own preparePod',
     ),
     row(
       'spec.restartPolicy Never',

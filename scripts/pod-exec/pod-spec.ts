@@ -8,7 +8,12 @@ import { parse } from 'yaml';
 interface EnvVar {
   readonly name: string;
   readonly value?: string;
+  /** Only a downward-API fieldRef is carried out (FIELD_REFS). */
+  readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string; readonly apiVersion?: string } };
 }
+
+/** The downward-API fields pod-exec resolves: the pod's name and namespace, and any of its annotations. */
+const FIELD_REFS = /^(metadata\.name|metadata\.namespace|metadata\.annotations\['[^']+'\])$/;
 
 interface VolumeMount {
   readonly name: string;
@@ -60,6 +65,17 @@ export interface Volume {
     readonly optional?: boolean;
   };
   readonly persistentVolumeClaim?: { readonly claimName: string; readonly readOnly?: boolean };
+  /** Only ConfigMap sources are carried out. */
+  readonly projected?: {
+    readonly sources: readonly {
+      readonly configMap?: {
+        readonly name: string;
+        readonly items?: readonly KeyToPath[];
+        readonly optional?: boolean;
+      };
+    }[];
+    readonly defaultMode?: number;
+  };
 }
 
 interface PodSecurityContext {
@@ -88,6 +104,11 @@ export interface CronJobPod {
   readonly cronJobName: string;
   /** The Job's activeDeadlineSeconds: the pod is killed after it. */
   readonly activeDeadlineSeconds: number | undefined;
+  /**
+   * The Job's completions when it is an Indexed Job (one pod per index 0 … completions-1, each told its
+   * index by the Job controller), else null: one pod.
+   */
+  readonly indexedCompletions: number | null;
   readonly spec: PodSpec;
   /** Fields of the spec that are accepted but not enforced, by path, with why. */
   readonly notEnforced: readonly { path: string; value: unknown; why: string }[];
@@ -167,7 +188,28 @@ const CONTAINER_SECURITY: Rules = {
       throw new UnsupportedPodFieldError(`${path}.drop`, c?.drop, 'only drop: [ALL] is carried out');
   },
 };
-const ENV: Rules = { name: 'run', value: 'run' };
+const ENV: Rules = {
+  name: 'run',
+  value: 'run',
+  valueFrom: (v, path, found) =>
+    check(
+      v,
+      path,
+      {
+        fieldRef: (ref, at, f) => {
+          check(ref, at, { fieldPath: 'run', apiVersion: must('v1', 'only fieldRef apiVersion v1') }, f);
+          const fieldPath = (ref as { fieldPath?: string }).fieldPath;
+          if (!FIELD_REFS.test(fieldPath ?? ''))
+            throw new UnsupportedPodFieldError(
+              `${at}.fieldPath`,
+              fieldPath,
+              "only metadata.name, metadata.namespace and metadata.annotations['<key>'] are resolved",
+            );
+        },
+      },
+      found,
+    ),
+};
 const MOUNT: Rules = { name: 'run', mountPath: 'run', readOnly: 'run', subPath: 'run' };
 const ITEMS = (v: unknown, path: string, found: Found) =>
   (v as unknown[]).forEach((item, i) => {
@@ -190,6 +232,26 @@ const VOLUME: Rules = {
   secret: (v, path, found) =>
     check(v, path, { secretName: 'run', items: ITEMS, defaultMode: 'run', optional: 'run' }, found),
   persistentVolumeClaim: (v, path, found) => check(v, path, { claimName: 'run', readOnly: 'run' }, found),
+  projected: (v, path, found) =>
+    check(
+      v,
+      path,
+      {
+        defaultMode: 'run',
+        sources: (sources, at, f) =>
+          (sources as unknown[]).forEach((source, i) => {
+            check(
+              source,
+              `${at}[${i}]`,
+              {
+                configMap: (cm, cmAt, ff) => check(cm, cmAt, { name: 'run', items: ITEMS, optional: 'run' }, ff),
+              },
+              f,
+            );
+          }),
+      },
+      found,
+    ),
 };
 
 /** Walks one object: every key must have a rule; not-enforced ones are collected into `found`. */
@@ -235,12 +297,12 @@ export function checkPodSpec(spec: PodSpec, path = 'spec'): Found {
     );
   (spec.volumes ?? []).forEach((v, i) => {
     check(v, `${path}.volumes[${i}]`, VOLUME, found);
-    const kinds = ['emptyDir', 'configMap', 'secret', 'persistentVolumeClaim'].filter((k) => k in v);
+    const kinds = ['emptyDir', 'configMap', 'secret', 'persistentVolumeClaim', 'projected'].filter((k) => k in v);
     if (kinds.length !== 1)
       throw new UnsupportedPodFieldError(
         `${path}.volumes[${i}]`,
         v,
-        'exactly one of emptyDir, configMap, secret, persistentVolumeClaim',
+        'exactly one of emptyDir, configMap, secret, persistentVolumeClaim, projected',
       );
   });
   return found;
@@ -251,7 +313,16 @@ export function cronJobPod(yamlText: string): CronJobPod {
   const doc = parse(yamlText) as {
     kind?: string;
     metadata?: { name?: string; namespace?: string };
-    spec?: { jobTemplate?: { spec?: { activeDeadlineSeconds?: number; template?: { spec?: PodSpec } } } };
+    spec?: {
+      jobTemplate?: {
+        spec?: {
+          activeDeadlineSeconds?: number;
+          completionMode?: string;
+          completions?: number;
+          template?: { spec?: PodSpec };
+        };
+      };
+    };
   };
   if (doc.kind !== 'CronJob') throw new Error(`expected a CronJob, got kind ${JSON.stringify(doc.kind)}`);
   const job = doc.spec?.jobTemplate?.spec;
@@ -263,6 +334,7 @@ export function cronJobPod(yamlText: string): CronJobPod {
     namespace: doc.metadata.namespace,
     cronJobName: doc.metadata.name,
     activeDeadlineSeconds: job.activeDeadlineSeconds,
+    indexedCompletions: job.completionMode === 'Indexed' ? (job.completions ?? 1) : null,
     spec,
     notEnforced: checkPodSpec(spec, base),
   };

@@ -9,6 +9,7 @@ import type { EnterMount } from './enter.ts';
 import { passwdAndGroup, type ImageSpec } from './image.ts';
 import { formatMapping, mappingTable, type MappingRow } from './mapping.ts';
 import { hostsFile, resolvConf } from './network.ts';
+import { COMPLETION_INDEX_ANNOTATION } from '../../constructs/controller-cron-job.ts';
 import type { Container, CronJobPod, PodSpec } from './pod-spec.ts';
 import { sandboxArgv, sortMounts } from './sandbox.ts';
 import { makeVolumes, mountSource, SERVICE_ACCOUNT_MOUNT, SERVICE_ACCOUNT_VOLUME, type MadeVolume } from './volumes.ts';
@@ -56,6 +57,11 @@ export interface PodExecOptions {
   readonly pod: CronJobPod;
   /** The pod's name: its hostname and HOSTNAME. */
   readonly podName: string;
+  /**
+   * Which pod of an Indexed Job this is (0 … completions-1; required then, refused otherwise): the Job
+   * controller's completion-index annotation and JOB_COMPLETION_INDEX, as it sets them on that pod.
+   */
+  readonly completionIndex?: number;
   /** kubelet's reads of the ConfigMaps and Secrets the volumes name (done in preparePod, before any container). */
   readonly client: KubeClient;
   /** The token of spec.serviceAccountName, when the pod automounts one (requestServiceAccountToken). */
@@ -136,6 +142,43 @@ export interface ContainerPlan {
   readonly mounts: readonly (EnterMount & { readonly what: string })[];
 }
 
+/** What the Job controller adds to the pod of an Indexed Job: its annotation and, in every container, JOB_COMPLETION_INDEX. */
+interface PodIdentity {
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly jobEnv: readonly NonNullable<Container['env']>[number][];
+}
+
+function podIdentity(pod: CronJobPod, index: number | undefined): PodIdentity {
+  if (pod.indexedCompletions === null) {
+    if (index !== undefined)
+      throw new Error(`completionIndex ${index} given, but CronJob ${pod.cronJobName}'s Job is not an Indexed Job`);
+    return { annotations: {}, jobEnv: [] };
+  }
+  if (index === undefined || !Number.isInteger(index) || index < 0 || index >= pod.indexedCompletions)
+    throw new Error(
+      `CronJob ${pod.cronJobName}'s Job is Indexed (${pod.indexedCompletions} completions): give a completionIndex ` +
+        `0 … ${pod.indexedCompletions - 1}, got ${index}`,
+    );
+  return {
+    annotations: { [COMPLETION_INDEX_ANNOTATION]: String(index) },
+    jobEnv: [
+      {
+        name: 'JOB_COMPLETION_INDEX',
+        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } },
+      },
+    ],
+  };
+}
+
+/** kubelet's downward-API resolution of a fieldRef (the paths FIELD_REFS admits); an absent annotation is "". */
+function fieldValue(path: string, o: { podName: string; namespace: string; annotations: Record<string, string> }) {
+  if (path === 'metadata.name') return o.podName;
+  if (path === 'metadata.namespace') return o.namespace;
+  const key = /^metadata\.annotations\['([^']+)'\]$/.exec(path)?.[1];
+  if (key === undefined) throw new Error(`fieldRef ${path} is not resolved by pod-exec`);
+  return o.annotations[key] ?? '';
+}
+
 /** kubelet's $(VAR) expansion in command, args and env values; $$ escapes. */
 function expand(text: string, vars: Readonly<Record<string, string>>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
@@ -179,6 +222,7 @@ function containerPlan(
   c: Container,
   init: boolean,
   volumes: ReadonlyMap<string, MadeVolume>,
+  identity: PodIdentity,
 ): ContainerPlan {
   const spec = o.pod.spec;
   const psc = spec.securityContext ?? {};
@@ -194,7 +238,14 @@ function containerPlan(
   // The runtime's order: the image's environment, then HOSTNAME, then what kubelet hands it (the
   // kubernetes service variables, then the container's env, each able to refer to those before it).
   const env: Record<string, string> = { ...o.image.env, HOSTNAME: o.podName, ...serviceEnv(o.apiServer) };
-  for (const e of c.env ?? []) env[e.name] = expand(e.value ?? '', env);
+  // The Job controller appends JOB_COMPLETION_INDEX to every container of an Indexed Job's pod, unless declared.
+  const declared = c.env ?? [];
+  const jobEnv = identity.jobEnv.filter((j) => !declared.some((e) => e.name === j.name));
+  const fields = { podName: o.podName, namespace: o.pod.namespace, annotations: { ...identity.annotations } };
+  for (const e of [...declared, ...jobEnv])
+    env[e.name] = e.valueFrom?.fieldRef
+      ? fieldValue(e.valueFrom.fieldRef.fieldPath, fields)
+      : expand(e.value ?? '', env);
   if (env.HOME === undefined) env.HOME = o.image.users.find((u) => u.uid === uid)?.home ?? '/';
   const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => expand(a, env));
 
@@ -263,6 +314,7 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
   const o = { ...opts, workDir };
   const spec = o.pod.spec;
   const say = o.log ?? (() => undefined);
+  const identity = podIdentity(o.pod, o.completionIndex);
   mkdirSync(join(workDir, 'pod'), { recursive: true });
   const volumes = await makeVolumes(spec, {
     client: o.client,
@@ -282,12 +334,13 @@ export async function preparePod(opts: PodExecOptions): Promise<PreparedPod> {
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(workDir, 'pod', name), text, { mode: 0o644 });
   const plans = [
-    ...(spec.initContainers ?? []).map((c) => containerPlan(o, c, true, volumes)),
-    ...spec.containers.map((c) => containerPlan(o, c, false, volumes)),
+    ...(spec.initContainers ?? []).map((c) => containerPlan(o, c, true, volumes, identity)),
+    ...spec.containers.map((c) => containerPlan(o, c, false, volumes, identity)),
   ];
   const mapping = mappingTable({
     pod: o.pod,
     podName: o.podName,
+    annotations: identity.annotations,
     apiServer: o.apiServer,
     image: o.image,
     hosts: o.hosts,

@@ -152,6 +152,33 @@ async function makeVolume(v: Volume, src: VolumeSources): Promise<MadeVolume> {
       from: `PersistentVolumeClaim ${v.persistentVolumeClaim.claimName}: the caller's directory`,
     };
   }
+  if (v.projected) {
+    // kubelet's projected volume: every source's files in one AtomicWriter layout.
+    const mode = v.projected.defaultMode ?? 0o644;
+    const files: { path: string; data: Buffer; mode: number }[] = [];
+    const said: string[] = [];
+    for (const source of v.projected.sources) {
+      const cm = source.configMap!;
+      const what = `ConfigMap ${src.namespace}/${cm.name}`;
+      const data = await readObject(src, 'ConfigMap', cm.name);
+      if (!data && cm.optional !== true)
+        throw new Error(
+          `volume ${v.name}: ${what} does not exist and the source is not optional: kubelet would not start the pod`,
+        );
+      if (data) files.push(...projectKeys(data, cm.items, mode, cm.optional === true, what));
+      said.push(`${what}${cm.items ? ` items ${cm.items.map((i) => `${i.key}→${i.path}`).join(', ')}` : ' all keys'}`);
+    }
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    atomicWrite(dir, files);
+    own(true);
+    return {
+      name: v.name,
+      kind: 'projected',
+      dir,
+      from: `projected, as the API server holds them (GET): ${said.join('; ')}, mode ${mode.toString(8).padStart(4, '0')}`,
+    };
+  }
   const ref = v.configMap
     ? {
         kind: 'ConfigMap' as const,

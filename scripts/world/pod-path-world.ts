@@ -95,6 +95,26 @@ function followerFacts(loaded: LoadedRegistry): FollowerFacts[] {
   });
 }
 
+// The registry file the pod will run, as the API server holds it: the one registry ConfigMap's key, or
+// its parts in the order the pod's projected volume lists them (constructs/registry-parts.ts).
+async function podRegistryText(admin: KubeClient, pod: CronJobPod): Promise<string> {
+  const volume = pod.spec.volumes?.find((v) => v.name === 'registry' || v.name === 'registry-parts');
+  const refs = volume?.configMap
+    ? [volume.configMap]
+    : (volume?.projected?.sources ?? []).map((source) => source.configMap!);
+  if (refs.length === 0) throw new Error(`the pass pod of CronJob ${pod.cronJobName} mounts no registry ConfigMap`);
+  let text = '';
+  for (const ref of refs) {
+    const key = ref.items?.[0]?.key;
+    const cm = await admin.get(CONFIG_MAP, pod.namespace, ref.name);
+    const part = key === undefined ? undefined : (cm?.data as Record<string, string> | undefined)?.[key];
+    if (part === undefined)
+      throw new Error(`ConfigMap ${pod.namespace}/${ref.name} has no ${key ?? '(no key named)'}: apply dist/ first`);
+    text += part;
+  }
+  return text;
+}
+
 const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
 
 // Starts the servers on the declared ports (failing, naming the port, when one is taken), creates the
@@ -104,12 +124,7 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
   const loaded = loadRegistry(REGISTRY, ROOT);
   const c = loaded.registry.controller;
   const pod = cronJobPod(readFileSync(join(ROOT, 'dist', `cronjob-${c.cronJob.name}.yaml`), 'utf8'));
-  const cm = await admin.get(CONFIG_MAP, pod.namespace, c.configMaps.registry);
-  const registryText = (cm?.data as Record<string, string> | undefined)?.['cicd-branch-followers.yaml'];
-  if (registryText === undefined)
-    throw new Error(
-      `ConfigMap ${pod.namespace}/${c.configMaps.registry} has no cicd-branch-followers.yaml: apply dist/ first`,
-    );
+  const registryText = await podRegistryText(admin, pod);
   const endpoints = podEndpoints(pod.spec, registryText);
   for (const e of endpoints) await assertPortFree(e);
   const portOf = (what: string) => endpoints.find((e) => e.what.includes(what))!;
@@ -269,17 +284,31 @@ export async function startPodPathWorld(admin: KubeClient): Promise<PodPathWorld
   }
 }
 
-// The synthesized pass pod of this world, prepared to run once: a fresh TokenRequest token of its
-// ServiceAccount, the mirror cache claim's directory, the runner image from image/Dockerfile with the
-// UniDesk CLI doubles on its PATH, and the cluster names the pod reaches resolving to loopback.
+/** The completion indexes of the pass's Indexed Job, one pod each: 0 … controller.pass.shards-1. */
+export function passPodIndexes(world: PodPathWorld): number[] {
+  return Array.from({ length: world.pod.indexedCompletions ?? 1 }, (_, k) => k);
+}
+
+// The synthesized pass pod of this world for one completion index (its shard), prepared to run once:
+// a fresh TokenRequest token of its ServiceAccount, the mirror cache claim's directory, the runner
+// image from image/Dockerfile with the UniDesk CLI doubles on its PATH, and the cluster names the pod
+// reaches resolving to loopback. The pass's Job runs one such pod per index (passPodIndexes), as the
+// Job controller would; it names each `<job>-<index>-<suffix>`, here the caller does.
 export async function preparePassPod(
   world: PodPathWorld,
-  o: { admin: KubeClient; kubeconfig: string; podName: string; log?: (line: string) => void },
+  o: {
+    admin: KubeClient;
+    kubeconfig: string;
+    podName: string;
+    completionIndex: number;
+    log?: (line: string) => void;
+  },
 ): Promise<PreparedPod> {
   const token = await requestServiceAccountToken(o.admin, world.pod.namespace, world.pod.spec.serviceAccountName!);
   return preparePod({
     pod: world.pod,
     podName: o.podName,
+    completionIndex: o.completionIndex,
     client: o.admin,
     serviceAccountToken: token,
     apiServer: apiServerOf(o.kubeconfig),

@@ -57,10 +57,11 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
       "Create a Job from the live CronJob's job template, as `kubectl create job --from=cronjob/<name>` does " +
         '(the template labels and spec, the annotation cronjob.kubernetes.io/instantiate=manual, the CronJob as ' +
         'controlling owner, a unique name), so a pass runs in seconds instead of at the next schedule tick. ' +
-        'The pass is exactly the scheduled one: same pod, same ServiceAccount, same Lease (a pass already ' +
-        'running makes it skip).\n\n' +
+        'The pass is exactly the scheduled one: same pods (one per shard), same ServiceAccount, same Leases (a ' +
+        'shard already running makes its pod skip).\n\n' +
         '--dry-run is a server-side dry run (nothing is written); --wait follows the Job to Complete or Failed ' +
-        'within controller.reconcile.waitSeconds.\n\n' +
+        'within controller.reconcile.waitSeconds, that is until every shard has finished, and says per shard ' +
+        'whether it succeeded or failed.\n\n' +
         'Exit codes: 0 created (with --wait: completed), 2 usage or registry, 5 the CronJob is missing, the ' +
         'pass Job failed or --wait ran out of time.',
     )
@@ -123,13 +124,19 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
       const budget = { ...c.reconcile, path: 'controller.reconcile.waitSeconds', after: 'branch-follower status' };
       const state = await followJob(client, job, budget, (l) => ctx.progress(l));
       const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1000).toFixed(1)}s`;
+      // One line per shard (the Job's completion index): which passes finished, which gave up.
+      const shards = (state.indexes ?? []).map((i) => ({ line: `  shard ${i.index}: ${i.outcome}` }));
       ctx.print({
         data: {
           dryRun: false,
           job: job.metadata.name,
-          result: { condition: state.done, elapsedSeconds: state.elapsedMs / 1000 },
+          result: {
+            condition: state.done,
+            elapsedSeconds: state.elapsedMs / 1000,
+            shards: (state.indexes ?? []).map((i) => ({ shard: i.index, outcome: i.outcome })),
+          },
         },
-        human: [{ line }, { next }],
+        human: [{ line }, ...shards, { next }],
       });
       if (state.done?.type === 'Failed') ctx.setExitCode(ExitCode.Failed);
     });

@@ -4,7 +4,9 @@ import { adminClient } from './cluster.ts';
 
 // envtest runs no controller-manager, so nothing ever runs a Job. These helpers do what the Job
 // controller would: write the Job's status through the status subresource, as it would after a pod
-// started, and after the pod succeeded or the backoff limit was reached.
+// started, and after the pod succeeded or the backoff limit was reached. An Indexed Job (the sharded
+// pass) has one pod per index: its status counts them all, and lists which indexes succeeded
+// (completedIndexes) and which spent their backoffLimitPerIndex (failedIndexes).
 
 const JOB = resourceType('batch/v1', 'Job');
 const STAGE_JOBS = 'app.kubernetes.io/component=git-mirror-stage';
@@ -28,14 +30,29 @@ export async function waitForJob(ns: string, selector: string, timeoutMs = 20_00
 /** The one git-mirror stage Job in `ns`. */
 export const waitForStageJob = (ns: string, timeoutMs?: number) => waitForJob(ns, STAGE_JOBS, timeoutMs);
 
+/** What the Job controller reads of the spec: one pod, or one per index of an Indexed Job. */
+interface JobShape {
+  /** completions of an Indexed Job, else null. */
+  readonly indexed: number | null;
+  readonly parallelism: number;
+}
+
 async function putStatus(
   ns: string,
   name: string,
-  status: (prev: Record<string, unknown>) => Record<string, unknown>,
+  status: (prev: Record<string, unknown>, shape: JobShape) => Record<string, unknown>,
 ): Promise<void> {
   const admin = adminClient();
   const job = (await admin.get(JOB, ns, name))!;
-  const body: KubeObject = { ...job, status: status((job.status as Record<string, unknown> | undefined) ?? {}) };
+  const spec = job.spec as { completionMode?: string; completions?: number; parallelism?: number };
+  const shape: JobShape = {
+    indexed: spec.completionMode === 'Indexed' ? (spec.completions ?? 1) : null,
+    parallelism: spec.parallelism ?? 1,
+  };
+  const body: KubeObject = {
+    ...job,
+    status: status((job.status as Record<string, unknown> | undefined) ?? {}, shape),
+  };
   const path = `${objectPath(JOB, ns, name)}/status`;
   const res = await admin.raw(
     'PUT',
@@ -58,21 +75,67 @@ const condition = (type: string, reason: string, message: string, at: string) =>
   lastTransitionTime: at,
 });
 
-/** The pod started: startTime and one active pod. */
-export function startJob(ns: string, name: string): Promise<void> {
-  return putStatus(ns, name, () => ({ startTime: time(Date.now() - 1000), active: 1, ready: 0, terminating: 0 }));
+/** Indexes as the Job controller lists them: sorted, runs of consecutive ones as "a-b" ("0-2,4"). */
+function indexList(indexes: readonly number[]): string {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(',');
 }
 
-/** The pod succeeded: SuccessCriteriaMet, then Complete, as the controller writes them. */
+const allIndexes = (n: number) => Array.from({ length: n }, (_, k) => k);
+
+/** The pods started: startTime and one active pod (an Indexed Job: parallelism of them, one per index). */
+export function startJob(ns: string, name: string): Promise<void> {
+  return putStatus(ns, name, (_prev, shape) => ({
+    startTime: time(Date.now() - 1000),
+    active: shape.indexed === null ? 1 : shape.parallelism,
+    ready: 0,
+    terminating: 0,
+  }));
+}
+
+/**
+ * Some pods of an Indexed Job finished, the others still run: `succeeded` in completedIndexes, `failed`
+ * in failedIndexes (their backoffLimitPerIndex spent), no final condition yet.
+ */
+export function finishIndexes(
+  ns: string,
+  name: string,
+  done: { succeeded: readonly number[]; failed: readonly number[] },
+): Promise<void> {
+  return putStatus(ns, name, (prev, shape) => {
+    if (shape.indexed === null) throw new Error(`Job ${ns}/${name} is not an Indexed Job`);
+    const finished = done.succeeded.length + done.failed.length;
+    return {
+      startTime: prev.startTime ?? time(Date.now() - 1000),
+      active: shape.indexed - finished,
+      ready: 0,
+      terminating: 0,
+      succeeded: done.succeeded.length,
+      failed: done.failed.length,
+      completedIndexes: indexList(done.succeeded),
+      ...(done.failed.length > 0 ? { failedIndexes: indexList(done.failed) } : {}),
+    };
+  });
+}
+
+/** Every pod succeeded (an Indexed Job: one per index): SuccessCriteriaMet, then Complete, as the controller writes them. */
 export function completeJob(ns: string, name: string): Promise<void> {
   const now = time(Date.now());
-  return putStatus(ns, name, (prev) => ({
+  return putStatus(ns, name, (prev, shape) => ({
     startTime: prev.startTime ?? time(Date.now() - 1000),
     completionTime: now,
     active: 0,
     ready: 0,
     terminating: 0,
-    succeeded: 1,
+    succeeded: shape.indexed ?? 1,
+    ...(shape.indexed === null ? {} : { completedIndexes: indexList(allIndexes(shape.indexed)) }),
     conditions: [
       condition('SuccessCriteriaMet', 'CompletionsReached', 'Reached expected number of succeeded pods', now),
       condition('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods', now),
@@ -80,20 +143,38 @@ export function completeJob(ns: string, name: string): Promise<void> {
   }));
 }
 
-/** The pod failed and backoffLimit (0) was reached: FailureTarget, then Failed. */
-export function failJob(ns: string, name: string): Promise<void> {
+/**
+ * The Job failed: one pod past backoffLimit (0): FailureTarget, then Failed (BackoffLimitExceeded). An
+ * Indexed Job with backoffLimitPerIndex fails only once every index has finished: `failed` indexes
+ * (default: all) spent their retries, the others succeeded; FailureTarget, then Failed (FailedIndexes).
+ */
+export function failJob(ns: string, name: string, failed?: readonly number[]): Promise<void> {
   const now = time(Date.now());
-  return putStatus(ns, name, (prev) => ({
-    startTime: prev.startTime ?? time(Date.now() - 1000),
-    active: 0,
-    ready: 0,
-    terminating: 0,
-    failed: 1,
-    conditions: [
-      condition('FailureTarget', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now),
-      condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now),
-    ],
-  }));
+  return putStatus(ns, name, (prev, shape) => {
+    const base = { startTime: prev.startTime ?? time(Date.now() - 1000), active: 0, ready: 0, terminating: 0 };
+    if (shape.indexed === null)
+      return {
+        ...base,
+        failed: 1,
+        conditions: [
+          condition('FailureTarget', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now),
+          condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now),
+        ],
+      };
+    const bad = failed ?? allIndexes(shape.indexed);
+    const good = allIndexes(shape.indexed).filter((k) => !bad.includes(k));
+    return {
+      ...base,
+      succeeded: good.length,
+      failed: bad.length,
+      ...(good.length > 0 ? { completedIndexes: indexList(good) } : {}),
+      failedIndexes: indexList(bad),
+      conditions: [
+        condition('FailureTarget', 'FailedIndexes', 'Job has failed indexes', now),
+        condition('Failed', 'FailedIndexes', 'Job has failed indexes', now),
+      ],
+    };
+  });
 }
 
 /** A copy without `false` values: the API server omits false booleans of non-pointer fields (omitempty). */

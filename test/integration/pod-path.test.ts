@@ -92,6 +92,8 @@ beforeAll(async () => {
     admin: adminClient(),
     kubeconfig: kubeconfig(),
     podName: `${world.pod.cronJobName}-pod-exec-${process.pid}`,
+    // The shipped registry has one shard: its Indexed Job runs one pod, index 0.
+    completionIndex: 0,
     ...(VERBOSE ? { log: (line: string) => console.log(line) } : {}),
   });
 
@@ -222,6 +224,7 @@ describe('pod-exec carries out restartPolicy Never, the Job deadline and the dec
     namespace: world.pod.namespace,
     cronJobName: 'small',
     activeDeadlineSeconds,
+    indexedCompletions: null,
     spec,
     notEnforced: checkPodSpec(spec),
   });

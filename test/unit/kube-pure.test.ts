@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../core/kube/client.ts';
 import { fingerprint, normalize } from '../../core/kube/normalize.ts';
 import { decideAction, orphanAction, unifiedDiff } from '../../core/kube/plan.ts';
+import { jobState } from '../../core/kube/jobs.ts';
 import { objectReadiness } from '../../core/kube/readiness.ts';
 import { collectionPath, objectPath, resourceType } from '../../core/kube/resources.ts';
 import { inClusterRoute, kubeconfigFiles } from '../../core/kube/route.ts';
@@ -174,5 +175,51 @@ describe('kube route and paths', () => {
       '3h',
       '3d',
     ]);
+  });
+});
+
+describe('jobState of an Indexed Job (the sharded pass)', () => {
+  const job = (status: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'pass', namespace: 'ns' },
+    spec: { completionMode: 'Indexed', completions: 5, parallelism: 5 },
+    status,
+  });
+
+  it('counts succeeded of completions and says per index what happened while it runs', () => {
+    // GIVEN indexes 0, 2 and 3 succeeded and 4 failed (its retries spent), 1 still running
+    const state = jobState(job({ active: 1, succeeded: 3, failed: 1, completedIndexes: '0,2-3', failedIndexes: '4' }));
+    expect(state.done).toBeNull();
+    expect(state.summary).toBe('active 1, succeeded 3/5, failed 1');
+    expect(state.indexes).toEqual([
+      { index: 0, outcome: 'succeeded' },
+      { index: 1, outcome: 'unfinished' },
+      { index: 2, outcome: 'succeeded' },
+      { index: 3, outcome: 'succeeded' },
+      { index: 4, outcome: 'failed' },
+    ]);
+  });
+
+  it('is done at Failed (FailedIndexes) with every index accounted for; a Job of one pod has no indexes', () => {
+    const failed = jobState(
+      job({
+        succeeded: 4,
+        failed: 1,
+        completedIndexes: '0-3',
+        failedIndexes: '4',
+        conditions: [{ type: 'Failed', status: 'True', reason: 'FailedIndexes', message: 'Job has failed indexes' }],
+      }),
+    );
+    expect(failed.done).toEqual({ type: 'Failed', reason: 'FailedIndexes', message: 'Job has failed indexes' });
+    expect(failed.indexes?.map((i) => i.outcome)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'failed',
+    ]);
+    const plain = jobState({ ...job({ active: 1 }), spec: { completions: 1 } });
+    expect(plain).toEqual({ summary: 'active 1, succeeded 0, failed 0', done: null, indexes: null });
   });
 });
