@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,8 +34,9 @@ async function liveObjects(ns: string) {
     c.get(resourceType('rbac.authorization.k8s.io/v1', 'Role'), ns, 'branch-follower'),
     c.get(resourceType('rbac.authorization.k8s.io/v1', 'RoleBinding'), ns, 'branch-follower'),
     c.get(CM, ns, 'branch-follower-registry'),
-    c.get(CM, ns, 'branch-follower-state'),
+    c.get(CM, ns, 'branch-follower-state-0'),
     c.get(LEASE, ns, 'branch-follower-leader'),
+    c.get(LEASE, ns, 'branch-follower-leader-0'),
     c.get(CRONJOB, ns, 'branch-follower'),
   ]);
 }
@@ -62,10 +63,10 @@ describe('apply --confirm --wait against a real API server', () => {
   it('creates every object in an empty cluster, waits until ready and reports progress', async () => {
     const ns = uniqueNamespace('apply-empty');
     const { result } = await applied(ns);
-    expect(result.stdout).toMatch(/^apply: 8 objects changed$/m);
-    expect(result.stdout).toMatch(/^ready: 9 checks passed in /m);
-    expect(result.stderr).toMatch(/waiting for 9 checks \(budget 120s, controller\.apply\.waitSeconds\)/);
-    expect(result.stderr).toMatch(/ready 9\/9 RBAC of ServiceAccount .*: exactly what the pass needs/);
+    expect(result.stdout).toMatch(/^apply: 9 objects changed$/m);
+    expect(result.stdout).toMatch(/^ready: 10 checks passed in /m);
+    expect(result.stderr).toMatch(/waiting for 10 checks \(budget 120s, controller\.apply\.waitSeconds\)/);
+    expect(result.stderr).toMatch(/ready 10\/10 RBAC of ServiceAccount .*: exactly what the pass needs/);
     expect((await liveObjects(ns)).every((o) => o !== undefined)).toBe(true);
   });
 
@@ -74,7 +75,7 @@ describe('apply --confirm --wait against a real API server', () => {
     const { root } = await applied(ns);
     const before = versions(await liveObjects(ns));
     const mark = writesSince(0, ns).length;
-    expect(mark).toBeGreaterThanOrEqual(8); // the audit filter does see the first apply's writes
+    expect(mark).toBeGreaterThanOrEqual(9); // the audit filter does see the first apply's writes
     const again = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^apply: nothing to change$/m);
@@ -87,7 +88,7 @@ describe('apply --confirm --wait against a real API server', () => {
     const { root } = await applied(ns);
     const clean = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
     expect(clean.code).toBe(0);
-    expect(clean.stdout).toMatch(/plan: 0 to create, 0 to update, 0 to prune, 8 unchanged/);
+    expect(clean.stdout).toMatch(/plan: 0 to create, 0 to update, 0 to prune, 9 unchanged/);
 
     const changed = clusterFixture(ns, [{ from: 'schedule: "* * * * *"', to: 'schedule: "*/5 * * * *"' }]);
     const mark = writesSince(0, ns).length;
@@ -103,7 +104,7 @@ describe('apply --confirm --wait against a real API server', () => {
     const root = clusterFixture(ns);
     const r = await cli(['apply', '--kubeconfig', kubeconfig()], { cwd: root });
     expect(r.code).toBe(4);
-    expect(r.stdout).toMatch(/plan: 8 to create/);
+    expect(r.stdout).toMatch(/plan: 9 to create/);
     expect(r.stderr).toContain('nothing was written. Re-run with --confirm');
     expect(writesSince(0, ns)).toEqual([]);
     expect(await adminClient().get(resourceType('v1', 'Namespace'), undefined, ns)).toBeUndefined();
@@ -132,8 +133,72 @@ describe('apply --confirm --wait against a real API server', () => {
     ]);
     const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: renamed });
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state-0\s+kept/m);
+    expect(await adminClient().get(CM, ns, 'branch-follower-state-0')).toBeDefined();
+    expect(await adminClient().get(CM, ns, 'branch-follower-state-v2-0')).toBeDefined();
+  });
+
+  it('keeps the single state ConfigMap of the layout before shards, with its records, for the pass to carry over', async () => {
+    // GIVEN a namespace as the last single-object version left it: its apply made branch-follower-state (owner
+    // labels, prune=never) and its pass wrote records there
+    const ns = uniqueNamespace('keep-old-state');
+    await applied(ns);
+    const c = adminClient();
+    const shard0 = (await c.get(CM, ns, 'branch-follower-state-0'))!;
+    const old = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'branch-follower-state',
+        namespace: ns,
+        labels: shard0.metadata.labels,
+        annotations: { 'branch-follower.unidesk.dev/prune': 'never' },
+      },
+      data: { 'hwlab-jd01-v03': '{"phase":"Succeeded"}' },
+    };
+    await c.post(`/api/v1/namespaces/${ns}/configmaps`, old, 'create', 'ConfigMap');
+    const root = clusterFixture(ns);
+    // WHEN planned and applied THEN it is kept, not pruned, and its records are untouched
+    const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: root });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(
+      /^ConfigMap\s+\S+\/branch-follower-state\s+keep\s+branch-follower\.unidesk\.dev\/prune=never/m,
+    );
+    const r = await cli(['apply', '--confirm', '--kubeconfig', kubeconfig()], { cwd: root });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state\s+kept/m);
-    expect(await adminClient().get(CM, ns, 'branch-follower-state')).toBeDefined();
+    expect((await c.get(CM, ns, 'branch-follower-state'))!.data).toEqual(old.data);
+  });
+
+  it('carries a registry too big for one ConfigMap in parts that the API server takes, and plan diffs a part', async () => {
+    // GIVEN a registry of ~640 KB (a long comment) WHEN applied THEN two part ConfigMaps, no whole one
+    const filler = Array.from({ length: 6000 }, (_, i) => `# filler line ${i} ${'x'.repeat(90)}\n`).join('');
+    const ns = uniqueNamespace('registry-parts');
+    const root = clusterFixture(ns, [{ from: 'configRoot: ..\n', to: `configRoot: ..\n${filler}` }]);
+    const r = await cli(['apply', '--confirm', '--wait', '--kubeconfig', kubeconfig()], { cwd: root });
+    expect(r.code, r.stderr).toBe(0);
+    const c = adminClient();
+    expect(await c.get(CM, ns, 'branch-follower-registry')).toBeUndefined();
+    const parts = await Promise.all([0, 1].map((k) => c.get(CM, ns, `branch-follower-registry-${k}`)));
+    expect(await c.get(CM, ns, 'branch-follower-registry-2')).toBeUndefined();
+    const text = parts
+      .map((p, k) => (p!.data as Record<string, string>)[`cicd-branch-followers.yaml.part-00${k}`])
+      .join('');
+    expect(text).toBe(readFileSync(join(root, 'config/cicd-branch-followers.yaml'), 'utf8'));
+    // the Role denies updating either part (apply --wait reviewed it: 11 checks)
+    expect(r.stdout).toMatch(/^ready: 11 checks passed in /m);
+
+    // WHEN one line of the file changes THEN plan shows that line in the one part that holds it
+    const edited = clusterFixture(ns, [
+      { from: 'configRoot: ..\n', to: `configRoot: ..\n${filler}` },
+      { from: 'gitCalls: 4', to: 'gitCalls: 5' },
+    ]);
+    const drift = await cli(['plan', '--diff', '--kubeconfig', kubeconfig()], { cwd: edited });
+    expect(drift.code, drift.stderr).toBe(1);
+    expect(drift.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-registry-1\s+update/m);
+    expect(drift.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-registry-0\s+unchanged/m);
+    expect(drift.stdout).toMatch(/^-\s+gitCalls: 4$/m);
+    expect(drift.stdout).toMatch(/^\+\s+gitCalls: 5$/m);
   });
 
   it('keeps live state records and the Lease holder across re-apply of a changed registry', async () => {
@@ -141,9 +206,9 @@ describe('apply --confirm --wait against a real API server', () => {
     await applied(ns);
     const c = adminClient();
     // The pass writes under its own field manager with compare-and-swap updates.
-    const state = (await c.get(CM, ns, 'branch-follower-state'))!;
+    const state = (await c.get(CM, ns, 'branch-follower-state-0'))!;
     await c.update({ ...state, data: { 'hwlab-jd01-v03': '{"phase":"Succeeded"}' } }, 'branch-follower-pass');
-    const lease = (await c.get(LEASE, ns, 'branch-follower-leader'))!;
+    const lease = (await c.get(LEASE, ns, 'branch-follower-leader-0'))!;
     await c.update(
       {
         ...lease,
@@ -154,12 +219,14 @@ describe('apply --confirm --wait against a real API server', () => {
 
     const changed = clusterFixture(ns, [{ from: 'durationSeconds: 60', to: 'durationSeconds: 50' }]);
     const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: changed });
-    expect(plan.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state\s+unchanged/m);
-    expect(plan.stdout).toMatch(/^Lease\s+\S+\/branch-follower-leader\s+update/m);
+    expect(plan.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state-0\s+unchanged/m);
+    expect(plan.stdout).toMatch(/^Lease\s+\S+\/branch-follower-leader-0\s+update/m);
     expect((await cli(['apply', '--confirm', '--wait', '--kubeconfig', kubeconfig()], { cwd: changed })).code).toBe(0);
 
-    expect((await c.get(CM, ns, 'branch-follower-state'))!.data).toEqual({ 'hwlab-jd01-v03': '{"phase":"Succeeded"}' });
-    expect((await c.get(LEASE, ns, 'branch-follower-leader'))!.spec).toMatchObject({
+    expect((await c.get(CM, ns, 'branch-follower-state-0'))!.data).toEqual({
+      'hwlab-jd01-v03': '{"phase":"Succeeded"}',
+    });
+    expect((await c.get(LEASE, ns, 'branch-follower-leader-0'))!.spec).toMatchObject({
       holderIdentity: 'pass-pod-1',
       leaseDurationSeconds: 50,
     });
@@ -167,10 +234,17 @@ describe('apply --confirm --wait against a real API server', () => {
 });
 
 describe('the controller ServiceAccount, with its own token', () => {
-  it('may read and renew its Lease, read and update its state and create Events, and may not read a Secret', async () => {
+  it('may read and renew the Leases, read and update the shard state, carry over the old state, create Events, and may not read a Secret', async () => {
     const ns = uniqueNamespace('rbac');
     await applied(ns);
     const admin = adminClient();
+    // the single state ConfigMap of the layout before shards, as the last version left it
+    await admin.post(
+      `/api/v1/namespaces/${ns}/configmaps`,
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'branch-follower-state' }, data: { a: '{}' } },
+      'create',
+      'ConfigMap',
+    );
     await admin.post(
       `/api/v1/namespaces/${ns}/secrets`,
       {
@@ -188,10 +262,24 @@ describe('the controller ServiceAccount, with its own token', () => {
     const { kc, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', ...TEST_ROUTE }, {});
     const pass = new KubeClient(kc, route, { progress: () => undefined });
 
-    const lease = (await pass.get(LEASE, ns, 'branch-follower-leader'))!;
-    await pass.update({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } }, 'branch-follower-pass');
-    const state = (await pass.get(CM, ns, 'branch-follower-state'))!;
+    for (const name of ['branch-follower-leader', 'branch-follower-leader-0']) {
+      const lease = (await pass.get(LEASE, ns, name))!;
+      await pass.update(
+        { ...lease, spec: { ...(lease.spec as object), holderIdentity: 'me' } },
+        'branch-follower-pass',
+      );
+    }
+    const state = (await pass.get(CM, ns, 'branch-follower-state-0'))!;
     await pass.update({ ...state, data: { x: '{}' } }, 'branch-follower-pass');
+    const old = (await pass.get(CM, ns, 'branch-follower-state'))!;
+    expect(old.data).toEqual({ a: '{}' });
+    const rewrite = await pass.update({ ...old, data: {} }, 'branch-follower-pass').then(
+      () => 'allowed',
+      (e: KubeError) => e.status,
+    );
+    expect(rewrite).toBe(403); // the old layout's state is read and deleted, never written
+    await pass.delete(CM, ns, 'branch-follower-state');
+    expect(await admin.get(CM, ns, 'branch-follower-state')).toBeUndefined();
     await pass.post(
       `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
       {
@@ -204,7 +292,7 @@ describe('the controller ServiceAccount, with its own token', () => {
         action: 'Observe',
         reason: 'Observed',
         type: 'Normal',
-        regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state' },
+        regarding: { kind: 'ConfigMap', namespace: ns, name: 'branch-follower-state-0' },
       },
       'create',
       'Event',
@@ -232,7 +320,7 @@ describe('cluster errors say what failed and the way out', () => {
   it('an unreachable server: exit 5, names the server and context', async () => {
     const ns = uniqueNamespace('unreachable');
     const dir = mkdtempSync(join(tmpdir(), 'bf-unreach-'));
-    const { writeFileSync, readFileSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const file = join(dir, 'kubeconfig');
     writeFileSync(
       file,

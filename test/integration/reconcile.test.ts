@@ -11,7 +11,7 @@ import {
   MUTATING,
   uniqueNamespace,
 } from '../helpers/cluster.ts';
-import { completeJob, failJob, startJob, waitForJob } from '../helpers/job-controller.ts';
+import { completeJob, failJob, finishIndexes, startJob, waitForJob } from '../helpers/job-controller.ts';
 import { removeFixtures } from '../helpers/registry-fixture.ts';
 
 // `reconcile --now` against a real kube-apiserver: the Job it makes from the live CronJob, as
@@ -62,13 +62,21 @@ describe('reconcile --now against a real API server', () => {
       }
     ).jobTemplate;
     expect(job!.metadata.labels).toMatchObject(tpl.metadata.labels);
-    const spec = job!.spec as { template: { spec: unknown }; activeDeadlineSeconds: number; backoffLimit: number };
+    const spec = job!.spec as {
+      template: { spec: unknown };
+      activeDeadlineSeconds: number;
+      backoffLimit: number;
+      backoffLimitPerIndex: number;
+    };
     // The pod is exactly the scheduled one (the server adds only its defaults to both alike).
     expect(spec.template.spec).toEqual(tpl.spec.template.spec);
-    expect([spec.activeDeadlineSeconds, spec.backoffLimit]).toEqual([
-      tpl.spec.activeDeadlineSeconds,
-      tpl.spec.backoffLimit,
-    ]);
+    expect(spec).toMatchObject({
+      activeDeadlineSeconds: tpl.spec.activeDeadlineSeconds,
+      backoffLimitPerIndex: 0,
+      completionMode: 'Indexed',
+    });
+    // Retries are per shard: the API server leaves no Job-wide limit that would stop the other shards.
+    expect(spec.backoffLimit).toBe(2147483647);
 
     const again = await reconcile(root, ['--now']);
     expect(again.code, again.stderr).toBe(0);
@@ -116,7 +124,40 @@ describe('reconcile --now against a real API server', () => {
     await failJob(ns, second);
     const failed = await bad;
     expect(failed.code).toBe(5);
-    expect(failed.stdout).toMatch(/Failed \(BackoffLimitExceeded: Job has reached the specified backoff limit\)/);
+    expect(failed.stdout).toMatch(/Failed \(FailedIndexes: Job has failed indexes\)/);
+    expect(failed.stdout).toMatch(/^ {2}shard 0: failed$/m);
+  });
+
+  it('--wait follows every shard of the Indexed Job and says per shard what happened', async () => {
+    // GIVEN three shards WHEN shards 0 and 2 finish THEN still waiting; once shard 1 spent its retries THEN
+    // Failed (exit 5), with one line per shard
+    const { ns, root } = await applied('reconcile-shards', [{ from: 'shards: 1', to: 'shards: 3' }]);
+    const run = reconcile(root, ['--now', '--wait', '-o', 'json']);
+    const name = await waitForJob(ns, PASS_JOBS);
+    const job = (await adminClient().get(JOB, ns, name))!;
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 3 });
+    await startJob(ns, name);
+    await finishIndexes(ns, name, { succeeded: [0, 2], failed: [] });
+    await failJob(ns, name, [1]);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/: active \d, succeeded \d\/3, failed \d \(/);
+    const out = JSON.parse(r.stdout) as { result: { condition: { reason: string }; shards: unknown[] } };
+    expect(out.result.condition.reason).toBe('FailedIndexes');
+    expect(out.result.shards).toEqual([
+      { shard: 0, outcome: 'succeeded' },
+      { shard: 1, outcome: 'failed' },
+      { shard: 2, outcome: 'succeeded' },
+    ]);
+
+    await adminClient().delete(JOB, ns, name);
+    const ok = reconcile(root, ['--now', '--wait']);
+    const second = await waitForJob(ns, PASS_JOBS);
+    await startJob(ns, second);
+    await completeJob(ns, second);
+    const done = await ok;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/^ {2}shard 0: succeeded\n {2}shard 1: succeeded\n {2}shard 2: succeeded$/m);
   });
 
   it('--wait gives up after controller.reconcile.waitSeconds and says so', async () => {
