@@ -22,10 +22,13 @@ export interface ControllerChartProps {
   readonly name: string;
   /** The ServiceAccount the pass runs as (`controller.serviceAccount.name`). */
   readonly serviceAccountName: string;
-  /** The state ConfigMaps (`controller.configMaps.state`, `controller.pass.shards`). */
+  /** The state ConfigMaps (`controller.configMaps.state`, `controller.state.objects`). */
   readonly state: {
-    /** One per shard, in shard order (`<controller.configMaps.state>-<k>`). */
-    readonly shardNames: readonly string[];
+    /**
+     * One per state object, in order (`<controller.configMaps.state>-<b>`, b < `controller.state.objects`); object b
+     * belongs to shard b mod `controller.pass.shards`.
+     */
+    readonly objectNames: readonly string[];
     /** The single one of the layout before shards, carried over by the pass (`controller.configMaps.state`). */
     readonly carriedOverName: string;
   };
@@ -79,16 +82,16 @@ export class ControllerChart extends Chart {
 
     this.controllerNamespace = new ControllerNamespace(this, 'Namespace', { name: namespace });
     const sa = new ControllerServiceAccount(this, 'ServiceAccount', { namespace, name: props.serviceAccountName });
-    const states = props.state.shardNames.map((name, k) => new StateConfigMap(this, `State${k}`, { namespace, name }));
+    const states = props.state.objectNames.map((name, k) => new StateConfigMap(this, `State${k}`, { namespace, name }));
     const durationSeconds = props.lease.durationSeconds;
     const lock = new StateLease(this, 'Lease', { namespace, name: props.lease.name, durationSeconds });
     const leases = props.lease.shardNames.map(
       (name, k) => new StateLease(this, `Lease${k}`, { namespace, name, durationSeconds }),
     );
-    if (states.length !== props.cronJob.shards || leases.length !== props.cronJob.shards)
+    if (leases.length !== props.cronJob.shards || states.length % props.cronJob.shards !== 0)
       throw new Error(
-        `${props.cronJob.shards} shards need as many state ConfigMaps and Leases, got ${states.length} and ` +
-          `${leases.length}`,
+        `${props.cronJob.shards} shards need as many Leases and a multiple of it in state ConfigMaps, got ` +
+          `${leases.length} and ${states.length}`,
       );
     this.rbac = new ControllerRbac(this, 'Rbac', {
       namespace,

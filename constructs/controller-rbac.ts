@@ -15,7 +15,7 @@ export interface ControllerRbacProps {
    * shard's (`<controller.lease.name>-<k>`).
    */
   readonly leaseNames: readonly string[];
-  /** The ConfigMaps the pass may read and write: each shard's state (`<controller.configMaps.state>-<k>`). */
+  /** The ConfigMaps the pass may read and write: every state object (`<controller.configMaps.state>-<b>`). */
   readonly stateConfigMapNames: readonly string[];
   /**
    * The state ConfigMap of the layout before shards (`controller.configMaps.state`): the pass reads it and,

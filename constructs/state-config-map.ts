@@ -6,12 +6,13 @@ import { PRUNE_ANNOTATION } from '../core/kube/ownership.ts';
 export interface StateConfigMapProps {
   /** Namespace of the ConfigMap (`controller.namespace`). */
   readonly namespace: string;
-  /** Name of the ConfigMap (`<controller.configMaps.state>-<shard>`). */
+  /** Name of the ConfigMap (`<controller.configMaps.state>-<b>`, state object b). */
   readonly name: string;
 }
 
-// The follower state one shard of the pass keeps, one key per follower of that shard: shard k writes
-// only `<controller.configMaps.state>-k`, so a follower's write conflicts only with its own shard's.
+// One state object: the records of the followers whose id hashes to b (mod `controller.state.objects`),
+// one key per follower. Object b belongs to shard b mod `controller.pass.shards` and only that shard
+// writes it, so a follower's write conflicts only with writes of its own shard, to the same object.
 // The unsuffixed `<controller.configMaps.state>` of the layout before shards is not synthesized: the
 // first sharded pass carries its records over and deletes it; until then apply keeps it (prune=never).
 //

@@ -9,7 +9,7 @@ import {
 import { registryPartRefs, splitRegistryText } from '../constructs/registry-parts.ts';
 import type { RunnerPodProps } from '../constructs/runner-pod.ts';
 import type { LoadedRegistry } from '../core/config/load.ts';
-import { shardIndexes, shardLeaseName, shardStateName } from '../core/config/shards.ts';
+import { shardIndexes, shardLeaseName, stateObjectIndexes, stateObjectName } from '../core/config/shards.ts';
 
 // The registry's side of the constructs: every prop from the validated registry (and, for a stage
 // Job, the operator's request), nothing invented. The constructs know nothing of the registry.
@@ -65,7 +65,10 @@ export function controllerChartPropsOf(loaded: LoadedRegistry): ControllerChartP
     namespace: c.namespace,
     name: c.name,
     serviceAccountName: c.serviceAccount.name,
-    state: { shardNames: shards.map((k) => shardStateName(c, k)), carriedOverName: c.configMaps.state },
+    state: {
+      objectNames: stateObjectIndexes(c).map((b) => stateObjectName(c, b)),
+      carriedOverName: c.configMaps.state,
+    },
     lease: {
       name: c.lease.name,
       shardNames: shards.map((k) => shardLeaseName(c, k)),

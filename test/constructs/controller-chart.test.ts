@@ -10,12 +10,17 @@ type Obj = {
   [k: string]: any;
 };
 
-/** The chart of the shipped registry, or of it with `controller.pass.shards` set to `shards`. */
-function synthChart(shards?: number): Obj[] {
+/** The chart of the shipped registry, or of it with `controller.pass.shards` and `controller.state.objects` set. */
+function synthChart(shards?: number, objects = shards): Obj[] {
   const loaded = shippedRegistry();
   const c = loaded.registry.controller;
   const registry =
-    shards === undefined ? loaded.registry : { ...loaded.registry, controller: { ...c, pass: { ...c.pass, shards } } };
+    shards === undefined
+      ? loaded.registry
+      : {
+          ...loaded.registry,
+          controller: { ...c, pass: { ...c.pass, shards }, state: { ...c.state, objects: objects ?? shards } },
+        };
   const chart = new ControllerChart(Testing.app(), 'test', controllerChartPropsOf({ ...loaded, registry }));
   return Testing.synth(chart) as Obj[];
 }
@@ -43,7 +48,7 @@ describe('ControllerChart', () => {
     expect(synthChart()).toMatchSnapshot();
   });
 
-  it('synthesizes exactly the controller objects, one state ConfigMap and Lease per shard', () => {
+  it('synthesizes exactly the controller objects, one state ConfigMap per state object and one Lease per shard', () => {
     const kinds = synthChart().map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds.sort()).toEqual([
       'ConfigMap/branch-follower-registry',
@@ -62,6 +67,16 @@ describe('ControllerChart', () => {
       'ConfigMap/branch-follower-state-0',
       'ConfigMap/branch-follower-state-1',
       'ConfigMap/branch-follower-state-2',
+    ]);
+    // GIVEN 2 shards over 4 state objects THEN one ConfigMap per object, one Lease per shard
+    const spread = synthChart(2, 4).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(spread.filter((k) => k.startsWith('ConfigMap/branch-follower-state')).sort()).toEqual(
+      [0, 1, 2, 3].map((b) => `ConfigMap/branch-follower-state-${b}`),
+    );
+    expect(spread.filter((k) => k.startsWith('Lease/')).sort()).toEqual([
+      'Lease/branch-follower-leader',
+      'Lease/branch-follower-leader-0',
+      'Lease/branch-follower-leader-1',
     ]);
     expect(three.filter((k) => k.startsWith('Lease/')).sort()).toEqual([
       'Lease/branch-follower-leader',

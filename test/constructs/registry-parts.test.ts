@@ -42,7 +42,10 @@ function synth(loaded: LoadedRegistry, text: string, shards: number): Obj[] {
   const props = controllerChartPropsOf({
     ...loaded,
     text,
-    registry: { ...loaded.registry, controller: { ...c, pass: { ...c.pass, shards } } },
+    registry: {
+      ...loaded.registry,
+      controller: { ...c, pass: { ...c.pass, shards }, state: { ...c.state, objects: shards } },
+    },
   });
   return Testing.synth(new ControllerChart(Testing.app(), 'test', props)) as Obj[];
 }

@@ -1,4 +1,4 @@
-import { shardOf, shardStateName } from '../../core/config/shards.ts';
+import { stateObjectName, stateObjectOf } from '../../core/config/shards.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -198,12 +198,12 @@ describe('the synthesized CronJob pod, executed for real', () => {
     expect(triggers.map((t) => t.snapshotRef)).toEqual([
       `refs/unidesk/snapshots/${hwlab.adapter}/${hwlab.branch}/${newSha}`,
     ]);
-    // The record is in the state ConfigMap of the follower's shard.
+    // The record is in the follower's state object.
     const c = world.loaded.registry.controller;
     const cm = await adminClient().get(
       CONFIG_MAP,
       world.pod.namespace,
-      shardStateName(c, shardOf(hwlab.id, c.pass.shards)),
+      stateObjectName(c, stateObjectOf(hwlab.id, c.state.objects)),
     );
     const text = (cm?.data as Record<string, string> | undefined)?.[hwlab.id];
     expect(text, output('reconcile-pass')).toBeDefined();

@@ -131,7 +131,10 @@ describe('reconcile --now against a real API server', () => {
   it('--wait follows every shard of the Indexed Job and says per shard what happened', async () => {
     // GIVEN three shards WHEN shards 0 and 2 finish THEN still waiting; once shard 1 spent its retries THEN
     // Failed (exit 5), with one line per shard
-    const { ns, root } = await applied('reconcile-shards', [{ from: 'shards: 1', to: 'shards: 3' }]);
+    const { ns, root } = await applied('reconcile-shards', [
+      { from: 'shards: 1', to: 'shards: 3' },
+      { from: 'objects: 1', to: 'objects: 3' },
+    ]);
     const run = reconcile(root, ['--now', '--wait', '-o', 'json']);
     const name = await waitForJob(ns, PASS_JOBS);
     const job = (await adminClient().get(JOB, ns, name))!;
