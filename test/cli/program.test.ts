@@ -139,6 +139,6 @@ describe('synth', () => {
     const first = await cli(['synth', '--out', out, '-o', 'json']);
     expect(JSON.parse(first.stdout).files.every((f: { change: string }) => f.change === 'created')).toBe(true);
     const second = await cli(['synth', '--out', out]);
-    expect(second.stdout).toMatch(/: 8 files, all unchanged/);
+    expect(second.stdout).toMatch(/: 9 files, all unchanged/);
   });
 });
