@@ -1,85 +1,207 @@
-// npm run bench: what a reconcile pass costs as the registry grows, printed beside baselines
-// measured in the same run (the machine is shared and noisy: read the ratios, not the times).
-// Today every size runs the real runPass on the in-memory ports (instant adapters, no git, no API
-// server); see docs/performance.md for how to read it and what it does not measure yet.
+// npm run bench [-- memory disk real]: what a reconcile pass costs as the registry grows, each figure
+// printed beside a baseline measured in the same run (the machine is shared and noisy: read the
+// ratios, not the times). Three sections, all by default:
+//   memory  the real runPass on the in-memory ports at 3 … 10,000 followers (instant adapters)
+//   disk    `validate` of the real CLI on generated registry directories at 3 … 10,000 followers
+//   real    the real CLI's `run-once --all --confirm --wait` against a real kube-apiserver, real git
+//           and adapter doubles (instant, 200 ms) at 3, 100 and 1,000 followers
+// See docs/performance.md for how to read it.
 import { join } from 'node:path';
 import { loadRegistry } from '../../core/config/load.ts';
 import { ROOT } from '../world/registry.ts';
+import { diskFigures, helpMs } from './disk-registry.ts';
 import { registryOf } from './generate.ts';
 import { baselineMs, passFigures } from './memory-pass.ts';
+import { type RealFigures, realFigures } from './real-bench.ts';
+import type { RealPassFigures } from './real-pass.ts';
+import { envtestAssetsDir, SLOW_ADAPTER_SECONDS, startBenchServers } from './real-world.ts';
 import { startupFigures } from './startup.ts';
+import { kib, mib, ms, ratio, sec, table } from './table.ts';
 
 const SIZES = [3, 100, 1000, 10_000] as const;
+/** The real-server sizes (10,000 runs in memory and on disk only). */
+const REAL_SIZES = [3, 100, 1000] as const;
 const STARTUP_RUNS = 5;
+/** Each CLI run (validate, apply, a pass, status) is killed past this, and reported so. */
+const CLI_LIMIT_MS = 120_000;
+/** The naive ls-remote loop stops past this. */
+const NAIVE_LIMIT_MS = 60_000;
 
-const base = loadRegistry(join(ROOT, 'config/cicd-branch-followers.yaml'), ROOT);
-const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(0));
-const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-const ratio = (a: number, b: number) => `${(a / Math.max(b, 0.001)).toFixed(1)}×`;
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+const SECTIONS = ['memory', 'disk', 'real'] as const;
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !(SECTIONS as readonly string[]).includes(a));
+if (unknown.length > 0) {
+  process.stderr.write(`usage: npm run bench [-- ${SECTIONS.join(' ')}] (unknown: ${unknown.join(' ')})\n`);
+  process.exit(2);
 }
+const wants = (s: (typeof SECTIONS)[number]) => asked.length === 0 || asked.includes(s);
+const out = (text: string) => process.stdout.write(text);
 
-const rows: string[][] = [];
-const ends: string[] = [];
-for (const n of SIZES) {
-  const loaded = registryOf(base, n);
-  const floor = await baselineMs(loaded);
-  const idle = await passFigures(loaded, true);
-  const fresh = await passFigures(loaded, false);
-  const rss = process.resourceUsage().maxRSS * 1024;
-  rows.push([
-    String(n),
-    ms(floor),
-    `${ms(idle.wallMs)} (${ratio(idle.wallMs, floor)})`,
-    `${ms(fresh.wallMs)} (${ratio(fresh.wallMs, floor)})`,
-    `${fresh.triggers}`,
-    `${idle.stateWrites} / ${fresh.stateWrites}`,
-    kib(fresh.stateBytesWritten),
-    kib(Math.max(idle.largestObjectBytes, fresh.largestObjectBytes)),
-    `${(rss / 1024 / 1024).toFixed(0)} MiB`,
-  ]);
-  for (const [what, f] of [
-    ['nothing new', idle],
-    ['every follower new', fresh],
-  ] as const)
-    if (f.end !== 'ok') ends.push(`${n} followers, ${what}: ${f.end}`);
-}
-
-process.stdout.write(
-  'reconcile pass on the in-memory ports (instant adapters), times in ms; ratios against the baseline: ' +
-    'one mirror look + one adapter status per follower on the same ports\n\n',
-);
-process.stdout.write(
-  `${table(
-    [
-      'followers',
-      'baseline',
-      'pass, nothing new',
-      'pass, every follower new',
-      'triggers',
-      'state writes (idle / new)',
-      'state bytes written (new)',
-      'largest object',
-      'max RSS',
-    ],
-    rows,
-  )}\n`,
-);
-if (ends.length > 0) process.stdout.write(`\npasses that did not end ok:\n${ends.map((e) => `  ${e}`).join('\n')}\n`);
-
-const s = startupFigures(STARTUP_RUNS);
-process.stdout.write(
-  `\nstart-up (median of ${STARTUP_RUNS} interleaved rounds), times in ms; ratios against node -e 0 ` +
-    `(${ms(s.nodeMs)} ms)\n\n${table(
-      ['command', 'start-up', 'against node -e 0'],
-      s.cli.map((c) => [c.label, ms(c.ms), ratio(c.ms, s.nodeMs)]),
+async function memorySection(): Promise<void> {
+  const base = loadRegistry(join(ROOT, 'config/cicd-branch-followers.yaml'), ROOT);
+  const rows: string[][] = [];
+  const ends: string[] = [];
+  for (const n of SIZES) {
+    const loaded = registryOf(base, n);
+    const floor = await baselineMs(loaded);
+    const idle = await passFigures(loaded, true);
+    const fresh = await passFigures(loaded, false);
+    const rss = process.resourceUsage().maxRSS * 1024;
+    rows.push([
+      String(n),
+      ms(floor),
+      `${ms(idle.wallMs)} (${ratio(idle.wallMs, floor)})`,
+      `${ms(fresh.wallMs)} (${ratio(fresh.wallMs, floor)})`,
+      `${fresh.triggers}`,
+      `${idle.stateWrites} / ${fresh.stateWrites}`,
+      kib(fresh.stateBytesWritten),
+      kib(Math.max(idle.largestObjectBytes, fresh.largestObjectBytes)),
+      mib(rss),
+    ]);
+    for (const [what, f] of [
+      ['nothing new', idle],
+      ['every follower new', fresh],
+    ] as const)
+      if (f.end !== 'ok') ends.push(`${n} followers, ${what}: ${f.end}`);
+  }
+  out(
+    '== memory: reconcile pass on the in-memory ports (instant adapters), times in ms; ratios against the ' +
+      'baseline: one mirror look + one adapter status per follower on the same ports\n\n',
+  );
+  out(
+    `${table(
+      [
+        'followers',
+        'baseline',
+        'pass, nothing new',
+        'pass, every follower new',
+        'triggers',
+        'state writes (idle / new)',
+        'state bytes written (new)',
+        'largest object',
+        'max RSS',
+      ],
+      rows,
     )}\n`,
-);
+  );
+  if (ends.length > 0) out(`\npasses that did not end ok:\n${ends.map((e) => `  ${e}`).join('\n')}\n`);
+  const s = startupFigures(STARTUP_RUNS);
+  out(
+    `\nstart-up (median of ${STARTUP_RUNS} interleaved rounds), times in ms; ratios against node -e 0 ` +
+      `(${ms(s.nodeMs)} ms)\n\n${table(
+        ['command', 'start-up', 'against node -e 0'],
+        s.cli.map((c) => [c.label, ms(c.ms), ratio(c.ms, s.nodeMs)]),
+      )}\n\n`,
+  );
+}
+
+async function diskSection(): Promise<void> {
+  const help = await helpMs(CLI_LIMIT_MS);
+  const rows: string[][] = [];
+  for (const n of SIZES) {
+    const d = await diskFigures(n, CLI_LIMIT_MS);
+    rows.push([
+      String(n),
+      String(d.mirrors),
+      kib(d.registryBytes),
+      `${sec(d.validateMs)} (${ratio(d.validateMs, help)})`,
+      mib(d.validateRssBytes),
+      d.validateEnd,
+    ]);
+  }
+  out(
+    `== disk: validate of a generated registry directory (real CLI); ratio against branch-follower --help ` +
+      `in the same run (${sec(help)})\n\n`,
+  );
+  out(`${table(['followers', 'mirrors', 'registry + owning files', 'validate', 'max RSS', 'end'], rows)}\n\n`);
+}
+
+const starts = (f: RealPassFigures) => {
+  const adapter = (f.starts.hwlab ?? 0) + (f.starts.agentrun ?? 0) + (f.starts['web-probe'] ?? 0);
+  return `${f.starts.git ?? 0} / ${f.starts.ssh ?? 0} / ${adapter}`;
+};
+
+/** The naive loop's time for every follower: measured, or (stopped at its limit) its rate times N. */
+const naiveMs = (r: RealFigures) =>
+  r.naive.complete ? r.naive.wallMs : (r.naive.wallMs * r.n) / Math.max(r.naive.processes, 1);
+
+function passRow(r: RealFigures, speed: 'instant' | 'slow', what: 'nothing new' | 'every follower new'): string[] {
+  const f = what === 'nothing new' ? r[speed].idle : r[speed].fresh;
+  return [
+    String(r.n),
+    speed === 'instant' ? 'instant' : `${SLOW_ADAPTER_SECONDS * 1000} ms`,
+    what,
+    `${sec(f.wallMs)} (${ratio(f.wallMs, naiveMs(r))})`,
+    starts(f),
+    String(f.triggers),
+    `${f.apiRequests} / ${f.stateWrites} / ${f.eventWrites}`,
+    kib(f.bytesSent),
+    `${f.largest.name} ${kib(f.largest.bytes)}`,
+    mib(f.maxRssBytes),
+    f.end,
+  ];
+}
+
+async function realSection(): Promise<void> {
+  const assets = envtestAssetsDir();
+  if (!assets) {
+    out(
+      '== real: skipped: set BRANCH_FOLLOWER_ENVTEST_ASSETS to a directory of kube-apiserver, etcd and kubectl ' +
+        '(scripts/envtest/build.sh makes one)\n',
+    );
+    return;
+  }
+  const servers = await startBenchServers(assets);
+  const results: RealFigures[] = [];
+  try {
+    for (const n of REAL_SIZES)
+      results.push(await realFigures(servers, n, { cliMs: CLI_LIMIT_MS, naiveMs: NAIVE_LIMIT_MS }));
+  } finally {
+    await servers.dispose();
+  }
+  out(
+    '== real: run-once --all --confirm --wait of the real CLI against a real kube-apiserver, git daemon and sshd; ' +
+      'ratios against the naive loop (one git ls-remote per follower, one after another) in the same run\n\n',
+  );
+  out(
+    `${table(
+      ['followers (mirrors)', 'naive loop', 'naive processes', 'status', 'apply (instant / 200 ms)', 'world setup'],
+      results.map((r) => [
+        `${r.n} (${r.mirrors})`,
+        r.naive.complete
+          ? sec(r.naive.wallMs)
+          : `${sec(r.naive.wallMs)} for ${r.naive.processes}, est. ${sec(naiveMs(r))} for ${r.n}`,
+        String(r.naive.processes),
+        `${sec(r.status.ms)} ${r.status.end}`,
+        `${r.instant.apply} / ${r.slow.apply}`,
+        sec(r.setupMs),
+      ]),
+    )}\n\n`,
+  );
+  out(
+    `${table(
+      [
+        'followers',
+        'adapters',
+        'pass',
+        'wall (× naive)',
+        'git / ssh / adapter',
+        'triggers',
+        'API requests / state writes / events',
+        'sent to API',
+        'largest object',
+        'max RSS',
+        'end',
+      ],
+      results.flatMap((r) =>
+        (['instant', 'slow'] as const).flatMap((speed) =>
+          (['nothing new', 'every follower new'] as const).map((what) => passRow(r, speed, what)),
+        ),
+      ),
+    )}\n`,
+  );
+}
+
+if (wants('memory')) await memorySection();
+if (wants('disk')) await diskSection();
+if (wants('real')) await realSection();

@@ -45,7 +45,7 @@ function auditSince(file: string, offset: number): AuditEvent[] {
 }
 
 /** The largest ConfigMap or Lease in `ns`, as JSON bytes. */
-export function largestObject(servers: BenchServers, ns: string): { name: string; bytes: number } {
+function largestObject(servers: BenchServers, ns: string): { name: string; bytes: number } {
   const out = execFileSync(
     servers.kubectl,
     ['--kubeconfig', servers.adminKubeconfig, 'get', 'configmaps,leases', '-n', ns, '-o', 'json'],
@@ -101,7 +101,6 @@ export async function realPass(
 export async function naiveLoop(
   world: BenchWorld,
   limitMs: number,
-  urlOf: (mirror: number) => string,
 ): Promise<{ wallMs: number; processes: number; complete: boolean }> {
   const started = performance.now();
   let processes = 0;
@@ -109,7 +108,7 @@ export async function naiveLoop(
     if (performance.now() - started > limitMs)
       return { wallMs: performance.now() - started, processes, complete: false };
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('git', ['ls-remote', urlOf(f.mirror), `refs/mirror-stage/${f.branch}`], {
+      const child = spawn('git', ['ls-remote', world.mirrorUrl(f.mirror), `refs/mirror-stage/${f.branch}`], {
         stdio: ['ignore', 'ignore', 'ignore'],
         env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', GIT_CONFIG_NOSYSTEM: '1' },
       });

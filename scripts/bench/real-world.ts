@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRegistry } from '../../core/config/load.ts';
-import { syncMirror } from '../../runner/git-mirror/stages.ts';
+import { MIRROR_STAGE_PREFIX } from '../../runner/observe/observation.ts';
+import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../envtest/control-plane.ts';
 import { hermeticGit, startGitServer, type GitServer } from '../world/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../world/ssh-upstream.ts';
@@ -54,7 +54,9 @@ export async function startBenchServers(assets: string): Promise<BenchServers> {
       readyTimeoutMs: 120_000,
     }),
     startGitServer(),
-    startSshUpstream(),
+    // A pass syncs every mirror at once: sshd must take that many connections at a time (its
+    // default MaxStartups drops the eleventh unauthenticated one), as GitHub does.
+    startSshUpstream({ wrap: (argv) => [...argv, '-o', 'MaxStartups=1000', '-o', 'PerSourceMaxStartups=none'] }),
   ]);
   const url = new URL(control.server);
   const proxy = await startByteProxy({ host: url.hostname, port: Number(url.port) });
@@ -88,6 +90,8 @@ export interface BenchWorld {
   readonly double: AdapterDouble;
   /** Counting PATH of the instant and of the slow adapters (git and ssh are the real ones behind both). */
   readonly paths: { readonly instant: CountingPath; readonly slow: CountingPath };
+  /** The git URL of mirror j, as the pass reads it. */
+  mirrorUrl(j: number): string;
   /** A registry directory whose controller lives in namespace `ns` (written on first use). */
   registryFor(ns: string): RegistryDir;
   /** Pushes one new commit to every follower's branch upstream. */
@@ -98,6 +102,19 @@ export interface BenchWorld {
 
 /** The executable `name` resolves to on the bench's own PATH. */
 const which = (name: string) => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+
+/** ref → sha of every ref under `prefix` in the bare repository `gitDir`. */
+async function refsOf(gitDir: string, prefix: string, home: string): Promise<Map<string, string>> {
+  const out = await hermeticGit(['--git-dir', gitDir, 'for-each-ref', '--format=%(refname) %(objectname)', prefix], {
+    home,
+  });
+  return new Map(
+    out
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split(' ') as [string, string]),
+  );
+}
 
 /** A fast-import stream of one new commit on each of `refs`, children of their tips when `onTop`. */
 function commits(refs: readonly string[], onTop: boolean, tag: string): string {
@@ -161,32 +178,31 @@ export async function buildWorld(servers: BenchServers, n: number, mirrors: numb
       home: ssh.home,
       input: commits(refs, false, 'initial'),
     });
-    // The mirror cache holds the GitOps branches as flushed (mirror and its upstream copy agree).
+    // The mirror cache as a git-mirror sync leaves it (every branch copied to refs/mirror-stage/, a
+    // snapshot ref of every tip), with the GitOps branches flushed (the mirror's and its upstream
+    // copy agree): laid out in three git commands per mirror, where sync takes one per snapshot.
+    const cache = join(git.root, repo);
     await git.createRepo(repo);
     await hermeticGit(
       [
         '--git-dir',
-        join(git.root, repo),
+        cache,
         'fetch',
         '--quiet',
         '--no-tags',
         ssh.repoPath(repo),
+        '+refs/heads/*:refs/mirror-stage/*',
         '+refs/heads/gitops/*:refs/heads/gitops/*',
-        '+refs/heads/gitops/*:refs/mirror-stage/gitops/*',
       ],
       { home: git.home },
     );
+    const staged = await refsOf(cache, MIRROR_STAGE_PREFIX, git.home);
+    const snapshots = onMirror(j).map((f) => {
+      const tip = staged.get(`${MIRROR_STAGE_PREFIX}${f.branch}`)!;
+      return `create ${snapshotRefName(f.adapter, f.branch, tip)} ${tip}\n`;
+    });
+    await hermeticGit(['--git-dir', cache, 'update-ref', '--stdin'], { home: git.home, input: snapshots.join('') });
   }
-  // The branches reach the cache through the real git-mirror sync (fetch and snapshot refs).
-  const loaded = loadRegistry(base.file, dir);
-  const pathEnv = process.env.PATH ?? '';
-  for (let j = 0; j < repos.length; j++)
-    await syncMirror(
-      loaded,
-      `m${j}`,
-      { mirrorRoot: join(git.root, prefix), sshRoot: sshDir },
-      { pathEnv, dryRun: false },
-    );
 
   const realGit = which('git');
   const double = adapterDouble(join(dir, 'double'), realGit);
@@ -209,6 +225,7 @@ export async function buildWorld(servers: BenchServers, n: number, mirrors: numb
     repos,
     double,
     paths,
+    mirrorUrl: (j) => layout.url(repos[j]!),
     registryFor,
     async pushAll() {
       for (const [j, path] of repos.entries()) {
@@ -221,11 +238,7 @@ export async function buildWorld(servers: BenchServers, n: number, mirrors: numb
     },
     async targetTips() {
       for (const [j, path] of repos.entries()) {
-        const out = await hermeticGit(
-          ['--git-dir', ssh.repoPath(`${prefix}/${path}`), 'for-each-ref', '--format=%(refname) %(objectname)'],
-          { home: ssh.home },
-        );
-        const tips = new Map(out.split('\n').map((l) => l.split(' ') as [string, string]));
+        const tips = await refsOf(ssh.repoPath(`${prefix}/${path}`), 'refs/heads/', ssh.home);
         for (const f of onMirror(j)) double.target(f.lane, tips.get(`refs/heads/${f.branch}`)!);
       }
     },

@@ -21,7 +21,7 @@ export interface MirrorLayout {
   readonly upstream: (repoPath: string) => string;
 }
 
-export const SHIPPED_LAYOUT: MirrorLayout = {
+const SHIPPED_LAYOUT: MirrorLayout = {
   url: (p) => `git://git-mirror.unidesk-cicd.svc.cluster.local/${p}`,
   upstream: (p) => `ssh://git@ssh.github.com:443/${p}`,
 };
@@ -32,6 +32,8 @@ export interface BenchFollower {
   readonly branch: string;
   /** Index of its mirror. */
   readonly mirror: number;
+  /** Its adapter's id (a shipped one). */
+  readonly adapter: string;
   /** The adapter CLI it is driven by (hwlab, agentrun or web-probe). */
   readonly cli: string;
   /** The `--lane` its adapter commands name (unique per follower). */
@@ -57,7 +59,7 @@ const CLIS = ['hwlab', 'agentrun', 'web-probe'] as const;
 
 function followersOf(n: number, mirrors: number): BenchFollower[] {
   const shipped = parse(readFileSync(join(ROOT, REGISTRY), 'utf8')) as {
-    followers: { id: string; source: { branch: string } }[];
+    followers: { id: string; adapter: string; source: { branch: string } }[];
   };
   return Array.from({ length: n }, (_, i) => {
     const kind = i % 3;
@@ -66,6 +68,7 @@ function followersOf(n: number, mirrors: number): BenchFollower[] {
       id: `${f.id}-${i}`,
       branch: `${f.source.branch}-b${i}`,
       mirror: i % mirrors,
+      adapter: f.adapter,
       cli: CLIS[kind]!,
       lane: `bench-${i}`,
       gitopsRef: `refs/heads/gitops/bench-${i}`,
