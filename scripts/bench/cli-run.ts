@@ -64,7 +64,9 @@ export function runCli(
 /** How a run ended, in a few words: ok, exit <code> with its last error line, or killed at the limit. */
 export function endOf(run: CliRun, limitMs: number): string {
   if (run.timedOut) return `killed at the ${Math.round(limitMs / 1000)} s limit`;
-  if (run.code === 0) return 'ok';
+  // A pass that found the Lease held (e.g. by a pass killed at the limit, until it expires) did nothing.
+  const skipped = run.stdout.split('\n').find((l) => l.startsWith('skipped:'));
+  if (run.code === 0) return skipped ?? 'ok';
   const last = run.stderr
     .split('\n')
     .map((l) => l.trim())

@@ -154,8 +154,12 @@ async function realSection(): Promise<void> {
   const servers = await startBenchServers(assets);
   const results: RealFigures[] = [];
   try {
-    for (const n of REAL_SIZES)
+    for (const n of REAL_SIZES) {
+      const started = performance.now();
       results.push(await realFigures(servers, n, { cliMs: CLI_LIMIT_MS, naiveMs: NAIVE_LIMIT_MS }));
+      // The tables come at the end; say on stderr that a size is done, as it takes minutes.
+      process.stderr.write(`real: ${n} followers measured in ${sec(performance.now() - started)}\n`);
+    }
   } finally {
     await servers.dispose();
   }

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'yaml';
 import { endOf, runCli } from './cli-run.ts';
 import { naiveLoop, type RealPassFigures, realPass } from './real-pass.ts';
 import { type BenchServers, buildWorld } from './real-world.ts';
@@ -7,6 +10,11 @@ import { mirrorsFor } from './registry-dir.ts';
 // (applied by the real CLI) with two passes, "nothing new" (every control plane already targets
 // its tip) and "every follower new" (one new commit pushed upstream on every branch); `status` of the
 // instant namespace after them; and the naive loop of one `git ls-remote` per follower.
+
+/** The Lease duration the registry declares. */
+const leaseSeconds = (file: string) =>
+  (parse(readFileSync(file, 'utf8')) as { controller: { lease: { durationSeconds: number } } }).controller.lease
+    .durationSeconds;
 
 export interface Limits {
   /** Each CLI run (apply, pass, status) is killed past this. */
@@ -46,6 +54,8 @@ export async function realFigures(servers: BenchServers, n: number, limits: Limi
     );
     await world.targetTips();
     const idle = await realPass(servers, world, ns, world.paths[name], limits.cliMs);
+    // A pass killed at the limit still holds the Lease: the next would only skip until it expires.
+    if (idle.end.startsWith('killed')) await sleep(leaseSeconds(registry.file) * 1000);
     await world.pushAll();
     const fresh = await realPass(servers, world, ns, world.paths[name], limits.cliMs);
     return { apply: endOf(applied, limits.cliMs), idle, fresh };
