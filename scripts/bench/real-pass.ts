@@ -10,8 +10,9 @@ import type { CountingPath } from './counting-path.ts';
 // sent to the API (the byte proxy), the largest object in the namespace after it, and the pass
 // process's peak RSS. Beside it, the naive baseline: one `git ls-remote` per follower.
 
-/** The state ConfigMap and Lease names the shipped registry gives the controller. */
+/** The state ConfigMap name the shipped registry gives the controller; state objects b are <name>-b. */
 const STATE_CM = 'branch-follower-state';
+const isState = (name: string | undefined) => name === STATE_CM || (name?.startsWith(`${STATE_CM}-`) ?? false);
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 export interface RealPassFigures {
@@ -78,11 +79,8 @@ export async function realPass(
     { env: { PATH: `${path.dir}:${process.env.PATH ?? ''}`, HOME: servers.scratch }, limitMs },
   );
   const events = auditSince(servers.control.auditLog, auditOffset).filter((e) => e.objectRef?.namespace === ns);
-  const writes = (resource: string, name?: string) =>
-    events.filter(
-      (e) =>
-        MUTATING.has(e.verb) && e.objectRef?.resource === resource && (name === undefined || e.objectRef.name === name),
-    ).length;
+  const writes = (resource: string, named: (name: string | undefined) => boolean = () => true) =>
+    events.filter((e) => MUTATING.has(e.verb) && e.objectRef?.resource === resource && named(e.objectRef.name)).length;
   return {
     wallMs: run.wallMs,
     end: endOf(run, limitMs),
@@ -90,7 +88,7 @@ export async function realPass(
     starts: path.counts(),
     triggers: world.double.triggers() - triggersBefore,
     apiRequests: events.length,
-    stateWrites: writes('configmaps', STATE_CM),
+    stateWrites: writes('configmaps', isState),
     eventWrites: writes('events'),
     bytesSent: servers.proxy.counts().sent,
     largest: largestObject(servers, ns),
