@@ -8,6 +8,7 @@ import { startControlPlane, stopControlPlane, type ControlPlaneInfo } from '../e
 import { hermeticGit, startGitServer, type GitServer } from '../world/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../world/ssh-upstream.ts';
 import { adapterDouble, type AdapterDouble } from './adapter-double.ts';
+import { laidOut } from './layout.ts';
 import { startByteProxy, type ByteProxy } from './byte-proxy.ts';
 import { countingPath, type CountingPath } from './counting-path.ts';
 import { type BenchFollower, type RegistryDir, writeRegistryDir } from './registry-dir.ts';
@@ -155,6 +156,9 @@ export async function buildWorld(servers: BenchServers, n: number, mirrors: numb
       sshMountPath: sshDir,
     });
     c.namespace = ns;
+    const laid = laidOut(c as { pass: object; state: object }, n);
+    c.pass = laid.pass;
+    c.state = laid.state;
   };
   const registries = new Map<string, RegistryDir>();
   const registryFor = (ns: string) => {
