@@ -3,14 +3,14 @@
 // ~1.6 KB once triggered, so an object stays well under the shipped 256 KiB), and 32 adapter calls
 // at once (the target is read at that concurrency).
 
-export interface BenchLayout {
+interface BenchLayout {
   readonly shards: number;
   readonly objects: number;
   readonly adapterCalls: number;
   readonly gitCalls: number;
 }
 
-export function benchLayout(n: number): BenchLayout {
+function benchLayout(n: number): BenchLayout {
   const shards = Math.max(1, Math.ceil(n / 1000));
   const perShard = Math.max(1, Math.ceil(n / shards / 120));
   return { shards, objects: shards * perShard, adapterCalls: 32, gitCalls: 8 };
