@@ -213,10 +213,17 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       );
     }
   });
+  // Each adapter's command templates are checked against the target entry of every follower it drives.
+  const usersOf = new Map<string, { followerId: string; entry: TargetEntry }[]>();
+  for (const f of registry.followers) {
+    const entry = targets.get(f.id);
+    if (!entry) continue;
+    const users = usersOf.get(f.adapter);
+    if (users) users.push({ followerId: f.id, entry });
+    else usersOf.set(f.adapter, [{ followerId: f.id, entry }]);
+  }
   registry.adapters.forEach((a, i) => {
-    const users = registry.followers
-      .filter((f) => f.adapter === a.id && targets.has(f.id))
-      .map((f) => ({ followerId: f.id, entry: targets.get(f.id)! }));
+    const users = usersOf.get(a.id) ?? [];
     for (const verb of ['status', 'trigger'] as const) {
       issues.push(...checkTemplate(source, ['adapters', i, 'commands', verb], a.commands[verb], passNames, users));
     }

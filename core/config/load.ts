@@ -2,7 +2,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { crossCheck } from './cross-checks.ts';
 import type { TargetEntry } from './owning-files.ts';
-import { RegistrySchema, type Registry } from './schema.ts';
+import { RegistrySchema, type FollowerConfig, type Registry } from './schema.ts';
 import { YamlSource } from './yaml-source.ts';
 import { toConfigIssues } from './zod-issues.ts';
 
@@ -41,8 +41,23 @@ export function loadRegistry(file: string, cwd: string): LoadedRegistry {
   return { registry: parsed.data, file: display, text: source.text, configRoot, targets };
 }
 
+// Callers ask once per follower, so each follower list is indexed by id once (the first declaration
+// wins, as in the duplicate-id check), not searched per call.
+const byId = new WeakMap<readonly FollowerConfig[], ReadonlyMap<string, FollowerConfig>>();
+
+function followerById(followers: readonly FollowerConfig[], id: string): FollowerConfig {
+  let index = byId.get(followers);
+  if (!index) {
+    const m = new Map<string, FollowerConfig>();
+    for (const f of followers) if (!m.has(f.id)) m.set(f.id, f);
+    byId.set(followers, m);
+    index = m;
+  }
+  return index.get(id)!;
+}
+
 /** The GitOps ref (refs/heads/<branch>) a follower's control plane publishes into the mirror (checked at load). */
 export function gitopsRefOf(loaded: LoadedRegistry, followerId: string): string {
-  const f = loaded.registry.followers.find((x) => x.id === followerId)!;
+  const f = followerById(loaded.registry.followers, followerId);
   return String(loaded.targets.get(followerId)![f.target.gitopsRefField]);
 }

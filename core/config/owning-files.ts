@@ -44,9 +44,10 @@ export function resolveTarget(
     return { issues: [at('collection', `"${target.collection}" in ${norm} ${got}`)] };
   }
   const wanted = Object.entries(target.selector);
-  const matches = list
-    .map((entry, index) => ({ entry: entry as Record<string, unknown>, index }))
-    .filter(({ entry }) => entry !== null && typeof entry === 'object' && wanted.every(([k, v]) => entry[k] === v));
+  const key = selectorKey(wanted);
+  const found =
+    key === undefined ? [] : (index(owning, target.collection, list, Object.keys(target.selector)).get(key) ?? []);
+  const matches = found.map((i) => ({ entry: list[i] as Record<string, unknown>, index: i }));
   const shown = wanted.map(([k, v]) => `${k}=${String(v)}`).join(',');
   if (matches.length !== 1) {
     const where =
@@ -57,6 +58,48 @@ export function resolveTarget(
     return { issues: [at('selector', `selector {${shown}} ${where}`)] };
   }
   return { entry: scalarFields(matches[0]!.entry) };
+}
+
+// Each follower's selector is looked up in an index of its owning file's entries, built once per
+// (file, collection, selector fields), so selecting for n followers reads each file once, not n times.
+const indexes = new WeakMap<YamlSource, Map<string, Map<string, number[]>>>();
+
+function index(
+  owning: YamlSource,
+  collection: string,
+  list: readonly unknown[],
+  fields: readonly string[],
+): ReadonlyMap<string, number[]> {
+  const sorted = [...fields].sort();
+  const id = JSON.stringify([collection, sorted]);
+  const byFile = indexes.get(owning) ?? new Map<string, Map<string, number[]>>();
+  indexes.set(owning, byFile);
+  const known = byFile.get(id);
+  if (known) return known;
+  const byKey = new Map<string, number[]>();
+  list.forEach((entry, i) => {
+    if (entry === null || typeof entry !== 'object') return;
+    const key = selectorKey(sorted.map((k) => [k, (entry as Record<string, unknown>)[k]]));
+    if (key === undefined) return;
+    const at = byKey.get(key);
+    if (at) at.push(i);
+    else byKey.set(key, [i]);
+  });
+  byFile.set(id, byKey);
+  return byKey;
+}
+
+// The values of the selector fields, in field-name order, as one string; undefined when a value is not
+// a scalar a selector can hold (such an entry is selected by nothing). JSON keeps 1, "1" and true apart,
+// as the `===` of a selector match does.
+function selectorKey(pairs: readonly (readonly [string, unknown])[]): string | undefined {
+  const values: unknown[] = [];
+  for (const [, v] of [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const scalar = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    if (!scalar) return undefined;
+    values.push(v);
+  }
+  return JSON.stringify(values);
 }
 
 // The entry's scalar leaves; a nested mapping's leaves are named by their dotted path (gitMirror.gitopsRef).
