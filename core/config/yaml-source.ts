@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
+import { NOT_PLAIN, parsePlainYaml } from './plain-yaml.ts';
 
 export type YamlPath = readonly (string | number)[];
 
@@ -23,28 +24,41 @@ export function formatPath(path: YamlPath): string {
 }
 
 // A YAML file parsed with positions, so every problem can name file:line:column, not just a path.
+// Plain YAML (plain-yaml.ts) is read fast and its positions are found only when a problem is reported:
+// the document with positions is parsed then, from the same text, by the same rules as any other file.
 export class YamlSource {
   readonly file: string;
   readonly text: string;
-  readonly doc: Document;
   readonly data: unknown;
-  private readonly lines: LineCounter;
-  /** Offsets of every alias (`*name`): each field is written out, so a reader sees it where it applies. */
-  private readonly aliases: number[];
+  private parsed: { doc: Document; lines: LineCounter; aliases: number[] } | undefined;
 
   private constructor(file: string, text: string) {
     this.file = file;
     this.text = text;
-    this.lines = new LineCounter();
+    const plain = parsePlainYaml(text);
+    if (plain !== NOT_PLAIN) {
+      this.data = plain;
+    } else {
+      const { doc, aliases } = this.positions();
+      this.data = doc.errors.length === 0 && aliases.length === 0 ? doc.toJS() : undefined;
+    }
+  }
+
+  // The document with positions, parsed on first use.
+  private positions(): { doc: Document; lines: LineCounter; aliases: number[] } {
+    if (this.parsed) return this.parsed;
+    const lines = new LineCounter();
     // uniqueKeys: a key given twice is an error, never "the last one wins".
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
-    this.aliases = [];
-    visit(this.doc, {
+    const doc = parseDocument(this.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+    // Offsets of every alias (`*name`): each field is written out, so a reader sees it where it applies.
+    const aliases: number[] = [];
+    visit(doc, {
       Alias: (_, node) => {
-        this.aliases.push(node.range?.[0] ?? 0);
+        aliases.push(node.range?.[0] ?? 0);
       },
     });
-    this.data = this.doc.errors.length === 0 && this.aliases.length === 0 ? this.doc.toJS() : undefined;
+    this.parsed = { doc, lines, aliases };
+    return this.parsed;
   }
 
   /** Reads and parses a file; an unreadable file is reported as an issue, never thrown raw. */
@@ -66,13 +80,16 @@ export class YamlSource {
 
   /** Syntax errors (and aliases, which a registry does not need), each with its position. */
   syntaxIssues(): ConfigIssue[] {
+    // Plain YAML has neither, by the promise of its reader.
+    if (!this.parsed) return [];
+    const { doc, lines, aliases } = this.parsed;
     const at = (offset: number, message: string): ConfigIssue => {
-      const pos = this.lines.linePos(offset);
+      const pos = lines.linePos(offset);
       return { file: this.file, path: '(syntax)', line: pos.line, column: pos.col, message };
     };
     return [
-      ...this.doc.errors.map((e) => at(e.pos[0], e.message.split('\n')[0] ?? e.message)),
-      ...this.aliases.map((offset) => at(offset, 'aliases (*name) are not allowed here: write the value out')),
+      ...doc.errors.map((e) => at(e.pos[0], e.message.split('\n')[0] ?? e.message)),
+      ...aliases.map((offset) => at(offset, 'aliases (*name) are not allowed here: write the value out')),
     ];
   }
 
@@ -82,12 +99,12 @@ export class YamlSource {
    */
   issue(path: YamlPath, message: string, opts: { atKey?: boolean } = {}): ConfigIssue {
     const offset = this.offsetOf(path, opts.atKey === true);
-    const pos = this.lines.linePos(offset);
+    const pos = this.positions().lines.linePos(offset);
     return { file: this.file, path: formatPath(path), line: pos.line, column: pos.col, message };
   }
 
   private offsetOf(path: YamlPath, atKey: boolean): number {
-    let node: Node | null | undefined = this.doc.contents as Node | null;
+    let node: Node | null | undefined = this.positions().doc.contents as Node | null;
     let offset = node?.range?.[0] ?? 0;
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
