@@ -25,6 +25,8 @@ const OTHER_NUMBER =
 // neither a space nor a flow indicator (`--node`).
 const PLAIN_START = /^(?:[^-?:,[\]{}#&*!|>'"%@`\s]|[-?:][^\s,[\]{}])/;
 const MAX_KEY = 1000;
+// What ends a plain scalar inside a flow collection.
+const FLOW_END = /[,[\]{}]/g;
 
 class NotPlain extends Error {}
 const fail = (): never => {
@@ -202,19 +204,18 @@ function plain(s: string): unknown {
 function quoted(s: string, from: number): [string, number] {
   const q = s[from]!;
   let out = '';
-  for (let i = from + 1; i < s.length; i++) {
-    const c = s[i]!;
-    if (q === '"' && c === '\\') fail();
-    if (c !== q) {
-      out += c;
-    } else if (q === "'" && s[i + 1] === "'") {
+  for (let i = from + 1; ; ) {
+    const close = s.indexOf(q, i);
+    if (close < 0) fail();
+    out += s.slice(i, close);
+    if (q === "'" && s[close + 1] === "'") {
       out += "'";
-      i++;
+      i = close + 2;
     } else {
-      return [out, i + 1];
+      if (q === '"' && out.includes('\\')) fail();
+      return [out, close + 1];
     }
   }
-  return fail();
 }
 
 // A flow collection on one line: `{ k: v, … }` or `[a, …]`, nested ones allowed, no trailing comma.
@@ -250,7 +251,8 @@ class Flow {
       return value;
     }
     const start = this.at;
-    while (this.at < this.s.length && !',[]{}'.includes(this.s[this.at]!)) this.at++;
+    FLOW_END.lastIndex = start;
+    this.at = FLOW_END.test(this.s) ? FLOW_END.lastIndex - 1 : this.s.length;
     const text = this.s.slice(start, this.at).trimEnd();
     if (text.includes(':') || text.includes('#')) fail();
     return plain(text);
