@@ -1,27 +1,14 @@
-import Table from 'cli-table3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderTable, type TableData } from '../../core/output/table.ts';
 
-// The table printer of cli-table3 as the project configured it, before it had its own.
-function cliTable3(table: TableData): string {
-  const none = Object.fromEntries(
-    ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right']
-      .concat(['left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid'])
-      .map((k) => [k, '']),
-  );
-  const t = new Table({
-    head: table.headers.map((h) => h.toUpperCase()),
-    chars: { ...none, middle: '  ' },
-    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0 },
-    wordWrap: false,
-  });
-  for (const row of table.rows) t.push([...row]);
-  return t
-    .toString()
-    .split('\n')
-    .map((line) => line.trimEnd())
-    .join('\n');
-}
+// What cli-table3 0.6.5 printed for 200 seeded tables, as the project configured it before it had its
+// own printer: `head` upper-cased, every border char '' but `middle: '  '`, style { head: [], border: [],
+// compact: true, padding-left: 0, padding-right: 0 }, wordWrap false, each line trimEnd()ed.
+const RECORDED: Record<string, string> = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../golden/tables-cli-table3.json'), 'utf8'),
+);
 
 const PIECES = [
   '',
@@ -76,16 +63,10 @@ function varied(seed: number): TableData {
 }
 
 describe('renderTable prints what cli-table3 printed', () => {
-  it('on 500 seeded tables of varied cells: empty, wide, combining, emoji, colour, line breaks, ragged rows', () => {
-    let compared = 0;
-    for (let seed = 1; seed <= 500; seed++) {
-      const table = varied(seed);
-      // Multi-line cells that carry colour across their line break are the one case not reproduced.
-      const colourAcrossLines = table.rows.some((r) => r.some((c) => c.includes('\u001b') && c.includes('\n')));
-      if (colourAcrossLines) continue;
-      expect(renderTable(table), `seed ${seed}`).toBe(cliTable3(table));
-      compared++;
+  it('on 200 seeded tables of varied cells: empty, wide, combining, emoji, colour, line breaks, short rows', () => {
+    expect(Object.keys(RECORDED)).toHaveLength(200);
+    for (const [seed, printed] of Object.entries(RECORDED)) {
+      expect(renderTable(varied(Number(seed))), `seed ${seed}`).toBe(printed);
     }
-    expect(compared).toBeGreaterThan(400);
   });
 });
