@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadRegistry } from '../../core/config/load.ts';
+import { gitopsRefOf, loadRegistry } from '../../core/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../core/errors.ts';
 import {
   AGENTRUN,
@@ -838,6 +838,19 @@ describe('loadRegistry', () => {
     const loaded = loadRegistry(REGISTRY, root);
     expect(loaded.registry.followers).toHaveLength(3);
     expect([...loaded.targets.keys()]).toEqual(['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master']);
+  });
+
+  it('selects the one entry whose fields match, whatever the order the selector names them in', () => {
+    const { root } = makeFixture([
+      { from: 'selector: { node: JD01, lane: v03 }', to: 'selector: { lane: v03, node: JD01 }' },
+    ]);
+    const loaded = loadRegistry(REGISTRY, root);
+    expect(loaded.targets.get('hwlab-jd01-v03')).toMatchObject({ node: 'JD01', namespace: 'hwlab-jd01-v03' });
+    expect(loaded.registry.followers.map((f) => gitopsRefOf(loaded, f.id))).toEqual([
+      'refs/heads/gitops/jd01-v03',
+      'refs/heads/gitops/jd01-v02',
+      'refs/heads/gitops/jd01-web-probe-sentinel',
+    ]);
   });
 
   describe('rejects a malformed registry with path, file, line and message', () => {
