@@ -254,7 +254,8 @@ class Flow {
     FLOW_END.lastIndex = start;
     this.at = FLOW_END.test(this.s) ? FLOW_END.lastIndex - 1 : this.s.length;
     const text = this.s.slice(start, this.at).trimEnd();
-    if (text.includes(':') || text.includes('#')) fail();
+    // A ':' inside (a URL's) is part of the scalar; one before a space or at its end would make a key.
+    if (text.includes(': ') || text.endsWith(':') || text.includes('#')) fail();
     return plain(text);
   }
 

@@ -46,6 +46,7 @@ describe('parsePlainYaml', () => {
       'u: git://host/path.git\nv: v0.3\nw: 50m\nx: 64Mi\ny: a,b\nz: refs/heads/x\n',
       '# a comment\n\nk: v\n   # an indented comment\nl: w\n',
       'nested:\n  deeper:\n    deepest: 0\n',
+      'proxy: { mode: connect, url: http://proxy.local:3128 }\nl: [a:b, "c"]\n',
     ];
     for (const text of accepted) expect(holds(text), text).toBe(true);
     const refused = [
@@ -73,6 +74,8 @@ describe('parsePlainYaml', () => {
       'true: yes\n',
       '- - x\n',
       'a: b: c\n',
+      'a: { k: v: w }\n',
+      'a: [x:]\n',
       '  a: 1\nb: 2\n',
     ];
     for (const text of refused) expect(parsePlainYaml(text), text).toBe(NOT_PLAIN);
