@@ -18,6 +18,8 @@ export interface GitOptions {
   readonly gitDir?: string;
   /** `-c name=value` settings of this run. */
   readonly config?: Readonly<Record<string, string>>;
+  /** What git reads on stdin (`update-ref --stdin`'s transaction); without it git gets no stdin. */
+  readonly input?: string;
 }
 
 /** What a git run did: its stdout, and the GitError when it failed (callers that read exit codes). */
@@ -57,8 +59,8 @@ function failure(subcommand: string, result: Finished, timeoutMs: number): GitEr
 }
 
 // The one place the product runs git. No shell; a fresh empty working directory it cannot climb out
-// of (GIT_CEILING_DIRECTORIES); only the hermetic environment plus the declared transport; no stdin;
-// SIGKILL after the budget. Resolves with the failure rather than rejecting: the caller decides what
+// of (GIT_CEILING_DIRECTORIES); only the hermetic environment plus the declared transport; no stdin
+// but the caller's `input`; SIGKILL after the budget. Resolves with the failure rather than rejecting: the caller decides what
 // an exit code means (merge-base's 1 is an answer). Rejects only for a transport that would replace
 // a hermetic variable.
 export async function runGit(subcommand: string, args: readonly string[], opts: GitOptions): Promise<GitRun> {
@@ -71,7 +73,7 @@ export async function runGit(subcommand: string, args: readonly string[], opts: 
       env: gitEnv(opts.pathEnv, dir, dirname(dir), opts.transportEnv ?? {}),
       timeout: opts.timeoutMs,
       killSignal: 'SIGKILL',
-      stdin: 'ignore',
+      ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
       reject: false,
     });
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';

@@ -13,7 +13,7 @@ export interface GitRunOptions {
   readonly pathEnv?: string;
 }
 
-type StageGitOptions = GitRunOptions & { readonly gitDir?: string };
+type StageGitOptions = GitRunOptions & { readonly gitDir?: string; readonly input?: string };
 
 // Reflog entries are what `status` reads as fetched-at; bare repositories do not keep them by default.
 const CONFIG = {
@@ -31,6 +31,7 @@ function gitOptions(opts: StageGitOptions): GitOptions {
     transportEnv: opts.transportEnv,
     config: CONFIG,
     ...(opts.gitDir === undefined ? {} : { gitDir: opts.gitDir }),
+    ...(opts.input === undefined ? {} : { input: opts.input }),
   };
 }
 
@@ -101,9 +102,4 @@ export function upstreamRefs(
 ): Promise<Map<string, string>> {
   checkUrl(url);
   return asStage(lsRemote(url, patterns, gitOptions(opts)), { side: 'upstream', doing: `ls-remote of ${url}` });
-}
-
-/** The all-zero object name of the same length as `sha`: update-ref's "must not exist yet". */
-export function zeroSha(sha: string): string {
-  return '0'.repeat(sha.length);
 }

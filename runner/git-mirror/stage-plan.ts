@@ -106,8 +106,8 @@ export function stagePlan(input: {
   return { fetched, snapshots };
 }
 
-/** The error for a snapshot ref that would have to move; shared by the plan and the atomic create. */
-export function snapshotMoved(ref: string, existing: string, wanted: string): GitMirrorError {
+/** The error for a snapshot ref that would have to move. */
+function snapshotMoved(ref: string, existing: string, wanted: string): GitMirrorError {
   return new GitMirrorError(
     `snapshot ref ${ref} already points at ${existing}, not ${wanted}; snapshot refs never move, so nothing ` +
       `was changed. ` +

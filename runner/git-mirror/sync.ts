@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { SNAPSHOT_REF_PREFIX } from '../observe/snapshot-ref.ts';
-import { checkUrl, git, mirrorRefs, upstreamRefs, tryGit, zeroSha, type GitRunOptions } from './git.ts';
-import { MIRROR_STAGE_PREFIX, snapshotMoved, stagePlan, type SnapshotTarget, type StagePlan } from './stage-plan.ts';
+import { checkUrl, git, mirrorRefs, upstreamRefs, tryGit, type GitRunOptions } from './git.ts';
+import { movedBranches, settled, snapshotTransaction } from './ref-transaction.ts';
+import { MIRROR_STAGE_PREFIX, mirrorStageRef, stagePlan, type SnapshotTarget, type StagePlan } from './stage-plan.ts';
 
 export interface SyncOptions extends GitRunOptions {
   /** The bare mirror cache repository. */
@@ -41,11 +42,14 @@ function result(plan: StagePlan, dryRun: boolean, createdCache: boolean): SyncRe
   };
 }
 
-// The sync stage: the declared upstream branches into refs/mirror-stage/<b> (one fetch, forced, since
-// the cache mirrors whatever upstream holds), then one immutable snapshot ref per follower tip. It plans
-// from ls-remote first, so a missing branch or a snapshot that would move fails before anything is
-// written (and FETCH_HEAD is not written, so a sync that changes nothing leaves the cache byte-identical),
-// and plans again from what the fetch actually stored (upstream may have moved in between).
+// The sync stage: the declared upstream branches into refs/mirror-stage/<b>, then one immutable snapshot
+// ref per follower tip. It plans from for-each-ref and ls-remote first, so a missing branch or a
+// snapshot that would move fails before anything is written. A plan with nothing to do ends there: no
+// fetch, no write, the cache untouched. Otherwise one fetch of the branches that moved (forced, since
+// the cache mirrors whatever upstream holds; FETCH_HEAD is not written) and every new snapshot in one
+// update-ref transaction that also verifies the mirror-stage refs hold the planned tips. When that
+// transaction is refused (upstream moved in between, or another sync created a snapshot first),
+// nothing of it was written, and the sync plans again from what the cache holds now.
 // Reads: the mirror's mirror-stage and snapshot refs, the upstream's declared branches.
 // Writes (not in a dry run): refs/mirror-stage/<b>, new refs/unidesk/snapshots/<adapter>/<b>/<sha>.
 export async function sync(opts: SyncOptions): Promise<SyncResult> {
@@ -72,56 +76,58 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     branches: opts.branches,
     snapshots: opts.snapshots,
   });
-  if (opts.dryRun) return result(planned, true, fresh);
+  if (opts.dryRun || settled(planned)) return result(planned, opts.dryRun, fresh);
 
-  const refspecs = planned.fetched.map(({ branch, ref }) => `+refs/heads/${branch}:${ref}`);
-  await git('fetch', ['--prune', '--no-tags', '--no-write-fetch-head', opts.upstreamUrl, ...refspecs], {
-    ...opts,
-    gitDir: opts.mirrorDir,
-    side: 'upstream',
-    doing: `fetch of ${opts.branches.join(', ')} from ${opts.upstreamUrl}`,
-  });
-  const fetchedRefs = await mirrorRefs(opts.mirrorDir, [MIRROR_STAGE_PREFIX], opts);
-  const stored = new Map(
-    planned.fetched.map(({ branch, ref }) => [`refs/heads/${branch}`, fetchedRefs.get(ref) ?? '']),
-  );
+  const moved = movedBranches(planned);
+  if (moved.length > 0) {
+    const refspecs = moved.map(({ branch, ref }) => `+refs/heads/${branch}:${ref}`);
+    await git('fetch', ['--prune', '--no-tags', '--no-write-fetch-head', opts.upstreamUrl, ...refspecs], {
+      ...opts,
+      gitDir: opts.mirrorDir,
+      side: 'upstream',
+      doing: `fetch of ${moved.map((b) => b.branch).join(', ')} from ${opts.upstreamUrl}`,
+    });
+  }
+  const first = await updateRefs(opts, snapshotTransaction(planned, { withVerify: true }), tryGit);
+  if (first.ok) return result(planned, false, fresh);
+  return result(await replan(opts, before), false, fresh);
+}
+
+// After a refused transaction: the mirror-stage refs as the fetch left them, each snapshot as it is
+// now. A snapshot another sync created with the same sha exists; one holding another commit is the
+// SnapshotMoved refusal; the rest are created in one more transaction, which must succeed.
+async function replan(opts: SyncOptions, before: ReadonlyMap<string, string>): Promise<StagePlan> {
+  const now = await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
+  const stored = new Map(opts.branches.map((b) => [`refs/heads/${b}`, now.get(mirrorStageRef(b)) ?? '']));
+  // `from` stays what the cache held before this sync, so the result says what the sync moved.
+  const known = new Map([...before].filter(([ref]) => ref.startsWith(MIRROR_STAGE_PREFIX)));
+  for (const [ref, sha] of now) if (ref.startsWith(SNAPSHOT_REF_PREFIX)) known.set(ref, sha);
   const plan = stagePlan({
-    mirrorRefs: before,
+    mirrorRefs: known,
     upstreamRefs: stored,
     branches: opts.branches,
     snapshots: opts.snapshots,
   });
-  const snapshots = [];
-  for (const step of plan.snapshots) {
-    snapshots.push({
-      ref: step.ref,
-      sha: step.sha,
-      action: step.action === 'exists' ? ('exists' as const) : await createSnapshot(opts, step.ref, step.sha),
-    });
+  if (plan.snapshots.some((s) => s.action === 'create')) {
+    await updateRefs(opts, snapshotTransaction(plan, { withVerify: false }), (sub, args, o) =>
+      git(sub, args, { ...o, side: 'cache', doing: 'creating snapshot refs' }),
+    );
   }
-  return {
-    dryRun: false,
-    createdCache: fresh,
-    fetched: plan.fetched.map(({ branch, from, to }) => ({ branch, from, to })),
-    snapshots,
-  };
+  return plan;
 }
 
-// The all-zero old value makes update-ref create the ref or fail: it never moves an existing one, even
-// when another sync raced this one. After such a failure the ref is read back to tell which case it was.
-async function createSnapshot(opts: SyncOptions, ref: string, sha: string): Promise<'created' | 'exists'> {
-  const r = await tryGit('update-ref', ['-m', 'branch-follower git-mirror sync: snapshot', ref, sha, zeroSha(sha)], {
+function updateRefs<T>(
+  opts: SyncOptions,
+  transaction: string,
+  run: (
+    subcommand: string,
+    args: readonly string[],
+    o: GitRunOptions & { gitDir: string; input: string },
+  ) => Promise<T>,
+): Promise<T> {
+  return run('update-ref', ['-m', 'branch-follower git-mirror sync: snapshot', '--stdin'], {
     ...opts,
     gitDir: opts.mirrorDir,
+    input: transaction,
   });
-  if (r.ok) return 'created';
-  const now = (await mirrorRefs(opts.mirrorDir, [ref], opts)).get(ref);
-  if (now === sha) return 'exists';
-  if (now !== undefined) throw snapshotMoved(ref, now, sha);
-  return git('update-ref', [ref, sha, zeroSha(sha)], {
-    ...opts,
-    gitDir: opts.mirrorDir,
-    side: 'cache',
-    doing: `creating snapshot ref ${ref}`,
-  }).then(() => 'created' as const);
 }

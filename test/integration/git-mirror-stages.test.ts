@@ -226,6 +226,152 @@ describe('git-mirror sync against real bare repositories', () => {
   });
 });
 
+/** The real git, found on this process's PATH as the tests started. */
+const REAL_GIT = (process.env.PATH ?? '')
+  .split(':')
+  .map((dir) => join(dir, 'git'))
+  .find((file) => existsSync(file))!;
+
+/** Before the first run of a subcommand, real git runs `args` once (another writer, racing the sync). */
+interface Race {
+  readonly before: 'fetch' | 'update-ref';
+  readonly args: readonly string[];
+}
+
+// A `git` first on the sync's PATH that logs each command line and runs the real git: it counts the
+// processes a sync starts (git's own children run from its exec-path, not through PATH, so only the
+// sync's own calls are logged). A race makes it write a ref just before the sync's fetch or update-ref.
+function countingGit(w: World, race?: Race) {
+  const dir = mkdtempSync(join(w.mirrorDir, '..', 'counting-git-'));
+  const log = join(dir, 'calls.log');
+  const hook =
+    race === undefined
+      ? ''
+      : `case " $* " in *" ${race.before} "*) if [ ! -e "${dir}/raced" ]; then : > "${dir}/raced"; ` +
+        `"${REAL_GIT}" ${race.args.map((a) => `'${a}'`).join(' ')} || exit 99; fi ;; esac\n`;
+  writeFileSync(join(dir, 'git'), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${log}"\n${hook}exec "${REAL_GIT}" "$@"\n`, {
+    mode: 0o755,
+  });
+  return {
+    pathEnv: `${dir}:${process.env.PATH}`,
+    /** The subcommand of every git the sync started, in order (what follows `-c k=v` and `--git-dir=`). */
+    calls(): string[] {
+      if (!existsSync(log)) return [];
+      return readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const words = line.split(' ');
+          for (let i = 0; i < words.length; i++) {
+            if (words[i] === '-c') i++;
+            else if (!words[i]!.startsWith('--git-dir=')) return words[i]!;
+          }
+          return '';
+        });
+    },
+  };
+}
+
+/** Followers of `n` adapters on main: one snapshot each per tip. */
+const adapters = (n: number) => Array.from({ length: n }, (_, i) => ({ adapter: `adapter-${i}`, branch: 'main' }));
+
+describe('git processes of one sync', () => {
+  it('nothing moved upstream: a for-each-ref and an ls-remote, no fetch, no write', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts({ snapshots: adapters(3) }));
+    const unchanged = hashTree(w.mirrorDir);
+    const git = countingGit(w);
+    const r = await sync(w.syncOpts({ snapshots: adapters(3), pathEnv: git.pathEnv }));
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote']);
+    expect(hashTree(w.mirrorDir)).toEqual(unchanged);
+    expect(r.fetched).toEqual([{ branch: 'main', from: a, to: a }]);
+    expect(r.snapshots.map((s) => s.action)).toEqual(['exists', 'exists', 'exists']);
+  });
+
+  it('many new snapshots: one fetch and one update-ref, whatever the number of followers', async () => {
+    const w = await world();
+    await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts({ snapshots: adapters(40) }));
+    const b = await w.commit(w.upstreamDir, 'main', 'b');
+    const git = countingGit(w);
+    const r = await sync(w.syncOpts({ snapshots: adapters(40), pathEnv: git.pathEnv }));
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote', 'fetch', 'update-ref']);
+    expect(r.snapshots).toHaveLength(40);
+    expect(r.snapshots.every((s) => s.action === 'created' && s.sha === b)).toBe(true);
+    const refs = await w.refs(w.mirrorDir);
+    expect(refs['refs/mirror-stage/main']).toBe(b);
+    for (const { adapter } of adapters(40)) expect(refs[snapshotRefName(adapter, 'main', b)]).toBe(b);
+  });
+
+  it('a new follower on an unmoved branch gets its snapshot without a fetch', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts());
+    const git = countingGit(w);
+    const r = await sync(
+      w.syncOpts({ snapshots: [...adapters(1), { adapter: ADAPTER, branch: 'main' }], pathEnv: git.pathEnv }),
+    );
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote', 'update-ref']);
+    expect(r.snapshots.map((s) => s.action)).toEqual(['created', 'exists']);
+    expect((await w.refs(w.mirrorDir))[snapshotRefName('adapter-0', 'main', a)]).toBe(a);
+  });
+
+  it('a snapshot written with another commit just before the transaction: refused, and none of the others is written', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts({ snapshots: adapters(5) }));
+    const b = await w.commit(w.upstreamDir, 'main', 'b');
+    const wrong = snapshotRefName('adapter-3', 'main', b);
+    const git = countingGit(w, { before: 'update-ref', args: [`--git-dir=${w.mirrorDir}`, 'update-ref', wrong, a] });
+    const error = await sync(w.syncOpts({ snapshots: adapters(5), pathEnv: git.pathEnv })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitMirrorError);
+    expect(error).toMatchObject({ reason: GitMirrorReason.SnapshotMoved, ref: wrong, existingSha: a, newSha: b });
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote', 'fetch', 'update-ref', 'for-each-ref']);
+    const refs = await w.refs(w.mirrorDir);
+    expect(refs[wrong]).toBe(a);
+    expect(snapshotRefs(refs).filter((r) => r.endsWith(`/${b}`))).toEqual([wrong]);
+  });
+
+  it('a snapshot another sync created first with the same commit: the rest are created, it is reported as existing', async () => {
+    const w = await world();
+    await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts({ snapshots: adapters(3) }));
+    const b = await w.commit(w.upstreamDir, 'main', 'b');
+    const raced = snapshotRefName('adapter-1', 'main', b);
+    const git = countingGit(w, { before: 'update-ref', args: [`--git-dir=${w.mirrorDir}`, 'update-ref', raced, b] });
+    const r = await sync(w.syncOpts({ snapshots: adapters(3), pathEnv: git.pathEnv }));
+    expect(r.snapshots.map((s) => [s.ref, s.action])).toEqual([
+      [snapshotRefName('adapter-0', 'main', b), 'created'],
+      [raced, 'exists'],
+      [snapshotRefName('adapter-2', 'main', b), 'created'],
+    ]);
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote', 'fetch', 'update-ref', 'for-each-ref', 'update-ref']);
+    const refs = await w.refs(w.mirrorDir);
+    for (const { adapter } of adapters(3)) expect(refs[snapshotRefName(adapter, 'main', b)]).toBe(b);
+  });
+
+  it('upstream moved between ls-remote and the fetch: the result and the snapshots follow what the fetch stored', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts());
+    const b = await w.commit(w.upstreamDir, 'main', 'b');
+    // c is made now but becomes the upstream tip only once the sync has listed b.
+    const c = await w.git(w.upstreamDir, ['commit-tree', EMPTY_TREE, '-p', b, '-m', 'c']);
+    const git = countingGit(w, {
+      before: 'fetch',
+      args: [`--git-dir=${w.upstreamDir}`, 'update-ref', 'refs/heads/main', c],
+    });
+    const r = await sync(w.syncOpts({ pathEnv: git.pathEnv }));
+    expect(r.fetched).toEqual([{ branch: 'main', from: a, to: c }]);
+    expect(r.snapshots).toEqual([{ ref: snapshotRefName(ADAPTER, 'main', c), sha: c, action: 'created' }]);
+    const refs = await w.refs(w.mirrorDir);
+    expect(refs['refs/mirror-stage/main']).toBe(c);
+    expect(refs[snapshotRefName(ADAPTER, 'main', b)]).toBeUndefined();
+    expect(git.calls()).toEqual(['for-each-ref', 'ls-remote', 'fetch', 'update-ref', 'for-each-ref', 'update-ref']);
+  });
+});
+
 describe('how git is run', () => {
   it('the transport env reaches git: forbidding the file protocol there makes the sync fail', async () => {
     const w = await world();
