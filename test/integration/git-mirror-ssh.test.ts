@@ -62,6 +62,32 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
     expect(proxy.connectCount()).toBeGreaterThan(before); // it went through the tunnel
   });
 
+  it('a sync with nothing new opens one SSH connection (its ls-remote), one that fetches opens two', async () => {
+    await ssh.createRepo('pikasTech/idle.git');
+    const tip = await ssh.commit('pikasTech/idle.git', 'v0.3', 'one');
+    const t = sshTransportEnv(transport());
+    const opts = {
+      mirrorDir: bareMirror(),
+      upstreamUrl: ssh.repoUrl('pikasTech/idle.git'),
+      branches: ['v0.3'],
+      snapshots: [{ adapter: 'hwlab-node-runtime', branch: 'v0.3' }],
+      transportEnv: t.env,
+      timeoutMs: 20_000,
+      dryRun: false,
+    };
+    try {
+      const first = proxy.connectCount();
+      await sync(opts);
+      const second = proxy.connectCount();
+      const r = await sync(opts);
+      expect(second - first).toBe(2);
+      expect(proxy.connectCount() - second).toBe(1);
+      expect(r.fetched).toEqual([{ branch: 'v0.3', from: tip, to: tip }]);
+    } finally {
+      t.dispose();
+    }
+  });
+
   it('refuses an upstream whose host key is not the declared one', async () => {
     await ssh.createRepo('pikasTech/agentrun.git').catch(() => undefined);
     await ssh.commit('pikasTech/agentrun.git', 'v0.2', 'one');

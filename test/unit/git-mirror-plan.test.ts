@@ -7,6 +7,7 @@ import {
   stagePlan,
   type SnapshotTarget,
 } from '../../runner/git-mirror/stage-plan.ts';
+import { movedBranches, settled, snapshotTransaction } from '../../runner/git-mirror/ref-transaction.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
 
 const A = 'a'.repeat(40);
@@ -129,6 +130,59 @@ describe('stagePlan: snapshot refs', () => {
   it('a snapshot for an undeclared branch is refused', () => {
     expect(thrown(() => plan({}, { main: A, dev: B }, ['main'], [{ adapter: 'x', branch: 'dev' }])).message).toMatch(
       /not a declared branch/,
+    );
+  });
+});
+
+describe('what a sync still has to do', () => {
+  const x = { adapter: 'x', branch: 'main' };
+  const y = { adapter: 'y', branch: 'dev' };
+  const stage = { 'refs/mirror-stage/main': A, 'refs/mirror-stage/dev': B };
+
+  it('branches at the upstream tips and every snapshot present: settled, nothing to fetch or write', () => {
+    const p = plan(
+      { ...stage, [snapshotRefName('x', 'main', A)]: A, [snapshotRefName('y', 'dev', B)]: B },
+      { main: A, dev: B },
+      ['main', 'dev'],
+      [x, y],
+    );
+    expect(settled(p)).toBe(true);
+    expect(movedBranches(p)).toEqual([]);
+  });
+
+  it('a missing snapshot on an unmoved branch is not settled, yet nothing is fetched', () => {
+    const p = plan({ ...stage, [snapshotRefName('x', 'main', A)]: A }, { main: A, dev: B }, ['main', 'dev'], [x, y]);
+    expect(settled(p)).toBe(false);
+    expect(movedBranches(p)).toEqual([]);
+  });
+
+  it('only the branches that moved, or were never fetched, are fetched', () => {
+    const p = plan({ 'refs/mirror-stage/main': A }, { main: C, dev: B }, ['main', 'dev'], [x, y]);
+    expect(settled(p)).toBe(false);
+    expect(movedBranches(p).map((b) => [b.branch, b.from, b.to])).toEqual([
+      ['main', A, C],
+      ['dev', null, B],
+    ]);
+  });
+
+  it('the transaction verifies every mirror-stage ref and creates each new snapshot, in one start/commit', () => {
+    const p = plan(
+      { 'refs/mirror-stage/main': A, [snapshotRefName('x', 'main', C)]: C },
+      { main: C, dev: B },
+      ['main', 'dev'],
+      [x, { adapter: 'z', branch: 'main' }, y],
+    );
+    expect(snapshotTransaction(p, { withVerify: true }).split('\n')).toEqual([
+      'start',
+      `verify refs/mirror-stage/main ${C}`,
+      `verify refs/mirror-stage/dev ${B}`,
+      `create ${snapshotRefName('z', 'main', C)} ${C}`,
+      `create ${snapshotRefName('y', 'dev', B)} ${B}`,
+      'commit',
+      '',
+    ]);
+    expect(snapshotTransaction(p, { withVerify: false })).toBe(
+      `start\ncreate ${snapshotRefName('z', 'main', C)} ${C}\ncreate ${snapshotRefName('y', 'dev', B)} ${B}\ncommit\n`,
     );
   });
 });
