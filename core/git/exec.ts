@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { gitEnv } from './env.ts';
 import { GitError } from './error.ts';
+import { succeeded, type ProcessResult } from '../process/run-direct.ts';
+import { runInHelper } from '../process/spawner.ts';
 import { stderrSummary } from './stderr.ts';
 
 /** How one git run is made: its budget, its PATH, the transport, the repository and settings. */
@@ -33,53 +34,46 @@ function argv(subcommand: string, args: readonly string[], opts: GitOptions): st
   return [...config, ...gitDir, subcommand, ...args];
 }
 
-/** What execa says of a finished git child that failure() reads. */
-interface Finished {
-  readonly timedOut: boolean;
-  readonly stderr: unknown;
-  readonly shortMessage?: string | undefined;
-  readonly exitCode?: number | undefined;
-  readonly signal?: string | undefined;
-}
-
-function failure(subcommand: string, result: Finished, timeoutMs: number): GitError {
+function failure(subcommand: string, result: ProcessResult, timeoutMs: number): GitError {
   const detail = result.timedOut
     ? `no answer within ${timeoutMs}ms, git was killed`
-    : (stderrSummary(typeof result.stderr === 'string' ? result.stderr : '') ??
-      result.shortMessage ??
-      `exit code ${result.exitCode}`);
+    : (stderrSummary(result.stderr.toString('utf8')) ??
+      (result.startError === undefined
+        ? result.signal === undefined
+          ? `exit code ${result.exitCode}`
+          : `killed by ${result.signal}`
+        : `git could not be started (${result.startError})`));
   return new GitError({
     subcommand,
     detail,
     exitCode: result.exitCode,
     timedOut: result.timedOut,
     signal: result.signal,
-    cause: result,
   });
 }
 
 // The one place the product runs git. No shell; a fresh empty working directory it cannot climb out
 // of (GIT_CEILING_DIRECTORIES); only the hermetic environment plus the declared transport; no stdin
-// but the caller's `input`; SIGKILL after the budget. Resolves with the failure rather than rejecting: the caller decides what
+// but the caller's `input`; SIGKILL after the budget; run by the spawn helper (core/process), so the
+// fork does not copy this process. Resolves with the failure rather than rejecting: the caller decides what
 // an exit code means (merge-base's 1 is an answer). Rejects only for a transport that would replace
 // a hermetic variable.
 export async function runGit(subcommand: string, args: readonly string[], opts: GitOptions): Promise<GitRun> {
   const dir = await mkdtemp(join(tmpdir(), 'bf-git-'));
   try {
-    const result = await execa('git', argv(subcommand, args, opts), {
-      shell: false,
+    const result = await runInHelper({
+      file: 'git',
+      args: argv(subcommand, args, opts),
       cwd: dir,
-      extendEnv: false,
       env: gitEnv(opts.pathEnv, dir, dirname(dir), opts.transportEnv ?? {}),
-      timeout: opts.timeoutMs,
-      killSignal: 'SIGKILL',
-      ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
-      reject: false,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.input === undefined ? {} : { input: opts.input }),
     });
-    const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-    return result.failed
-      ? { ok: false, stdout, error: failure(subcommand, result, opts.timeoutMs) }
-      : { ok: true, stdout };
+    // execa's trimming, which every caller's parsing was written against: no trailing newline.
+    const stdout = result.stdout.toString('utf8').replace(/\r?\n$/, '');
+    return succeeded(result)
+      ? { ok: true, stdout }
+      : { ok: false, stdout, error: failure(subcommand, result, opts.timeoutMs) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

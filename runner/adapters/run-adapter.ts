@@ -1,15 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExecaError, execa } from 'execa';
 import type { z } from 'zod';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
+import { succeeded, type ProcessResult } from '../../core/process/run-direct.ts';
+import { runInHelper } from '../../core/process/spawner.ts';
 import { freshProcessDir } from '../process-dir.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
 import { lastLines, redactSecrets, redactStrings, tail, type SecretLiterals } from './redact.ts';
-import { scrubError } from './scrub-error.ts';
 
 /** Bytes of stderr kept (after redaction) for results and errors. */
 const STDERR_TAIL_BYTES = 2048;
@@ -50,8 +50,8 @@ interface CommandContext {
   readonly literals: SecretLiterals;
 }
 
-// An adapter command failed, hung, printed too much or printed something off-contract. Wraps the
-// ExecaError (scrubbed of secrets) as `cause`; everything it carries is redacted.
+// An adapter command failed, hung, printed too much or printed something off-contract. Everything it
+// carries is redacted; it holds no unredacted output of the child (no cause with its stdout).
 export class AdapterError extends BranchFollowerError {
   readonly adapterId: string;
   readonly followerId: string;
@@ -102,42 +102,35 @@ function adapterMessage(ctx: CommandContext, what: string, stderrTail: string): 
   return `${head}\n  stderr (last ${lines.length} line${lines.length === 1 ? '' : 's'}):\n${lines.map((l) => `    ${l}`).join('\n')}`;
 }
 
-const decoder = new TextDecoder();
-const text = (v: unknown): string => (v instanceof Uint8Array ? decoder.decode(v) : typeof v === 'string' ? v : '');
-
 /** Says why a failed command failed: the reason, whether a retry can help, and one phrase. */
 function failure(
-  error: ExecaError,
+  result: ProcessResult,
   adapter: AdapterConfig,
-  stdoutBytes: number,
 ): { reason: ErrorReason; retryable: boolean; what: string } {
-  if (error.timedOut) {
+  if (result.timedOut) {
     return {
       reason: 'AdapterTimeout',
       retryable: true,
       what: `timed out after ${adapter.timeoutSeconds}s (timeoutSeconds) and was killed`,
     };
   }
-  if (error.isMaxBuffer) {
-    const stream = stdoutBytes >= adapter.maxOutputBytes ? 'stdout' : 'stderr';
+  if (result.overflowed !== undefined) {
     return {
       reason: 'AdapterOutput',
       retryable: false,
-      what: `printed more than maxOutputBytes (${adapter.maxOutputBytes} bytes) on ${stream} and was killed`,
+      what: `printed more than maxOutputBytes (${adapter.maxOutputBytes} bytes) on ${result.overflowed} and was killed`,
     };
   }
-  if (error.exitCode !== undefined)
-    return { reason: 'AdapterFailed', retryable: true, what: `exited with code ${error.exitCode}` };
-  if (error.signal !== undefined)
-    return { reason: 'AdapterFailed', retryable: true, what: `was killed by ${error.signal}` };
-  if (error.code !== undefined) {
+  if (result.startError !== undefined) {
     return {
       reason: 'AdapterFailed',
       retryable: false,
-      what: `could not be started (${error.code}): is it on PATH and executable?`,
+      what: `could not be started (${result.startError}): is it on PATH and executable?`,
     };
   }
-  return { reason: 'AdapterFailed', retryable: true, what: `failed: ${error.shortMessage}` };
+  if (result.exitCode !== undefined)
+    return { reason: 'AdapterFailed', retryable: true, what: `exited with code ${result.exitCode}` };
+  return { reason: 'AdapterFailed', retryable: true, what: `was killed by ${result.signal}` };
 }
 
 // Runs one adapter command the only way the pass may: no shell, a fresh empty cwd, a three-variable
@@ -156,25 +149,19 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
   // A directory of its own, empty, removed afterwards (or by the next pass, if this one is killed:
   // runner/process-dir.ts): no command sees another's files, or leaves its own.
   const scratch = freshProcessDir(join(tmpdir(), 'bf-adapter'));
-  const result = await execa(file, args, {
-    shell: false,
+  const result = await runInHelper({
+    file,
+    args,
     cwd: scratch,
-    extendEnv: false,
     env: { PATH: opts.env.PATH, HOME: scratch, LANG: 'C.UTF-8' },
-    timeout: adapter.timeoutSeconds * 1000,
-    killSignal: 'SIGKILL',
-    maxBuffer: adapter.maxOutputBytes,
-    encoding: 'buffer',
-    stdin: 'ignore',
-    reject: false,
+    timeoutMs: adapter.timeoutSeconds * 1000,
+    maxOutputBytes: adapter.maxOutputBytes,
   }).finally(() => rm(scratch, { recursive: true, force: true }));
-  const stdout = redactSecrets(text(result.stdout), opts.literals);
-  const stderrTail = tail(redactSecrets(text(result.stderr), opts.literals), STDERR_TAIL_BYTES);
-  const error: unknown = result;
-  if (error instanceof ExecaError) {
-    const why = failure(error, adapter, result.stdout.length);
-    scrubError(error, opts.literals);
-    throw new AdapterError(ctx, why.what, { ...why, stderrTail, childExitCode: result.exitCode, cause: error });
+  const stdout = redactSecrets(result.stdout.toString('utf8'), opts.literals);
+  const stderrTail = tail(redactSecrets(result.stderr.toString('utf8'), opts.literals), STDERR_TAIL_BYTES);
+  if (!succeeded(result)) {
+    const why = failure(result, adapter);
+    throw new AdapterError(ctx, why.what, { ...why, stderrTail, childExitCode: result.exitCode });
   }
   return { argv: [...ctx.argv], stdout, stderrTail, durationMs: result.durationMs };
 }

@@ -282,9 +282,9 @@ describe('observe against a real git mirror', () => {
         expect(o.error.message).toContain(a.url(HWLAB));
         expect(o.error.message).toMatch(/Connection refused/);
         expect(o.error.message).toContain('branch-follower git-mirror status');
-        // The domain error is built from the one git error, which keeps execa's as its own cause.
+        // The domain error is built from the one git error, which keeps git's exit code.
         expect(o.error.cause).toBeInstanceOf(GitError);
-        expect(o.error.cause).toMatchObject({ subcommand: 'ls-remote', cause: { name: 'ExecaError' } });
+        expect(o.error.cause).toMatchObject({ subcommand: 'ls-remote', exitCode: 128, timedOut: false });
       }
       // Both followers of the mirror carry the one error of its one read.
       const [x, y] = ['hwlab-jd01-v03', 'agentrun-jd01-v02'].map((id) => observation.get(id) as { error: MirrorError });
