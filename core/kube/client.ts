@@ -154,7 +154,12 @@ export class KubeClient {
     };
     // Per try: a rotated token (the in-cluster token file) is picked up by the next try.
     await this.kc.applyToHTTPSOptions(opts);
-    if (body) Object.assign(opts.headers!, { 'Content-Type': body.contentType });
+    // A length, not chunks: the API server reads no body of a DELETE sent without one (its preconditions).
+    if (body)
+      Object.assign(opts.headers!, {
+        'Content-Type': body.contentType,
+        'Content-Length': Buffer.byteLength(body.data),
+      });
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve) => {
       let timedOut = false;

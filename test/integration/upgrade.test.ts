@@ -93,7 +93,7 @@ describe('upgrading a live namespace from one state ConfigMap to one per shard (
       ]),
     );
     expect(phases, r.out).toEqual({
-      'hwlab-jd01-v03': 'Succeeded',
+      'hwlab-jd01-v03': 'Noop', // the old version looks again after a closeout (Succeeded → Observed → Noop)
       'agentrun-jd01-v02': 'ClosingOut',
       'web-probe-sentinel-master': 'Failed',
     });
@@ -127,7 +127,7 @@ describe('upgrading a live namespace from one state ConfigMap to one per shard (
     expect(sent()).toEqual({ hwlab: [hwlab], agentrun: [agentrun], probe: [probe] });
     expect((await w.record('web-probe-sentinel-master'))?.attempts?.count, first.stderr).toBe(2);
     expect((await w.record('agentrun-jd01-v02'))?.phase, first.stderr).toBe('Succeeded');
-    expect((await w.record('hwlab-jd01-v03'))?.phase).toBe('Succeeded');
+    expect((await w.record('hwlab-jd01-v03'))?.phase).toBe('Noop');
 
     // The old version, run again after the upgrade, finds no state and sends nothing.
     await w.push('hwlab-jd01-v03', { snapshot: true });
