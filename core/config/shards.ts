@@ -9,8 +9,17 @@ import type { ControllerConfig, FollowerConfig } from './schema.ts';
 // record is in object hash % controller.state.objects, a multiple of shards). The unsuffixed names are those of the single-object layout
 // before shards: its ConfigMap is carried over by the first pass of a sharded version, under its Lease.
 
-/** The stable hash of a follower id: the first 4 bytes of SHA-256(id), big-endian. */
-const hashOf = (id: string) => createHash('sha256').update(id).digest().readUInt32BE(0);
+const hashes = new Map<string, number>();
+
+/** The stable hash of a follower id: the first 4 bytes of SHA-256(id), big-endian (computed once per id). */
+function hashOf(id: string): number {
+  let h = hashes.get(id);
+  if (h === undefined) {
+    h = createHash('sha256').update(id).digest().readUInt32BE(0);
+    hashes.set(id, h);
+  }
+  return h;
+}
 
 /** The shard that owns follower `id` among `shards`. */
 export function shardOf(id: string, shards: number): number {

@@ -29,12 +29,17 @@ export class MemoryMirror {
   observeFailures = 0;
   flushFailures = 0;
   private readonly followers: ReadonlyMap<string, MirroredFollower>;
+  /** Per mirror, per branch: the followers of it (a sync is linear in the followers, as git's is). */
+  private readonly byBranch = new Map<string, Map<string, MirroredFollower[]>>();
 
   constructor(followers: ReadonlyMap<string, MirroredFollower>) {
     this.followers = followers;
     for (const f of followers.values()) {
       if (!this.upstream.has(f.mirror)) this.upstream.set(f.mirror, new Map());
       if (!this.cache.has(f.mirror)) this.cache.set(f.mirror, new Map());
+      const branches = this.byBranch.get(f.mirror) ?? new Map<string, MirroredFollower[]>();
+      branches.set(f.branch, [...(branches.get(f.branch) ?? []), f]);
+      this.byBranch.set(f.mirror, branches);
     }
   }
 
@@ -65,8 +70,7 @@ export class MemoryMirror {
     for (const [branch, sha] of this.upstream.get(mirror)!) {
       if (branch.startsWith('gitops/')) continue;
       cache.set(stage(branch), sha);
-      for (const f of this.followers.values()) {
-        if (f.mirror !== mirror || f.branch !== branch) continue;
+      for (const f of this.byBranch.get(mirror)?.get(branch) ?? []) {
         const ref = snapshotRefName(f.adapter, branch, sha);
         if (!cache.has(ref)) {
           cache.set(ref, sha);
