@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,8 +32,12 @@ beforeAll(() => {
   oldDir = mkdtempSync(join(tmpdir(), 'bf-old-version-'));
   const archive = execFileSync('git', ['-C', ROOT, 'archive', OLD_VERSION], { maxBuffer: 64 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', oldDir], { input: archive });
-  symlinkSync(join(ROOT, 'node_modules'), join(oldDir, 'node_modules'));
-});
+  // The old version's own runtime dependencies, from its own lockfile (npm's cache serves them).
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+    cwd: oldDir,
+    stdio: 'ignore',
+  });
+}, 300_000);
 afterAll(() => rmSync(oldDir, { recursive: true, force: true }));
 
 /** The registry as the old version reads it: the same, without the tunables it did not know. */
