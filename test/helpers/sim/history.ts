@@ -2,7 +2,8 @@ import type { LoadedRegistry } from '../../../core/config/load.ts';
 import type { FollowerConfig } from '../../../core/config/schema.ts';
 import type { PortCall } from '../../../runner/memory/hook.ts';
 import { MemoryWorld, shaOf } from '../../../runner/memory/world.ts';
-import { runPass } from '../../../runner/pass.ts';
+import { runPass, type PassResult } from '../../../runner/pass.ts';
+import { followersOfShard, shardIndexes, shardOf } from '../../../core/config/shards.ts';
 import { Phase } from '../../../runner/phases.ts';
 import { recordsOf } from '../../../runner/state-data.ts';
 import type { StateRecord } from '../../../runner/state-record.ts';
@@ -93,6 +94,9 @@ function registryOf(base: LoadedRegistry, rng: Rng): LoadedRegistry {
   c.pass.conflictRetries = rng.pick([0, 1, 5]);
   c.state.historyLimit = rng.pick([8, 12, 30]);
   c.state.triggeredLimit = rng.pick([3, 5, 50]);
+  // Sharded now and then: each shard's pass under its own Lease, records over one or two objects per shard.
+  c.pass.shards = rng.pick([1, 1, 2]);
+  c.state.objects = c.pass.shards * rng.pick([1, 2]);
   for (const a of r.adapters) {
     // Within the Lease, as the registry requires (timeoutSeconds + renewSeconds <= durationSeconds).
     a.timeoutSeconds = Math.min(rng.pick([5, 30]), c.lease.durationSeconds - c.lease.renewSeconds);
@@ -137,13 +141,17 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   const pushes = new Map<string, { sha: string; seq: number }[]>(followers.map((f) => [f.id, []]));
   const sent: Sent[] = [];
   const acts: Act[] = [];
-  const lease = () => {
-    const spec = world.lease.value ?? {};
+  const c = loaded.registry.controller;
+  // The Lease of the shard that owns a follower (every shard's pass of one launch has one identity).
+  const lease = (followerId: string) => {
+    const spec = world.leases[shardOf(followerId, c.pass.shards)]!.value ?? {};
     const renewed = Date.parse(spec.renewTime ?? spec.acquireTime ?? '');
     const left = Number.isNaN(renewed) ? -1 : renewed + (spec.leaseDurationSeconds ?? 0) * 1000 - sched.now;
     return { holder: spec.holderIdentity ?? null, leftMs: left };
   };
   const written: Written[] = [];
+  /** Every state object's data as one map: each follower's record is in exactly one of them. */
+  const stateData = () => Object.assign({}, ...world.states.map((o) => o.value ?? {})) as Record<string, string>;
   let seq = 0;
   let commits = 0;
   let receipts = 0;
@@ -204,7 +212,7 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     else if (what < 80) world.mirror.flushFailures += rng.int(1, 2);
     else if (what < 88) {
       note('another writer updates the state');
-      world.state.touch();
+      rng.pick(world.states).touch();
     } else {
       // The adapter within its declared timing: the command returns within timeoutSeconds and its
       // run shows within statusLagSeconds after that.
@@ -215,10 +223,9 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   };
 
   sched.onEffect = (pass: SimPass, call: PortCall) => {
-    if (call.port === 'adapters' && call.method === 'trigger')
-      acts.push({ seq: seq++, pass: pass.id, what: 'trigger', ...lease() });
     if (call.port === 'adapters' && call.method === 'trigger') {
       for (const r of world.controlPlane.received.slice(receipts)) {
+        acts.push({ seq: seq++, pass: pass.id, what: `trigger of ${r.followerId}`, ...lease(r.followerId) });
         const going = world.controlPlane
           .lane(r.followerId)
           .runs.filter((x) => x.sha === r.sha && x.name !== r.run && (x.phase === 'Pending' || x.phase === 'Running'))
@@ -239,31 +246,39 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     if (call.port === 'state' && call.method === 'write') {
       // The pass's next read validates every record; the log needs only their content (an
       // unchanged record is parsed once).
-      const after = new Map(Object.entries(world.state.value ?? {}).map(([id, text]) => [id, parsed(text)]));
+      const after = new Map(Object.entries(stateData()).map(([id, text]) => [id, parsed(text)]));
       const before = written.at(-1)?.after ?? new Map<string, StateRecord>();
       written.push({ seq: seq++, pass: pass.id, before, after });
       for (const [id, r] of after) {
         const claimed = r.inFlight?.sentAt;
         if (claimed !== undefined && claimed !== before.get(id)?.inFlight?.sentAt)
-          acts.push({ seq: seq++, pass: pass.id, what: `write-ahead of ${id}`, ...lease() });
+          acts.push({ seq: seq++, pass: pass.id, what: `write-ahead of ${id}`, ...lease(id) });
       }
     }
   };
 
   const launch = (id: string, at: number, o: { dryRun: boolean; wait: boolean; disturbance: Disturbance }) =>
-    sched.launch(id, at, o.dryRun, o.disturbance, (p) =>
-      runPass(world.ports(p, p), loaded, {
-        followers,
-        dryRun: o.dryRun,
-        wait: o.wait,
-        identity: id,
-        shard: 0,
-        progress: (line) => {
-          p.lines.push(line);
-          note(`${id}: ${line}`);
-        },
-      }),
-    );
+    sched.launch(id, at, o.dryRun, o.disturbance, async (p) => {
+      // One launch is one pass of every shard, side by side, as run-once --all runs them.
+      const results = await Promise.all(
+        shardIndexes(c).map((k) =>
+          runPass(world.ports(p, p, k), loaded, {
+            followers: followersOfShard(followers, c.pass.shards, k),
+            dryRun: o.dryRun,
+            wait: o.wait,
+            identity: id,
+            shard: k,
+            progress: (line) => {
+              p.lines.push(line);
+              note(`${id}: ${c.pass.shards > 1 ? `[shard ${k}] ` : ''}${line}`);
+            },
+          }),
+        ),
+      );
+      const acted = results.filter((r): r is Exclude<PassResult, { skipped: unknown }> => !('skipped' in r));
+      if (acted.length === 0) return results[0]!;
+      return { outcomes: acted.flatMap((r) => r.outcomes), failed: acted.some((r) => r.failed) };
+    });
 
   // The chaos: a CronJob pass a minute, more passes overlapping them, dry runs, world events.
   const disturbance = disturbanceOf(rng);
@@ -308,10 +323,10 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     }
     launch(`calm-${i}`, sched.now, { dryRun: false, wait: false, disturbance: CALM });
     await sched.run(2_000);
-    const records = recordsOf(world.state.value ?? {}).records;
+    const records = recordsOf(stateData()).records;
     if (followers.every((f) => settled(records.get(f.id), f))) break;
   }
-  const { records: final, unreadable } = recordsOf(world.state.value ?? {});
+  const { records: final, unreadable } = recordsOf(stateData());
   if (unreadable.size > 0) trace.push(`unreadable records at the end: ${[...unreadable].join('; ')}`);
   return {
     seed,
