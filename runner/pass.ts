@@ -294,6 +294,7 @@ class Pass {
     for (const d of ds) {
       const unreadable = this.snap.unreadable.get(d.f.id);
       if (unreadable === undefined) {
+        d.blocked = undefined;
         live.push(d);
         continue;
       }
