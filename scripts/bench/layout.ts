@@ -1,6 +1,6 @@
 // How the bench spreads a registry of n followers, as an operator would size it (docs/state-machine.md):
-// one shard per 1,000 followers, state objects enough that each holds ~120 records (a record is
-// ~1.6 KB once triggered, so an object stays well under the shipped 256 KiB), and 32 adapter calls
+// one shard per 1,000 followers, state objects enough that each holds ~60 records (a record is
+// ~2.1 KB once closed out, so an object stays well under the shipped 256 KiB), and 32 adapter calls
 // at once (the target is read at that concurrency).
 
 interface BenchLayout {
@@ -12,7 +12,7 @@ interface BenchLayout {
 
 function benchLayout(n: number): BenchLayout {
   const shards = Math.max(1, Math.ceil(n / 1000));
-  const perShard = Math.max(1, Math.ceil(n / shards / 120));
+  const perShard = Math.max(1, Math.ceil(n / shards / 60));
   return { shards, objects: shards * perShard, adapterCalls: 32, gitCalls: 8 };
 }
 

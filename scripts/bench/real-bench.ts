@@ -7,8 +7,9 @@ import { type BenchServers, buildWorld } from './real-world.ts';
 import { mirrorsFor } from './registry-dir.ts';
 
 // One size of the real-server bench: its world, then for each adapter speed a namespace of its own
-// (applied by the real CLI) with two passes, "nothing new" (every control plane already targets
-// its tip) and "every follower new" (one new commit pushed upstream on every branch); `status` of the
+// (applied by the real CLI) with two measured passes, "nothing new" (every control plane already
+// targets its tip, and a first pass recorded that) and "every follower new" (one new commit pushed
+// upstream on every branch); `status` of the
 // instant namespace after them; and the naive loop of one `git ls-remote` per follower.
 
 /** The Lease duration the registry declares. */
@@ -53,6 +54,10 @@ export async function realFigures(servers: BenchServers, n: number, limits: Limi
       { env, limitMs: limits.cliMs },
     );
     await world.targetTips();
+    // The first pass records every follower (a write and an Event each); "nothing new" is the pass
+    // after it, when nothing changed since.
+    const first = await realPass(servers, world, ns, world.paths[name], limits.cliMs);
+    if (first.end.startsWith('killed')) await sleep(leaseSeconds(registry.file) * 1000);
     const idle = await realPass(servers, world, ns, world.paths[name], limits.cliMs);
     // A pass killed at the limit still holds the Lease: the next would only skip until it expires.
     if (idle.end.startsWith('killed')) await sleep(leaseSeconds(registry.file) * 1000);
