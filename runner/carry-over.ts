@@ -134,7 +134,11 @@ export function carryOverPort(p: CarryOverParts): CarryOverPort {
           }
         }
       } finally {
-        await p.lock.release(got.lease).catch(() => undefined);
+        try {
+          await p.lock.release(got.lease);
+        } catch {
+          // Not released: the next carry-over (or pass of the old layout) waits until it expires.
+        }
       }
     },
   };

@@ -9,12 +9,12 @@ export { flushRef, stageInputs, syncMirror, transportOf, type StageMounts } from
 export type { SyncResult } from './git-mirror/sync.ts';
 export { kubeLease } from './kube/lease.ts';
 export { kubePorts } from './kube/ports.ts';
-export { configMapState } from './kube/state-store.ts';
+export { configMapObjects, configMapState } from './kube/state-store.ts';
 export { snapshotRefName } from './observe/snapshot-ref.ts';
 export type { FollowerOutcome, PassResult } from './pass.ts';
 export type { StatePort, StateSnapshot } from './ports.ts';
 export { adapterPort, mirrorPort } from './process-ports.ts';
 export { runRedactedPass } from './redacted-pass.ts';
 export { mountedSecretLiterals } from './secret-literals.ts';
-export { dataBytes } from './state-data.ts';
+export { dataBytes, recordsOf } from './state-data.ts';
 export { parseStateRecord, type StateRecord } from './state-record.ts';

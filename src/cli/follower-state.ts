@@ -1,4 +1,4 @@
-import { configMapState, type StatePort, type StateSnapshot } from '../../runner/index.ts';
+import { configMapObjects, configMapState, recordsOf, type StatePort, type StateSnapshot } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { stateObjectName, stateObjectOf } from '../../core/config/shards.ts';
 import { BranchFollowerError } from '../../core/errors.ts';
@@ -29,9 +29,9 @@ export async function followerState(
   let snap = await stateStoreOf(client, loaded, id).read();
   let old = false;
   if (!snap.records.has(id) && !snap.unreadable.has(id)) {
-    const before = await configMapState(client, c.namespace, c.configMaps.state, c.state.maxBytes)
-      .read()
-      .catch(() => undefined);
+    // The old object may be gone (the usual case): only then is there nothing to look at.
+    const raw = await configMapObjects(client, c.namespace, c.configMaps.state).get();
+    const before = raw && { ...recordsOf(raw.data), base: raw };
     if (before && (before.records.has(id) || before.unreadable.has(id))) {
       snap = before;
       old = true;
