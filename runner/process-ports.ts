@@ -51,11 +51,6 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
   const path = env.PATH ?? '';
   const mounts = declaredMounts(loaded);
   const gitCalls = registry.controller.pass.concurrency.gitCalls;
-  // A sync that found nothing to do read every ref of its cache: the look right after it (the next
-  // observe) takes them as that mirror's answer instead of a second read of the same repository
-  // through the mirror's URL. Any later look reads the mirror again.
-  const justRead = new Map<string, ReadonlyMap<string, string>>();
-  const urlOf = new Map(registry.mirrors.map((m) => [m.id, m.url]));
   const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
   return {
     async sync(mirrorIds) {
@@ -67,7 +62,6 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
         for (let attempt = 1; ; attempt++) {
           try {
             const r = await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false });
-            if (r.cacheRefs) justRead.set(urlOf.get(id)!, r.cacheRefs);
             return [id, { summary: redact(syncSummary(r)) }];
           } catch (err) {
             if (attempt < 2 && err instanceof BranchFollowerError) continue;
@@ -78,10 +72,7 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
       return new Map(await mapLimit(mirrorIds, gitCalls, one));
     },
     async observe(followers) {
-      const known = new Map(justRead);
-      justRead.clear();
       const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, {
-        known,
         timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000,
         pathEnv: path,
         concurrency: gitCalls,

@@ -25,16 +25,9 @@ export interface SyncResult {
   readonly fetched: readonly { branch: string; from: string | null; to: string }[];
   /** Every snapshot ref of a tip: created by this sync (dry run: would be), or already there. */
   readonly snapshots: readonly { ref: string; sha: string; action: 'created' | 'exists' }[];
-  /**
-   * When the sync changed nothing: every ref of the cache a look reads (its branches, mirror-stage and snapshot
-   * refs), as the sync read them; a look right after it needs no second read of the same refs.
-   */
-  readonly cacheRefs?: ReadonlyMap<string, string>;
 }
 
 const STAGE_PREFIXES = [MIRROR_STAGE_PREFIX, SNAPSHOT_REF_PREFIX];
-/** What the first read of the cache covers: the stage refs, and the branches a look reads too. */
-const READ_PREFIXES = ['refs/heads/', ...STAGE_PREFIXES];
 
 function result(plan: StagePlan, dryRun: boolean, createdCache: boolean): SyncResult {
   return {
@@ -71,7 +64,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     });
   }
   const before =
-    fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, READ_PREFIXES, opts);
+    fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
   const upstream = await upstreamRefs(
     opts.upstreamUrl,
     opts.branches.map((b) => `refs/heads/${b}`),
@@ -83,8 +76,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     branches: opts.branches,
     snapshots: opts.snapshots,
   });
-  if (opts.dryRun) return result(planned, true, fresh);
-  if (settled(planned)) return { ...result(planned, false, fresh), cacheRefs: before };
+  if (opts.dryRun || settled(planned)) return result(planned, opts.dryRun, fresh);
 
   const moved = movedBranches(planned);
   if (moved.length > 0) {

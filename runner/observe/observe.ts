@@ -17,13 +17,10 @@ export interface ObserveOptions {
   readonly pathEnv: string;
   /** How many `git ls-remote` run at once (controller.pass.concurrency.gitCalls). */
   readonly concurrency: number;
-  /** Refs of mirror URLs already read in this look (by the sync that just found nothing to do): not read again. */
-  readonly known?: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 // The observe step: reads every follower's branch tip and snapshot ref from the Kubernetes-managed
-// mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (`concurrency` at once),
-// unless the caller already holds that repository's refs from this look (`known`).
+// mirror and nowhere else, with exactly one `git ls-remote` per distinct mirror URL (`concurrency` at once).
 // Reads nothing else and writes nothing. A mirror that cannot be read fails only its own followers
 // (as a MirrorError in their observation); any other error rejects.
 export async function observe(
@@ -33,8 +30,6 @@ export async function observe(
 ): Promise<Observation> {
   const reads = [...mirrorReads(registry)];
   const answers = await mapLimit(reads, opts.concurrency, async ([url, ids]): Promise<[string, LsRemoteResult]> => {
-    const known = opts.known?.get(url);
-    if (known) return [url, known];
     try {
       return [url, await readMirror(url, { timeoutMs: opts.timeoutMs, pathEnv: opts.pathEnv, mirror: ids.join(', ') })];
     } catch (error) {
