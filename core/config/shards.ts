@@ -45,6 +45,13 @@ export function stateObjectsOfShard(c: Pick<ControllerConfig, 'pass' | 'state'>,
   return out;
 }
 
+/**
+ * Where follower `id`'s object is among its shard's objects (stateObjectsOfShard): the shard's objects are
+ * shard, shard + shards, …, so object b is at place b / shards.
+ */
+export const placeInShard = (c: Pick<ControllerConfig, 'pass' | 'state'>, id: string): number =>
+  Math.floor(stateObjectOf(id, c.state.objects) / c.pass.shards);
+
 /** Every state object, 0 … controller.state.objects-1. */
 export const stateObjectIndexes = (c: Pick<ControllerConfig, 'state'>): number[] =>
   Array.from({ length: c.state.objects }, (_, b) => b);

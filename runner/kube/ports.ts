@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import type { ControllerConfig } from '../../core/config/schema.ts';
 import {
+  placeInShard,
   shardLeaseName,
   stateObjectIndexes,
   stateObjectName,
@@ -33,12 +34,7 @@ export function kubePorts(
   });
   const objectOf = (id: string) => stateObjectOf(id, c.state.objects);
   return {
-    // The shard's objects are shard, shard + shards, …: a follower's is at place objectOf(id) / shards.
-    state: spreadStatePort(
-      stateObjectsOfShard(c, shard).map(part),
-      (id) => Math.floor(objectOf(id) / c.pass.shards),
-      c.state.maxBytes,
-    ),
+    state: spreadStatePort(stateObjectsOfShard(c, shard).map(part), (id) => placeInShard(c, id), c.state.maxBytes),
     lease: kubeLease(client, ns, shardLeaseName(c, shard), () => clock.now()),
     events: kubeEvents(client, ns, (id) => stateObjectName(c, objectOf(id))),
     carryOver: carryOverPort({

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
 import {
+  placeInShard,
   shardIndexes,
   shardLeaseName,
   stateObjectIndexes,
   stateObjectName,
-  stateObjectOf,
   stateObjectsOfShard,
 } from '../../core/config/shards.ts';
 import { spreadStatePort } from '../state-data.ts';
@@ -83,7 +83,7 @@ export class MemoryWorld {
           objects: memoryStateObjects(this.states[b]!, hook),
           where: `ConfigMap ${c.namespace}/${stateObjectName(c, b)}`,
         })),
-        (id) => Math.floor(stateObjectOf(id, c.state.objects) / c.pass.shards),
+        (id) => placeInShard(c, id),
         c.state.maxBytes,
       ),
       lease: memoryLease(
