@@ -551,8 +551,9 @@ class Pass {
         await this.readState();
         // A confirmed pass syncs first: every trigger names a snapshot this sync made (or found).
         await this.keep(0);
-        const syncFailed = opts.dryRun ? new Map<string, string>() : await this.sync();
-        const observed = await this.ports.mirror.observe(opts.followers);
+        const { syncFailed, observed } = opts.dryRun
+          ? { syncFailed: new Map<string, string>(), observed: await this.ports.mirror.observe(opts.followers) }
+          : await this.syncThenObserve();
         const ds = opts.followers.map((f) => {
           const failedSync = syncFailed.get(f.source.mirror);
           const view: MirrorView | undefined =
@@ -632,12 +633,20 @@ class Pass {
     return undefined;
   }
 
-  /** git-mirror sync of every mirror an enabled follower uses; returns the mirrors whose sync failed, with why. */
-  private async sync(): Promise<Map<string, string>> {
+  /**
+   * git-mirror sync of every mirror an enabled follower uses, then the look at every follower after it; returns the
+   * mirrors whose sync failed, with why, and the look.
+   */
+  private async syncThenObserve(): Promise<{
+    syncFailed: Map<string, string>;
+    observed: ReadonlyMap<string, MirrorView>;
+  }> {
     const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
     const failed = new Map<string, string>();
-    if (mirrors.length === 0) return failed;
-    for (const [id, r] of await this.ports.mirror.sync(mirrors)) {
+    if (mirrors.length === 0)
+      return { syncFailed: failed, observed: await this.ports.mirror.observe(this.opts.followers) };
+    const { synced, views } = await this.ports.mirror.syncThenObserve(mirrors, this.opts.followers);
+    for (const [id, r] of synced) {
       if ('error' in r) {
         failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);
         this.opts.progress(`[mirror ${id}] sync failed: ${r.error}`);
@@ -645,7 +654,7 @@ class Pass {
         this.opts.progress(`[mirror ${id}] sync: ${r.summary}`);
       }
     }
-    return failed;
+    return { syncFailed: failed, observed: views };
   }
 
   /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */

@@ -67,6 +67,14 @@ export interface MirrorPort {
   sync(mirrorIds: readonly string[]): Promise<ReadonlyMap<string, SyncOutcome>>;
   /** One look at every mirror cache: per follower, the branch tip, its snapshot ref and the GitOps ref. */
   observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
+  /**
+   * `sync(mirrorIds)`, then `observe(followers)` after it: the same answers. A mirror whose sync finds nothing to do
+   * may be looked at through the read the sync made of it as served, rather than read once more.
+   */
+  syncThenObserve(
+    mirrorIds: readonly string[],
+    followers: readonly FollowerConfig[],
+  ): Promise<{ synced: ReadonlyMap<string, SyncOutcome>; views: ReadonlyMap<string, MirrorView> }>;
   /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
   flush(f: FollowerConfig, ref: string): Promise<FlushOutcome>;
 }

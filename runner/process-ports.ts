@@ -8,7 +8,10 @@ import type { FlushResult } from './git-mirror/flush.ts';
 import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
 import { mapLimit } from './limit.ts';
+import { MirrorError } from './observe/mirror-error.ts';
+import { mirrorReads } from './observe/observation.ts';
 import { observe } from './observe/observe.ts';
+import { readMirror } from './observe/read-mirror.ts';
 import type { AdapterPort, MirrorPort } from './ports.ts';
 import type { MirrorView } from './state-machine.ts';
 
@@ -52,50 +55,85 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
   const mounts = declaredMounts(loaded);
   const gitCalls = registry.controller.pass.concurrency.gitCalls;
   const gitopsRefs = new Map(registry.followers.map((f) => [f.id, gitopsRefOf(loaded, f.id)]));
-  return {
-    async sync(mirrorIds) {
-      // Each mirror is its own repository and upstream: their syncs run side by side (gitCalls at
-      // once). Another shard's pass may sync the same mirror at the same moment, and one of two
-      // racing ref updates then fails: a failed sync is tried once more, and plans again from what
-      // the other one stored.
-      const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const r = await syncMirror(loaded, id, mounts, { pathEnv: path, dryRun: false });
-            return [id, { summary: redact(syncSummary(r)) }];
-          } catch (err) {
-            if (attempt < 2 && err instanceof BranchFollowerError) continue;
-            return [id, stageFailure(err)];
-          }
+  const observeTimeoutMs = registry.controller.pass.observeTimeoutSeconds * 1000;
+  const urlOf = new Map(registry.mirrors.map((m) => [m.id, m.url]));
+  // The mirror as the look reads it (its URL); undefined when it cannot be read, which the look that
+  // follows then finds and reports by reading it itself.
+  const servedRead = (id: string) => async () => {
+    try {
+      return await readMirror(urlOf.get(id)!, { timeoutMs: observeTimeoutMs, pathEnv: path, mirror: id });
+    } catch (err) {
+      if (err instanceof MirrorError) return undefined;
+      throw err;
+    }
+  };
+  // Each mirror is its own repository and upstream: their syncs run side by side (gitCalls at
+  // once). Another shard's pass may sync the same mirror at the same moment, and one of two
+  // racing ref updates then fails: a failed sync is tried once more, and plans again from what
+  // the other one stored.
+  const syncAll = async (mirrorIds: readonly string[], withServed: boolean) => {
+    const served = new Map<string, ReadonlyMap<string, string>>();
+    const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const r = await syncMirror(loaded, id, mounts, {
+            pathEnv: path,
+            dryRun: false,
+            ...(withServed ? { served: servedRead(id) } : {}),
+          });
+          if (r.served) served.set(id, r.served);
+          return [id, { summary: redact(syncSummary(r)) }];
+        } catch (err) {
+          if (attempt < 2 && err instanceof BranchFollowerError) continue;
+          return [id, stageFailure(err)];
         }
-      };
-      return new Map(await mapLimit(mirrorIds, gitCalls, one));
-    },
-    async observe(followers) {
-      const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, {
-        timeoutMs: registry.controller.pass.observeTimeoutSeconds * 1000,
-        pathEnv: path,
-        concurrency: gitCalls,
-      });
-      const views = new Map<string, MirrorView>();
-      for (const [id, o] of seen) {
-        if ('error' in o) views.set(id, { error: redact(o.error.message) });
-        else if (o.tip === null)
-          views.set(id, {
-            tip: null,
-            snapshotRef: '',
-            snapshotPresent: false,
-            gitops: { ref: gitopsRefs.get(id)!, pendingFlush: false, githubInSync: false },
-          });
-        else
-          views.set(id, {
-            tip: o.tip,
-            snapshotRef: o.snapshotRef,
-            snapshotPresent: o.snapshotPresent,
-            gitops: o.gitops,
-          });
       }
-      return views;
+    };
+    return { synced: new Map(await mapLimit(mirrorIds, gitCalls, one)), served };
+  };
+  const look = async (
+    followers: readonly FollowerConfig[],
+    read?: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  ): Promise<Map<string, MirrorView>> => {
+    const seen = await observe({ ...registry, followers: [...followers] }, gitopsRefs, {
+      timeoutMs: observeTimeoutMs,
+      pathEnv: path,
+      concurrency: gitCalls,
+      ...(read ? { read } : {}),
+    });
+    const views = new Map<string, MirrorView>();
+    for (const [id, o] of seen) {
+      if ('error' in o) views.set(id, { error: redact(o.error.message) });
+      else if (o.tip === null)
+        views.set(id, {
+          tip: null,
+          snapshotRef: '',
+          snapshotPresent: false,
+          gitops: { ref: gitopsRefs.get(id)!, pendingFlush: false, githubInSync: false },
+        });
+      else
+        views.set(id, {
+          tip: o.tip,
+          snapshotRef: o.snapshotRef,
+          snapshotPresent: o.snapshotPresent,
+          gitops: o.gitops,
+        });
+    }
+    return views;
+  };
+  return {
+    sync: async (mirrorIds) => (await syncAll(mirrorIds, false)).synced,
+    observe: (followers) => look(followers),
+    async syncThenObserve(mirrorIds, followers) {
+      const { synced, served } = await syncAll(mirrorIds, true);
+      // A URL is taken as read only when every mirror served there ended its sync on that read (none
+      // of them moved anything since).
+      const read = new Map<string, ReadonlyMap<string, string>>();
+      for (const [url, ids] of mirrorReads({ ...registry, followers: [...followers] })) {
+        const reads = ids.map((id) => served.get(id));
+        if (reads.every((r) => r !== undefined)) read.set(url, reads[0]!);
+      }
+      return { synced, views: await look(followers, read) };
     },
     async flush(f, ref) {
       try {

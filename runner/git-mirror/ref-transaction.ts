@@ -1,8 +1,8 @@
 import type { StagePlan } from './stage-plan.ts';
 
 // What a sync still has to do once it has planned. A plan whose mirror-stage refs already hold the
-// upstream tips and whose snapshots all exist needs no fetch and no write: the sync ends there, and a
-// pass that finds nothing new pays for two git processes per mirror (for-each-ref, ls-remote).
+// upstream tips and whose snapshots all exist needs no fetch and no write: the sync ends there (after
+// two git processes: the mirror's refs, the upstream's ls-remote).
 export function settled(plan: StagePlan): boolean {
   return plan.fetched.every((b) => b.from === b.to) && plan.snapshots.every((s) => s.action === 'exists');
 }

@@ -6,7 +6,7 @@ import { flush, type FlushResult } from './flush.ts';
 import { sshTransportEnv, transportDisclosure, type SshTransport } from './ssh-transport.ts';
 import type { SnapshotTarget } from './stage-plan.ts';
 import { mirrorStatus, type MirrorStatus } from './status.ts';
-import { sync, type SyncResult } from './sync.ts';
+import { sync, type SyncOptions, type SyncResult } from './sync.ts';
 
 // The registry's side of the git-mirror stages: which branches, snapshots and GitOps refs one mirror
 // holds, where its cache is, and the SSH transport as controller.source.githubSsh + gitMirror declare
@@ -106,7 +106,7 @@ export function syncMirror(
   loaded: LoadedRegistry,
   mirrorId: string,
   mounts: StageMounts,
-  opts: RunOpts & { dryRun: boolean },
+  opts: RunOpts & { dryRun: boolean; served?: SyncOptions['served'] },
 ): Promise<SyncResult> {
   const i = stageInputs(loaded, mirrorId, mounts);
   const timeoutMs = loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000;
@@ -120,6 +120,7 @@ export function syncMirror(
       timeoutMs,
       pathEnv: opts.pathEnv,
       dryRun: opts.dryRun,
+      ...(opts.served ? { served: opts.served } : {}),
     }),
   );
 }

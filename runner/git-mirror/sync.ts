@@ -15,6 +15,12 @@ export interface SyncOptions extends GitRunOptions {
   readonly snapshots: readonly SnapshotTarget[];
   /** Compute the same result from ls-remote and for-each-ref; write nothing. */
   readonly dryRun: boolean;
+  /**
+   * Reads the mirror as it is served (the URL a pass looks at), ref → sha; undefined when it cannot be read. When
+   * given, it is read beside the upstream, and a sync that finds in it every upstream tip and snapshot ends there:
+   * no read of the cache, nothing written, and the read is returned (`served`) for the look that follows.
+   */
+  readonly served?: () => Promise<ReadonlyMap<string, string> | undefined>;
 }
 
 export interface SyncResult {
@@ -25,6 +31,8 @@ export interface SyncResult {
   readonly fetched: readonly { branch: string; from: string | null; to: string }[];
   /** Every snapshot ref of a tip: created by this sync (dry run: would be), or already there. */
   readonly snapshots: readonly { ref: string; sha: string; action: 'created' | 'exists' }[];
+  /** The mirror as served, when the sync ended on it (see SyncOptions.served): nothing was read of the cache. */
+  readonly served?: ReadonlyMap<string, string>;
 }
 
 const STAGE_PREFIXES = [MIRROR_STAGE_PREFIX, SNAPSHOT_REF_PREFIX];
@@ -50,6 +58,10 @@ function result(plan: StagePlan, dryRun: boolean, createdCache: boolean): SyncRe
 // update-ref transaction that also verifies the mirror-stage refs hold the planned tips. When that
 // transaction is refused (upstream moved in between, or another sync created a snapshot first),
 // nothing of it was written, and the sync plans again from what the cache holds now.
+// A pass hands it a read of the mirror as served (`served`): that read, beside the upstream's, is all a
+// sync that finds nothing to do costs, and the pass's look then takes the same read, so a look that
+// finds nothing new starts two git processes per mirror (the served read always happens, so a mirror
+// whose URL cannot be served is never hidden behind a cache that can be read).
 // Reads: the mirror's mirror-stage and snapshot refs, the upstream's declared branches.
 // Writes (not in a dry run): refs/mirror-stage/<b>, new refs/unidesk/snapshots/<adapter>/<b>/<sha>.
 export async function sync(opts: SyncOptions): Promise<SyncResult> {
@@ -63,13 +75,23 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       doing: `creating the mirror cache repository ${opts.mirrorDir}`,
     });
   }
+  const readUpstream = () =>
+    upstreamRefs(
+      opts.upstreamUrl,
+      opts.branches.map((b) => `refs/heads/${b}`),
+      opts,
+    );
+  let upstream: Map<string, string> | undefined;
+  if (opts.served && !fresh && !opts.dryRun) {
+    const [served, read] = await Promise.all([opts.served(), readUpstream()]);
+    upstream = read;
+    if (served !== undefined && settledOn(served, read, opts)) {
+      return { ...result(plan(served, read, opts), false, false), served };
+    }
+  }
   const before =
     fresh && opts.dryRun ? new Map<string, string>() : await mirrorRefs(opts.mirrorDir, STAGE_PREFIXES, opts);
-  const upstream = await upstreamRefs(
-    opts.upstreamUrl,
-    opts.branches.map((b) => `refs/heads/${b}`),
-    opts,
-  );
+  upstream ??= await readUpstream();
   const planned = stagePlan({
     mirrorRefs: before,
     upstreamRefs: upstream,
@@ -91,6 +113,24 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const first = await updateRefs(opts, snapshotTransaction(planned, { withVerify: true }), tryGit);
   if (first.ok) return result(planned, false, fresh);
   return result(await replan(opts, before), false, fresh);
+}
+
+const plan = (mirror: ReadonlyMap<string, string>, upstream: ReadonlyMap<string, string>, opts: SyncOptions) =>
+  stagePlan({ mirrorRefs: mirror, upstreamRefs: upstream, branches: opts.branches, snapshots: opts.snapshots });
+
+// Whether the mirror as served already holds every upstream tip and its snapshots. A plan that would
+// refuse (a branch gone upstream, a snapshot that would move) is not decided here: the sync plans
+// again from the cache itself, and refuses from there.
+function settledOn(
+  served: ReadonlyMap<string, string>,
+  upstream: ReadonlyMap<string, string>,
+  opts: SyncOptions,
+): boolean {
+  try {
+    return settled(plan(served, upstream, opts));
+  } catch {
+    return false;
+  }
 }
 
 // After a refused transaction: the mirror-stage refs as the fetch left them, each snapshot as it is

@@ -112,7 +112,7 @@ export class MemoryMirror {
   }
 
   port(hook: CallHook = immediate): MirrorPort {
-    return {
+    const port: MirrorPort = {
       sync: (mirrorIds) =>
         hook.around({ port: 'mirror', method: 'sync', writes: true }, () => {
           const out = new Map<string, { summary: string } | { error: string }>();
@@ -146,6 +146,12 @@ export class MemoryMirror {
           }
           return this.flushOne(f.id, ref);
         }),
+      // The cache is read where it is: a sync then a look, each a call of its own (and its own faults).
+      syncThenObserve: async (mirrorIds, followers) => ({
+        synced: await port.sync(mirrorIds),
+        views: await port.observe(followers),
+      }),
     };
+    return port;
   }
 }

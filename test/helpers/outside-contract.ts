@@ -78,5 +78,37 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
       },
       timeoutMs,
     );
+
+    it(
+      'syncThenObserve answers as sync then observe do: a push, nothing new, a published GitOps commit',
+      async () => {
+        const w = await make();
+        const f = w.follower;
+        const both = async () => {
+          const r = await w.mirror.syncThenObserve([f.source.mirror], [f]);
+          const v = r.views.get(f.id);
+          if (!v || 'error' in v) throw new Error(`look failed: ${JSON.stringify(v)}`);
+          return { synced: r.synced.get(f.source.mirror), view: v };
+        };
+        const sha = await w.pushUpstream();
+        const ref = snapshotRefName(f.adapter, f.source.branch, sha);
+        const moved = await both();
+        expect(moved.synced).toMatchObject({ summary: expect.stringContaining('1 snapshot(s) created') });
+        expect(moved.view).toMatchObject({ tip: sha, snapshotRef: ref, snapshotPresent: true });
+
+        const idle = await both();
+        expect(idle.synced).toMatchObject({ summary: expect.stringContaining('0 snapshot(s) created') });
+        expect(idle.view).toEqual((await w.mirror.observe([f])).get(f.id));
+
+        const sent = await w.adapters.trigger(f, sha, ref);
+        if ('error' in sent) throw new Error(`trigger failed: ${sent.error}`);
+        await w.finishRun();
+        expect(await w.adapters.status(f, sha, ref)).toMatchObject({ status: { run: { phase: 'Succeeded' } } });
+        const published = await both();
+        expect(published.view).toMatchObject({ tip: sha, gitops: { pendingFlush: true, githubInSync: false } });
+        expect(published.view).toEqual((await w.mirror.observe([f])).get(f.id));
+      },
+      timeoutMs,
+    );
   });
 }

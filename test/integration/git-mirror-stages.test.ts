@@ -154,6 +154,35 @@ describe('git-mirror sync against real bare repositories', () => {
     );
   });
 
+  it('a read of the mirror as served that holds every tip and snapshot ends the sync on it; any other is not trusted', async () => {
+    const w = await world();
+    const a = await w.commit(w.upstreamDir, 'main', 'a');
+    await sync(w.syncOpts());
+    const asServed = async () => new Map(Object.entries(await w.refs(w.mirrorDir)));
+    const served = await asServed();
+
+    // Settled on the served read: the cache itself is not read (a directory that is no repository
+    // would fail for-each-ref), nothing is written, and the read is handed back for the look.
+    const notARepo = mkdtempSync(join(tmpdir(), 'bf-not-a-repo-'));
+    roots.push(notARepo);
+    const ended = await sync(w.syncOpts({ mirrorDir: notARepo, served: async () => served }));
+    expect(ended.served).toBe(served);
+    expect(ended.fetched).toEqual([{ branch: 'main', from: a, to: a }]);
+    expect(readdirSync(notARepo)).toEqual([]);
+
+    // A served read behind the upstream, or none at all: the sync plans from the cache as always.
+    const b = await w.commit(w.upstreamDir, 'main', 'b');
+    const behind = await sync(w.syncOpts({ served: async () => served }));
+    expect(behind.served).toBeUndefined();
+    expect(behind.fetched).toEqual([{ branch: 'main', from: a, to: b }]);
+    expect(behind.snapshots).toEqual([{ ref: snapshotRefName(ADAPTER, 'main', b), sha: b, action: 'created' }]);
+    const c = await w.commit(w.upstreamDir, 'main', 'c');
+    const unreadable = await sync(w.syncOpts({ served: async () => undefined }));
+    expect(unreadable.served).toBeUndefined();
+    expect(unreadable.snapshots).toEqual([{ ref: snapshotRefName(ADAPTER, 'main', c), sha: c, action: 'created' }]);
+    expect((await sync(w.syncOpts({ served: asServed }))).served).toBeDefined();
+  });
+
   it('a forced upstream rewrite moves refs/mirror-stage but never an existing snapshot', async () => {
     const w = await world();
     const a = await w.commit(w.upstreamDir, 'main', 'a');
