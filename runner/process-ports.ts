@@ -5,7 +5,7 @@ import { staticValues } from '../core/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
 import { redactSecrets, tail, type SecretLiterals } from './adapters/redact.ts';
 import type { FlushResult } from './git-mirror/flush.ts';
-import { declaredMounts, flushRef, syncMirror } from './git-mirror/stages.ts';
+import { declaredMounts, flushRef, sharedTransport, syncMirror, type SharedTransport } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
 import { mapLimit } from './limit.ts';
 import { MirrorError } from './observe/mirror-error.ts';
@@ -44,7 +44,16 @@ function flushSummary(r: FlushResult): string {
 // environment, working directory or checkout reaches a decision. Every line they answer is
 // redacted, with `literals` (the mounted Secret values) added, before it is cut to a tail.
 
-export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, literals: SecretLiterals): MirrorPort {
+/** The mirror port of processes; `close` ends the SSH connection its stages shared (call it once the passes end). */
+export interface ProcessMirrorPort extends MirrorPort {
+  close(): void;
+}
+
+export function mirrorPort(
+  loaded: LoadedRegistry,
+  env: NodeJS.ProcessEnv,
+  literals: SecretLiterals,
+): ProcessMirrorPort {
   const registry = loaded.registry;
   const redact = (text: string) => redactSecrets(text, literals);
   const stageFailure = (err: unknown) => {
@@ -71,6 +80,13 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
   // once). Another shard's pass may sync the same mirror at the same moment, and one of two
   // racing ref updates then fails: a failed sync is tried once more, and plans again from what
   // the other one stored.
+  // The stages' git calls share one SSH connection to the upstream host, made at the first and
+  // ended by close().
+  let shared: SharedTransport | undefined;
+  const transport = () => {
+    shared ??= sharedTransport(loaded, mounts, path);
+    return shared;
+  };
   const syncAll = async (mirrorIds: readonly string[], withServed: boolean) => {
     const served = new Map<string, ReadonlyMap<string, string>>();
     const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
@@ -79,6 +95,7 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
           const r = await syncMirror(loaded, id, mounts, {
             pathEnv: path,
             dryRun: false,
+            transport: transport(),
             ...(withServed ? { served: servedRead(id) } : {}),
           });
           if (r.served) served.set(id, r.served);
@@ -89,7 +106,11 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
         }
       }
     };
-    return { synced: new Map(await mapLimit(mirrorIds, gitCalls, one)), served };
+    // The first sync runs alone, so that its connection is the one the others share rather than one
+    // of gitCalls connections made at once.
+    const [first, ...rest] = mirrorIds;
+    const synced = first === undefined ? [] : [await one(first), ...(await mapLimit(rest, gitCalls, one))];
+    return { synced: new Map(synced), served };
   };
   const look = async (
     followers: readonly FollowerConfig[],
@@ -122,6 +143,10 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
     return views;
   };
   return {
+    close() {
+      shared?.dispose();
+      shared = undefined;
+    },
     sync: async (mirrorIds) => (await syncAll(mirrorIds, false)).synced,
     observe: (followers) => look(followers),
     async syncThenObserve(mirrorIds, followers) {
@@ -137,7 +162,11 @@ export function mirrorPort(loaded: LoadedRegistry, env: NodeJS.ProcessEnv, liter
     },
     async flush(f, ref) {
       try {
-        const r = await flushRef(loaded, f.source.mirror, ref, mounts, { pathEnv: path, dryRun: false });
+        const r = await flushRef(loaded, f.source.mirror, ref, mounts, {
+          pathEnv: path,
+          dryRun: false,
+          transport: transport(),
+        });
         return { ok: r.ok, summary: redact(flushSummary(r)) };
       } catch (err) {
         return stageFailure(err);

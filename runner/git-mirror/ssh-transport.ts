@@ -1,4 +1,5 @@
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint } from '../../core/kube/normalize.ts';
@@ -16,6 +17,18 @@ export interface SshTransport {
   /** The Node binary and the tunnel script the ProxyCommand runs. */
   readonly node: string;
   readonly tunnelScript: string;
+  /**
+   * One SSH connection shared by every git call made through this transport (OpenSSH connection multiplexing):
+   * the first call's connection stays as the master, at most `idleSeconds` after its last session, and the others
+   * open sessions on it instead of connecting and authenticating again. Absent: each call connects on its own.
+   */
+  readonly share?: {
+    /** The control socket's name inside the transport's own directory. */
+    readonly controlPath: string;
+    readonly idleSeconds: number;
+    /** PATH to find ssh when the master is told to end. */
+    readonly pathEnv: string;
+  };
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -44,6 +57,16 @@ export function sshArgs(t: SshTransport): string[] {
     const u = new URL(t.proxy.url);
     args.push('-o', `ProxyCommand=${quote(t.node)} ${quote(t.tunnelScript)} ${u.hostname} ${u.port} %h %p`);
   }
+  if (t.share) {
+    args.push(
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${t.share.controlPath}`,
+      '-o',
+      `ControlPersist=${t.share.idleSeconds}s`,
+    );
+  }
   return args;
 }
 
@@ -57,11 +80,15 @@ export function sshArgs(t: SshTransport): string[] {
 // A mounted Secret key is owned by root and group-readable (fsGroup), which ssh refuses for a private
 // key; so the key is copied into the wrapper's own 0700 directory with mode 0600, and removed by
 // `dispose` (or, if this process is killed first, by the next transport: see freshProcessDir).
+// With `share`, the control socket lives in the same directory (its `controlPath` is taken as a name
+// there), and `dispose` first tells the master to exit; a master whose process was killed first ends
+// by itself once idle for `idleSeconds`, and its directory goes with the next transport's sweep.
 export function sshTransportEnv(
   t: SshTransport,
   parent = join(tmpdir(), 'bf-git-ssh'),
 ): { env: Record<string, string>; wrapper: string; dispose(): void } {
   const dir = freshProcessDir(parent);
+  const share = t.share ? { ...t.share, controlPath: join(dir, t.share.controlPath) } : undefined;
   const wrapper = join(dir, 'git-ssh');
   const identity = join(dir, 'identity');
   let key: Buffer;
@@ -78,18 +105,28 @@ export function sshTransportEnv(
     );
   }
   writeFileSync(identity, key, { mode: 0o600 });
-  writeFileSync(
-    wrapper,
-    `#!/bin/sh\nexec ssh ${sshArgs({ ...t, identityFile: identity })
-      .map(quote)
-      .join(' ')} "$@"\n`,
-  );
+  const args = sshArgs({ ...t, identityFile: identity, ...(share ? { share } : {}) });
+  writeFileSync(wrapper, `#!/bin/sh\nexec ssh ${args.map(quote).join(' ')} "$@"\n`);
   chmodSync(wrapper, 0o700);
   return {
     env: { GIT_SSH: wrapper, GIT_SSH_VARIANT: 'ssh' },
     wrapper,
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+    dispose: () => {
+      if (share && existsSync(share.controlPath)) endMaster(share.controlPath, share.pathEnv);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+// `ssh -O exit` asks the master behind the socket to end (the destination is required by ssh's
+// syntax; the socket alone says which connection). Synchronous, so that it also runs as a process
+// exits; a master that does not answer in time ends by itself once idle.
+function endMaster(controlPath: string, pathEnv: string): void {
+  spawnSync('ssh', ['-F', '/dev/null', '-o', `ControlPath=${controlPath}`, '-O', 'exit', 'branch-follower-mux'], {
+    stdio: 'ignore',
+    timeout: 5_000,
+    env: { PATH: pathEnv },
+  });
 }
 
 /** What status may say of the transport: where it is declared, the proxy mode, a fingerprint — never the key. */

@@ -86,13 +86,32 @@ export function transportOf(loaded: LoadedRegistry, mounts: StageMounts) {
 
 interface RunOpts {
   readonly pathEnv: string;
+  /** A transport made by `sharedTransport` for many stages; absent: this stage makes its own and removes it. */
+  readonly transport?: SharedTransport;
+}
+
+/** One SSH transport for many stages of one process (see sharedTransport). */
+export interface SharedTransport {
+  readonly env: Record<string, string>;
+  dispose(): void;
+}
+
+// One transport for every stage a pass runs: the stages' git calls share one SSH connection to the
+// upstream host (controller.source.githubSsh declares one), so only the first connects and
+// authenticates. The connection is kept at most gitMirror.gitTimeoutSeconds after its last use — as
+// long as one git call may take — and ended by `dispose`.
+export function sharedTransport(loaded: LoadedRegistry, mounts: StageMounts, pathEnv: string): SharedTransport {
+  const idleSeconds = loaded.registry.controller.gitMirror.gitTimeoutSeconds;
+  return sshTransportEnv({ ...sshTransport(loaded, mounts), share: { controlPath: 'mux', idleSeconds, pathEnv } });
 }
 
 async function withTransport<T>(
   loaded: LoadedRegistry,
   mounts: StageMounts,
+  shared: SharedTransport | undefined,
   use: (env: Record<string, string>) => Promise<T>,
 ): Promise<T> {
+  if (shared) return use(shared.env);
   const t = sshTransportEnv(sshTransport(loaded, mounts));
   try {
     return await use(t.env);
@@ -110,7 +129,7 @@ export function syncMirror(
 ): Promise<SyncResult> {
   const i = stageInputs(loaded, mirrorId, mounts);
   const timeoutMs = loaded.registry.controller.gitMirror.gitTimeoutSeconds * 1000;
-  return withTransport(loaded, mounts, (transportEnv) =>
+  return withTransport(loaded, mounts, opts.transport, (transportEnv) =>
     sync({
       mirrorDir: i.mirrorDir,
       upstreamUrl: i.upstreamUrl,
@@ -135,7 +154,7 @@ export function flushRef(
 ): Promise<FlushResult> {
   const i = stageInputs(loaded, mirrorId, mounts);
   const g = loaded.registry.controller.gitMirror;
-  return withTransport(loaded, mounts, (transportEnv) =>
+  return withTransport(loaded, mounts, opts.transport, (transportEnv) =>
     flush({
       mirrorDir: i.mirrorDir,
       upstreamUrl: i.upstreamUrl,

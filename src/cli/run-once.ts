@@ -248,13 +248,15 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       const runs = shards
         .map((k) => ({ k, followers: followersOfShard(followers, c.pass.shards, k) }))
         .filter((r) => r.followers.length > 0 || opts.shard !== undefined);
-      // Each shard is its own pass (its own Lease and state): the shards a workstation runs go side by side.
+      // Each shard is its own pass (its own Lease and state): the shards a workstation runs go side by
+      // side, their git calls over one SSH connection to the upstream host.
+      const mirror = mirrorPort(loaded, ctx.io.env, literals);
       const results = await Promise.all(
         runs.map(({ k, followers: mine }) =>
           runRedactedPass(
             {
               ...kubePorts(client, c, realClock, k),
-              mirror: mirrorPort(loaded, ctx.io.env, literals),
+              mirror,
               adapters: adapterPort(loaded, ctx.io.env, literals),
               clock: realClock,
             },
@@ -270,7 +272,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
             literals,
           ),
         ),
-      );
+      ).finally(() => mirror.close());
       const result = mergeShards(
         loaded,
         runs.map((r, i) => ({ shard: r.k, result: results[i]! })),

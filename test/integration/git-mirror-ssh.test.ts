@@ -88,6 +88,42 @@ describe('the git mirror over real SSH through a real CONNECT proxy', () => {
     }
   });
 
+  it('a shared transport connects once for every sync, and dispose ends the connection and removes it all', async () => {
+    const repos = ['pikasTech/shared-a.git', 'pikasTech/shared-b.git', 'pikasTech/shared-c.git'];
+    for (const repo of repos) {
+      await ssh.createRepo(repo);
+      await ssh.commit(repo, 'v0.3', 'one');
+    }
+    const parent = mkdtempSync(join(tmpdir(), 'bf-shared-ssh-'));
+    const share = { controlPath: 'mux', idleSeconds: 30, pathEnv: process.env.PATH ?? '' };
+    const t = sshTransportEnv(transport({ share }), parent);
+    const [dir] = readdirSync(parent);
+    const socket = join(parent, dir!, 'mux');
+    const syncOf = (repo: string) =>
+      sync({
+        mirrorDir: bareMirror(),
+        upstreamUrl: ssh.repoUrl(repo),
+        branches: ['v0.3'],
+        snapshots: [{ adapter: 'hwlab-node-runtime', branch: 'v0.3' }],
+        transportEnv: t.env,
+        timeoutMs: 20_000,
+        dryRun: false,
+      });
+    const before = proxy.connectCount();
+    await syncOf(repos[0]!);
+    expect(existsSync(socket)).toBe(true);
+    await Promise.all(repos.slice(1).map(syncOf));
+    // Three syncs, each an ls-remote and a fetch: one connection through the tunnel.
+    expect(proxy.connectCount() - before).toBe(1);
+    const master = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(socket);
+    expect(master()).toBe(true);
+    t.dispose();
+    expect(existsSync(join(parent, dir!))).toBe(false);
+    // The master answers `-O exit` before it has gone: wait for it (the test's timeout bounds this).
+    while (master()) await new Promise((r) => setTimeout(r, 50));
+    rmSync(parent, { recursive: true, force: true });
+  });
+
   it('refuses an upstream whose host key is not the declared one', async () => {
     await ssh.createRepo('pikasTech/agentrun.git').catch(() => undefined);
     await ssh.commit('pikasTech/agentrun.git', 'v0.2', 'one');

@@ -13,10 +13,12 @@ import { REGISTRY } from '../helpers/registry-fixture.ts';
 // plane are held to (test/unit/memory-ports.contract.test.ts).
 let git: GitServer;
 let ssh: SshUpstream;
+const ports: { close(): void }[] = [];
 beforeAll(async () => {
   [git, ssh] = await Promise.all([startGitServer(), startSshUpstream()]);
 });
 afterAll(async () => {
+  for (const p of ports) p.close();
   disposeWorlds();
   await Promise.all([git.dispose(), ssh.dispose()]);
 });
@@ -30,9 +32,11 @@ outsideContract(
     const runSeconds = 1;
     w.configure({ lanes: { 'hwlab:v03': { lagSeconds: 0, runSeconds } } });
     const r = REPOS['hwlab-jd01-v03'];
+    const mirror = mirrorPort(loaded, w.env, mountedSecretLiterals(loaded));
+    ports.push(mirror);
     return {
       follower,
-      mirror: mirrorPort(loaded, w.env, mountedSecretLiterals(loaded)),
+      mirror,
       adapters: adapterPort(loaded, w.env, mountedSecretLiterals(loaded)),
       pushUpstream: () => ssh.commit(w.repoOf('hwlab-jd01-v03'), r.branch, `contract ${Date.now()} ${Math.random()}`),
       finishRun: () => new Promise((done) => setTimeout(done, runSeconds * 1000 + 300)),
