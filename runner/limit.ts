@@ -23,3 +23,27 @@ export async function mapLimit<T, R>(
   if (failure) throw failure.error;
   return results;
 }
+
+/** Runs each task given to it with at most `n` running at once, in the order they were given. */
+export type Limiter = <R>(task: () => Promise<R>) => Promise<R>;
+
+// A bound shared by calls made from several places of a pass (the adapter status calls a look starts
+// early and the ones it makes while deciding): together they never run more than `n` at once.
+export function limiter(n: number): Limiter {
+  const max = Math.max(1, n);
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async <R>(task: () => Promise<R>): Promise<R> => {
+    // A task that waits is handed the slot of the one that ends (running stays as it is), so no task
+    // that arrives in between can take it.
+    if (running >= max) await new Promise<void>((go) => queue.push(go));
+    else running++;
+    try {
+      return await task();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}

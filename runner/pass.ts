@@ -5,9 +5,9 @@ import type { FollowerConfig } from '../core/config/schema.ts';
 import { shardLeaseName, stateObjectName, stateObjectsOfShard } from '../core/config/shards.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
-import { mapLimit } from './limit.ts';
+import { limiter, type Limiter, mapLimit } from './limit.ts';
 import { Decision, Phase, Reason } from './phases.ts';
-import type { HeldLease, PassPorts, StateSnapshot } from './ports.ts';
+import type { AdapterPort, HeldLease, PassPorts, StateSnapshot } from './ports.ts';
 import {
   afterTrigger,
   runJustSucceeded,
@@ -116,6 +116,16 @@ interface Said {
 }
 
 /** One follower in a look: what it was decided on, and the decision. */
+/** A status call started as its follower's look arrived: what it was about, and its answer. */
+interface EarlyStatus {
+  readonly tip: string;
+  readonly snapshotRef: string;
+  /** The state read it was asked on, and the follower's record in it. */
+  readonly reads: number;
+  readonly record: StateRecord | undefined;
+  readonly answer: ReturnType<AdapterPort['status']>;
+}
+
 interface Decided {
   readonly f: FollowerConfig;
   readonly policy: Policy;
@@ -151,6 +161,10 @@ class Pass {
    */
   private reads = 0;
   private readonly tails = new Map<string, { status: string; trigger: string }>();
+  /** Every adapter call of the pass, wherever it is made, within controller.pass.concurrency.adapterCalls. */
+  private readonly asking: Limiter;
+  /** Status calls started as a follower's look arrived (see early()), by follower id, for the decide that follows. */
+  private readonly asked = new Map<string, EarlyStatus>();
   /** Followers that failed (or were blocked by an error) at any time during this pass. */
   private readonly failed = new Set<string>();
   private readonly c: LoadedRegistry['registry']['controller'];
@@ -165,6 +179,7 @@ class Pass {
     this.loaded = loaded;
     this.opts = opts;
     this.c = loaded.registry.controller;
+    this.asking = limiter(this.c.pass.concurrency.adapterCalls);
   }
 
   /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */
@@ -324,7 +339,7 @@ class Pass {
       // adapter is asked again.
       if (d.said?.tip === view.tip && isDeepStrictEqual(d.said.record, prev) && !unconfirmed(prev))
         return d.said.status;
-      const s = await this.ports.adapters.status(d.f, view.tip, view.snapshotRef);
+      const s = await this.status(d.f, view.tip, view.snapshotRef, prev);
       this.setTail(d.f.id, 'status', s.tail);
       const status: StatusView = 'error' in s ? { error: s.error } : { status: s.status };
       d.said = { tip: view.tip, status, record: prev };
@@ -353,6 +368,41 @@ class Pass {
         (d.f.enabled ? settled(prev, d.view, now()) : undefined) ??
         step(prev, looks.get(d.f.id) ?? d.view, statuses[i], d.policy, now());
     });
+  }
+
+  // What the adapter says of `tip`: the answer to a call started when this follower's look arrived,
+  // when that call was about the same tip and snapshot on the same state read with the same record
+  // (so it was asked after everything this decide knows, exactly as a call made now would be), else
+  // a call made now. Either way within the pass's bound on adapter calls.
+  private async status(f: FollowerConfig, tip: string, snapshotRef: string, prev: StateRecord | undefined) {
+    const early = this.asked.get(f.id);
+    this.asked.delete(f.id);
+    if (
+      early !== undefined &&
+      early.tip === tip &&
+      early.snapshotRef === snapshotRef &&
+      early.reads === this.reads &&
+      isDeepStrictEqual(early.record, prev)
+    )
+      return early.answer;
+    return this.asking(() => this.ports.adapters.status(f, tip, snapshotRef));
+  }
+
+  // A follower's look arrived while other mirrors still sync: its status call starts now rather than
+  // after every sync, for each follower the decide that follows will ask (enabled, a tip, a readable
+  // record, not settled). Asking is a read; the decision is still made on it in decide().
+  private early(followers: ReadonlyMap<string, FollowerConfig>, views: ReadonlyMap<string, MirrorView>): void {
+    for (const [id, view] of views) {
+      const f = followers.get(id);
+      if (!f?.enabled || 'error' in view || view.tip === null || this.snap.unreadable.has(id)) continue;
+      const record = this.snap.records.get(id);
+      if (settled(record, view, this.ports.clock.now())) continue;
+      const { tip, snapshotRef } = view;
+      const answer = this.asking(() => this.ports.adapters.status(f, tip, snapshotRef));
+      // An answer never taken (its follower was decided on another look) must not reject unheard.
+      answer.catch(() => undefined);
+      this.asked.set(id, { tip, snapshotRef, reads: this.reads, record, answer });
+    }
   }
 
   // writeAhead / writeState: every changed record of `ds` in one compare-and-swap (one per shard
@@ -482,10 +532,13 @@ class Pass {
     const senders = live.filter((d) => d.s!.action.kind === 'trigger');
     const sent = await mapLimit(senders, this.c.pass.concurrency.adapterCalls, async (d): Promise<Sent> => {
       const a = d.s!.action as Extract<Step['action'], { kind: 'trigger' }>;
-      // The write-ahead record is persisted: only now is the trigger sent, under a Lease that covers it.
-      await this.keep(this.triggerMs(d.f));
-      this.say(d.f.id, `trigger ${a.sha.slice(0, 12)} ${a.snapshotRef} (attempt ${a.attempt})`);
-      const r = await this.ports.adapters.trigger(d.f, a.sha, a.snapshotRef);
+      // The write-ahead record is persisted: only now is the trigger sent, under a Lease that covers it
+      // (checked once the call has its slot among the adapter calls, right before it is sent).
+      const r = await this.asking(async () => {
+        await this.keep(this.triggerMs(d.f));
+        this.say(d.f.id, `trigger ${a.sha.slice(0, 12)} ${a.snapshotRef} (attempt ${a.attempt})`);
+        return this.ports.adapters.trigger(d.f, a.sha, a.snapshotRef);
+      });
       this.setTail(d.f.id, 'trigger', r.tail);
       const result = 'error' in r ? { error: r.error } : { runName: r.runName };
       return { d, result, base: d.s!.next, after: undefined, done: false };
@@ -645,7 +698,10 @@ class Pass {
     const failed = new Map<string, string>();
     if (mirrors.length === 0)
       return { syncFailed: failed, observed: await this.ports.mirror.observe(this.opts.followers) };
-    const { synced, views } = await this.ports.mirror.syncThenObserve(mirrors, this.opts.followers);
+    const byId = new Map(this.opts.followers.map((f) => [f.id, f]));
+    const { synced, views } = await this.ports.mirror.syncThenObserve(mirrors, this.opts.followers, (early) =>
+      this.early(byId, early),
+    );
     for (const [id, r] of synced) {
       if ('error' in r) {
         failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);

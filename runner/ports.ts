@@ -69,11 +69,14 @@ export interface MirrorPort {
   observe(followers: readonly FollowerConfig[]): Promise<ReadonlyMap<string, MirrorView>>;
   /**
    * `sync(mirrorIds)`, then `observe(followers)` after it: the same answers. A mirror whose sync finds nothing to do
-   * may be looked at through the read the sync made of it as served, rather than read once more.
+   * may be looked at through the read the sync made of it as served, rather than read once more. `early`, when given,
+   * is told views as soon as they are known (before the other mirrors' syncs end): each is the one returned, and a
+   * follower whose mirror's sync failed is never among them.
    */
   syncThenObserve(
     mirrorIds: readonly string[],
     followers: readonly FollowerConfig[],
+    early?: (views: ReadonlyMap<string, MirrorView>) => void,
   ): Promise<{ synced: ReadonlyMap<string, SyncOutcome>; views: ReadonlyMap<string, MirrorView> }>;
   /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
   flush(f: FollowerConfig, ref: string): Promise<FlushOutcome>;

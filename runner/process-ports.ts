@@ -87,7 +87,11 @@ export function mirrorPort(
     shared ??= sharedTransport(loaded, mounts, path);
     return shared;
   };
-  const syncAll = async (mirrorIds: readonly string[], withServed: boolean) => {
+  const syncAll = async (
+    mirrorIds: readonly string[],
+    withServed: boolean,
+    onServed?: (id: string, read: ReadonlyMap<string, string>) => Promise<void>,
+  ) => {
     const served = new Map<string, ReadonlyMap<string, string>>();
     const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
       for (let attempt = 1; ; attempt++) {
@@ -98,7 +102,10 @@ export function mirrorPort(
             transport: transport(),
             ...(withServed ? { served: servedRead(id) } : {}),
           });
-          if (r.served) served.set(id, r.served);
+          if (r.served) {
+            served.set(id, r.served);
+            await onServed?.(id, r.served);
+          }
           return [id, { summary: redact(syncSummary(r)) }];
         } catch (err) {
           if (attempt < 2 && err instanceof BranchFollowerError) continue;
@@ -149,12 +156,24 @@ export function mirrorPort(
     },
     sync: async (mirrorIds) => (await syncAll(mirrorIds, false)).synced,
     observe: (followers) => look(followers),
-    async syncThenObserve(mirrorIds, followers) {
-      const { synced, served } = await syncAll(mirrorIds, true);
+    async syncThenObserve(mirrorIds, followers, early) {
+      // A mirror served alone at its URL whose sync ended on its served read is looked at right then,
+      // from that read (no git): `early` hears its followers' views while the other syncs go on.
+      const reads = mirrorReads({ ...registry, followers: [...followers] });
+      const byMirror = new Map<string, FollowerConfig[]>();
+      for (const f of followers) byMirror.set(f.source.mirror, [...(byMirror.get(f.source.mirror) ?? []), f]);
+      const onServed = early
+        ? async (id: string, read: ReadonlyMap<string, string>) => {
+            const url = urlOf.get(id)!;
+            if (reads.get(url)?.length !== 1) return;
+            early(await look(byMirror.get(id) ?? [], new Map([[url, read]])));
+          }
+        : undefined;
+      const { synced, served } = await syncAll(mirrorIds, true, onServed);
       // A URL is taken as read only when every mirror served there ended its sync on that read (none
       // of them moved anything since).
       const read = new Map<string, ReadonlyMap<string, string>>();
-      for (const [url, ids] of mirrorReads({ ...registry, followers: [...followers] })) {
+      for (const [url, ids] of reads) {
         const reads = ids.map((id) => served.get(id));
         if (reads.every((r) => r !== undefined)) read.set(url, reads[0]!);
       }

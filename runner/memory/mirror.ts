@@ -146,11 +146,18 @@ export class MemoryMirror {
           }
           return this.flushOne(f.id, ref);
         }),
-      // The cache is read where it is: a sync then a look, each a call of its own (and its own faults).
-      syncThenObserve: async (mirrorIds, followers) => ({
-        synced: await port.sync(mirrorIds),
-        views: await port.observe(followers),
-      }),
+      // The cache is read where it is: a sync then a look, each a call of its own (and its own faults);
+      // `early` is told the views of the mirrors whose sync succeeded, once the look is done.
+      syncThenObserve: async (mirrorIds, followers, early) => {
+        const synced = await port.sync(mirrorIds);
+        const views = await port.observe(followers);
+        const failed = (f: FollowerConfig) => {
+          const r = synced.get(f.source.mirror);
+          return r !== undefined && 'error' in r;
+        };
+        early?.(new Map(followers.filter((f) => !failed(f)).map((f) => [f.id, views.get(f.id)!])));
+        return { synced, views };
+      },
     };
     return port;
   }

@@ -85,10 +85,15 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
         const w = await make();
         const f = w.follower;
         const both = async () => {
-          const r = await w.mirror.syncThenObserve([f.source.mirror], [f]);
+          const told = new Map<string, unknown>();
+          const r = await w.mirror.syncThenObserve([f.source.mirror], [f], (views) => {
+            for (const [id, v] of views) told.set(id, v);
+          });
           const v = r.views.get(f.id);
           if (!v || 'error' in v) throw new Error(`look failed: ${JSON.stringify(v)}`);
-          return { synced: r.synced.get(f.source.mirror), view: v };
+          // What `early` was told is what the call returns.
+          for (const [id, early] of told) expect(early).toEqual(r.views.get(id));
+          return { synced: r.synced.get(f.source.mirror), view: v, told };
         };
         const sha = await w.pushUpstream();
         const ref = snapshotRefName(f.adapter, f.source.branch, sha);
@@ -99,6 +104,8 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
         const idle = await both();
         expect(idle.synced).toMatchObject({ summary: expect.stringContaining('0 snapshot(s) created') });
         expect(idle.view).toEqual((await w.mirror.observe([f])).get(f.id));
+        // Nothing to sync: the follower's view is known early.
+        expect(idle.told.get(f.id)).toEqual(idle.view);
 
         const sent = await w.adapters.trigger(f, sha, ref);
         if ('error' in sent) throw new Error(`trigger failed: ${sent.error}`);
