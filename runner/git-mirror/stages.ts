@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
 import type { MirrorConfig } from '../../core/config/schema.ts';
-import { flush, type FlushResult } from './flush.ts';
+import { flush, flushMany, type FlushResult, type RefFlush } from './flush.ts';
 import { sshTransportEnv, transportDisclosure, type SshTransport } from './ssh-transport.ts';
 import type { SnapshotTarget } from './stage-plan.ts';
 import { mirrorStatus, type MirrorStatus } from './status.ts';
@@ -152,20 +152,43 @@ export function flushRef(
   mounts: StageMounts,
   opts: RunOpts & { dryRun: boolean },
 ): Promise<FlushResult> {
+  return withTransport(loaded, mounts, opts.transport, (transportEnv) =>
+    flush({ ...flushOptions(loaded, mirrorId, mounts, transportEnv, opts), gitopsRef }),
+  );
+}
+
+/** flush of many GitOps refs of one mirror, in a fixed number of git processes: per ref a result or its error. */
+export function flushRefs(
+  loaded: LoadedRegistry,
+  mirrorId: string,
+  gitopsRefs: readonly string[],
+  mounts: StageMounts,
+  opts: RunOpts & { dryRun: boolean },
+): Promise<Map<string, RefFlush>> {
+  return withTransport(loaded, mounts, opts.transport, (transportEnv) =>
+    flushMany({ ...flushOptions(loaded, mirrorId, mounts, transportEnv, opts), gitopsRefs }),
+  );
+}
+
+/** What every flush of one mirror is given: its cache and upstream, the transport, the declared budgets. */
+function flushOptions(
+  loaded: LoadedRegistry,
+  mirrorId: string,
+  mounts: StageMounts,
+  transportEnv: Record<string, string>,
+  opts: RunOpts & { dryRun: boolean },
+) {
   const i = stageInputs(loaded, mirrorId, mounts);
   const g = loaded.registry.controller.gitMirror;
-  return withTransport(loaded, mounts, opts.transport, (transportEnv) =>
-    flush({
-      mirrorDir: i.mirrorDir,
-      upstreamUrl: i.upstreamUrl,
-      gitopsRef,
-      transportEnv,
-      timeoutMs: g.gitTimeoutSeconds * 1000,
-      pathEnv: opts.pathEnv,
-      dryRun: opts.dryRun,
-      recheck: { delayMs: g.flushRecheckDelaySeconds * 1000 },
-    }),
-  );
+  return {
+    mirrorDir: i.mirrorDir,
+    upstreamUrl: i.upstreamUrl,
+    transportEnv,
+    timeoutMs: g.gitTimeoutSeconds * 1000,
+    pathEnv: opts.pathEnv,
+    dryRun: opts.dryRun,
+    recheck: { delayMs: g.flushRecheckDelaySeconds * 1000 },
+  };
 }
 
 /** status of one follower's branch and GitOps ref, read from the mirror cache only. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,10 +6,11 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GitError } from '../../core/git/error.ts';
 import { GitMirrorError, GitMirrorReason } from '../../runner/git-mirror/errors.ts';
-import { flush, type FlushOptions } from '../../runner/git-mirror/flush.ts';
+import { flush, flushMany, type FlushManyOptions, type FlushOptions } from '../../runner/git-mirror/flush.ts';
 import { mirrorStatus } from '../../runner/git-mirror/status.ts';
 import { sync, type SyncOptions } from '../../runner/git-mirror/sync.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
+import { countingPath } from '../../scripts/bench/counting-path.ts';
 import { hermeticGit } from '../../scripts/world/git-server.ts';
 
 // Real git on real bare repositories: an "upstream" reached over file:// and a bare mirror cache.
@@ -20,6 +22,7 @@ const IDENTITY = {
   GIT_COMMITTER_EMAIL: 't@test.invalid',
 };
 const ADAPTER = 'hwlab-node-runtime';
+const realGit = () => execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
 
 const roots: string[] = [];
 afterAll(() => {
@@ -575,6 +578,140 @@ describe('git-mirror flush against real bare repositories', () => {
       renameSync(away, w.upstreamDir);
     }
     expect((await w.refs(w.upstreamDir))['refs/heads/gitops']).toBe(g1);
+  });
+});
+
+/**
+ * One mirror with six GitOps refs against its upstream: `same` equal, `behind` one commit behind the
+ * mirror's, `fresh` absent upstream, `diverged` rebuilt in the mirror off the upstream's commit,
+ * `foreign` moved upstream by someone else (a commit the mirror does not have), `missing` never
+ * published into the mirror.
+ */
+async function manyRefsWorld() {
+  const w = await world();
+  const ref = (name: string) => `refs/heads/gitops/${name}`;
+  const before: Record<string, string> = {};
+  for (const name of ['same', 'behind', 'diverged', 'foreign'])
+    before[name] = await w.commit(w.upstreamDir, `gitops/${name}`, `${name} 0`);
+  await w.git(w.mirrorDir, ['fetch', '-q', w.url, 'refs/heads/gitops/*:refs/heads/gitops/*']);
+  const local: Record<string, string> = { same: before.same! };
+  local.behind = await w.commit(w.mirrorDir, 'gitops/behind', 'behind 1');
+  local.fresh = await w.commit(w.mirrorDir, 'gitops/fresh', 'fresh 1');
+  local.diverged = await w.commit(w.mirrorDir, 'gitops/diverged', 'diverged rebuilt', null);
+  const foreign = await w.commit(w.upstreamDir, 'gitops/foreign', 'someone else');
+  local.foreign = await w.commit(w.mirrorDir, 'gitops/foreign', 'foreign 1');
+  const refs = ['same', 'behind', 'fresh', 'diverged', 'foreign', 'missing'].map(ref);
+  const many = (over: Partial<FlushManyOptions> = {}): FlushManyOptions => {
+    const { gitopsRef: _, recheck: __, ...one } = w.flushOpts();
+    return { ...one, recheck: { delayMs: 50 }, gitopsRefs: refs, ...over };
+  };
+  return { w, ref, before, local, foreign, refs, many };
+}
+
+describe('git-mirror flush of many refs of one mirror', () => {
+  it('pushes every ref in one go: each ends on its own, and a refused one holds back no other', async () => {
+    const { w, ref, before, local, foreign, many } = await manyRefsWorld();
+    const r = await flushMany(many());
+    expect(r.get(ref('same'))).toMatchObject({ ok: true, action: 'up-to-date', pushed: false, githubInSync: true });
+    for (const name of ['behind', 'fresh']) {
+      expect(r.get(ref(name))).toMatchObject({
+        ok: true,
+        action: 'fast-forward',
+        pushed: true,
+        localSha: local[name],
+        upstreamBefore: before[name] ?? null,
+        upstreamSha: local[name],
+        githubInSync: true,
+        pendingFlush: false,
+        partialSuccess: null,
+      });
+    }
+    expect(r.get(ref('diverged'))).toMatchObject({
+      reason: GitMirrorReason.NonFastForward,
+      existingSha: before.diverged,
+      newSha: local.diverged,
+    });
+    // The upstream commit is not in the mirror at all: git says "fetch first", which is the same refusal.
+    expect(r.get(ref('foreign'))).toMatchObject({ reason: GitMirrorReason.NonFastForward, existingSha: foreign });
+    expect(r.get(ref('missing'))).toMatchObject({ reason: GitMirrorReason.Cache });
+    const upstream = await w.refs(w.upstreamDir);
+    expect(upstream).toMatchObject({
+      [ref('same')]: before.same,
+      [ref('behind')]: local.behind,
+      [ref('fresh')]: local.fresh,
+      [ref('diverged')]: before.diverged,
+      [ref('foreign')]: foreign,
+    });
+    const cache = await w.refs(w.mirrorDir);
+    for (const name of ['same', 'behind', 'fresh']) expect(cache[`refs/mirror-stage/gitops/${name}`]).toBe(local[name]);
+    expect(cache['refs/mirror-stage/gitops/diverged']).toBeUndefined();
+    expect(cache['refs/mirror-stage/gitops/foreign']).toBeUndefined();
+  });
+
+  it('starts as many git processes for six refs as for one', async () => {
+    const counts: number[] = [];
+    for (const size of [1, 6]) {
+      const { w, refs, many } = await manyRefsWorld();
+      const path = countingPath(join(w.mirrorDir, '..', 'counting'), { git: realGit() });
+      // Both batches push and record: `behind` first, then the other five.
+      const gitopsRefs = size === 1 ? [refs[1]!] : [refs[1]!, ...refs.filter((_, i) => i !== 1)];
+      const r = await flushMany(many({ gitopsRefs, pathEnv: `${path.dir}:${process.env.PATH}` }));
+      expect(r.get(refs[1]!)).toMatchObject({ ok: true, pushed: true });
+      counts.push(path.counts().git!);
+    }
+    expect(counts[0]).toBeGreaterThanOrEqual(5); // for-each-ref, ls-remote, push, ls-remote, update-ref
+    expect(counts[1]).toBe(counts[0]);
+  });
+
+  it('a dry run reports each ref as the flush would end it and writes nothing', async () => {
+    const { w, ref, local, many } = await manyRefsWorld();
+    const mirrorBefore = hashTree(w.mirrorDir);
+    const upstreamBefore = hashTree(w.upstreamDir);
+    const r = await flushMany(many({ dryRun: true }));
+    expect(hashTree(w.mirrorDir)).toEqual(mirrorBefore);
+    expect(hashTree(w.upstreamDir)).toEqual(upstreamBefore);
+    expect(r.get(ref('same'))).toMatchObject({ ok: true, dryRun: true, action: 'up-to-date' });
+    for (const name of ['behind', 'fresh'])
+      expect(r.get(ref(name))).toMatchObject({
+        ok: false,
+        dryRun: true,
+        action: 'fast-forward',
+        localSha: local[name],
+      });
+    for (const name of ['diverged', 'foreign'])
+      expect(r.get(ref(name))).toMatchObject({ reason: GitMirrorReason.NonFastForward });
+    expect(r.get(ref('missing'))).toMatchObject({ reason: GitMirrorReason.Cache });
+  });
+
+  it('one recheck covers every pushed ref: a failure gets the one controlled recheck for all of them', async () => {
+    const { w, ref, local, many } = await manyRefsWorld();
+    const away = `${w.upstreamDir}.away`;
+    const attempts: number[] = [];
+    const r = await flushMany(
+      many({
+        recheck: {
+          delayMs: 50,
+          read: async (attempt, readUpstream) => {
+            attempts.push(attempt);
+            if (attempt === 1) renameSync(w.upstreamDir, away);
+            else renameSync(away, w.upstreamDir);
+            return readUpstream();
+          },
+        },
+      }),
+    );
+    expect(attempts).toEqual([1, 2]);
+    for (const name of ['behind', 'fresh']) {
+      expect(r.get(ref(name))).toMatchObject({
+        ok: true,
+        partialSuccess: 'push-succeeded-fetch-failed',
+        partialSuccessRecovered: true,
+        postPushRecovery: { attempts: 1 },
+        upstreamSha: local[name],
+      });
+    }
+    expect(r.get(ref('same'))).toMatchObject({ ok: true, partialSuccess: null });
+    expect(r.get(ref('diverged'))).toMatchObject({ reason: GitMirrorReason.NonFastForward });
   });
 });
 
