@@ -517,7 +517,8 @@ class Pass {
 
   // One look at `ds`: decide all, write all, then the actions — the triggers whose write-ahead just
   // landed (side by side, each under a Lease that covers it), and the flushes (one per follower per
-  // look: its result is read back from the mirror cache, and the follower is decided once more).
+  // look, all in one call of the mirror port: each result is read back from the mirror cache, and the
+  // follower is decided once more).
   private async look(ds: Decided[]): Promise<Map<string, FollowerOutcome>> {
     await this.decide(ds);
     const out = new Map<string, FollowerOutcome>();
@@ -558,14 +559,20 @@ class Pass {
 
     const flushers = live.filter((d) => d.s!.action.kind === 'flush' && !d.flushed);
     if (flushers.length > 0) {
-      await mapLimit(flushers, this.c.pass.concurrency.gitCalls, async (d) => {
+      // One flush for all of them: the port flushes each mirror's refs together (its git processes
+      // do not grow with its followers), the mirrors side by side.
+      await this.keep(0);
+      const wanted = flushers.map((d) => {
         const a = d.s!.action as Extract<Step['action'], { kind: 'flush' }>;
-        await this.keep(0);
         this.say(d.f.id, `flush ${a.ref} (run of ${a.sha.slice(0, 12)} succeeded)`);
-        const r = await this.ports.mirror.flush(d.f, a.ref);
+        return { follower: d.f, ref: a.ref };
+      });
+      const flushed = await this.ports.mirror.flush(wanted);
+      for (const d of flushers) {
+        const r = flushed.get(d.f.id) ?? { error: 'the mirror port gave no answer for this follower' };
         this.say(d.f.id, 'error' in r ? `flush failed: ${r.error}` : `flush: ${r.summary}`);
         if ('error' in r) this.failed.add(d.f.id); // e.g. a non-fast-forward: it needs a person
-      });
+      }
       const views = await this.ports.mirror.observe(flushers.map((d) => d.f));
       const again = flushers.map((d) => this.item(d.f, views.get(d.f.id), this.reads, true));
       for (const [id, o] of await this.look(again)) out.set(id, o);

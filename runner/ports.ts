@@ -58,6 +58,23 @@ export interface EventPort {
 type SyncOutcome = { summary: string } | { error: string };
 type FlushOutcome = { ok: boolean; summary: string } | { error: string };
 
+/** One follower's GitOps ref to flush (the ref its run published into the follower's mirror). */
+export interface FlushWanted {
+  readonly follower: FollowerConfig;
+  readonly ref: string;
+}
+
+/** The wanted flushes grouped by the followers' mirror, in order: what one flush of each mirror takes. */
+export function byMirror(wanted: readonly FlushWanted[]): Map<string, FlushWanted[]> {
+  const out = new Map<string, FlushWanted[]>();
+  for (const w of wanted) {
+    const ws = out.get(w.follower.source.mirror);
+    if (ws) ws.push(w);
+    else out.set(w.follower.source.mirror, [w]);
+  }
+  return out;
+}
+
 /** The git mirror cache: sync it from the upstream, look at it, flush a GitOps ref back upstream. */
 export interface MirrorPort {
   /**
@@ -78,8 +95,11 @@ export interface MirrorPort {
     followers: readonly FollowerConfig[],
     early?: (views: ReadonlyMap<string, MirrorView>) => void,
   ): Promise<{ synced: ReadonlyMap<string, SyncOutcome>; views: ReadonlyMap<string, MirrorView> }>;
-  /** git-mirror flush of a follower's GitOps ref: fast-forward upstream, recheck; a summary line, or its error. */
-  flush(f: FollowerConfig, ref: string): Promise<FlushOutcome>;
+  /**
+   * git-mirror flush of the followers' GitOps refs, each mirror's refs together: fast-forward upstream, recheck; per
+   * follower a summary line, or its error (a ref refused fails only the followers of that ref).
+   */
+  flush(wanted: readonly FlushWanted[]): Promise<ReadonlyMap<string, FlushOutcome>>;
 }
 
 type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };

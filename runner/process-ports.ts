@@ -4,15 +4,16 @@ import type { FollowerConfig } from '../core/config/schema.ts';
 import { staticValues } from '../core/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
 import { redactSecrets, tail, type SecretLiterals } from './adapters/redact.ts';
+import { GitMirrorError } from './git-mirror/errors.ts';
 import type { FlushResult } from './git-mirror/flush.ts';
-import { declaredMounts, flushRef, sharedTransport, syncMirror, type SharedTransport } from './git-mirror/stages.ts';
+import { declaredMounts, flushRefs, sharedTransport, syncMirror, type SharedTransport } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
 import { mapLimit } from './limit.ts';
 import { MirrorError } from './observe/mirror-error.ts';
 import { mirrorReads } from './observe/observation.ts';
 import { observe } from './observe/observe.ts';
 import { readMirror } from './observe/read-mirror.ts';
-import type { AdapterPort, MirrorPort } from './ports.ts';
+import { byMirror, type AdapterPort, type MirrorPort } from './ports.ts';
 import type { MirrorView } from './state-machine.ts';
 
 const short = (sha: string | null) => (sha === null ? '(none)' : sha.slice(0, 12));
@@ -179,17 +180,33 @@ export function mirrorPort(
       }
       return { synced, views: await look(followers, read) };
     },
-    async flush(f, ref) {
-      try {
-        const r = await flushRef(loaded, f.source.mirror, ref, mounts, {
-          pathEnv: path,
-          dryRun: false,
-          transport: transport(),
-        });
-        return { ok: r.ok, summary: redact(flushSummary(r)) };
-      } catch (err) {
-        return stageFailure(err);
-      }
+    async flush(wanted) {
+      // One flush per mirror for all its refs (a fixed number of git processes, whatever their
+      // number), the mirrors side by side (gitCalls at once). A follower gets its ref's result; a
+      // mirror that fails as a whole fails each of its followers.
+      const out = new Map<string, { ok: boolean; summary: string } | { error: string }>();
+      await mapLimit([...byMirror(wanted)], gitCalls, async ([mirror, ws]) => {
+        try {
+          const refs = await flushRefs(
+            loaded,
+            mirror,
+            ws.map((w) => w.ref),
+            mounts,
+            { pathEnv: path, dryRun: false, transport: transport() },
+          );
+          for (const w of ws) {
+            const r = refs.get(w.ref)!;
+            out.set(
+              w.follower.id,
+              r instanceof GitMirrorError ? stageFailure(r) : { ok: r.ok, summary: redact(flushSummary(r)) },
+            );
+          }
+        } catch (err) {
+          const failed = stageFailure(err);
+          for (const w of ws) out.set(w.follower.id, failed);
+        }
+      });
+      return out;
     },
   };
 }

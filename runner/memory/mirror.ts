@@ -1,7 +1,7 @@
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { gitopsObserved, MIRROR_STAGE_PREFIX } from '../observe/observation.ts';
 import { snapshotRefName } from '../observe/snapshot-ref.ts';
-import type { MirrorPort } from '../ports.ts';
+import { byMirror, type MirrorPort } from '../ports.ts';
 import type { MirrorView } from '../state-machine.ts';
 import { immediate, type CallHook } from './hook.ts';
 
@@ -18,8 +18,10 @@ const headsPrefix = 'refs/heads/';
 
 // The git mirror in memory: per mirror an upstream (its branches) and the cache that git-mirror sync
 // fills (refs/mirror-stage/<branch> and immutable snapshot refs), flush pushes the cache's GitOps
-// refs upstream. The observation comes from the cache's refs through the same `gitopsObserved` the
-// real observation uses. Faults are counters: the next n calls fail.
+// refs upstream, each mirror's refs together, as fast-forwards only: every commit remembers the one
+// it was made on, so a GitOps ref whose upstream moved elsewhere is refused as git refuses it. The
+// observation comes from the cache's refs through the same `gitopsObserved` the real observation
+// uses. Faults are counters: the next n calls (of flush: the next n mirrors' flushes) fail.
 export class MemoryMirror {
   /** Per mirror: upstream branch → commit. */
   readonly upstream = new Map<string, Map<string, string>>();
@@ -29,6 +31,8 @@ export class MemoryMirror {
   observeFailures = 0;
   flushFailures = 0;
   private readonly followers: ReadonlyMap<string, MirroredFollower>;
+  /** Per commit: the commit it was made on (null: none), from the first time it was seen. */
+  private readonly parents = new Map<string, string | null>();
   /** Per mirror, per branch: the followers of it (a sync is linear in the followers, as git's is). */
   private readonly byBranch = new Map<string, Map<string, MirroredFollower[]>>();
 
@@ -49,15 +53,39 @@ export class MemoryMirror {
     return f;
   }
 
-  /** A push to the upstream branch (the mirror sees it at the next sync). */
+  /** A commit `sha` seen for the first time, made on `parent` (what the ref held before it). */
+  private made(sha: string, parent: string | undefined): void {
+    if (!this.parents.has(sha) && sha !== parent) this.parents.set(sha, parent ?? null);
+  }
+
+  /** Whether `ancestor` is `sha` or a commit it was made on, however far back. */
+  private descends(sha: string, ancestor: string): boolean {
+    const seen = new Set<string>();
+    for (let at: string | null = sha; at !== null && !seen.has(at); at = this.parents.get(at) ?? null) {
+      if (at === ancestor) return true;
+      seen.add(at);
+    }
+    return false;
+  }
+
+  /** A push to the upstream branch, on top of its tip (the mirror sees it at the next sync). */
   push(mirror: string, branch: string, sha: string): void {
-    this.upstream.get(mirror)!.set(branch, sha);
+    const upstream = this.upstream.get(mirror)!;
+    this.made(sha, upstream.get(branch));
+    upstream.set(branch, sha);
   }
 
   /** The control plane publishes a GitOps commit into the mirror cache: pending until flushed. */
   publish(followerId: string, sha: string): void {
     const f = this.follower(followerId);
-    this.cache.get(f.mirror)!.set(f.gitopsRef, sha);
+    this.publishRef(f.mirror, f.gitopsRef, sha);
+  }
+
+  /** A GitOps commit made on top of what the mirror cache holds at `ref`, written there. */
+  publishRef(mirror: string, ref: string, sha: string): void {
+    const cache = this.cache.get(mirror)!;
+    this.made(sha, cache.get(ref));
+    cache.set(ref, sha);
   }
 
   /**
@@ -99,16 +127,45 @@ export class MemoryMirror {
     return { tip, snapshotRef, snapshotPresent: refs.get(snapshotRef) === tip, gitops };
   }
 
-  /** git-mirror flush of a GitOps ref: upstream fast-forwards to the cache's commit, and the cache records it. */
+  /**
+   * git-mirror flush of GitOps refs of one mirror: each upstream branch fast-forwards to the cache's commit (never
+   * forced; one that would not is refused, alone), and the cache records what it confirmed.
+   */
+  flushRefs(
+    mirror: string,
+    refs: readonly string[],
+  ): Map<string, { ok: boolean; summary: string } | { error: string }> {
+    const cache = this.cache.get(mirror)!;
+    const upstream = this.upstream.get(mirror)!;
+    const out = new Map<string, { ok: boolean; summary: string } | { error: string }>();
+    for (const ref of new Set(refs)) {
+      const sha = cache.get(ref);
+      if (sha === undefined) {
+        out.set(ref, { error: `${ref} is not in the mirror cache` });
+        continue;
+      }
+      const branch = ref.slice(headsPrefix.length);
+      const before = upstream.get(branch);
+      if (before !== undefined && before !== sha && !this.descends(sha, before)) {
+        out.set(ref, {
+          error: `upstream ${ref} is at ${before}, which is not an ancestor of the mirror's ${sha}: a non-fast-forward flush is refused and never forced`,
+        });
+        continue;
+      }
+      upstream.set(branch, sha);
+      cache.set(stage(branch), sha);
+      const summary =
+        before === sha
+          ? `${ref} is up to date upstream at ${sha}`
+          : `fast-forwarded ${ref} upstream to ${sha.slice(0, 12)}`;
+      out.set(ref, { ok: true, summary });
+    }
+    return out;
+  }
+
+  /** One follower's flush of `ref` (a world's set-up: its GitOps ref already upstream). */
   flushOne(id: string, ref: string): { ok: boolean; summary: string } | { error: string } {
-    const f = this.follower(id);
-    const refs = this.cache.get(f.mirror)!;
-    const sha = refs.get(ref);
-    if (sha === undefined) return { error: `${ref} is not in the mirror cache` };
-    const branch = ref.slice(headsPrefix.length);
-    this.upstream.get(f.mirror)!.set(branch, sha);
-    refs.set(stage(branch), sha);
-    return { ok: true, summary: `fast-forwarded ${ref} upstream to ${sha.slice(0, 12)}` };
+    return this.flushRefs(this.follower(id).mirror, [ref]).get(ref)!;
   }
 
   port(hook: CallHook = immediate): MirrorPort {
@@ -138,13 +195,22 @@ export class MemoryMirror {
             );
           return out;
         }),
-      flush: (f, ref) =>
+      flush: (wanted) =>
         hook.around({ port: 'mirror', method: 'flush', writes: true }, () => {
-          if (this.flushFailures > 0) {
-            this.flushFailures--;
-            return { error: 'git push: connection reset by peer' };
+          const out = new Map<string, { ok: boolean; summary: string } | { error: string }>();
+          for (const [mirror, ws] of byMirror(wanted)) {
+            if (this.flushFailures > 0) {
+              this.flushFailures--;
+              for (const w of ws) out.set(w.follower.id, { error: 'git push: connection reset by peer' });
+              continue;
+            }
+            const refs = this.flushRefs(
+              mirror,
+              ws.map((w) => w.ref),
+            );
+            for (const w of ws) out.set(w.follower.id, refs.get(w.ref)!);
           }
-          return this.flushOne(f.id, ref);
+          return out;
         }),
       // The cache is read where it is: a sync then a look, each a call of its own (and its own faults);
       // `early` is told the views of the mirrors whose sync succeeded, once the look is done.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { snapshotRefName } from '../../runner/observe/snapshot-ref.ts';
-import type { AdapterPort, MirrorPort } from '../../runner/ports.ts';
+import type { AdapterPort, FlushWanted, MirrorPort } from '../../runner/ports.ts';
 
 // One contract for the mirror and adapter ports, run against the real ones (git over SSH into a
 // mirror cache served by a git daemon, and the UniDesk CLI doubles: test/integration/
@@ -17,6 +17,22 @@ export interface OutsideSubject {
   pushUpstream(): Promise<string>;
   /** The control plane's current run ends Succeeded (and publishes its GitOps commit into the mirror). */
   finishRun(): Promise<void>;
+  /** A follower of another mirror than `follower`'s. */
+  readonly other: FollowerConfig;
+  /** A new GitOps commit in the mirror cache of `f`'s mirror at `ref`, made on what the cache holds there; its sha. */
+  publish(f: FollowerConfig, ref: string): Promise<string>;
+  /** Someone else's commit on `ref` upstream, made on the upstream's: the mirror cache does not hold it; its sha. */
+  pushForeign(f: FollowerConfig, ref: string): Promise<string>;
+  /** What the upstream of `f`'s mirror holds at `ref` (undefined: absent). */
+  upstreamSha(f: FollowerConfig, ref: string): Promise<string | undefined>;
+}
+
+/** A copy of `f` under another id: another follower of the same mirror, with a GitOps ref of its own. */
+const sibling = (f: FollowerConfig, name: string): FollowerConfig => ({ ...f, id: `${f.id}-${name}` });
+
+/** The one answer of a flush of one follower's ref. */
+async function flushOne(mirror: MirrorPort, follower: FollowerConfig, ref: string) {
+  return (await mirror.flush([{ follower, ref }])).get(follower.id);
 }
 
 export function outsideContract(name: string, make: () => Promise<OutsideSubject>, timeoutMs: number): void {
@@ -58,7 +74,7 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
         const published = await look();
         expect(published.gitops).toMatchObject({ pendingFlush: true, githubInSync: false });
 
-        const flushed = await w.mirror.flush(f, published.gitops.ref);
+        const flushed = await flushOne(w.mirror, f, published.gitops.ref);
         expect(flushed).toMatchObject({ ok: true });
         expect((await look()).gitops).toMatchObject({
           ref: published.gitops.ref,
@@ -73,7 +89,7 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
       'flushing a ref the mirror does not hold is an error answer, never a throw',
       async () => {
         const w = await make();
-        const flushed = await w.mirror.flush(w.follower, 'refs/heads/gitops/never-published');
+        const flushed = await flushOne(w.mirror, w.follower, 'refs/heads/gitops/never-published');
         expect(flushed).toMatchObject({ error: expect.any(String) });
       },
       timeoutMs,
@@ -114,6 +130,67 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
         const published = await both();
         expect(published.view).toMatchObject({ tip: sha, gitops: { pendingFlush: true, githubInSync: false } });
         expect(published.view).toEqual((await w.mirror.observe([f])).get(f.id));
+      },
+      timeoutMs,
+    );
+
+    it(
+      "one flush of a mirror's refs: the one up to date stays, the one behind fast-forwards, the one that " +
+        'diverged upstream is refused alone and never forced',
+      async () => {
+        const w = await make();
+        const [same, behind, diverged] = ['same', 'behind', 'diverged'].map((name) => ({
+          follower: sibling(w.follower, name),
+          ref: `refs/heads/gitops/contract-${name}`,
+        })) as [FlushWanted, FlushWanted, FlushWanted];
+        const all = [same, behind, diverged];
+        const first = new Map<string, string>();
+        for (const x of all) first.set(x.ref, await w.publish(x.follower, x.ref));
+        const created = await w.mirror.flush(all);
+        for (const x of all) {
+          expect(created.get(x.follower.id)).toMatchObject({ ok: true });
+          expect(await w.upstreamSha(x.follower, x.ref)).toBe(first.get(x.ref));
+        }
+
+        const ahead = await w.publish(behind.follower, behind.ref);
+        const foreign = await w.pushForeign(diverged.follower, diverged.ref);
+        const local = await w.publish(diverged.follower, diverged.ref);
+        expect(local).not.toBe(foreign);
+        const r = await w.mirror.flush(all);
+        expect(r.get(same.follower.id)).toMatchObject({ ok: true, summary: expect.stringContaining('up to date') });
+        expect(r.get(behind.follower.id)).toMatchObject({
+          ok: true,
+          summary: expect.stringContaining('fast-forwarded'),
+        });
+        expect(r.get(diverged.follower.id)).toMatchObject({
+          error: expect.stringMatching(/non-fast-forward flush is refused and never forced/),
+        });
+        expect(await w.upstreamSha(same.follower, same.ref)).toBe(first.get(same.ref));
+        expect(await w.upstreamSha(behind.follower, behind.ref)).toBe(ahead);
+        expect(await w.upstreamSha(diverged.follower, diverged.ref)).toBe(foreign);
+      },
+      timeoutMs,
+    );
+
+    it(
+      "one flush over two mirrors: each mirror's refs go to its own upstream, and a ref one mirror does not " +
+        'hold fails only its follower',
+      async () => {
+        const w = await make();
+        const here = { follower: w.follower, ref: 'refs/heads/gitops/contract-here' };
+        const there = { follower: w.other, ref: 'refs/heads/gitops/contract-there' };
+        const missing = { follower: sibling(w.other, 'missing'), ref: 'refs/heads/gitops/contract-never-published' };
+        expect(here.follower.source.mirror).not.toBe(there.follower.source.mirror);
+        const shaHere = await w.publish(here.follower, here.ref);
+        const shaThere = await w.publish(there.follower, there.ref);
+        const r = await w.mirror.flush([here, there, missing]);
+        expect(r.get(here.follower.id)).toMatchObject({ ok: true });
+        expect(r.get(there.follower.id)).toMatchObject({ ok: true });
+        expect(r.get(missing.follower.id)).toMatchObject({ error: expect.any(String) });
+        expect(await w.upstreamSha(here.follower, here.ref)).toBe(shaHere);
+        expect(await w.upstreamSha(there.follower, there.ref)).toBe(shaThere);
+        expect(await w.upstreamSha(there.follower, here.ref)).toBeUndefined();
+        expect(await w.upstreamSha(here.follower, there.ref)).toBeUndefined();
       },
       timeoutMs,
     );

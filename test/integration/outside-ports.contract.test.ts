@@ -1,17 +1,20 @@
 import { afterAll, beforeAll } from 'vitest';
 import { loadRegistry } from '../../core/config/load.ts';
+import type { FollowerConfig } from '../../core/config/schema.ts';
 import { adapterPort, mirrorPort } from '../../runner/process-ports.ts';
 import { mountedSecretLiterals } from '../../runner/secret-literals.ts';
 import { startGitServer, type GitServer } from '../../scripts/world/git-server.ts';
 import { startSshUpstream, type SshUpstream } from '../../scripts/world/ssh-upstream.ts';
 import { outsideContract } from '../helpers/outside-contract.ts';
-import { disposeWorlds, makePassWorld, REPOS } from '../helpers/pass-world.ts';
+import { disposeWorlds, makePassWorld, REPOS, type FollowerId } from '../helpers/pass-world.ts';
 import { REGISTRY } from '../helpers/registry-fixture.ts';
 
 // git-mirror sync and flush over real SSH into a mirror cache served by a git daemon, and the
 // UniDesk CLI doubles behind the adapter commands: the contract the in-memory mirror and control
 // plane are held to (test/unit/memory-ports.contract.test.ts).
 let git: GitServer;
+let made = 0;
+const branchOf = (ref: string) => ref.slice('refs/heads/'.length);
 let ssh: SshUpstream;
 const ports: { close(): void }[] = [];
 beforeAll(async () => {
@@ -34,12 +37,20 @@ outsideContract(
     const r = REPOS['hwlab-jd01-v03'];
     const mirror = mirrorPort(loaded, w.env, mountedSecretLiterals(loaded));
     ports.push(mirror);
+    const repoOf = (f: FollowerConfig) =>
+      w.repoOf(loaded.registry.followers.find((x) => x.source.mirror === f.source.mirror)!.id as FollowerId);
     return {
       follower,
       mirror,
       adapters: adapterPort(loaded, w.env, mountedSecretLiterals(loaded)),
       pushUpstream: () => ssh.commit(w.repoOf('hwlab-jd01-v03'), r.branch, `contract ${Date.now()} ${Math.random()}`),
       finishRun: () => new Promise((done) => setTimeout(done, runSeconds * 1000 + 300)),
+      other: loaded.registry.followers.find((f) => f.id === 'agentrun-jd01-v02')!,
+      // The mirror cache is the git daemon's repository of the follower's mirror; the upstream the SSH one.
+      publish: (f, ref) => git.commit(repoOf(f), branchOf(ref), `published ${f.id} ${ref} ${made++} ${Math.random()}`),
+      pushForeign: (f, ref) =>
+        ssh.commit(repoOf(f), branchOf(ref), `foreign ${f.id} ${ref} ${made++} ${Math.random()}`),
+      upstreamSha: (f, ref) => ssh.refSha(repoOf(f), ref),
     };
   },
   60_000,

@@ -54,6 +54,7 @@ portContract('in memory', async () => {
 const ROOT = join(import.meta.dirname, '../..');
 const base = loadRegistry(join(ROOT, 'config/cicd-branch-followers.yaml'), ROOT);
 let commits = 0;
+const branchOf = (ref: string) => ref.slice('refs/heads/'.length);
 outsideContract(
   'in memory',
   async () => {
@@ -73,6 +74,18 @@ outsideContract(
       async finishRun() {
         world.controlPlane.succeed(follower.id);
       },
+      other: base.registry.followers.find((f) => f.source.mirror !== follower.source.mirror)!,
+      async publish(f, ref) {
+        const sha = shaOf(`contract-gitops-${commits++}`);
+        world.mirror.publishRef(f.source.mirror, ref, sha);
+        return sha;
+      },
+      async pushForeign(f, ref) {
+        const sha = shaOf(`contract-foreign-${commits++}`);
+        world.mirror.push(f.source.mirror, branchOf(ref), sha);
+        return sha;
+      },
+      upstreamSha: async (f, ref) => world.mirror.upstream.get(f.source.mirror)!.get(branchOf(ref)),
     };
   },
   5_000,
