@@ -1,10 +1,12 @@
-// npm run bench [-- memory disk real]: what a reconcile pass costs as the registry grows, each figure
-// printed beside a baseline measured in the same run (the machine is shared and noisy: read the
-// ratios, not the times). Three sections, all by default:
+// npm run bench [-- memory disk real status]: what a reconcile pass costs as the registry grows, each
+// figure printed beside a baseline measured in the same run (the machine is shared and noisy: read the
+// ratios, not the times). Four sections, all by default:
 //   memory  the real runPass on the in-memory ports at 3 … 10,000 followers (instant adapters)
 //   disk    `validate` of the real CLI on generated registry directories at 3 … 10,000 followers
 //   real    the real CLI's `run-once --all --confirm --wait` against a real kube-apiserver, real git
 //           and adapter doubles (instant, 200 ms) at 3, 100 and 1,000 followers
+//   status  the real CLI's `status` against a real kube-apiserver at 10,000 followers, its state
+//           ConfigMaps filled with the records of one in-memory pass
 // See docs/performance.md for how to read it.
 import { join } from 'node:path';
 import { loadRegistry } from '../../core/config/load.ts';
@@ -14,6 +16,7 @@ import { registryOf } from './generate.ts';
 import { baselineMs, passFigures } from './memory-pass.ts';
 import { type RealFigures, realFigures } from './real-bench.ts';
 import type { RealPassFigures } from './real-pass.ts';
+import { statusFigures } from './real-status.ts';
 import { envtestAssetsDir, SLOW_ADAPTER_SECONDS, startBenchServers } from './real-world.ts';
 import { startupFigures } from './startup.ts';
 import { kib, mib, ms, ratio, sec, table } from './table.ts';
@@ -22,12 +25,15 @@ const SIZES = [3, 100, 1000, 10_000] as const;
 /** The real-server sizes (10,000 runs in memory and on disk only). */
 const REAL_SIZES = [3, 100, 1000] as const;
 const STARTUP_RUNS = 5;
+/** The size `status` is measured at against the real API server, and its runs (median). */
+const STATUS_SIZE = 10_000;
+const STATUS_RUNS = 5;
 /** Each CLI run (validate, apply, a pass, status) is killed past this, and reported so. */
 const CLI_LIMIT_MS = 120_000;
 /** The naive ls-remote loop stops past this. */
 const NAIVE_LIMIT_MS = 60_000;
 
-const SECTIONS = ['memory', 'disk', 'real'] as const;
+const SECTIONS = ['memory', 'disk', 'real', 'status'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((a) => !(SECTIONS as readonly string[]).includes(a));
 if (unknown.length > 0) {
@@ -142,15 +148,20 @@ function passRow(r: RealFigures, speed: 'instant' | 'slow', what: 'nothing new' 
   ];
 }
 
-async function realSection(): Promise<void> {
+/** The envtest binaries, or a line saying the section is skipped without them. */
+function assetsFor(section: string): string | undefined {
   const assets = envtestAssetsDir();
-  if (!assets) {
+  if (!assets)
     out(
-      '== real: skipped: set BRANCH_FOLLOWER_ENVTEST_ASSETS to a directory of kube-apiserver, etcd and kubectl ' +
+      `== ${section}: skipped: set BRANCH_FOLLOWER_ENVTEST_ASSETS to a directory of kube-apiserver, etcd and kubectl ` +
         '(scripts/envtest/build.sh makes one)\n',
     );
-    return;
-  }
+  return assets;
+}
+
+async function realSection(): Promise<void> {
+  const assets = assetsFor('real');
+  if (!assets) return;
   const servers = await startBenchServers(assets);
   const results: RealFigures[] = [];
   try {
@@ -206,6 +217,39 @@ async function realSection(): Promise<void> {
   );
 }
 
+async function statusSection(): Promise<void> {
+  const assets = assetsFor('status');
+  if (!assets) return;
+  const servers = await startBenchServers(assets);
+  try {
+    const s = await statusFigures(servers, STATUS_SIZE, { cliMs: CLI_LIMIT_MS, runs: STATUS_RUNS });
+    out(
+      `== status: status of the real CLI against a real kube-apiserver, the state of one in-memory pass (every ` +
+        `follower new) in its state ConfigMaps; median of ${s.runs} runs interleaved with branch-follower --help ` +
+        `(${sec(s.helpMs)})\n\n`,
+    );
+    out(
+      `${table(
+        ['followers', 'shards / state objects', 'apply', 'status', 'rows without a record', 'max RSS', 'end'],
+        [
+          [
+            String(s.n),
+            `${s.shards} / ${s.stateObjects}`,
+            s.apply,
+            `${sec(s.statusMs)} (${ratio(s.statusMs, s.helpMs)})`,
+            String(s.notObserved),
+            mib(s.maxRssBytes),
+            s.end,
+          ],
+        ],
+      )}\n\n`,
+    );
+  } finally {
+    await servers.dispose();
+  }
+}
+
 if (wants('memory')) await memorySection();
 if (wants('disk')) await diskSection();
 if (wants('real')) await realSection();
+if (wants('status')) await statusSection();

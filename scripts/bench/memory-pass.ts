@@ -111,6 +111,17 @@ export async function passFigures(loaded: LoadedRegistry, upToDate: boolean): Pr
   };
 }
 
+/**
+ * The world as one confirmed pass over every follower leaves it (every tip new: each follower triggered,
+ * its record in flight), for what reads the records afterwards (`status`).
+ */
+export async function worldAfterPass(loaded: LoadedRegistry): Promise<MemoryWorld> {
+  const world = worldOf(loaded, false);
+  const end = await allShards(loaded, world, { around: async (_c, effect) => effect() }, 'bench-status');
+  if (end !== 'ok') throw new Error(`the in-memory pass ended ${end}`);
+  return world;
+}
+
 /** The baseline: one mirror look and one adapter status per follower, nothing decided or written. */
 export async function baselineMs(loaded: LoadedRegistry): Promise<number> {
   const world = worldOf(loaded, true);
