@@ -8,6 +8,7 @@ export type { FlushResult } from './git-mirror/flush.ts';
 export { flushRef, stageInputs, syncMirror, transportOf, type StageMounts } from './git-mirror/stages.ts';
 export type { SyncResult } from './git-mirror/sync.ts';
 export { kubeLease } from './kube/lease.ts';
+export { mapLimit } from './limit.ts';
 export { kubePorts } from './kube/ports.ts';
 export { configMapObjects, configMapState } from './kube/state-store.ts';
 export { snapshotRefName } from './observe/snapshot-ref.ts';

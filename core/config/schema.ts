@@ -179,7 +179,8 @@ const ControllerSchema = z
               'git commands (sync and looks, one mirror each) one shard runs at once.',
             ),
             apiCalls: positiveInt('pass.concurrency.apiCalls').describe(
-              'Kubernetes API requests one shard makes at once besides its state writes (its Events).',
+              'Kubernetes API requests one shard makes at once besides its state writes (its Events); status reads ' +
+                'the Leases and state ConfigMaps this many at once.',
             ),
           })
           .describe('How much of a pass runs side by side; state writes are batched (one per shard per look).'),

@@ -1,4 +1,4 @@
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, type AgentOptions, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, STATUS_CODES } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { realClock, type Clock } from '../clock.ts';
@@ -101,6 +101,8 @@ export class KubeClient {
   private readonly kc: KubeConfig;
 
   private readonly deps: KubeClientDeps;
+  /** The keep-alive agent of the TLS settings the last request was made with (see {@link reuseAgent}). */
+  private agent: { readonly key: string; readonly agent: HttpsAgent } | undefined;
 
   constructor(kc: KubeConfig, route: KubeRoute, deps: KubeClientDeps) {
     this.kc = kc;
@@ -154,6 +156,7 @@ export class KubeClient {
     };
     // Per try: a rotated token (the in-cluster token file) is picked up by the next try.
     await this.kc.applyToHTTPSOptions(opts);
+    this.reuseAgent(opts);
     // A length, not chunks: the API server reads no body of a DELETE sent without one (its preconditions).
     if (body)
       Object.assign(opts.headers!, {
@@ -205,6 +208,20 @@ export class KubeClient {
       if (body) req.write(body.data);
       req.end();
     });
+  }
+
+  // client-node gives every request a new https.Agent without keep-alive: a TLS handshake per request,
+  // which is most of what reading 170 state ConfigMaps costs. A plain agent (no proxy) is swapped for
+  // one keep-alive agent with the same settings, kept while those settings (CA, client certificate and
+  // key, server name, …) stay the same, so requests after the first reuse its connections. Idle
+  // connections do not keep the process alive (Node unrefs them).
+  private reuseAgent(opts: RequestOptions): void {
+    const made = opts.agent;
+    if (!(made instanceof HttpsAgent) || made.constructor !== HttpsAgent) return;
+    const settings = (made as HttpsAgent & { options: AgentOptions }).options;
+    const key = JSON.stringify(settings);
+    if (this.agent?.key !== key) this.agent = { key, agent: new HttpsAgent({ ...settings, keepAlive: true }) };
+    opts.agent = this.agent.agent;
   }
 
   private unreachableMessage(ctx: KubeRequestContext, why: string, tried?: Tried<unknown>): string {

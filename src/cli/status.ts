@@ -79,18 +79,25 @@ const stateView = (state: KubeObject, bytesOf: typeof dataBytes) => {
 };
 
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
-  const { dataBytes } = await import('../../runner/index.ts');
+  const { dataBytes, mapLimit } = await import('../../runner/index.ts');
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
   const CONFIGMAP = resourceType('v1', 'ConfigMap');
   const shards = shardIndexes(c);
-  const [cronJob, leases, states, old] = await Promise.all([
-    client.get(resourceType('batch/v1', 'CronJob'), ns, c.cronJob.name),
-    Promise.all(shards.map((k) => client.get(LEASE, ns, shardLeaseName(c, k)))),
-    Promise.all(stateObjectIndexes(c).map((b) => client.get(CONFIGMAP, ns, stateObjectName(c, b)))),
-    client.get(CONFIGMAP, ns, c.configMaps.state),
-  ]);
+  const objects = stateObjectIndexes(c);
+  // Every object by name (what a user allowed to get them by name may read), pass.concurrency.apiCalls at
+  // once: a few connections, each reused, rather than one TLS handshake per object.
+  const wanted: [ReturnType<typeof resourceType>, string][] = [
+    [resourceType('batch/v1', 'CronJob'), c.cronJob.name],
+    [CONFIGMAP, c.configMaps.state],
+    ...shards.map((k) => [LEASE, shardLeaseName(c, k)] as [typeof LEASE, string]),
+    ...objects.map((b) => [CONFIGMAP, stateObjectName(c, b)] as [typeof CONFIGMAP, string]),
+  ];
+  const got = await mapLimit(wanted, c.pass.concurrency.apiCalls, ([type, name]) => client.get(type, ns, name));
+  const [cronJob, old] = got;
+  const leases = got.slice(2, 2 + shards.length);
+  const states = got.slice(2 + shards.length);
   const ssh = c.source.githubSsh;
   // identity and known_hosts usually live in one Secret: read each Secret once.
   const secrets = new Map<string, SecretView>();
