@@ -1,7 +1,7 @@
 // Command templates are argv arrays whose elements may hold `${name}` placeholders (`$$` is a literal
 // `$`). Parsing is separate from filling so the registry can be checked before anything runs.
 
-export type TemplatePart = { readonly text: string } | { readonly name: string };
+type TemplatePart = { readonly text: string } | { readonly name: string };
 
 /** The placeholders every template may use; `target.<field>` reads the selected owning-file entry. */
 export const STATIC_PLACEHOLDERS = [
@@ -17,8 +17,23 @@ export const TARGET_PREFIX = 'target.';
 
 const NAME = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9_-]*)?$/;
 
+type Parsed = { readonly parts: readonly TemplatePart[] } | { readonly error: string };
+
+// Every follower's commands repeat the same few elements ("--lane", "${target.lane}"): each distinct
+// element is parsed once, and its (never changed) parts shared by every caller.
+const parsedElements = new Map<string, Parsed>();
+
 /** Splits one argv element into text and placeholders, or says why it cannot. */
-export function parseTemplate(element: string): { parts: TemplatePart[] } | { error: string } {
+export function parseTemplate(element: string): Parsed {
+  let parsed = parsedElements.get(element);
+  if (parsed === undefined) {
+    parsed = splitTemplate(element);
+    parsedElements.set(element, parsed);
+  }
+  return parsed;
+}
+
+function splitTemplate(element: string): Parsed {
   const parts: TemplatePart[] = [];
   let text = '';
   for (let i = 0; i < element.length; i++) {

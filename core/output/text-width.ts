@@ -13,9 +13,12 @@ const ANSI = new RegExp(
     '|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PR-TZcf-ntqry=><~]))',
   'g',
 );
-// Emoji sequences as Unicode names them (a ZWJ family is one emoji, two columns).
+// Emoji sequences as Unicode names them (a ZWJ family is one emoji, two columns). Compiling it takes
+// tens of milliseconds, paid by every verb that prints, so it is compiled at the first cell that is not
+// plain ASCII (most output has none).
+let emoji: RegExp | undefined;
 // biome-ignore lint/complexity/useRegexLiterals: the compile target does not accept the `v` flag in a literal
-const EMOJI = new RegExp('\\p{RGI_Emoji}', 'gv');
+const emojiRegExp = () => (emoji ??= new RegExp('\\p{RGI_Emoji}', 'gv'));
 
 // The East Asian Wide and Fullwidth ranges of is-fullwidth-code-point 3.
 function isWide(c: number): boolean {
@@ -43,7 +46,7 @@ function isWide(c: number): boolean {
 /** The columns one line of text takes on a terminal. */
 export function textWidth(line: string): number {
   if (PRINTABLE_ASCII.test(line)) return line.length;
-  const plain = line.replace(ANSI, '').replace(EMOJI, '  ');
+  const plain = line.replace(ANSI, '').replace(emojiRegExp(), '  ');
   let width = 0;
   for (const ch of plain) {
     const c = ch.codePointAt(0)!;
