@@ -32,6 +32,8 @@ function checkTemplate(
 ): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   argv.forEach((element, i) => {
+    // Without a '$' an element is plain text: nothing to parse or check (most elements of most commands).
+    if (!element.includes('$')) return;
     const parsed = parseTemplate(element);
     if ('error' in parsed) {
       out.push(source.issue([...path, i], parsed.error));

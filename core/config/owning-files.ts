@@ -43,61 +43,75 @@ export function resolveTarget(
     const got = list === undefined ? 'has no such top-level key' : 'is not a list';
     return { issues: [at('collection', `"${target.collection}" in ${norm} ${got}`)] };
   }
-  const wanted = Object.entries(target.selector);
-  const key = selectorKey(wanted);
-  const found =
-    key === undefined ? [] : (index(owning, target.collection, list, Object.keys(target.selector)).get(key) ?? []);
-  const matches = found.map((i) => ({ entry: list[i] as Record<string, unknown>, index: i }));
-  const shown = wanted.map(([k, v]) => `${k}=${String(v)}`).join(',');
-  if (matches.length !== 1) {
+  const found = lookup(owning, target.collection, list, target.selector);
+  if (found.length !== 1) {
+    const shown = Object.entries(target.selector)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(',');
     const where =
-      matches.length === 0
+      found.length === 0
         ? `matches no entry of ${norm}#${target.collection}`
-        : `matches ${matches.length} entries of ${norm}#${target.collection} (indexes ` +
-          `${matches.map((m) => m.index).join(', ')}); it must select exactly one`;
+        : `matches ${found.length} entries of ${norm}#${target.collection} (indexes ` +
+          `${found.join(', ')}); it must select exactly one`;
     return { issues: [at('selector', `selector {${shown}} ${where}`)] };
   }
-  return { entry: scalarFields(matches[0]!.entry) };
+  return { entry: scalarFields(list[found[0]!] as Record<string, unknown>) };
 }
 
 // Each follower's selector is looked up in an index of its owning file's entries, built once per
 // (file, collection, selector fields), so selecting for n followers reads each file once, not n times.
-const indexes = new WeakMap<YamlSource, Map<string, Map<string, number[]>>>();
+interface Index {
+  /** The selector fields, in name order: the order of a key's values. */
+  readonly fields: readonly string[];
+  readonly byKey: ReadonlyMap<string, number[]>;
+}
+const indexes = new WeakMap<YamlSource, Map<string, Index>>();
 
-function index(
+/** The indexes of the entries `selector` matches (by `===` on every field), in file order. */
+function lookup(
   owning: YamlSource,
   collection: string,
   list: readonly unknown[],
-  fields: readonly string[],
-): ReadonlyMap<string, number[]> {
-  const sorted = [...fields].sort();
-  const id = JSON.stringify([collection, sorted]);
-  const byFile = indexes.get(owning) ?? new Map<string, Map<string, number[]>>();
-  indexes.set(owning, byFile);
-  const known = byFile.get(id);
-  if (known) return known;
+  selector: Readonly<Record<string, unknown>>,
+): readonly number[] {
+  const names = Object.keys(selector);
+  // Found by the fields as the selector lists them (the common case: every selector lists them alike);
+  // another order of the same fields builds the same index under its own name.
+  const id = `${collection}\0${names.join('\0')}`;
+  let byFile = indexes.get(owning);
+  if (!byFile) {
+    byFile = new Map();
+    indexes.set(owning, byFile);
+  }
+  let index = byFile.get(id);
+  if (!index) {
+    index = build(list, [...names].sort());
+    byFile.set(id, index);
+  }
+  const key = selectorKey(index.fields.map((k) => selector[k]));
+  return key === undefined ? [] : (index.byKey.get(key) ?? []);
+}
+
+function build(list: readonly unknown[], fields: readonly string[]): Index {
   const byKey = new Map<string, number[]>();
   list.forEach((entry, i) => {
     if (entry === null || typeof entry !== 'object') return;
-    const key = selectorKey(sorted.map((k) => [k, (entry as Record<string, unknown>)[k]]));
+    const key = selectorKey(fields.map((k) => (entry as Record<string, unknown>)[k]));
     if (key === undefined) return;
     const at = byKey.get(key);
     if (at) at.push(i);
     else byKey.set(key, [i]);
   });
-  byFile.set(id, byKey);
-  return byKey;
+  return { fields, byKey };
 }
 
 // The values of the selector fields, in field-name order, as one string; undefined when a value is not
 // a scalar a selector can hold (such an entry is selected by nothing). JSON keeps 1, "1" and true apart,
 // as the `===` of a selector match does.
-function selectorKey(pairs: readonly (readonly [string, unknown])[]): string | undefined {
-  const values: unknown[] = [];
-  for (const [, v] of [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+function selectorKey(values: readonly unknown[]): string | undefined {
+  for (const v of values) {
     const scalar = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
     if (!scalar) return undefined;
-    values.push(v);
   }
   return JSON.stringify(values);
 }

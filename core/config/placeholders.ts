@@ -74,6 +74,7 @@ export function placeholderNames(element: string): string[] {
 /** Fills every placeholder of an argv template; an unknown name is an error, never an empty string. */
 export function renderArgv(template: readonly string[], values: ReadonlyMap<string, string>): string[] {
   return template.map((element) => {
+    if (!element.includes('$')) return element;
     const parsed = parseTemplate(element);
     if ('error' in parsed) throw new Error(parsed.error);
     return parsed.parts
