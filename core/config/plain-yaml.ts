@@ -43,11 +43,10 @@ interface Line {
 export function parsePlainYaml(text: string): unknown {
   if (!SAFE_TEXT.test(text)) return NOT_PLAIN;
   try {
-    const lines = contentLines(text);
-    if (lines.length === 0) return NOT_PLAIN;
-    const reader = new Reader(lines);
+    const reader = new Reader(text);
+    if (reader.line === undefined) return NOT_PLAIN;
     const value = reader.block(0);
-    if (reader.at < lines.length) fail();
+    if (reader.line !== undefined) fail();
     return value;
   } catch (err) {
     if (err instanceof NotPlain) return NOT_PLAIN;
@@ -55,65 +54,73 @@ export function parsePlainYaml(text: string): unknown {
   }
 }
 
-// Blank and comment-only lines carry nothing; every other line loses its comment.
-function contentLines(text: string): Line[] {
-  const out: Line[] = [];
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    let at = start;
-    while (text.charCodeAt(at) === 32) at++;
-    if (at < end && text.charCodeAt(at) !== 35 /* # */) {
-      if (at === start && (text.startsWith('---', at) || text.startsWith('...', at) || text[at] === '%')) fail();
-      const raw = text.slice(at, end);
-      out.push({
-        indent: at - start,
-        text: raw.includes('#') || raw.includes("'") || raw.includes('"') ? stripComment(raw) : raw.trimEnd(),
-      });
-    }
-    start = end + 1;
-  }
-  return out;
-}
-
 // Cuts a ` #` comment that is outside quotes; quotes are only tracked where a scalar can start.
 function stripComment(s: string): string {
-  let quote = '';
+  let quote = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '#' && i > 0 && s[i - 1] === ' ') {
+    const c = s.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 35 /* # */ && i > 0 && s.charCodeAt(i - 1) === 32) {
       return s.slice(0, i).trimEnd();
-    } else if ((c === '"' || c === "'") && (i === 0 || ' [{,:'.includes(s[i - 1]!))) {
+    } else if ((c === 34 /* " */ || c === 39) /* ' */ && (i === 0 || QUOTE_AFTER.has(s.charCodeAt(i - 1)))) {
       quote = c;
     }
   }
-  if (quote) fail();
+  if (quote !== 0) fail();
   return s.trimEnd();
 }
 
+/** The characters after which a quote starts a quoted scalar: space, '[', '{', ',' and ':'. */
+const QUOTE_AFTER = new Set([32, 91, 123, 44, 58]);
+
+// Reads the lines one at a time, as the parse moves on (the parse looks one line ahead at most), so no
+// array of every line is built and kept for the length of the parse.
 class Reader {
-  at = 0;
-  private readonly lines: readonly Line[];
-  constructor(lines: readonly Line[]) {
-    this.lines = lines;
+  /** The current content line, or undefined past the last one. */
+  line: Line | undefined;
+  private readonly text: string;
+  /** Where the line after the current one starts. */
+  private next = 0;
+  constructor(text: string) {
+    this.text = text;
+    this.advance();
+  }
+
+  /** Moves to the next content line: blank and comment-only lines carry nothing; a content line loses its comment. */
+  private advance(): void {
+    const text = this.text;
+    for (let start = this.next; start < text.length; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      let at = start;
+      while (text.charCodeAt(at) === 32) at++;
+      if (at < end && text.charCodeAt(at) !== 35 /* # */) {
+        if (at === start && (text.startsWith('---', at) || text.startsWith('...', at) || text[at] === '%')) fail();
+        const raw = text.slice(at, end);
+        this.next = end + 1;
+        this.line = {
+          indent: at - start,
+          text: raw.includes('#') || raw.includes("'") || raw.includes('"') ? stripComment(raw) : raw.trimEnd(),
+        };
+        return;
+      }
+      start = end + 1;
+    }
+    this.next = text.length;
+    this.line = undefined;
   }
 
   /** The block node whose first line is at `indent` (a mapping or a sequence). */
   block(indent: number): unknown {
-    const line = this.lines[this.at];
+    const line = this.line;
     if (!line || line.indent !== indent) fail();
     return isDash(line!.text) ? this.sequence(indent) : this.mapping(indent, line!.text);
   }
 
   private sequence(indent: number): unknown[] {
     const out: unknown[] = [];
-    for (
-      let line = this.lines[this.at];
-      line && line.indent === indent && isDash(line.text);
-      line = this.lines[this.at]
-    ) {
+    for (let line = this.line; line && line.indent === indent && isDash(line.text); line = this.line) {
       let rest = line.text.slice(1);
       const pad = rest.length - rest.trimStart().length;
       rest = rest.slice(pad);
@@ -121,7 +128,7 @@ class Reader {
       if (keyOf(rest) !== undefined) {
         out.push(this.mapping(indent + 1 + pad, rest));
       } else {
-        this.at++;
+        this.advance();
         out.push(scalarOrFlow(rest));
         this.endOfValue(indent);
       }
@@ -137,9 +144,9 @@ class Reader {
       const key = keyOf(text) ?? fail();
       if (Object.hasOwn(out, key)) fail();
       const rest = text.slice(key.length + 1).trimStart();
-      this.at++;
+      this.advance();
       if (rest === '') {
-        const child: Line | undefined = this.lines[this.at];
+        const child: Line | undefined = this.line;
         const nested =
           child !== undefined && (child.indent > indent || (child.indent === indent && isDash(child.text)));
         if (!nested) fail(); // an empty value
@@ -148,7 +155,7 @@ class Reader {
         out[key] = scalarOrFlow(rest);
         this.endOfValue(indent);
       }
-      const after: Line | undefined = this.lines[this.at];
+      const after: Line | undefined = this.line;
       if (after && after.indent > indent) fail();
       text = after && after.indent === indent && !isDash(after.text) ? after.text : undefined;
     }
@@ -157,7 +164,7 @@ class Reader {
 
   // A value on one line is all of it: a more indented line after it would continue a scalar or be an error.
   private endOfValue(indent: number): void {
-    const next = this.lines[this.at];
+    const next = this.line;
     if (next && next.indent > indent) fail();
   }
 }
