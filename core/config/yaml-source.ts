@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 import { NOT_PLAIN, parsePlainYaml } from './plain-yaml.ts';
+
+// yaml is loaded only when a document with positions is needed: a text outside the plain subset, or a
+// problem to report. A valid plain registry (every registry the CLI writes, and the usual hand-written
+// one) never pays for its import. require() gets the same module an `import` of yaml does.
+const require = createRequire(import.meta.url);
+const yaml = () => require('yaml') as typeof import('yaml');
 
 export type YamlPath = readonly (string | number)[];
 
@@ -47,6 +54,7 @@ export class YamlSource {
   // The document with positions, parsed on first use.
   private positions(): { doc: Document; lines: LineCounter; aliases: number[] } {
     if (this.parsed) return this.parsed;
+    const { LineCounter, parseDocument, visit } = yaml();
     const lines = new LineCounter();
     // uniqueKeys: a key given twice is an error, never "the last one wins".
     const doc = parseDocument(this.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -104,6 +112,7 @@ export class YamlSource {
   }
 
   private offsetOf(path: YamlPath, atKey: boolean): number {
+    const { isMap, isScalar, isSeq } = yaml();
     let node: Node | null | undefined = this.positions().doc.contents as Node | null;
     let offset = node?.range?.[0] ?? 0;
     for (let i = 0; i < path.length; i++) {
