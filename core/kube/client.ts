@@ -1,5 +1,5 @@
-import { Agent as HttpsAgent, type AgentOptions, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Agent as HttpsAgent, AgentOptions, RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { realClock, type Clock } from '../clock.ts';
 import { KubeError, type ErrorReason, type KubeRequestContext } from '../errors.ts';
@@ -7,6 +7,13 @@ import { collectionPath, describeObject, objectPath, resourceType, type Resource
 import { newKubeConfig } from './kube-config.ts';
 import { isTransient, retryAfterMs, retrying, type Tried } from './retry.ts';
 import type { KubeRoute } from './route.ts';
+
+// node:http and node:https are required at the first request, not imported: an ES import of node:http
+// builds its module facade from every export, and one of them loads Node's bundled undici (over 50 ms),
+// a cost every verb paid at start-up, --help and validate included, though only a request needs them.
+const require = createRequire(import.meta.url);
+const http = () => require('node:http') as typeof import('node:http');
+const https = () => require('node:https') as typeof import('node:https');
 
 /** The field manager of everything `apply` writes; the pass writes under its own. */
 export const FIELD_MANAGER = 'branch-follower';
@@ -163,7 +170,7 @@ export class KubeClient {
         'Content-Type': body.contentType,
         'Content-Length': Buffer.byteLength(body.data),
       });
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const send = url.protocol === 'http:' ? http().request : https().request;
     return new Promise((resolve) => {
       let timedOut = false;
       let settled = false;
@@ -217,10 +224,11 @@ export class KubeClient {
   // connections do not keep the process alive (Node unrefs them).
   private reuseAgent(opts: RequestOptions): void {
     const made = opts.agent;
-    if (!(made instanceof HttpsAgent) || made.constructor !== HttpsAgent) return;
+    const { Agent } = https();
+    if (!(made instanceof Agent) || made.constructor !== Agent) return;
     const settings = (made as HttpsAgent & { options: AgentOptions }).options;
     const key = JSON.stringify(settings);
-    if (this.agent?.key !== key) this.agent = { key, agent: new HttpsAgent({ ...settings, keepAlive: true }) };
+    if (this.agent?.key !== key) this.agent = { key, agent: new Agent({ ...settings, keepAlive: true }) };
     opts.agent = this.agent.agent;
   }
 
@@ -263,11 +271,12 @@ export class KubeClient {
         };
       },
       ({ value, retry, waitMs, elapsedMs }) => {
+        const phrase = 'down' in value ? undefined : http().STATUS_CODES[value.res.status];
         const what =
           'down' in value
             ? `cannot reach the API server (${value.why})`
             : `the API server answered HTTP ${value.res.status}` +
-              `${STATUS_CODES[value.res.status] ? ` ${STATUS_CODES[value.res.status]}` : ''}` +
+              `${phrase ? ` ${phrase}` : ''}` +
               `${value.res.retryAfter !== undefined ? `, Retry-After ${value.res.retryAfter}` : ''}`;
         this.deps.progress(
           `kube: ${ctx.verb} ${ctx.resource}: ${what}; retry ${retry} in ${seconds(waitMs)} ` +
