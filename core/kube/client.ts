@@ -15,6 +15,20 @@ const require = createRequire(import.meta.url);
 const http = () => require('node:http') as typeof import('node:http');
 const https = () => require('node:https') as typeof import('node:https');
 
+/** Whether two agents' settings are the same: every field equal, certificates and keys by their bytes. */
+function sameSettings(a: AgentOptions, b: AgentOptions): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) if (!same(x[k], y[k])) return false;
+  return true;
+}
+
+function same(u: unknown, v: unknown): boolean {
+  if (u === v) return true;
+  if (Buffer.isBuffer(u) && Buffer.isBuffer(v)) return u.equals(v);
+  return Array.isArray(u) && Array.isArray(v) && u.length === v.length && u.every((e, i) => same(e, v[i]));
+}
+
 /** The field manager of everything `apply` writes; the pass writes under its own. */
 export const FIELD_MANAGER = 'branch-follower';
 
@@ -109,7 +123,7 @@ export class KubeClient {
 
   private readonly deps: KubeClientDeps;
   /** The keep-alive agent of the TLS settings the last request was made with (see {@link reuseAgent}). */
-  private agent: { readonly key: string; readonly agent: HttpsAgent } | undefined;
+  private agent: { readonly settings: AgentOptions; readonly agent: HttpsAgent } | undefined;
 
   constructor(kc: KubeConfig, route: KubeRoute, deps: KubeClientDeps) {
     this.kc = kc;
@@ -227,8 +241,8 @@ export class KubeClient {
     const { Agent } = https();
     if (!(made instanceof Agent) || made.constructor !== Agent) return;
     const settings = (made as HttpsAgent & { options: AgentOptions }).options;
-    const key = JSON.stringify(settings);
-    if (this.agent?.key !== key) this.agent = { key, agent: new Agent({ ...settings, keepAlive: true }) };
+    if (!this.agent || !sameSettings(this.agent.settings, settings))
+      this.agent = { settings, agent: new Agent({ ...settings, keepAlive: true }) };
     opts.agent = this.agent.agent;
   }
 
