@@ -176,7 +176,12 @@ function keyOf(text: string): string | undefined {
   const colon = text.indexOf(':');
   if (colon <= 0 || (colon + 1 < text.length && text[colon + 1] !== ' ')) return undefined;
   const key = text.slice(0, colon);
-  if (!KEY.test(key) || key.length > MAX_KEY || key === '__proto__' || NULL.test(key) || BOOL.test(key)) {
+  if (
+    !KEY.test(key) ||
+    key.length > MAX_KEY ||
+    key === '__proto__' ||
+    (!plainString(key.charCodeAt(0)) && (NULL.test(key) || BOOL.test(key)))
+  ) {
     return undefined;
   }
   return key;
@@ -198,7 +203,15 @@ function scalarOrFlow(text: string): unknown {
   return plain(text);
 }
 
+// A letter other than n, t and f (either case) starts neither null, a boolean nor a number: the scalar
+// is the string itself, with no pattern to try (most scalars of a registry).
+function plainString(c: number): boolean {
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 122 && lower !== 110 /* n */ && lower !== 116 /* t */ && lower !== 102; /* f */
+}
+
 function plain(s: string): unknown {
+  if (plainString(s.charCodeAt(0))) return s;
   if (!PLAIN_START.test(s)) fail();
   if (NULL.test(s)) return null;
   if (BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
