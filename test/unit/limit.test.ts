@@ -22,7 +22,12 @@ describe('limiter', () => {
     const g = gate();
     const limit = limiter(2);
     const order: number[] = [];
-    const all = [1, 2, 3, 4, 5].map((v) => limit(async () => (order.push(v), g.task(v)())));
+    const all = [1, 2, 3, 4, 5].map((v) =>
+      limit(async () => {
+        order.push(v);
+        return g.task(v)();
+      }),
+    );
     await g.settle();
     expect(g.running()).toBe(2);
     while (g.open.length > 0) {
