@@ -115,7 +115,6 @@ interface Said {
   readonly record: StateRecord | undefined;
 }
 
-/** One follower in a look: what it was decided on, and the decision. */
 /** A status call started as its follower's look arrived: what it was about, and its answer. */
 interface EarlyStatus {
   readonly tip: string;
@@ -126,6 +125,7 @@ interface EarlyStatus {
   readonly answer: ReturnType<AdapterPort['status']>;
 }
 
+/** One follower in a look: what it was decided on, and the decision. */
 interface Decided {
   readonly f: FollowerConfig;
   readonly policy: Policy;

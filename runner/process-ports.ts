@@ -77,10 +77,6 @@ export function mirrorPort(
       throw err;
     }
   };
-  // Each mirror is its own repository and upstream: their syncs run side by side (gitCalls at
-  // once). Another shard's pass may sync the same mirror at the same moment, and one of two
-  // racing ref updates then fails: a failed sync is tried once more, and plans again from what
-  // the other one stored.
   // The stages' git calls share one SSH connection to the upstream host, made at the first and
   // ended by close().
   let shared: SharedTransport | undefined;
@@ -88,6 +84,10 @@ export function mirrorPort(
     shared ??= sharedTransport(loaded, mounts, path);
     return shared;
   };
+  // Each mirror is its own repository and upstream: their syncs run side by side (gitCalls at
+  // once). Another shard's pass may sync the same mirror at the same moment, and one of two
+  // racing ref updates then fails: a failed sync is tried once more, and plans again from what
+  // the other one stored.
   const syncAll = async (
     mirrorIds: readonly string[],
     withServed: boolean,
@@ -161,13 +161,17 @@ export function mirrorPort(
       // A mirror served alone at its URL whose sync ended on its served read is looked at right then,
       // from that read (no git): `early` hears its followers' views while the other syncs go on.
       const reads = mirrorReads({ ...registry, followers: [...followers] });
-      const byMirror = new Map<string, FollowerConfig[]>();
-      for (const f of followers) byMirror.set(f.source.mirror, [...(byMirror.get(f.source.mirror) ?? []), f]);
+      const ofMirror = new Map<string, FollowerConfig[]>();
+      for (const f of followers) {
+        const mine = ofMirror.get(f.source.mirror);
+        if (mine) mine.push(f);
+        else ofMirror.set(f.source.mirror, [f]);
+      }
       const onServed = early
         ? async (id: string, read: ReadonlyMap<string, string>) => {
             const url = urlOf.get(id)!;
             if (reads.get(url)?.length !== 1) return;
-            early(await look(byMirror.get(id) ?? [], new Map([[url, read]])));
+            early(await look(ofMirror.get(id) ?? [], new Map([[url, read]])));
           }
         : undefined;
       const { synced, served } = await syncAll(mirrorIds, true, onServed);
@@ -175,8 +179,8 @@ export function mirrorPort(
       // of them moved anything since).
       const read = new Map<string, ReadonlyMap<string, string>>();
       for (const [url, ids] of reads) {
-        const reads = ids.map((id) => served.get(id));
-        if (reads.every((r) => r !== undefined)) read.set(url, reads[0]!);
+        const theirs = ids.map((id) => served.get(id));
+        if (theirs.every((r) => r !== undefined)) read.set(url, theirs[0]!);
       }
       return { synced, views: await look(followers, read) };
     },
