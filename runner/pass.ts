@@ -400,7 +400,7 @@ class Pass {
       const { tip, snapshotRef } = view;
       const answer = this.asking(() => this.ports.adapters.status(f, tip, snapshotRef));
       // An answer never taken (its follower was decided on another look) must not reject unheard.
-      answer.catch(() => undefined);
+      answer.then(undefined, () => undefined);
       this.asked.set(id, { tip, snapshotRef, reads: this.reads, record, answer });
     }
   }
