@@ -450,6 +450,23 @@ describe('how git is run', () => {
 });
 
 /** Upstream `gitops` at g0, synced into the mirror; the mirror's refs/heads/gitops one commit ahead. */
+/**
+ * A post-push recheck whose upstream really disappears after the push and comes back before the
+ * recovery (real git failures); `attempts` records which rechecks ran.
+ */
+function vanishingUpstream(w: World, attempts: number[]) {
+  const away = `${w.upstreamDir}.away`;
+  return {
+    delayMs: 50,
+    read: async <T>(attempt: 1 | 2, readUpstream: () => Promise<T>): Promise<T> => {
+      attempts.push(attempt);
+      if (attempt === 1) renameSync(w.upstreamDir, away);
+      else renameSync(away, w.upstreamDir);
+      return readUpstream();
+    },
+  };
+}
+
 async function gitopsWorld() {
   const w = await world();
   await w.commit(w.upstreamDir, 'main', 'a');
@@ -517,22 +534,8 @@ describe('git-mirror flush against real bare repositories', () => {
 
   it('a recheck failure after a good push recovers with one controlled recheck', async () => {
     const { w, g1 } = await gitopsWorld();
-    const away = `${w.upstreamDir}.away`;
     const attempts: number[] = [];
-    const r = await flush(
-      w.flushOpts({
-        recheck: {
-          delayMs: 50,
-          // The upstream really disappears after the push and comes back before the recovery: real git failures.
-          read: async (attempt, readUpstream) => {
-            attempts.push(attempt);
-            if (attempt === 1) renameSync(w.upstreamDir, away);
-            else renameSync(away, w.upstreamDir);
-            return readUpstream();
-          },
-        },
-      }),
-    );
+    const r = await flush(w.flushOpts({ recheck: vanishingUpstream(w, attempts) }));
     expect(attempts).toEqual([1, 2]);
     expect(r).toMatchObject({
       ok: true,
@@ -685,21 +688,8 @@ describe('git-mirror flush of many refs of one mirror', () => {
 
   it('one recheck covers every pushed ref: a failure gets the one controlled recheck for all of them', async () => {
     const { w, ref, local, many } = await manyRefsWorld();
-    const away = `${w.upstreamDir}.away`;
     const attempts: number[] = [];
-    const r = await flushMany(
-      many({
-        recheck: {
-          delayMs: 50,
-          read: async (attempt, readUpstream) => {
-            attempts.push(attempt);
-            if (attempt === 1) renameSync(w.upstreamDir, away);
-            else renameSync(away, w.upstreamDir);
-            return readUpstream();
-          },
-        },
-      }),
-    );
+    const r = await flushMany(many({ recheck: vanishingUpstream(w, attempts) }));
     expect(attempts).toEqual([1, 2]);
     for (const name of ['behind', 'fresh']) {
       expect(r.get(ref(name))).toMatchObject({
