@@ -127,6 +127,10 @@ export async function startSshUpstream(opts: SshUpstreamOptions = {}): Promise<S
       'PermitTTY no',
       'PrintMotd no',
       'UseDNS no',
+      // A session runs the account's shell, and bash run by sshd reads $HOME/.bashrc even when not
+      // interactive: whatever the account's dotfiles start would run once per git call. The
+      // upstream's own home keeps every session (and the git it runs) to this world's files.
+      `SetEnv HOME=${home}`,
       'LogLevel VERBOSE',
       '',
     ].join('\n'),
