@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 
 // Directories a pass makes on disk for itself (a copy of the SSH key, an adapter command's empty
@@ -32,6 +33,20 @@ export function freshProcessDir(parent: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     sweep(parent);
     return mkdtempSync(join(parent, `${process.pid}-`));
+  }
+}
+
+/**
+ * freshProcessDir without blocking: once `parent` is swept, the directory is made off the event loop
+ * (a pass makes one per adapter call, many at once).
+ */
+export async function freshProcessDirAsync(parent: string): Promise<string> {
+  if (!swept.has(parent)) return freshProcessDir(parent);
+  try {
+    return await mkdtemp(join(parent, `${process.pid}-`));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return freshProcessDir(parent);
   }
 }
 

@@ -80,6 +80,13 @@ const URL_ENCODED_PAIR = new RegExp(`((?<![A-Za-z0-9_.\\-])${KEY}(?:%3D|%3A))([^
 /** `bearer X` on its own (a header value without its name). */
 const BEARER = /(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 
+/**
+ * What every shape above holds somewhere (any case): text without one of these has no shape to
+ * redact, and most adapter output (compact status JSON) has none, so the shapes are not run on it.
+ * A replacement never makes one: what it takes out is put back as `[REDACTED]`, brackets included.
+ */
+const SHAPE_HINT = new RegExp(`-----BEGIN |authorization|gh[pousr]_|github_pat_|://|bearer|${SECRET_KEY}`, 'i');
+
 /** Replaces a value, keeping its quotes so quoted syntax (JSON) stays valid. */
 function redactValue(prefix: string, value: string): string {
   if (value.startsWith('\\"')) return `${prefix}\\"${REDACTED}\\"`;
@@ -98,7 +105,9 @@ function redactLiterals(text: string, literals: SecretLiterals): string {
 // The one place secret material is recognised: the known literals, then the secret-looking shapes;
 // used on every argv, stdout and stderr, and on everything the pass records or prints.
 export function redactSecrets(text: string, literals: SecretLiterals = NO_LITERALS): string {
-  return redactLiterals(text, literals)
+  const plain = redactLiterals(text, literals);
+  if (!SHAPE_HINT.test(plain)) return plain;
+  return plain
     .replace(PRIVATE_KEY_BLOCK, REDACTED)
     .replace(AUTHORIZATION, (_m, prefix: string) => `${prefix}${REDACTED}`)
     .replace(GITHUB_TOKEN, REDACTED)

@@ -7,7 +7,7 @@ import type { AdapterConfig } from '../../core/config/schema.ts';
 import { BranchFollowerError, type ErrorReason } from '../../core/errors.ts';
 import { succeeded, type ProcessResult } from '../../core/process/run-direct.ts';
 import { runInHelper } from '../../core/process/spawner.ts';
-import { freshProcessDir } from '../process-dir.ts';
+import { freshProcessDirAsync } from '../process-dir.ts';
 import { AdapterStatusSchema, AdapterTriggerSchema, type AdapterStatus, type AdapterTrigger } from './contract.ts';
 import { lastLines, redactSecrets, redactStrings, tail, type SecretLiterals } from './redact.ts';
 
@@ -148,7 +148,7 @@ export async function runAdapterCommand(opts: AdapterCommandOptions): Promise<Ad
   const [file = '', ...args] = rendered;
   // A directory of its own, empty, removed afterwards (or by the next pass, if this one is killed:
   // runner/process-dir.ts): no command sees another's files, or leaves its own.
-  const scratch = freshProcessDir(join(tmpdir(), 'bf-adapter'));
+  const scratch = await freshProcessDirAsync(join(tmpdir(), 'bf-adapter'));
   const result = await runInHelper({
     file,
     args,

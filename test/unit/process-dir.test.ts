@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshProcessDir } from '../../runner/process-dir.ts';
+import { freshProcessDir, freshProcessDirAsync } from '../../runner/process-dir.ts';
 
 // A pid that was alive a moment ago and is gone now: a child that has exited and been reaped.
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
@@ -57,6 +57,21 @@ describe('freshProcessDir', () => {
     freshProcessDir(parent);
     rmSync(parent, { recursive: true, force: true });
     const again = freshProcessDir(parent);
+    expect(existsSync(again)).toBe(true);
+    expect(statSync(parent).mode & 0o777).toBe(0o700);
+  });
+
+  it('makes the same directories without blocking: swept first, fresh each call, the parent made again', async () => {
+    const parent = join(root(), 'p');
+    mkdirSync(parent, { recursive: true });
+    const dead = join(parent, `${deadPid()}-abc`);
+    mkdirSync(dead);
+    const [a, b] = await Promise.all([freshProcessDirAsync(parent), freshProcessDirAsync(parent)]);
+    expect(existsSync(dead)).toBe(false);
+    expect(a).not.toBe(b);
+    for (const d of [a, b]) expect(basename(d)).toMatch(new RegExp(`^${process.pid}-`));
+    rmSync(parent, { recursive: true, force: true });
+    const again = await freshProcessDirAsync(parent);
     expect(existsSync(again)).toBe(true);
     expect(statSync(parent).mode & 0o777).toBe(0o700);
   });

@@ -129,6 +129,26 @@ describe('redactSecrets', () => {
     expect(redactSecrets('git://bot:s3cr%40t@mirror:9418/x')).toBe(`git://bot:${REDACTED}@mirror:9418/x`);
   });
 
+  it('finds every shape however it is cased, alone in a text that holds no other hint of a secret', () => {
+    // The shapes are only run on text that holds one of their words: each word, in odd case, must
+    // still be enough for its shape to be redacted.
+    const alone = [
+      ['AuThOrIzAtIoN: BeArEr abcdefgh1234', 'AuThOrIzAtIoN: BeArEr '],
+      ['HTTPS://u:pw1234@host/x', 'HTTPS://u:'],
+      ['x PaSsWoRd=hunter22 y', 'x PaSsWoRd='],
+      ['{"Api_Key": "k-1234"}', '{"Api_Key": "'],
+      ['--ACCESS-KEY abc123', '--ACCESS-KEY '],
+      ['q?Secret%3Dabc123&x=1', 'q?Secret%3D'],
+      ['BEARER abcdefgh1234', 'BEARER '],
+    ] as const;
+    for (const [text, kept] of alone) {
+      const out = redactSecrets(text);
+      expect(out, text).toContain(`${kept}`);
+      expect(out, text).toContain(REDACTED);
+    }
+    expect(redactSecrets('ghp_abcdefghijklmnopqrstuvwxyz')).toBe(REDACTED);
+  });
+
   it('is idempotent: redacting twice changes nothing more', () => {
     const input = `token=abc ${OPENSSH_KEY} https://u:p@h ghp_${'x'.repeat(36)} {"password":"p"} Authorization: Bearer z`;
     const once = redactSecrets(input);
