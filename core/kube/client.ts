@@ -1,10 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Agent as HttpsAgent, AgentOptions, RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { realClock, type Clock } from '../clock.ts';
 import { KubeError, type ErrorReason, type KubeRequestContext } from '../errors.ts';
 import { collectionPath, describeObject, objectPath, resourceType, type ResourceType } from './resources.ts';
-import { newKubeConfig } from './kube-config.ts';
+import type { KubeAuth } from './kube-auth.ts';
 import { isTransient, retryAfterMs, retrying, type Tried } from './retry.ts';
 import type { KubeRoute } from './route.ts';
 
@@ -114,19 +113,19 @@ function serverMessage(body: string): string {
   return body.trim().slice(0, 500);
 }
 
-// The Kubernetes boundary: raw REST over the kubeconfig's credentials (client-node resolves the
-// credentials: certificates, tokens, exec plugins). Every failure becomes a KubeError that names
+// The Kubernetes boundary: raw REST over the kubeconfig's credentials (kube-auth.ts reads them:
+// certificates, tokens, exec plugins). Every failure becomes a KubeError that names
 // the verb, the resource, the identity and the server; raw library errors never escape.
 export class KubeClient {
   readonly route: KubeRoute;
-  private readonly kc: KubeConfig;
+  private readonly auth: KubeAuth;
 
   private readonly deps: KubeClientDeps;
   /** The keep-alive agent of the TLS settings the last request was made with (see {@link reuseAgent}). */
   private agent: { readonly settings: AgentOptions; readonly agent: HttpsAgent } | undefined;
 
-  constructor(kc: KubeConfig, route: KubeRoute, deps: KubeClientDeps) {
-    this.kc = kc;
+  constructor(auth: KubeAuth, route: KubeRoute, deps: KubeClientDeps) {
+    this.auth = auth;
     this.route = route;
     this.deps = deps;
   }
@@ -176,7 +175,7 @@ export class KubeClient {
       timeout: this.route.requestTimeoutMs,
     };
     // Per try: a rotated token (the in-cluster token file) is picked up by the next try.
-    await this.kc.applyToHTTPSOptions(opts);
+    await this.auth.applyTo(opts);
     this.reuseAgent(opts);
     // A length, not chunks: the API server reads no body of a DELETE sent without one (its preconditions).
     if (body)
@@ -231,7 +230,7 @@ export class KubeClient {
     });
   }
 
-  // client-node gives every request a new https.Agent without keep-alive: a TLS handshake per request,
+  // The credentials give every try a new https.Agent without keep-alive: a TLS handshake per request,
   // which is most of what reading 170 state ConfigMaps costs. A plain agent (no proxy) is swapped for
   // one keep-alive agent with the same settings, kept while those settings (CA, client certificate and
   // key, server name, …) stay the same, so requests after the first reuse its connections. Idle
@@ -413,16 +412,7 @@ export class KubeClient {
 
   /** The same cluster, authenticated by a bearer token instead (e.g. a ServiceAccount's). */
   withToken(token: string, identity: string): KubeClient {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error(`context "${this.route.context}" has no cluster`);
-    const kc = newKubeConfig();
-    kc.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: identity, token }],
-      contexts: [{ name: this.route.context, cluster: cluster.name, user: identity }],
-      currentContext: this.route.context,
-    });
-    return new KubeClient(kc, { ...this.route, user: identity }, this.deps);
+    return new KubeClient(this.auth.withToken(token, identity), { ...this.route, user: identity }, this.deps);
   }
 
   /** POST to a path (reviews, token requests, object creation). */

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControllerConfig } from '../config/schema.ts';
 import { BranchFollowerError } from '../errors.ts';
-import { newKubeConfig } from './kube-config.ts';
+import { clientNodeAuth } from './client-node-auth.ts';
+import { KubeconfigAuth, type KubeAuth } from './kube-auth.ts';
+import { readKubeconfig } from './kubeconfig.ts';
 import type { RetryPolicy } from './retry.ts';
 
 /** Where the CLI talks to, and why there. */
@@ -52,7 +53,7 @@ export function inClusterRoute(
   kubeRoute: RouteBudgets,
   env: NodeJS.ProcessEnv,
   dir = SERVICE_ACCOUNT_DIR,
-): { kc: KubeConfig; route: KubeRoute } {
+): { auth: KubeconfigAuth; route: KubeRoute } {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port || !existsSync(join(dir, 'token'))) {
@@ -62,16 +63,15 @@ export function inClusterRoute(
     );
   }
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const kc = newKubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
-    // client-node's token-file provider re-reads the token, which the kubelet rotates.
-    users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: join(dir, 'token') } } }],
-    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster' }],
-    currentContext: 'in-cluster',
-  });
+  const file = '(in-cluster)';
+  const auth = new KubeconfigAuth(
+    { name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), insecureSkipTlsVerify: false, file },
+    // Read per try: the kubelet rotates the token.
+    { name: 'in-cluster', tokenFile: join(dir, 'token'), file },
+    { timeoutMs: kubeRoute.retry.budgetSeconds * 1000, env },
+  );
   return {
-    kc,
+    auth,
     route: {
       kubeconfig: '(in-cluster)',
       context: 'in-cluster',
@@ -91,41 +91,33 @@ export function resolveRoute(
   opts: { kubeconfig?: string | undefined; context?: string | undefined },
   kubeRoute: RouteBudgets & { readonly context: string },
   env: NodeJS.ProcessEnv,
-): { kc: KubeConfig; route: KubeRoute } {
+): { auth: KubeAuth; route: KubeRoute } {
   const { files, from } = kubeconfigFiles(opts.kubeconfig, env);
   const present = files.filter((f) => existsSync(f));
   if (present.length === 0)
     throw routeError(`no kubeconfig: ${files.join(', ')} (from ${from}) does not exist; pass --kubeconfig <file>`);
-  const kc = newKubeConfig();
-  for (const file of present) {
-    const one = newKubeConfig();
-    try {
-      one.loadFromFile(file);
-    } catch (err) {
-      throw routeError(`cannot read kubeconfig ${file}: ${(err as Error).message}`);
-    }
-    kc.mergeConfig(one, true);
-  }
+  const kc = readKubeconfig(present);
   const context = opts.context ?? kubeRoute.context;
   const contextSource = opts.context ? 'flag' : 'registry';
-  const ctx = kc.getContextObject(context);
+  const ctx = kc.contexts.get(context);
   if (!ctx) {
-    const known =
-      kc
-        .getContexts()
-        .map((c) => c.name)
-        .join(', ') || 'none';
+    const known = [...kc.contexts.keys()].join(', ') || 'none';
     const why = contextSource === 'registry' ? ' (controller.kubeRoute.context; override with --context)' : '';
     throw routeError(`context "${context}"${why} is not in kubeconfig ${present.join(', ')} (contexts: ${known})`);
   }
-  kc.setCurrentContext(context);
-  const cluster = kc.getCluster(ctx.cluster);
+  const cluster = kc.clusters.get(ctx.cluster);
   if (!cluster)
     throw routeError(
       `context "${context}" names cluster "${ctx.cluster}", which kubeconfig ${present.join(', ')} lacks`,
     );
+  const user = kc.users.get(ctx.user) ?? { name: ctx.user, file: ctx.file };
+  // A legacy auth-provider or a proxy is left to @kubernetes/client-node, which reads them.
+  const auth =
+    user.authProvider !== undefined || cluster.proxyUrl
+      ? clientNodeAuth(present, context)
+      : new KubeconfigAuth(cluster, user, { timeoutMs: kubeRoute.retry.budgetSeconds * 1000, env });
   return {
-    kc,
+    auth,
     route: {
       kubeconfig: present.join(delimiter),
       context,

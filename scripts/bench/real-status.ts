@@ -56,8 +56,8 @@ export async function statusFigures(
   const loaded = loadRegistry(dir.file, dir.root);
   const c = loaded.registry.controller;
   const world = await worldAfterPass(loaded);
-  const { kc, route } = resolveRoute({ kubeconfig: servers.adminKubeconfig }, c.kubeRoute, {});
-  const client = new KubeClient(kc, route, { progress: () => undefined });
+  const { auth, route } = resolveRoute({ kubeconfig: servers.adminKubeconfig }, c.kubeRoute, {});
+  const client = new KubeClient(auth, route, { progress: () => undefined });
   for (const b of stateObjectIndexes(c)) {
     const objects = configMapObjects(client, ns, stateObjectName(c, b));
     const current = await objects.get();

@@ -46,8 +46,8 @@ export async function startControlPlaneForDemo(
   say(`kube-apiserver + etcd ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   // The shipped registry's kube route budgets, on the admin context of the demo's cluster.
   const { kubeRoute } = shippedRegistry().registry.controller;
-  const { kc, route } = resolveRoute({ kubeconfig: cp.kubeconfig }, { ...kubeRoute, context: 'envtest' }, {});
-  return { cp, admin: new KubeClient(kc, route, { progress: say }), dir };
+  const { auth, route } = resolveRoute({ kubeconfig: cp.kubeconfig }, { ...kubeRoute, context: 'envtest' }, {});
+  return { cp, admin: new KubeClient(auth, route, { progress: say }), dir };
 }
 
 export async function startWorld(

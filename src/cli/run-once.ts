@@ -229,7 +229,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       const g = ctx.globals();
       const client =
         opts.controller && !g.kubeconfig
-          ? (({ kc, route }) => clientOn(ctx, kc, route))(
+          ? (({ auth, route }) => clientOn(ctx, auth, route))(
               inClusterRoute(loaded.registry.controller.kubeRoute, ctx.io.env),
             )
           : connect(ctx, loaded);

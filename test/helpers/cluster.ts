@@ -35,12 +35,12 @@ export const TEST_ROUTE = {
  * retries are told to `progress`, silent by default.
  */
 export function adminClient(opts: { kubeconfig?: string; progress?: (line: string) => void } = {}): KubeClient {
-  const { kc, route } = resolveRoute(
+  const { auth, route } = resolveRoute(
     { kubeconfig: opts.kubeconfig ?? kubeconfig() },
     { context: 'envtest', ...TEST_ROUTE },
     {},
   );
-  return new KubeClient(kc, route, { progress: opts.progress ?? (() => undefined) });
+  return new KubeClient(auth, route, { progress: opts.progress ?? (() => undefined) });
 }
 
 /** A kubeconfig whose user is a ServiceAccount (a token from the TokenRequest API). */

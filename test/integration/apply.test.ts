@@ -259,8 +259,8 @@ describe('the controller ServiceAccount, with its own token', () => {
     const file = await serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'bf-sa-')), ns, 'branch-follower');
     const { resolveRoute } = await import('../../core/kube/route.ts');
     const { KubeClient } = await import('../../core/kube/client.ts');
-    const { kc, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', ...TEST_ROUTE }, {});
-    const pass = new KubeClient(kc, route, { progress: () => undefined });
+    const { auth, route } = resolveRoute({ kubeconfig: file }, { context: 'unidesk-jd01', ...TEST_ROUTE }, {});
+    const pass = new KubeClient(auth, route, { progress: () => undefined });
 
     for (const name of ['branch-follower-leader', 'branch-follower-leader-0']) {
       const lease = (await pass.get(LEASE, ns, name))!;

@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../core/kube/client.ts';
+import { KubeconfigAuth } from '../../core/kube/kube-auth.ts';
 import { resourceType } from '../../core/kube/resources.ts';
 import { generateCerts } from '../../scripts/envtest/certs.ts';
 
@@ -47,16 +47,14 @@ afterAll(async () => {
 });
 
 function client(): KubeClient {
-  const kc = new KubeConfig();
   const b64 = (f: string) => readFileSync(join(dir, f)).toString('base64');
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, caData: b64('ca.crt') }],
-    users: [{ name: 'u', certData: b64('admin.crt'), keyData: b64('admin.key') }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const auth = new KubeconfigAuth(
+    { name: 'c', server: url, caData: b64('ca.crt'), insecureSkipTlsVerify: false, file: '(test)' },
+    { name: 'u', certData: b64('admin.crt'), keyData: b64('admin.key'), file: '(test)' },
+    { timeoutMs: 5000, env: {} },
+  );
   return new KubeClient(
-    kc,
+    auth,
     {
       kubeconfig: '(test)',
       context: 'x',

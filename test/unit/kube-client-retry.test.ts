@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../core/kube/client.ts';
+import { KubeconfigAuth } from '../../core/kube/kube-auth.ts';
 import { KubeError } from '../../core/errors.ts';
 import { freePort } from '../../scripts/envtest/control-plane.ts';
 import { resourceType } from '../../core/kube/resources.ts';
@@ -81,16 +81,14 @@ const configMap = {
 };
 
 function client(server: string, retry: RetryPolicy = SHORT, requestTimeoutMs = 1000) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'local', server, skipTLSVerify: true }],
-    users: [{ name: 'tester', token: TOKEN }],
-    contexts: [{ name: 'local', cluster: 'local', user: 'tester' }],
-    currentContext: 'local',
-  });
+  const auth = new KubeconfigAuth(
+    { name: 'local', server, insecureSkipTlsVerify: true, file: '(test)' },
+    { name: 'tester', token: TOKEN, file: '(test)' },
+    { timeoutMs: 5000, env: {} },
+  );
   const lines: string[] = [];
   const c = new KubeClient(
-    kc,
+    auth,
     { kubeconfig: '(test)', context: 'local', contextSource: 'flag', server, user: 'tester', requestTimeoutMs, retry },
     { progress: (line) => lines.push(line) },
   );

@@ -143,7 +143,7 @@ describe('kube route and paths', () => {
     writeFileSync(join(dir, 'token'), 't');
     writeFileSync(join(dir, 'ca.crt'), 'c');
     expect(() => inClusterRoute(ROUTE, {}, dir)).toThrow(/outside a pod pass --kubeconfig/);
-    const { kc, route } = inClusterRoute(
+    const { auth, route } = inClusterRoute(
       ROUTE,
       { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
       dir,
@@ -154,10 +154,8 @@ describe('kube route and paths', () => {
       requestTimeoutMs: 5000,
       retry: { budgetMs: 12_000, initialBackoffMs: 100, maxBackoffMs: 2000 },
     });
-    expect(kc.getCurrentUser()?.authProvider).toEqual({
-      name: 'tokenFile',
-      config: { tokenFile: join(dir, 'token') },
-    });
+    expect(auth.user.tokenFile).toBe(join(dir, 'token'));
+    expect(auth.cluster.caFile).toBe(join(dir, 'ca.crt'));
   });
 
   it('builds core and group paths, namespaced and cluster-wide', () => {
