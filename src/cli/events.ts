@@ -38,7 +38,7 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
     .addHelpText('after', '\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n')
     .action(async (opts: { follower: string }) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
-      const { FOLLOWER_LABEL } = await import('../../runner/index.ts');
+      const { FOLLOWER_LABEL } = await import('../../runner/read.ts');
       const { followerState } = await import('./follower-state.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);

@@ -23,7 +23,7 @@ export function registerLogs(program: Command, ctx: VerbContext): void {
     .addHelpText('after', '\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n')
     .action(async (opts: { follower: string }) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
-      const { redactSecrets } = await import('../../runner/index.ts');
+      const { redactSecrets } = await import('../../runner/read.ts');
       const { followerState } = await import('./follower-state.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);

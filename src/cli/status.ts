@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { dataBytes, parseStateRecord, StateRecord } from '../../runner/index.ts';
+import type { dataBytes, parseStateRecord, StateRecord } from '../../runner/read.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { renderArgv } from '../../core/config/placeholders.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
@@ -79,7 +79,7 @@ const stateView = (state: KubeObject, bytesOf: typeof dataBytes) => {
 };
 
 async function controllerState(client: KubeClient, loaded: LoadedRegistry, now: number) {
-  const { dataBytes, mapLimit } = await import('../../runner/index.ts');
+  const { dataBytes, mapLimit } = await import('../../runner/read.ts');
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const LEASE = resourceType('coordination.k8s.io/v1', 'Lease');
@@ -281,7 +281,7 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
     .addHelpText('after', '\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n')
     .action(async () => {
       const { loadRegistry } = await import('../../core/config/load.ts');
-      const { parseStateRecord } = await import('../../runner/index.ts');
+      const { parseStateRecord } = await import('../../runner/read.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const client = connect(ctx, loaded);
       const state = await controllerState(client, loaded, Date.now());
