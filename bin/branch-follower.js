@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (Node 22 strips types); requires Node >= 22.19.
-import '../src/cli/main.ts';
+// Runs the bundle of the CLI (npm run build; committed in build/); requires Node >= 22.19.
+import '../build/branch-follower.js';

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // `cicd branch-follower <verb>`: the same CLI under the UniDesk path.
-import '../src/cli/cicd-main.ts';
+import '../build/cicd-branch-follower.js';

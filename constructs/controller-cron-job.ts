@@ -1,6 +1,12 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { checkoutDirOf, runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
+import {
+  checkoutDirOf,
+  CLI_IN_CHECKOUT,
+  runnerPodSpec,
+  type ContainerResources,
+  type RunnerPodProps,
+} from './runner-pod.ts';
 
 /** The pod annotation the Job controller sets to the pod's index in an Indexed Job. */
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
@@ -92,7 +98,7 @@ export class ControllerCronJob extends Construct {
     this.checkoutDir = checkoutDirOf(props);
     if (!Number.isInteger(props.shards) || props.shards < 1)
       throw new Error(`shards must be a whole number of at least 1, got ${props.shards}`);
-    this.passCommand = ['node', 'src/cli/main.ts', ...PASS_ARGS];
+    this.passCommand = ['node', CLI_IN_CHECKOUT, ...PASS_ARGS];
     const pod = runnerPodSpec(
       {
         image: props.image,

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
+import { CLI_IN_CHECKOUT, runnerPodSpec, type ContainerResources, type RunnerPodProps } from './runner-pod.ts';
 
 /** The git-mirror stages a Job can run. */
 export const GIT_MIRROR_STAGES = ['sync', 'flush', 'status'] as const;
@@ -55,7 +55,7 @@ function stageCommand(
 ): string[] {
   return [
     'node',
-    'src/cli/main.ts',
+    CLI_IN_CHECKOUT,
     'git-mirror',
     stage,
     '--local',

@@ -23,6 +23,9 @@ const VOLUME = {
 /** Mode of the mounted Secret keys: owner and group read (the group is the pod's fsGroup), nobody else. */
 export const SSH_KEY_MODE = 0o440;
 
+/** The CLI a runner pod runs, from its checkout: the committed bundle (npm run build), not the TypeScript sources. */
+export const CLI_IN_CHECKOUT = 'build/branch-follower.js';
+
 /** Requests and limits of one container, as Kubernetes quantities (the registry's `resources` shape). */
 export interface ContainerResources {
   /** What the scheduler reserves (`<resources>.requests.cpu`, `<resources>.requests.memory`). */

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { ProcessResult, ProcessSpec } from './run-direct.ts';
+import { scriptBeside } from './script-path.ts';
 import { decodeAnswer, encodeRequest } from './wire.ts';
 
-const HELPER_MAIN = fileURLToPath(new URL('./helper-main.ts', import.meta.url));
+const HELPER_MAIN = scriptBeside(import.meta.url, 'helper-main');
 
 // Forking this process costs page-table copies in proportion to its memory, and libuv's spawn blocks
 // the event loop until the child has exec'd: at the few hundred MiB a pass holds that is several

@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { scriptBeside } from '../../core/process/script-path.ts';
 import { join } from 'node:path';
 import { gitopsRefOf, type LoadedRegistry } from '../../core/config/load.ts';
 import type { MirrorConfig } from '../../core/config/schema.ts';
@@ -13,7 +13,7 @@ import { sync, type SyncOptions, type SyncResult } from './sync.ts';
 // it. Everything comes from the loaded registry and the two mounted directories; nothing from the
 // environment except PATH (to find git and ssh).
 
-const TUNNEL_SCRIPT = fileURLToPath(new URL('./connect-tunnel.ts', import.meta.url));
+const TUNNEL_SCRIPT = scriptBeside(import.meta.url, 'connect-tunnel');
 
 /** Where the stages find the mirror cache and the mounted Secret keys (in the pod: the declared mount paths). */
 export interface StageMounts {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../world/registry.ts';
 
-// Runs the real CLI (`node src/cli/main.ts …`) as its own process, the way a person or the CronJob
+// Runs the real CLI (`node build/branch-follower.js …`, the bundle) as its own process, the way a person or the CronJob
 // pod does, under GNU time for its peak resident memory, with a time limit: a run past it is killed
 // (its whole process group) and reported as such, so a bench never hangs on a slow pass. Async, so
 // the bench's own servers (the byte proxy) keep serving while it runs.
@@ -29,12 +29,16 @@ export function runCli(
   const scratch = mkdtempSync(join(tmpdir(), 'bf-bench-cli-'));
   const rssFile = join(scratch, 'rss');
   const started = performance.now();
-  const child = spawn(TIME, ['-f', '%M', '-o', rssFile, process.execPath, join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    env: opts.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    TIME,
+    ['-f', '%M', '-o', rssFile, process.execPath, join(ROOT, 'build/branch-follower.js'), ...args],
+    {
+      cwd: ROOT,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { PodResult } from '../pod-exec/index.ts';
 import { ROOT, startControlPlaneForDemo, startWorld, type DemoWorld } from './world.ts';
 
-const MAIN = join(ROOT, 'src/cli/main.ts');
+const MAIN = join(ROOT, 'build/branch-follower.js');
 const FOLLOWER = 'hwlab-jd01-v03';
 const STEPS = 8;
 const t0 = Date.now();

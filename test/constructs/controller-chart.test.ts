@@ -157,7 +157,7 @@ describe('ControllerChart', () => {
       expect(pass.workingDir).toBe('/opt/branch-follower/checkout');
       expect(pass.command).toEqual([
         'node',
-        'src/cli/main.ts',
+        'build/branch-follower.js',
         'run-once',
         '--all',
         '--confirm',

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { replaceDir } from '../../synth/write-dist.ts';
 import { ROOT } from '../../scripts/world/registry.ts';
 
-const CLI = join(ROOT, 'src/cli/main.ts');
+const CLI = join(ROOT, 'build/branch-follower.js');
 
 function readTree(dir: string): Record<string, string> {
   return Object.fromEntries(

@@ -26,7 +26,7 @@ describe('GitMirrorStageJob', () => {
     expect(c.name).toBe('git-mirror-sync');
     expect(c.command).toEqual([
       'node',
-      'src/cli/main.ts',
+      'build/branch-follower.js',
       'git-mirror',
       'sync',
       '--local',

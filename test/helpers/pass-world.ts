@@ -231,12 +231,16 @@ export async function makePassWorld(
     },
     run: (args) => cli([...args, '--kubeconfig', cluster], { cwd: root, env }),
     spawn(args) {
-      const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args, '--kubeconfig', cluster], {
-        cwd: root,
-        env: { ...env },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'build/branch-follower.js'), ...args, '--kubeconfig', cluster],
+        {
+          cwd: root,
+          env: { ...env },
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout!.on('data', (c) => (out += c));
       child.stderr!.on('data', (c) => (out += c));

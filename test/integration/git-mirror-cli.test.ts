@@ -103,7 +103,7 @@ describe('git-mirror sync|flush as a stage Job', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.containers[0].command).toEqual([
       'node',
-      'src/cli/main.ts',
+      'build/branch-follower.js',
       'git-mirror',
       'flush',
       '--local',

@@ -38,7 +38,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   constructs: ['core'],
   synth: ['core', 'constructs'],
   cli: ['core', 'runner', 'constructs', 'synth', 'package.json'],
-  bin: ['cli'],
+  bin: ['build'],
   scripts: ['core', 'runner', 'constructs', 'synth', 'cli'],
 };
 
