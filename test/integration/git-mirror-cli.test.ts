@@ -57,7 +57,7 @@ describe('git-mirror sync|flush as a stage Job', () => {
       ),
     );
     expect(r.stdout).toMatch(
-      /^command\s+node src\/cli\/main\.ts git-mirror sync --local --mirror-dir \/var\/lib\/git-mirror --confirm$/m,
+      /^command\s+node build\/branch-follower\.js git-mirror sync --local --mirror-dir \/var\/lib\/git-mirror --confirm$/m,
     );
     expect(r.stdout).toMatch(
       /^ssh identity\s+Secret git-mirror-github-ssh key id_ed25519 at \/etc\/branch-follower\/github-ssh\/identity\/id_ed25519 \(read-only, 0440\)$/m,
