@@ -1,13 +1,14 @@
 // The one line-length rule Biome's formatter cannot keep by itself: it wraps code at 120 columns
 // but never breaks a comment, a string or a regular expression. No line of any tracked source file
-// may pass MAX columns; prints every one that does, with its file and line, and exits 1.
+// may pass MAX columns; prints every one that does, with its file and line, and exits 1. Generated
+// files (dist/, the bundle in build/) are not sources.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const MAX = 160;
 const files = execFileSync('git', ['ls-files', '*.ts', '*.js'], { encoding: 'utf8' })
   .split('\n')
-  .filter((f) => f !== '' && !f.startsWith('dist/'));
+  .filter((f) => f !== '' && !f.startsWith('dist/') && !f.startsWith('build/'));
 const long = files.flatMap((file) =>
   readFileSync(file, 'utf8')
     .split('\n')
