@@ -1,10 +1,26 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Counts the subprocesses a pass starts, by kind, honestly and cheaply: a directory put first on
 // the pass's PATH holds one small sh wrapper per command name, which appends its name to a log and
 // execs the real program. Every git, ssh and adapter CLI the pass (or git itself, for ssh) finds
-// through PATH is counted once per start; what the real programs start below that is not.
+// through PATH is counted once per start; what the real programs start below that is not. A real
+// program that is itself a POSIX sh script (the adapter doubles) is sourced by its wrapper rather
+// than exec'd: the same script in the same shell, with the same arguments, but without a second
+// exec per call, so that counting adds no process start to what is counted.
+
+const SH = '#!/bin/sh\n';
+
+/** Whether a program is a POSIX sh script (its first line). */
+function isShScript(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(SH.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SH;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface CountingPath {
   /** Put this first on the pass's PATH. */
@@ -20,7 +36,8 @@ export function countingPath(dir: string, programs: Readonly<Record<string, stri
   const log = join(dir, 'starts.log');
   for (const [name, real] of Object.entries(programs)) {
     // One short line per start with O_APPEND (`>>`): concurrent starts never interleave.
-    writeFileSync(join(dir, name), `#!/bin/sh\necho ${name} >> '${log}'\nexec '${real}' "$@"\n`);
+    const run = isShScript(real) ? `. '${real}'` : `exec '${real}' "$@"`;
+    writeFileSync(join(dir, name), `${SH}echo ${name} >> '${log}'\n${run}\n`);
     chmodSync(join(dir, name), 0o755);
   }
   writeFileSync(log, '');
