@@ -584,6 +584,9 @@ class Pass {
   async run(): Promise<PassResult> {
     const { opts, c } = this;
     const { clock } = this.ports;
+    // The first look may take a sync another shard's pass of this process started after this pass did
+    // (the mirror port shares it); a later look syncs anew, after what this pass itself did.
+    let shareFrom: number | undefined = clock.now();
     if (!opts.dryRun) {
       const takenAt = clock.now();
       const got = await this.ports.lease.acquire(opts.identity);
@@ -613,7 +616,8 @@ class Pass {
         await this.keep(0);
         const { syncFailed, observed } = opts.dryRun
           ? { syncFailed: new Map<string, string>(), observed: await this.ports.mirror.observe(opts.followers) }
-          : await this.syncThenObserve();
+          : await this.syncThenObserve(shareFrom);
+        shareFrom = undefined;
         const ds = opts.followers.map((f) => {
           const failedSync = syncFailed.get(f.source.mirror);
           const view: MirrorView | undefined =
@@ -697,7 +701,7 @@ class Pass {
    * git-mirror sync of every mirror an enabled follower uses, then the look at every follower after it; returns the
    * mirrors whose sync failed, with why, and the look.
    */
-  private async syncThenObserve(): Promise<{
+  private async syncThenObserve(notBefore: number | undefined): Promise<{
     syncFailed: Map<string, string>;
     observed: ReadonlyMap<string, MirrorView>;
   }> {
@@ -706,8 +710,11 @@ class Pass {
     if (mirrors.length === 0)
       return { syncFailed: failed, observed: await this.ports.mirror.observe(this.opts.followers) };
     const byId = new Map(this.opts.followers.map((f) => [f.id, f]));
-    const { synced, views } = await this.ports.mirror.syncThenObserve(mirrors, this.opts.followers, (early) =>
-      this.early(byId, early),
+    const { synced, views } = await this.ports.mirror.syncThenObserve(
+      mirrors,
+      this.opts.followers,
+      (early) => this.early(byId, early),
+      notBefore,
     );
     for (const [id, r] of synced) {
       if ('error' in r) {

@@ -94,6 +94,11 @@ export interface MirrorPort {
     mirrorIds: readonly string[],
     followers: readonly FollowerConfig[],
     early?: (views: ReadonlyMap<string, MirrorView>) => void,
+    /**
+     * Epoch ms: a sync of a mirror that this port started at or after it (for any caller, e.g. another shard's pass
+     * in the same process) may stand for this call's sync of that mirror. Without it every mirror is synced anew.
+     */
+    notBefore?: number,
   ): Promise<{ synced: ReadonlyMap<string, SyncOutcome>; views: ReadonlyMap<string, MirrorView> }>;
   /**
    * git-mirror flush of the followers' GitOps refs, each mirror's refs together: fast-forward upstream, recheck; per

@@ -45,6 +45,12 @@ function flushSummary(r: FlushResult): string {
 // environment, working directory or checkout reaches a decision. Every line they answer is
 // redacted, with `literals` (the mounted Secret values) added, before it is cut to a tail.
 
+/** One mirror's sync: what it did (or why it failed), and the mirror as served when the sync read it. */
+interface OneSync {
+  readonly outcome: { summary: string } | { error: string };
+  readonly served: ReadonlyMap<string, string> | undefined;
+}
+
 /** The mirror port of processes; `close` ends the SSH connection its stages shared (call it once the passes end). */
 export interface ProcessMirrorPort extends MirrorPort {
   close(): void;
@@ -88,31 +94,51 @@ export function mirrorPort(
   // once). Another shard's pass may sync the same mirror at the same moment, and one of two
   // racing ref updates then fails: a failed sync is tried once more, and plans again from what
   // the other one stored.
+  const syncOnce = async (id: string, withServed: boolean): Promise<OneSync> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await syncMirror(loaded, id, mounts, {
+          pathEnv: path,
+          dryRun: false,
+          transport: transport(),
+          ...(withServed ? { served: servedRead(id) } : {}),
+        });
+        return { outcome: { summary: redact(syncSummary(r)) }, served: r.served };
+      } catch (err) {
+        if (attempt < 2 && err instanceof BranchFollowerError) continue;
+        return { outcome: stageFailure(err), served: undefined };
+      }
+    }
+  };
+  // The latest sync of each mirror that read it as served, and when it started. The shards of one
+  // run-once share a port: without this, each shard's first look would sync every mirror its
+  // followers use (nearly every mirror), one after another shard's. A look that says `notBefore`
+  // takes a sync that started at or after it, in flight or done: it read the mirror no earlier
+  // than a sync of its own would have.
+  const latest = new Map<string, { readonly startedAt: number; readonly sync: Promise<OneSync> }>();
   const syncAll = async (
     mirrorIds: readonly string[],
     withServed: boolean,
     onServed?: (id: string, read: ReadonlyMap<string, string>) => Promise<void>,
+    notBefore?: number,
   ) => {
     const served = new Map<string, ReadonlyMap<string, string>>();
     const one = async (id: string): Promise<[string, { summary: string } | { error: string }]> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const r = await syncMirror(loaded, id, mounts, {
-            pathEnv: path,
-            dryRun: false,
-            transport: transport(),
-            ...(withServed ? { served: servedRead(id) } : {}),
-          });
-          if (r.served) {
-            served.set(id, r.served);
-            await onServed?.(id, r.served);
-          }
-          return [id, { summary: redact(syncSummary(r)) }];
-        } catch (err) {
-          if (attempt < 2 && err instanceof BranchFollowerError) continue;
-          return [id, stageFailure(err)];
-        }
+      const prior = withServed && notBefore !== undefined ? latest.get(id) : undefined;
+      let sync: Promise<OneSync>;
+      if (prior && prior.startedAt >= notBefore!) {
+        sync = prior.sync;
+      } else {
+        const startedAt = Date.now();
+        sync = syncOnce(id, withServed);
+        if (withServed) latest.set(id, { startedAt, sync });
       }
+      const r = await sync;
+      if (r.served) {
+        served.set(id, r.served);
+        await onServed?.(id, r.served);
+      }
+      return [id, r.outcome];
     };
     // The first sync runs alone, so that its connection is the one the others share rather than one
     // of gitCalls connections made at once.
@@ -157,7 +183,7 @@ export function mirrorPort(
     },
     sync: async (mirrorIds) => (await syncAll(mirrorIds, false)).synced,
     observe: (followers) => look(followers),
-    async syncThenObserve(mirrorIds, followers, early) {
+    async syncThenObserve(mirrorIds, followers, early, notBefore) {
       // A mirror served alone at its URL whose sync ended on its served read is looked at right then,
       // from that read (no git): `early` hears its followers' views while the other syncs go on.
       const reads = mirrorReads({ ...registry, followers: [...followers] });
@@ -174,7 +200,7 @@ export function mirrorPort(
             early(await look(ofMirror.get(id) ?? [], new Map([[url, read]])));
           }
         : undefined;
-      const { synced, served } = await syncAll(mirrorIds, true, onServed);
+      const { synced, served } = await syncAll(mirrorIds, true, onServed, notBefore);
       // A URL is taken as read only when every mirror served there ended its sync on that read (none
       // of them moved anything since).
       const read = new Map<string, ReadonlyMap<string, string>>();

@@ -15,7 +15,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-YICHKW3P.js";
+} from "./chunk-DW3YDMWH.js";
 import {
   recordsOf
 } from "./chunk-6GBVR3C7.js";

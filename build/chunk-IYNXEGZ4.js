@@ -2,7 +2,7 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-YICHKW3P.js";
+} from "./chunk-DW3YDMWH.js";
 import {
   recordsOf
 } from "./chunk-6GBVR3C7.js";

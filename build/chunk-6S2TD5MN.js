@@ -597,8 +597,8 @@ function registerCleanupState(program, ctx) {
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { kubeLease } = await import("./chunk-ILJ2BL45.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-J26MSHMG.js");
+    const { kubeLease } = await import("./chunk-W3YSNVTT.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-IYNXEGZ4.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -673,7 +673,7 @@ function registerEvents(program, ctx) {
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
     const { FOLLOWER_LABEL } = await import("./chunk-6LSN5COI.js");
-    const { followerState } = await import("./chunk-J26MSHMG.js");
+    const { followerState } = await import("./chunk-IYNXEGZ4.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -774,7 +774,7 @@ ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
       checkFlags(flags);
       const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-AVXOMRXZ.js");
+      const { runStage } = await import("./chunk-MING3PTG.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -817,7 +817,7 @@ function registerLogs(program, ctx) {
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
     const { redactSecrets } = await import("./chunk-6LSN5COI.js");
-    const { followerState } = await import("./chunk-J26MSHMG.js");
+    const { followerState } = await import("./chunk-IYNXEGZ4.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -1095,7 +1095,7 @@ function registerRunOnce(program, ctx) {
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-ILJ2BL45.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-W3YSNVTT.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");

@@ -28,7 +28,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-YICHKW3P.js";
+} from "./chunk-DW3YDMWH.js";
 import "./chunk-6GBVR3C7.js";
 import {
   describeObject
