@@ -1,10 +1,12 @@
-// npm run bench [-- memory disk real status]: what a reconcile pass costs as the registry grows, each
-// figure printed beside a baseline measured in the same run (the machine is shared and noisy: read the
-// ratios, not the times). Four sections, all by default:
+// npm run bench [-- memory disk real shards status]: what a reconcile pass costs as the registry grows,
+// each figure printed beside a baseline measured in the same run (the machine is shared and noisy: read
+// the ratios, not the times). Five sections, all by default:
 //   memory  the real runPass on the in-memory ports at 3 … 10,000 followers (instant adapters)
 //   disk    `validate` of the real CLI on generated registry directories at 3 … 10,000 followers
 //   real    the real CLI's `run-once --all --confirm --wait` against a real kube-apiserver, real git
 //           and adapter doubles (instant, 200 ms) at 3, 100 and 1,000 followers
+//   shards  the same at 10,000 followers in 10 shards, nothing new: every shard in one process, then
+//           one shard alone (as one pod of the CronJob's Job)
 //   status  the real CLI's `status` against a real kube-apiserver at 10,000 followers, its state
 //           ConfigMaps filled with the records of one in-memory pass
 // See docs/performance.md for how to read it.
@@ -16,6 +18,7 @@ import { registryOf } from './generate.ts';
 import { baselineMs, passFigures } from './memory-pass.ts';
 import { type RealFigures, realFigures } from './real-bench.ts';
 import type { RealPassFigures } from './real-pass.ts';
+import { shardFigures } from './real-shards.ts';
 import { statusFigures } from './real-status.ts';
 import { envtestAssetsDir, SLOW_ADAPTER_SECONDS, startBenchServers } from './real-world.ts';
 import { startupFigures } from './startup.ts';
@@ -33,7 +36,11 @@ const CLI_LIMIT_MS = 120_000;
 /** The naive ls-remote loop stops past this. */
 const NAIVE_LIMIT_MS = 60_000;
 
-const SECTIONS = ['memory', 'disk', 'real', 'status'] as const;
+/** The size the shards section runs the real pass at, and its CLI limit (a pass of 10 shards takes a while). */
+const SHARDS_SIZE = 10_000;
+const SHARDS_LIMIT_MS = 300_000;
+
+const SECTIONS = ['memory', 'disk', 'real', 'shards', 'status'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((a) => !(SECTIONS as readonly string[]).includes(a));
 if (unknown.length > 0) {
@@ -217,6 +224,49 @@ async function realSection(): Promise<void> {
   );
 }
 
+async function shardsSection(): Promise<void> {
+  const assets = assetsFor('shards');
+  if (!assets) return;
+  const servers = await startBenchServers(assets);
+  try {
+    const s = await shardFigures(servers, SHARDS_SIZE, { cliMs: SHARDS_LIMIT_MS });
+    out(
+      `== shards: run-once of the real CLI at ${s.n} followers over ${s.mirrors} mirrors in 10 shards (instant ` +
+        `adapters, nothing new) against a real kube-apiserver, git daemon and sshd; world setup ` +
+        `${sec(s.setupMs)}, apply ${s.apply}\n\n`,
+    );
+    const row = (what: string, f: typeof s.all) => [
+      what,
+      sec(f.wallMs),
+      starts(f),
+      `${f.apiRequests} / ${f.stateWrites} / ${f.eventWrites}`,
+      kib(f.bytesSent),
+      mib(f.maxRssBytes),
+      f.end,
+    ];
+    out(
+      `${table(
+        [
+          'pass',
+          'wall',
+          'git / ssh / adapter',
+          'API requests / state writes / events',
+          'sent to API',
+          'max RSS',
+          'end',
+        ],
+        [
+          row('first (records every follower)', s.record),
+          row('nothing new, every shard (--all)', s.all),
+          row('nothing new, one shard (--shard 0)', s.one),
+        ],
+      )}\n\n`,
+    );
+  } finally {
+    await servers.dispose();
+  }
+}
+
 async function statusSection(): Promise<void> {
   const assets = assetsFor('status');
   if (!assets) return;
@@ -252,4 +302,5 @@ async function statusSection(): Promise<void> {
 if (wants('memory')) await memorySection();
 if (wants('disk')) await diskSection();
 if (wants('real')) await realSection();
+if (wants('shards')) await shardsSection();
 if (wants('status')) await statusSection();

@@ -61,13 +61,17 @@ function largestObject(servers: BenchServers, ns: string): { name: string; bytes
   return largest;
 }
 
-/** One `run-once --all --confirm --wait` of namespace `ns`'s registry, adapters found through `path`. */
+/**
+ * One `run-once --all --confirm --wait` of namespace `ns`'s registry, adapters found through `path`; `args` are added
+ * (e.g. `--shard 0`).
+ */
 export async function realPass(
   servers: BenchServers,
   world: BenchWorld,
   ns: string,
   path: CountingPath,
   limitMs: number,
+  args: readonly string[] = [],
 ): Promise<RealPassFigures> {
   const registry = world.registryFor(ns);
   path.reset();
@@ -75,7 +79,10 @@ export async function realPass(
   const triggersBefore = world.double.triggers();
   const auditOffset = statSync(servers.control.auditLog).size;
   const run = await runCli(
-    ['--config', registry.file, '--kubeconfig', servers.passKubeconfig, 'run-once', '--all', '--confirm', '--wait'],
+    [
+      ...['--config', registry.file, '--kubeconfig', servers.passKubeconfig],
+      ...['run-once', '--all', '--confirm', '--wait', ...args],
+    ],
     { env: { PATH: `${path.dir}:${process.env.PATH ?? ''}`, HOME: servers.scratch }, limitMs },
   );
   const events = auditSince(servers.control.auditLog, auditOffset).filter((e) => e.objectRef?.namespace === ns);
