@@ -54,11 +54,21 @@ export interface ConfigIssue {
   readonly column: number;
   /** What is wrong and, where it helps, what would be right. */
   readonly message: string;
+  /**
+   * The bad value as the file holds it (a scalar, quoted as JSON, cut at 80 characters); absent where
+   * there is none (a missing field, a mapping) or it may be a secret.
+   */
+  readonly value?: string;
 }
 
-/** Formats an issue the way compilers do, so editors can jump to it. */
-function formatConfigIssue(issue: ConfigIssue): string {
-  return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}`;
+/**
+ * Formats an issue the way compilers do, so editors can jump to it; a file that could not be read has
+ * no position, and its path alone is named.
+ */
+export function formatConfigIssue(issue: ConfigIssue): string {
+  const value = issue.value !== undefined && !issue.message.includes(issue.value) ? ` (got ${issue.value})` : '';
+  if (issue.line === 0) return `${issue.file}: ${issue.message}`;
+  return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}${value}`;
 }
 
 // Every problem found in the registry (and the owning files it references), reported together.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
+import { shownValue, valueAt } from './issue-value.ts';
 import { NOT_PLAIN, parsePlainYaml } from './plain-yaml.ts';
 
 // yaml is loaded only when a document with positions is needed: a text outside the plain subset, or a
@@ -96,9 +97,20 @@ export class YamlSource {
       return { file: this.file, path: '(syntax)', line: pos.line, column: pos.col, message };
     };
     return [
-      ...doc.errors.map((e) => at(e.pos[0], e.message.split('\n')[0] ?? e.message)),
+      ...doc.errors.map((e) =>
+        e.code === 'DUPLICATE_KEY'
+          ? at(e.pos[0], `duplicate key ${JSON.stringify(this.keyAt(e.pos[0]))}: a key may appear once in a mapping`)
+          : at(e.pos[0], e.message.split('\n')[0] ?? e.message),
+      ),
       ...aliases.map((offset) => at(offset, 'aliases (*name) are not allowed here: write the value out')),
     ];
+  }
+
+  /** The key written at `offset` (up to its colon), for an error that points at it. */
+  private keyAt(offset: number): string {
+    const rest = this.text.slice(offset, offset + 200);
+    const end = rest.search(/:(?:\s|$)|\n/);
+    return (end < 0 ? rest : rest.slice(0, end)).trim();
   }
 
   /**
@@ -108,7 +120,16 @@ export class YamlSource {
   issue(path: YamlPath, message: string, opts: { atKey?: boolean } = {}): ConfigIssue {
     const offset = this.offsetOf(path, opts.atKey === true);
     const pos = this.positions().lines.linePos(offset);
-    return { file: this.file, path: formatPath(path), line: pos.line, column: pos.col, message };
+    // The value at the path, where there is one (an unknown key is itself the bad input, and named).
+    const value = opts.atKey ? undefined : shownValue(path, valueAt(this.data, path));
+    return {
+      file: this.file,
+      path: formatPath(path),
+      line: pos.line,
+      column: pos.col,
+      message,
+      ...(value === undefined ? {} : { value }),
+    };
   }
 
   private offsetOf(path: YamlPath, atKey: boolean): number {

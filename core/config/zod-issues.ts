@@ -1,15 +1,7 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from '../errors.ts';
-import type { YamlPath, YamlSource } from './yaml-source.ts';
-
-function valueAt(data: unknown, path: YamlPath): unknown {
-  let cur: unknown = data;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[seg];
-  }
-  return cur;
-}
+import { valueAt } from './issue-value.ts';
+import type { YamlSource } from './yaml-source.ts';
 
 function describeType(v: unknown): string {
   if (v === null) return 'null';

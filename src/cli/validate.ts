@@ -1,7 +1,26 @@
 import type { Command } from 'commander';
 import type { LoadedRegistry } from '../../core/config/load.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors.ts';
 import type { View } from '../../core/output/view.ts';
+import { ExitCode } from './exit-codes.ts';
+import { outputFormat } from './global-options.ts';
 import type { VerbContext } from './verb.ts';
+
+/** One problem as `-o json|yaml` prints it. */
+const toProblem = (i: ConfigIssue) => ({
+  file: i.file,
+  path: i.path,
+  line: i.line,
+  column: i.column,
+  message: i.message,
+  value: i.value ?? null,
+});
+
+// An invalid registry asked for as data: every problem on stdout, the count on stderr, exit 2. In a
+// table the problems are the error itself, on stderr, as for every other verb.
+function problemsView(file: string, err: ConfigError): View {
+  return { data: { ok: false, valid: false, file, problems: err.issues.map(toProblem) }, human: [] };
+}
 
 /** One validate row: a follower and where its target and budget come from. */
 function toValidateRow(loaded: LoadedRegistry, index: number): string[] {
@@ -24,7 +43,9 @@ function validateView(loaded: LoadedRegistry): View {
   const r = loaded.registry;
   return {
     data: {
+      ok: true,
       valid: true,
+      problems: [],
       file: loaded.file,
       followers: r.followers.map((f) => ({ ...f, resolvedTarget: loaded.targets.get(f.id) })),
       adapters: r.adapters.map((a) => a.id),
@@ -56,8 +77,10 @@ export function registerValidate(program: Command, ctx: VerbContext): void {
     .description(
       'Check the registry and the owning files it references: schema (unknown keys, missing fields, ' +
         'types), unique ids, adapter and mirror references, configRef files and selectors, command ' +
-        'placeholders and budgets. Every problem is printed with its YAML path and file:line:column. ' +
-        'Reads only; exit code 2 when anything is wrong.',
+        'placeholders and budgets. Every problem is printed with its YAML path, file:line:column and the ' +
+        'bad value (never one that may be a secret). With -o json or -o yaml the result is ' +
+        '{ok, problems: [{file, path, line, column, message, value}]} on stdout. Reads only; exit code 2 ' +
+        'when anything is wrong.',
     )
     .addHelpText(
       'after',
@@ -65,6 +88,16 @@ export function registerValidate(program: Command, ctx: VerbContext): void {
     )
     .action(async () => {
       const { loadRegistry } = await import('../../core/config/load.ts');
-      ctx.print(validateView(loadRegistry(ctx.globals().config, ctx.io.cwd)));
+      const g = ctx.globals();
+      try {
+        ctx.print(validateView(loadRegistry(g.config, ctx.io.cwd)));
+      } catch (err) {
+        const format = outputFormat(g);
+        if (!(err instanceof ConfigError) || (format !== 'json' && format !== 'yaml')) throw err;
+        ctx.print(problemsView(g.config, err));
+        const n = err.issues.length;
+        ctx.progress(`error: invalid configuration: ${n} problem${n === 1 ? '' : 's'} (listed on stdout)`);
+        ctx.setExitCode(ExitCode.InvalidInput);
+      }
     });
 }

@@ -118,10 +118,52 @@ describe('validate', () => {
     );
   });
 
+  it('-o json and -o yaml print every problem on stdout with its value, and exit 2', async () => {
+    const { root } = makeFixture([
+      { from: '  - id: hwlab-jd01-v03\n', to: '  - id: Bad_ID\n' },
+      { from: '    suspend: false\n', to: '    suspend: false\n    suspend: true\n' },
+    ]);
+    for (const format of ['json', 'yaml'] as const) {
+      const r = await cli(['validate', '-o', format], { cwd: root });
+      expect(r.code).toBe(2);
+      const out = (format === 'json' ? JSON.parse(r.stdout) : parseYaml(r.stdout)) as {
+        ok: boolean;
+        problems: { path: string; line: number; column: number; message: string; value: string | null }[];
+      };
+      expect(out.ok).toBe(false);
+      // A duplicate key is a syntax error: it is the one problem, named by its key.
+      expect(out.problems).toEqual([
+        expect.objectContaining({
+          path: '(syntax)',
+          message: 'duplicate key "suspend": a key may appear once in a mapping',
+          value: null,
+        }),
+      ]);
+      expect(r.stderr).toBe('error: invalid configuration: 1 problem (listed on stdout)\n');
+    }
+    const { root: badId } = makeFixture([{ from: '  - id: hwlab-jd01-v03\n', to: '  - id: Bad_ID\n' }]);
+    const r = await cli(['validate', '-o', 'json'], { cwd: badId });
+    expect(r.code).toBe(2);
+    const problems = JSON.parse(r.stdout).problems as { path: string; value: string | null; line: number }[];
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'followers[0].id', value: '"Bad_ID"' }));
+    expect(problems.every((p) => p.line > 0)).toBe(true);
+    // In a table the problems are the error, on stderr, with the value after the message.
+    const table = await cli(['validate'], { cwd: badId });
+    expect([table.code, table.stdout]).toEqual([2, '']);
+    expect(table.stderr).toMatch(/followers\[0\]\.id: .*\(got "Bad_ID"\)/);
+  });
+
   it('names a missing registry file', async () => {
     const r = await cli(['validate', '--config', 'nowhere.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('nowhere.yaml:0:0: (file): cannot read: file not found');
+    expect(r.stderr).toContain('nowhere.yaml: cannot read: file not found');
+    expect(r.stderr).not.toContain(':0:0');
+    const json = await cli(['validate', '--config', 'nowhere.yaml', '-o', 'json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      problems: [{ file: 'nowhere.yaml', line: 0, column: 0, message: 'cannot read: file not found', value: null }],
+    });
   });
 });
 

@@ -824,7 +824,7 @@ const cases: Case[] = [
     name: 'syntax error in an owning file is reported in that file',
     edits: [{ file: AGENTRUN, from: '    lane: jd01-v02\n', to: '    lane: jd01-v02\n    lane: jd01-v03\n' }],
     path: '(syntax)',
-    message: /unique/i,
+    message: /^duplicate key "lane": a key may appear once in a mapping$/,
     at: 'lane: jd01-v03',
     file: AGENTRUN,
   },
@@ -914,6 +914,18 @@ describe('loadRegistry', () => {
     expect(issues).toHaveLength(4);
   });
 
+  it('names the bad value of a problem, quoted, after its message', () => {
+    const { root } = makeFixture([{ from: '  - id: hwlab-jd01-v03\n', to: '  - id: Bad_ID\n' }]);
+    const issue = issuesOf(root).find((i) => i.path === 'followers[0].id')!;
+    expect(issue.value).toBe('"Bad_ID"');
+    try {
+      loadRegistry(REGISTRY, root);
+      expect.unreachable('the registry is invalid');
+    } catch (err) {
+      expect((err as ConfigError).message).toMatch(/followers\[0\]\.id: .* \(got "Bad_ID"\)$/m);
+    }
+  });
+
   it('reports a duplicate key as a YAML syntax error on the repeated key', () => {
     const { root, texts } = makeFixture([
       { from: '    suspend: false\n', to: '    suspend: false\n    suspend: true\n' },
@@ -924,7 +936,7 @@ describe('loadRegistry', () => {
         file: REGISTRY,
         path: '(syntax)',
         line: positionOf(texts[REGISTRY], 'suspend: true').line,
-        message: expect.stringMatching(/unique/i),
+        message: 'duplicate key "suspend": a key may appear once in a mapping',
       }),
     ]);
   });

@@ -13,7 +13,7 @@ import {
   runSuffix,
   selectStage,
   shortSha
-} from "./chunk-VEGDBKMG.js";
+} from "./chunk-ITG6VENX.js";
 import {
   GitMirrorStageJob,
   SSH_KEY_MODE,
@@ -28,8 +28,8 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-DW3YDMWH.js";
-import "./chunk-6GBVR3C7.js";
+} from "./chunk-CB2YPZFO.js";
+import "./chunk-BAGF5ALD.js";
 import {
   describeObject
 } from "./chunk-WRAQE3NW.js";
@@ -37,12 +37,12 @@ import "./chunk-5IUWYWFV.js";
 import "./chunk-NPB7HSUJ.js";
 import {
   gitopsRefOf
-} from "./chunk-HQHMYK6I.js";
+} from "./chunk-WUAQVPZN.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError,
   ConfirmationRequiredError
-} from "./chunk-3S3KNSVA.js";
+} from "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
 
 // synth/stage-job.ts

@@ -15,7 +15,7 @@ import {
   KubeError,
   UsageError,
   WaitTimeoutError
-} from "./chunk-3S3KNSVA.js";
+} from "./chunk-CLZA4UM5.js";
 
 // src/cli/exit-codes.ts
 var ExitCode = {

@@ -2,9 +2,9 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-HQHMYK6I.js";
+} from "./chunk-WUAQVPZN.js";
 import "./chunk-EGCHMB7Y.js";
-import "./chunk-3S3KNSVA.js";
+import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
 export {
   gitopsRefOf,

@@ -12,7 +12,9 @@ var BranchFollowerError = class extends Error {
   }
 };
 function formatConfigIssue(issue) {
-  return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}`;
+  const value = issue.value !== void 0 && !issue.message.includes(issue.value) ? ` (got ${issue.value})` : "";
+  if (issue.line === 0) return `${issue.file}: ${issue.message}`;
+  return `${issue.file}:${issue.line}:${issue.column}: ${issue.path}: ${issue.message}${value}`;
 }
 var ConfigError = class extends BranchFollowerError {
   issues;

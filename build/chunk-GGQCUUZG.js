@@ -5,8 +5,8 @@ import {
   mapLimit,
   parseStateRecord,
   redactSecrets
-} from "./chunk-6GBVR3C7.js";
-import "./chunk-3S3KNSVA.js";
+} from "./chunk-BAGF5ALD.js";
+import "./chunk-CLZA4UM5.js";
 export {
   FOLLOWER_LABEL,
   dataBytes,

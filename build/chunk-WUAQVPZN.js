@@ -9,7 +9,7 @@ import {
 } from "./chunk-EGCHMB7Y.js";
 import {
   ConfigError
-} from "./chunk-3S3KNSVA.js";
+} from "./chunk-CLZA4UM5.js";
 import {
   mountOverlaps
 } from "./chunk-UQAYD4YX.js";
@@ -24,6 +24,31 @@ import { isAbsolute, join, normalize, sep } from "node:path";
 // core/config/yaml-source.ts
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+
+// core/config/issue-value.ts
+var MAX = 80;
+var SECRET_KEY = /token|password|passphrase|secret|credential|private|api[-_]?key|auth/i;
+var KEY_MATERIAL = /-----BEGIN|^(?:ghp|gho|ghs|ghu|github_pat|glpat|xox[bpas])[-_]/;
+function shownValue(path, value) {
+  if (path.some((seg) => typeof seg === "string" && SECRET_KEY.test(seg))) return void 0;
+  if (typeof value === "string") {
+    if (KEY_MATERIAL.test(value)) return void 0;
+    const quoted = JSON.stringify(value);
+    return quoted.length <= MAX ? quoted : `${quoted.slice(0, MAX - 2)}…"`;
+  }
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return void 0;
+}
+function valueAt(data, path) {
+  let cur = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== "object") return void 0;
+    cur = cur[seg];
+  }
+  return cur;
+}
+
+// core/config/yaml-source.ts
 var require2 = createRequire(import.meta.url);
 var yaml = () => require2("yaml");
 var PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -88,9 +113,17 @@ var YamlSource = class _YamlSource {
       return { file: this.file, path: "(syntax)", line: pos.line, column: pos.col, message };
     };
     return [
-      ...doc.errors.map((e) => at(e.pos[0], e.message.split("\n")[0] ?? e.message)),
+      ...doc.errors.map(
+        (e) => e.code === "DUPLICATE_KEY" ? at(e.pos[0], `duplicate key ${JSON.stringify(this.keyAt(e.pos[0]))}: a key may appear once in a mapping`) : at(e.pos[0], e.message.split("\n")[0] ?? e.message)
+      ),
       ...aliases.map((offset) => at(offset, "aliases (*name) are not allowed here: write the value out"))
     ];
+  }
+  /** The key written at `offset` (up to its colon), for an error that points at it. */
+  keyAt(offset) {
+    const rest = this.text.slice(offset, offset + 200);
+    const end = rest.search(/:(?:\s|$)|\n/);
+    return (end < 0 ? rest : rest.slice(0, end)).trim();
   }
   /**
    * An issue at `path`. When the path does not exist (a missing key), it points at the nearest
@@ -99,7 +132,15 @@ var YamlSource = class _YamlSource {
   issue(path, message, opts = {}) {
     const offset = this.offsetOf(path, opts.atKey === true);
     const pos = this.positions().lines.linePos(offset);
-    return { file: this.file, path: formatPath(path), line: pos.line, column: pos.col, message };
+    const value = opts.atKey ? void 0 : shownValue(path, valueAt(this.data, path));
+    return {
+      file: this.file,
+      path: formatPath(path),
+      line: pos.line,
+      column: pos.col,
+      message,
+      ...value === void 0 ? {} : { value }
+    };
   }
   offsetOf(path, atKey) {
     const { isMap, isScalar, isSeq } = yaml();
@@ -790,14 +831,6 @@ var RegistrySchema = z.strictObject({
 }).describe("The branch-follower registry.");
 
 // core/config/zod-issues.ts
-function valueAt(data, path) {
-  let cur = data;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== "object") return void 0;
-    cur = cur[seg];
-  }
-  return cur;
-}
 function describeType(v) {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";

@@ -17,7 +17,7 @@ import {
   runSuffix,
   shortSha,
   yamlText
-} from "./chunk-VEGDBKMG.js";
+} from "./chunk-ITG6VENX.js";
 import {
   PRUNE_ANNOTATION,
   ownedSelector
@@ -48,7 +48,7 @@ import {
   ConfirmationRequiredError,
   UsageError,
   WaitTimeoutError
-} from "./chunk-3S3KNSVA.js";
+} from "./chunk-CLZA4UM5.js";
 
 // src/cli/run.ts
 import { CommanderError } from "commander";
@@ -491,7 +491,7 @@ function registerPlan(program, ctx) {
   program.command("plan").summary("synthesize and diff against the live cluster").description(
     "Synthesize the controller and compare every object with the live cluster using a server-side dry-run apply (server-owned fields such as managedFields, resourceVersion and status are ignored; the live data of the state ConfigMap is never drift). Prints kind, namespace/name and action: create, update, unchanged, prune (labelled as ours, no longer synthesized) or keep (would be pruned but holds state). Writes nothing.\n\nExit codes: 0 nothing to change, 1 changes, 2 and above an error."
   ).option("--diff", "show a field-level unified diff of each change (Secret values never shown)").addHelpText("after", "\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { client, items } = await planFor(ctx, loaded);
     ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));
@@ -547,7 +547,7 @@ function registerApply(program, ctx) {
   program.command("apply").summary("server-side apply the controller, then wait until it is ready").description(
     'Server-side apply every synthesized object in dependency order (Namespace first) under the field manager "branch-follower", delete labelled objects no longer synthesized (never the state ConfigMap), and never wipe the live state records or the Lease holder. Without --confirm it prints the plan and exits 4, writing nothing.\n\nWith --wait it then polls until every object is ready (Namespace Active, objects at the applied generation, CronJob suspended exactly as declared) and the controller ServiceAccount, asked through SelfSubjectAccessReviews with its own token, can do exactly what the pass needs. The budget is controller.apply.waitSeconds; on timeout it names what is not ready and exits 5.'
   ).option("--confirm", "carry out the apply (without it nothing is written)").option("--wait", "poll every object until ready, within controller.apply.waitSeconds").addHelpText("after", "\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { client, manifests, items } = await planFor(ctx, loaded);
     if (!opts.confirm) {
@@ -596,9 +596,9 @@ function registerCleanupState(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { kubeLease } = await import("./chunk-W3YSNVTT.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-IYNXEGZ4.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { kubeLease } = await import("./chunk-IBDX52DN.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-G42YGWAW.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -671,9 +671,9 @@ function registerEvents(program, ctx) {
   program.command("events").summary("show a follower's events and transition history").description(
     "Show a follower's transition history kept in its state record (bounded by controller.state.historyLimit) and the Kubernetes Events the pass recorded for it (they expire after an hour). Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { FOLLOWER_LABEL } = await import("./chunk-6LSN5COI.js");
-    const { followerState } = await import("./chunk-IYNXEGZ4.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { FOLLOWER_LABEL } = await import("./chunk-GGQCUUZG.js");
+    const { followerState } = await import("./chunk-G42YGWAW.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -772,9 +772,9 @@ Examples:
 ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
 `).action(async (flags) => {
       checkFlags(flags);
-      const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
+      const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-MING3PTG.js");
+      const { runStage } = await import("./chunk-WSX3HRL6.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -815,9 +815,9 @@ function registerLogs(program, ctx) {
   program.command("logs").summary("show a follower's lines from the pass pods and adapter output").description(
     "Show a follower's lines from the reconcile-pass pods the CronJob's Jobs left (as many as the history limits keep) and the last adapter status and trigger output kept in its state record. Everything is redacted of secret-looking values. Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { redactSecrets } = await import("./chunk-6LSN5COI.js");
-    const { followerState } = await import("./chunk-IYNXEGZ4.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { redactSecrets } = await import("./chunk-GGQCUUZG.js");
+    const { followerState } = await import("./chunk-G42YGWAW.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -892,7 +892,7 @@ function registerReconcile(program, ctx) {
   ).action(async (opts) => {
     if (!opts.now) throw new UsageError("reconcile needs --now (run one pass now from the CronJob template)");
     if (opts.dryRun && opts.wait) throw new UsageError("--wait cannot follow a --dry-run: nothing is created");
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -1094,8 +1094,8 @@ function registerRunOnce(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-W3YSNVTT.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-IBDX52DN.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");
@@ -1210,7 +1210,7 @@ var stateView = (state, bytesOf) => {
   };
 };
 async function controllerState(client, loaded, now) {
-  const { dataBytes, mapLimit } = await import("./chunk-6LSN5COI.js");
+  const { dataBytes, mapLimit } = await import("./chunk-GGQCUUZG.js");
   const c = loaded.registry.controller;
   const ns = c.namespace;
   const LEASE = resourceType("coordination.k8s.io/v1", "Lease");
@@ -1374,8 +1374,8 @@ function registerStatus(program, ctx) {
   program.command("status").summary("show the controller, the state ConfigMap and every follower").description(
     "Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence and fingerprint, never their values) and one row per follower: adapter, source branch, observed, target, last triggered and last succeeded sha, phase, in-flight run, budget and where it is declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only."
   ).addHelpText("after", "\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n").action(async () => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    const { parseStateRecord } = await import("./chunk-6LSN5COI.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { parseStateRecord } = await import("./chunk-GGQCUUZG.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const client = connect(ctx, loaded);
     const state = await controllerState(client, loaded, Date.now());
@@ -1456,7 +1456,7 @@ function registerSynth(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { synthesize } = await import("./chunk-S7YGJ4NI.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const manifests = synthesize(loaded);
@@ -1468,6 +1468,17 @@ function registerSynth(program, ctx) {
 }
 
 // src/cli/validate.ts
+var toProblem = (i) => ({
+  file: i.file,
+  path: i.path,
+  line: i.line,
+  column: i.column,
+  message: i.message,
+  value: i.value ?? null
+});
+function problemsView(file, err) {
+  return { data: { ok: false, valid: false, file, problems: err.issues.map(toProblem) }, human: [] };
+}
 function toValidateRow(loaded, index) {
   const f = loaded.registry.followers[index];
   const selector = Object.entries(f.target.selector).map(([k, v]) => `${k}=${String(v)}`).join(",");
@@ -1485,7 +1496,9 @@ function validateView(loaded) {
   const r = loaded.registry;
   return {
     data: {
+      ok: true,
       valid: true,
+      problems: [],
       file: loaded.file,
       followers: r.followers.map((f) => ({ ...f, resolvedTarget: loaded.targets.get(f.id) })),
       adapters: r.adapters.map((a) => a.id),
@@ -1508,13 +1521,23 @@ function validateView(loaded) {
 }
 function registerValidate(program, ctx) {
   program.command("validate").summary("check the registry and the owning files it references").description(
-    "Check the registry and the owning files it references: schema (unknown keys, missing fields, types), unique ids, adapter and mirror references, configRef files and selectors, command placeholders and budgets. Every problem is printed with its YAML path and file:line:column. Reads only; exit code 2 when anything is wrong."
+    "Check the registry and the owning files it references: schema (unknown keys, missing fields, types), unique ids, adapter and mirror references, configRef files and selectors, command placeholders and budgets. Every problem is printed with its YAML path, file:line:column and the bad value (never one that may be a secret). With -o json or -o yaml the result is {ok, problems: [{file, path, line, column, message, value}]} on stdout. Reads only; exit code 2 when anything is wrong."
   ).addHelpText(
     "after",
     "\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n"
   ).action(async () => {
-    const { loadRegistry } = await import("./chunk-TEIF6GHT.js");
-    ctx.print(validateView(loadRegistry(ctx.globals().config, ctx.io.cwd)));
+    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const g = ctx.globals();
+    try {
+      ctx.print(validateView(loadRegistry(g.config, ctx.io.cwd)));
+    } catch (err) {
+      const format = outputFormat(g);
+      if (!(err instanceof ConfigError) || format !== "json" && format !== "yaml") throw err;
+      ctx.print(problemsView(g.config, err));
+      const n = err.issues.length;
+      ctx.progress(`error: invalid configuration: ${n} problem${n === 1 ? "" : "s"} (listed on stdout)`);
+      ctx.setExitCode(ExitCode.InvalidInput);
+    }
   });
 }
 

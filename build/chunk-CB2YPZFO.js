@@ -17,7 +17,7 @@ import {
   statePort,
   tail,
   transitionEvent
-} from "./chunk-6GBVR3C7.js";
+} from "./chunk-BAGF5ALD.js";
 import {
   fingerprint,
   resourceType,
@@ -38,13 +38,13 @@ import {
 } from "./chunk-NPB7HSUJ.js";
 import {
   gitopsRefOf
-} from "./chunk-HQHMYK6I.js";
+} from "./chunk-WUAQVPZN.js";
 import {
   renderArgv
 } from "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError
-} from "./chunk-3S3KNSVA.js";
+} from "./chunk-CLZA4UM5.js";
 
 // runner/observe/mirror-error.ts
 var MirrorError = class extends BranchFollowerError {

@@ -15,16 +15,16 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-DW3YDMWH.js";
+} from "./chunk-CB2YPZFO.js";
 import {
   recordsOf
-} from "./chunk-6GBVR3C7.js";
+} from "./chunk-BAGF5ALD.js";
 import "./chunk-WRAQE3NW.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-NPB7HSUJ.js";
-import "./chunk-HQHMYK6I.js";
+import "./chunk-WUAQVPZN.js";
 import "./chunk-EGCHMB7Y.js";
-import "./chunk-3S3KNSVA.js";
+import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
 export {
   adapterPort,
