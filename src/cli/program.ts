@@ -52,17 +52,22 @@ function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
 }
 
 function configure(cmd: Command, io: CliIo): Command {
-  return cmd
-    .exitOverride()
-    .enablePositionalOptions(false)
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-      // A fixed width keeps --help the same on every terminal (and in golden files).
-      getOutHelpWidth: () => HELP_WIDTH,
-      getErrHelpWidth: () => HELP_WIDTH,
-    });
+  return (
+    cmd
+      .exitOverride()
+      .enablePositionalOptions(false)
+      .showHelpAfterError('(run with --help for usage)')
+      // Every verb's help lists the global options too (--config, --kubeconfig, --context, -o), as
+      // kubectl's `options` does.
+      .configureHelp({ showGlobalOptions: true })
+      .configureOutput({
+        writeOut: (s) => io.stdout.write(s),
+        writeErr: (s) => io.stderr.write(s),
+        // A fixed width keeps --help the same on every terminal (and in golden files).
+        getOutHelpWidth: () => HELP_WIDTH,
+        getErrHelpWidth: () => HELP_WIDTH,
+      })
+  );
 }
 
 /** How a command ended when it did not throw. */

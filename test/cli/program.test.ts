@@ -167,6 +167,22 @@ describe('validate', () => {
   });
 });
 
+describe('the help of every verb', () => {
+  const VERBS = ['validate', 'synth', 'plan', 'apply', 'status', 'run-once', 'reconcile', 'events', 'logs'];
+  it('shows the global options, as kubectl does, under both entries', async () => {
+    for (const verb of [...VERBS, 'cleanup-state', 'git-mirror', 'git-mirror sync']) {
+      const r = await cli([...verb.split(' '), '--help']);
+      expect(r.code, verb).toBe(0);
+      expect(r.stdout, verb).toMatch(/^Global Options:$/m);
+      for (const flag of ['--config <file>', '--kubeconfig <file>', '--context <name>', '-o, --output <format>'])
+        expect(r.stdout, `${verb}: ${flag}`).toContain(flag);
+    }
+    const cicd = await cli(['branch-follower', 'status', '--help'], { entry: 'cicd' });
+    expect(cicd.stdout).toMatch(/^Global Options:$/m);
+    expect(cicd.stdout).toContain('--kubeconfig <file>');
+  });
+});
+
 describe('synth', () => {
   it('writes nothing when the registry is invalid', async () => {
     const { root } = makeFixture([{ from: 'kind: BranchFollowerRegistry', to: 'kind: Registry' }]);

@@ -1569,7 +1569,7 @@ function addVerbs(cmd, io, outcome) {
   registerGitMirror(cmd, ctx);
 }
 function configure(cmd, io) {
-  return cmd.exitOverride().enablePositionalOptions(false).showHelpAfterError("(run with --help for usage)").configureOutput({
+  return cmd.exitOverride().enablePositionalOptions(false).showHelpAfterError("(run with --help for usage)").configureHelp({ showGlobalOptions: true }).configureOutput({
     writeOut: (s) => io.stdout.write(s),
     writeErr: (s) => io.stderr.write(s),
     // A fixed width keeps --help the same on every terminal (and in golden files).
