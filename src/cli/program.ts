@@ -3,6 +3,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { renderView, type View } from '../../core/output/view.ts';
 import { registerApply } from './apply.ts';
 import { registerCleanupState } from './cleanup-state.ts';
+import { registerCompletion } from './completion.ts';
 import { registerEvents } from './events.ts';
 import { registerGitMirror } from './git-mirror.ts';
 import { addGlobalOptions, outputFormat, type GlobalOptions } from './global-options.ts';
@@ -49,6 +50,7 @@ function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   registerLogs(cmd, ctx);
   registerCleanupState(cmd, ctx);
   registerGitMirror(cmd, ctx);
+  registerCompletion(cmd, ctx);
 }
 
 function configure(cmd: Command, io: CliIo): Command {

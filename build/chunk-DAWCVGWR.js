@@ -657,6 +657,89 @@ function registerCleanupState(program, ctx) {
   });
 }
 
+// src/cli/completion-script.ts
+var SHELLS = ["bash", "zsh", "fish"];
+var fnName = (program) => `_${program.replace(/[^A-Za-z0-9]/g, "_")}_complete`;
+var shQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+function bash(root) {
+  const words = /* @__PURE__ */ new Map();
+  const walk = (node, path) => {
+    words.set(path, [.../* @__PURE__ */ new Set([...node.verbs.map((v) => v.name), ...node.flags, ...root.flags])].join(" "));
+    for (const v of node.verbs) walk(v, path === "" ? v.name : `${path} ${v.name}`);
+  };
+  walk(root, "");
+  const verbPaths = [...words.keys()].filter((p) => p !== "");
+  const fn = fnName(root.name);
+  return `# bash completion for ${root.name}: source <(${root.name} completion bash)
+${fn}() {
+  local cur=\${COMP_WORDS[COMP_CWORD]} path='' i w words
+  # The verbs typed so far: the words that are not flags, as far as they name verbs.
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    w=\${COMP_WORDS[i]}
+    case "$w" in -*) continue ;; esac
+    case "\${path:+$path }$w" in
+      ${verbPaths.map(shQuote).join(" | ")}) path="\${path:+$path }$w" ;;
+    esac
+  done
+  case "$path" in
+${[...words].map(([path, w]) => `    ${shQuote(path)}) words=${shQuote(w)} ;;`).join("\n")}
+    *) words='' ;;
+  esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -F ${fn} ${root.name}
+`;
+}
+function zsh(root) {
+  return `#compdef ${root.name}
+# zsh completion for ${root.name}: source <(${root.name} completion zsh)
+autoload -U +X bashcompinit && bashcompinit
+${bash(root).split("\n").slice(1).join("\n")}`;
+}
+function fish(root) {
+  const lines = [`# fish completion for ${root.name}: ${root.name} completion fish | source`];
+  const flag = (f) => f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`;
+  for (const f of root.flags) lines.push(`complete -c ${root.name} ${flag(f)}`);
+  const walk = (node, path) => {
+    const under = path.length === 0 ? "__fish_use_subcommand" : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
+    for (const v of node.verbs)
+      lines.push(`complete -c ${root.name} -f -n ${shQuote(under)} -a ${v.name} -d ${shQuote(v.summary)}`);
+    if (path.length > 0)
+      for (const f of node.flags) lines.push(`complete -c ${root.name} -n ${shQuote(under)} ${flag(f)}`);
+    for (const v of node.verbs) walk(v, [...path, v.name]);
+  };
+  walk(root, []);
+  return `${lines.join("\n")}
+`;
+}
+function completionScript(shell, root) {
+  return shell === "bash" ? bash(root) : shell === "zsh" ? zsh(root) : fish(root);
+}
+
+// src/cli/completion.ts
+function nodeOf(cmd) {
+  return {
+    name: cmd.name(),
+    summary: cmd.summary() || cmd.description().split("\n")[0],
+    flags: cmd.options.flatMap((o) => [o.long, o.short].filter((f) => f !== void 0)),
+    verbs: cmd.commands.map(nodeOf)
+  };
+}
+function registerCompletion(program, ctx) {
+  program.command("completion").summary("print a shell completion script (bash, zsh or fish)").description(
+    "Print a script that completes the verbs and options of this program in bash, zsh or fish. Load it in the current shell, or add the line to the shell start-up file. Writes nothing."
+  ).argument("<shell>", `one of ${SHELLS.join(", ")}`).addHelpText(
+    "after",
+    "\nExamples:\n  source <(branch-follower completion bash)\n  source <(branch-follower completion zsh)\n  branch-follower completion fish | source\n"
+  ).action((shell) => {
+    if (!SHELLS.includes(shell))
+      throw new UsageError(`completion "${shell}": the shell must be one of ${SHELLS.join(", ")}`);
+    let top = program;
+    while (top.parent) top = top.parent;
+    ctx.io.stdout.write(completionScript(shell, nodeOf(top)));
+  });
+}
+
 // src/cli/events.ts
 function toEventRow(e) {
   return [
@@ -1567,6 +1650,7 @@ function addVerbs(cmd, io, outcome) {
   registerLogs(cmd, ctx);
   registerCleanupState(cmd, ctx);
   registerGitMirror(cmd, ctx);
+  registerCompletion(cmd, ctx);
 }
 function configure(cmd, io) {
   return cmd.exitOverride().enablePositionalOptions(false).showHelpAfterError("(run with --help for usage)").configureHelp({ showGlobalOptions: true }).configureOutput({
