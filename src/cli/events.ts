@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
+import { withNamespace } from './namespace.ts';
 import type { VerbContext } from './verb.ts';
 
 interface EventObject {
@@ -40,7 +41,7 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const { FOLLOWER_LABEL } = await import('../../runner/read.ts');
       const { followerState } = await import('./follower-state.ts');
-      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
       const client = connect(ctx, loaded);
       const ns = loaded.registry.controller.namespace;
       const { snap } = await followerState(client, loaded, opts.follower);

@@ -8,6 +8,7 @@ export interface GlobalOptions {
   readonly config: string;
   readonly kubeconfig?: string;
   readonly context?: string;
+  readonly namespace?: string;
   readonly output?: (typeof OUTPUT_FORMATS)[number];
   readonly json?: boolean;
   readonly raw?: boolean;
@@ -20,6 +21,10 @@ export function addGlobalOptions(cmd: Command): Command {
     .option('--config <file>', 'the registry file', DEFAULT_REGISTRY_PATH)
     .option('--kubeconfig <file>', 'kubeconfig to use instead of the usual one (as kubectl)')
     .option('--context <name>', 'kubeconfig context to use instead of controller.kubeRoute.context')
+    .option(
+      '-n, --namespace <name>',
+      'for status, events and logs: read this namespace instead of controller.namespace',
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]))
     .option('--json', 'same as -o json')
     .option('--raw', 'print the full underlying document instead of the compact view')

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { collectionPath, resourceType } from '../../core/kube/resources.ts';
 import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
+import { withNamespace } from './namespace.ts';
 import type { VerbContext } from './verb.ts';
 
 /** The lines of a pass log that belong to one follower (the pass prefixes them with `[<id>]`). */
@@ -25,7 +26,7 @@ export function registerLogs(program: Command, ctx: VerbContext): void {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const { redactSecrets } = await import('../../runner/read.ts');
       const { followerState } = await import('./follower-state.ts');
-      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
       const client = connect(ctx, loaded);
       const c = loaded.registry.controller;
       const { snap } = await followerState(client, loaded, opts.follower);

@@ -8,6 +8,7 @@ import { registerEvents } from './events.ts';
 import { registerGitMirror } from './git-mirror.ts';
 import { addGlobalOptions, outputFormat, type GlobalOptions } from './global-options.ts';
 import type { CliIo } from './io.ts';
+import { refuseNamespaceOutsideReads } from './namespace.ts';
 import { registerLogs } from './logs.ts';
 import { registerPlan } from './plan.ts';
 import { registerReconcile } from './reconcile.ts';
@@ -30,6 +31,7 @@ const DESCRIPTION =
 // Adds every verb to `cmd`, which is the root of `branch-follower` or the `branch-follower` under `cicd`.
 function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   addGlobalOptions(cmd);
+  refuseNamespaceOutsideReads(cmd);
   const ctx: VerbContext = {
     io,
     globals: () => cmd.opts<GlobalOptions>(),

@@ -12,6 +12,7 @@ import { ageOf } from '../../core/output/age.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
+import { withNamespace } from './namespace.ts';
 import type { VerbContext } from './verb.ts';
 
 const since = (t: string | null, now: number) => (t ? `${ageOf(t, now)} ago` : 'never');
@@ -282,7 +283,7 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
     .action(async () => {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const { parseStateRecord } = await import('../../runner/read.ts');
-      const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
       const client = connect(ctx, loaded);
       const state = await controllerState(client, loaded, Date.now());
       ctx.print(statusView(loaded, client.route.context, state, parseStateRecord));

@@ -183,6 +183,25 @@ describe('the help of every verb', () => {
   });
 });
 
+describe('-n/--namespace', () => {
+  it('is refused, before anything runs, by every verb it does not apply to', async () => {
+    for (const argv of [
+      ['apply', '--confirm'],
+      ['run-once', '--all', '--dry-run'],
+      ['validate'],
+      ['git-mirror', 'sync'],
+    ]) {
+      const r = await cli(['-n', 'other', ...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toContain(
+        `-n/--namespace "other" applies only to status, events, logs; ${argv[0] === 'git-mirror' ? 'git-mirror sync' : argv[0]} ` +
+          "always uses the registry's controller.namespace",
+      );
+      expect(r.stdout).toBe('');
+    }
+  });
+});
+
 describe('synth', () => {
   it('writes nothing when the registry is invalid', async () => {
     const { root } = makeFixture([{ from: 'kind: BranchFollowerRegistry', to: 'kind: Registry' }]);

@@ -39,6 +39,21 @@ describe('status against a real API server', () => {
     expect(json.controller.cronJob).toMatchObject({ schedule: '* * * * *', suspend: false, activeJobs: 0 });
   });
 
+  it('-n reads another namespace than controller.namespace; an invalid name is refused', async () => {
+    const { ns } = await appliedNamespace('status-n');
+    // A registry whose controller.namespace was never applied: -n points status at the applied one.
+    const elsewhere = clusterFixture(uniqueNamespace('status-n-unapplied'));
+    const r = await cli(['status', '-n', ns, '--kubeconfig', kubeconfig()], { cwd: elsewhere });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^controller ${ns} `, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^CronJob ${ns}/branch-follower\\s+schedule`, 'm'));
+    const without = await cli(['status', '--kubeconfig', kubeconfig()], { cwd: elsewhere });
+    expect(without.stdout).toMatch(/^CronJob \S+\s+not found: run branch-follower apply/m);
+    const bad = await cli(['status', '-n', 'Not_A_Namespace', '--kubeconfig', kubeconfig()], { cwd: elsewhere });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('-n/--namespace "Not_A_Namespace": a namespace is a DNS-1123 label');
+  });
+
   it('shows records the pass wrote, and names records of followers that no longer exist', async () => {
     const { ns, root } = await appliedNamespace('status-records');
     const c = adminClient();

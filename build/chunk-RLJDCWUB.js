@@ -740,6 +740,31 @@ function registerCompletion(program, ctx) {
   });
 }
 
+// src/cli/namespace.ts
+var READ_VERBS = ["status", "events", "logs"];
+var DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+function refuseNamespaceOutsideReads(program) {
+  program.hook("preAction", (_root, action) => {
+    const ns = program.opts().namespace;
+    if (ns === void 0) return;
+    const verb = action.parent === program ? action.name() : `${action.parent?.name()} ${action.name()}`;
+    if (action.parent === program && READ_VERBS.includes(verb)) return;
+    throw new UsageError(
+      `-n/--namespace "${ns}" applies only to ${READ_VERBS.join(", ")}; ${verb} always uses the registry's controller.namespace: change it there instead`
+    );
+  });
+}
+function withNamespace(ctx, loaded) {
+  const ns = ctx.globals().namespace;
+  if (ns === void 0) return loaded;
+  if (ns.length > 63 || !DNS_LABEL.test(ns))
+    throw new UsageError(
+      `-n/--namespace "${ns.slice(0, 80)}": a namespace is a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`
+    );
+  const controller = { ...loaded.registry.controller, namespace: ns };
+  return { ...loaded, registry: { ...loaded.registry, controller } };
+}
+
 // src/cli/events.ts
 function toEventRow(e) {
   return [
@@ -757,7 +782,7 @@ function registerEvents(program, ctx) {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { FOLLOWER_LABEL } = await import("./chunk-GGQCUUZG.js");
     const { followerState } = await import("./chunk-G42YGWAW.js");
-    const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+    const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
     const { snap } = await followerState(client, loaded, opts.follower);
@@ -871,7 +896,10 @@ var DEFAULT_REGISTRY_PATH = "config/cicd-branch-followers.yaml";
 
 // src/cli/global-options.ts
 function addGlobalOptions(cmd) {
-  return cmd.option("--config <file>", "the registry file", DEFAULT_REGISTRY_PATH).option("--kubeconfig <file>", "kubeconfig to use instead of the usual one (as kubectl)").option("--context <name>", "kubeconfig context to use instead of controller.kubeRoute.context").addOption(new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS])).option("--json", "same as -o json").option("--raw", "print the full underlying document instead of the compact view").option("--debug", "print stack traces of unexpected errors");
+  return cmd.option("--config <file>", "the registry file", DEFAULT_REGISTRY_PATH).option("--kubeconfig <file>", "kubeconfig to use instead of the usual one (as kubectl)").option("--context <name>", "kubeconfig context to use instead of controller.kubeRoute.context").option(
+    "-n, --namespace <name>",
+    "for status, events and logs: read this namespace instead of controller.namespace"
+  ).addOption(new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS])).option("--json", "same as -o json").option("--raw", "print the full underlying document instead of the compact view").option("--debug", "print stack traces of unexpected errors");
 }
 function outputFormat(opts) {
   const asked = [
@@ -901,7 +929,7 @@ function registerLogs(program, ctx) {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { redactSecrets } = await import("./chunk-GGQCUUZG.js");
     const { followerState } = await import("./chunk-G42YGWAW.js");
-    const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+    const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
     const { snap } = await followerState(client, loaded, opts.follower);
@@ -1459,7 +1487,7 @@ function registerStatus(program, ctx) {
   ).addHelpText("after", "\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n").action(async () => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { parseStateRecord } = await import("./chunk-GGQCUUZG.js");
-    const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+    const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const state = await controllerState(client, loaded, Date.now());
     ctx.print(statusView(loaded, client.route.context, state, parseStateRecord));
@@ -1629,6 +1657,7 @@ var HELP_WIDTH = 100;
 var DESCRIPTION2 = "YAML-first, Kubernetes-native CI/CD branch follower. Watches upstream branches only through the git mirror, triggers the existing deployment control plane exactly once per new sha through the adapter declared in the registry, and follows it to closeout within the declared budget.\n\nWriting verbs need --confirm; without it they say what they would do and exit 4. Exit codes: 0 ok, 1 plan has changes, 2 invalid registry or usage, 3 not implemented in this version, 4 confirmation required, 5 failed at run time, 70 internal error.";
 function addVerbs(cmd, io, outcome) {
   addGlobalOptions(cmd);
+  refuseNamespaceOutsideReads(cmd);
   const ctx = {
     io,
     globals: () => cmd.opts(),
