@@ -20,7 +20,8 @@ export type WaitProgress = (event: {
 // ready. On timeout the error names every object still not ready and why.
 export async function waitUntilReady(
   checks: readonly ReadinessCheck[],
-  budgetMs: number,
+  /** How long, and the setting (or flag) that said so, for the error. */
+  budget: { readonly ms: number; readonly path: string },
   pollMs: number,
   onReady: WaitProgress,
   clock: Clock = realClock,
@@ -43,11 +44,9 @@ export async function waitUntilReady(
       }
     }
     if (pending.size === 0) return clock.now() - start;
-    if (clock.now() - start + pollMs > budgetMs) {
+    if (clock.now() - start + pollMs > budget.ms) {
       const list = [...pending].map(([label, e]) => `  ${label}: ${e.detail}`).join('\n');
-      throw new WaitTimeoutError(
-        `not ready after ${Math.round(budgetMs / 1000)}s (controller.apply.waitSeconds):\n${list}`,
-      );
+      throw new WaitTimeoutError(`not ready after ${Math.round(budget.ms / 1000)}s (${budget.path}):\n${list}`);
     }
     await clock.sleep(pollMs);
   }

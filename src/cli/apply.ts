@@ -10,6 +10,7 @@ import { waitUntilReady, type ReadinessCheck } from '../../core/kube/wait.ts';
 import type { View } from '../../core/output/view.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
 import { planFor, planView } from './plan.ts';
+import { TIMEOUT_FLAG, waitBudget } from './timeouts.ts';
 import type { VerbContext } from './verb.ts';
 
 /** One readiness check per applied object, plus the pass's RBAC as its own ServiceAccount sees it. */
@@ -85,10 +86,13 @@ export function registerApply(program: Command, ctx: VerbContext): void {
     )
     .option('--confirm', 'carry out the apply (without it nothing is written)')
     .option('--wait', 'poll every object until ready, within controller.apply.waitSeconds')
+    .option(...TIMEOUT_FLAG)
     .addHelpText('after', '\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n')
-    .action(async (opts: { confirm?: boolean; wait?: boolean }) => {
+    .action(async (opts: { confirm?: boolean; wait?: boolean; timeout?: string }) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
+      const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
+      const budget = waitBudget(opts, { waitSeconds, path: 'controller.apply.waitSeconds' });
       const { client, manifests, items } = await planFor(ctx, loaded);
       if (!opts.confirm) {
         ctx.print(planView(items, { diff: false, context: client.route.context }));
@@ -101,7 +105,6 @@ export function registerApply(program: Command, ctx: VerbContext): void {
       });
       let waited: { ms: number; checks: number } | undefined;
       if (opts.wait) {
-        const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
         // The rules the synthesized Role grants, as the chart settled them.
         const { controllerChart } = await import('../../synth/manifests.ts');
         const chart = controllerChart(loaded);
@@ -113,8 +116,9 @@ export function registerApply(program: Command, ctx: VerbContext): void {
           chart.rbac.permissions,
           chart.registryConfigMapNames,
         );
-        ctx.progress(`waiting for ${checks.length} checks (budget ${waitSeconds}s, controller.apply.waitSeconds) ...`);
-        const ms = await waitUntilReady(checks, waitSeconds * 1000, pollIntervalSeconds * 1000, (e) =>
+        ctx.progress(`waiting for ${checks.length} checks (${budget.said}) ...`);
+        const limit = { ms: budget.seconds * 1000, path: budget.path };
+        const ms = await waitUntilReady(checks, limit, pollIntervalSeconds * 1000, (e) =>
           ctx.progress(
             `  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`,
           ),

@@ -8,6 +8,7 @@ import { createJob, followJob } from '../../core/kube/jobs.ts';
 import { jobView, stageJob, type JobOutcome } from './git-mirror-job.ts';
 import { flushView, localFlush, localSync, syncView, type LocalRun } from './git-mirror-local.ts';
 import { localMounts, selectStage, type StageFlags } from './git-mirror-select.ts';
+import { waitBudget } from './timeouts.ts';
 import { clusterStatus, localStatus, mirrorStatusView, type StageFailure } from './git-mirror-status.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -104,14 +105,12 @@ async function runInCluster(
   let outcome: JobOutcome = { kind: dryRun ? 'dry-run' : 'created' };
   if (flags.wait) {
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.gitMirror.stageJob;
-    ctx.progress(
-      `created ${label}; waiting for Complete or Failed (budget ${waitSeconds}s, ` +
-        `controller.gitMirror.stageJob.waitSeconds) ...`,
-    );
+    const wait = waitBudget(flags, { waitSeconds, path: 'controller.gitMirror.stageJob.waitSeconds' });
+    ctx.progress(`created ${label}; waiting for Complete or Failed (${wait.said}) ...`);
     const budget = {
-      waitSeconds,
+      waitSeconds: wait.seconds,
       pollIntervalSeconds,
-      path: 'controller.gitMirror.stageJob.waitSeconds',
+      path: wait.path,
       after: 'branch-follower git-mirror status',
     };
     outcome = { kind: 'finished', state: await followJob(client, job, budget, (l) => ctx.progress(l)) };

@@ -11,6 +11,8 @@ export interface StageFlags {
   dryRun?: boolean;
   confirm?: boolean;
   wait?: boolean;
+  /** With --wait: the Job's budget for this run instead of controller.gitMirror.stageJob.waitSeconds. */
+  timeout?: string;
   local?: boolean;
   mirrorDir?: string;
   sshDir?: string;
@@ -38,6 +40,7 @@ export function checkFlags(flags: StageFlags): void {
       '--wait follows a stage Job; with --local the stage runs in this process and is done when the command ends',
     );
   if (flags.wait && !flags.confirm) throw usage('--wait follows the Job that --confirm creates: add --confirm');
+  if (flags.timeout !== undefined && !flags.wait) throw usage('--timeout is the budget of --wait: it needs --wait');
 }
 
 // --mirror narrows to one mirror, --follower to one follower (and so its mirror); by default every

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { GitMirrorStage } from '../../constructs/git-mirror-stage-job.ts';
 import { checkFlags, type StageFlags } from './git-mirror-select.ts';
+import { TIMEOUT_FLAG } from './timeouts.ts';
 import type { VerbContext } from './verb.ts';
 
 const SUMMARY: Record<GitMirrorStage, string> = {
@@ -72,7 +73,8 @@ function addFlags(cmd: Command, stage: GitMirrorStage): Command {
       .option(
         '--wait',
         'follow the stage Job until Complete or Failed, within controller.gitMirror.stageJob.waitSeconds',
-      );
+      )
+      .option(...TIMEOUT_FLAG);
   }
   return cmd
     .option('--local', 'run the stage in this process instead of as a Job (what the stage Job runs)')

@@ -9,6 +9,7 @@ export interface GlobalOptions {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly namespace?: string;
+  readonly requestTimeout?: string;
   readonly output?: (typeof OUTPUT_FORMATS)[number];
   readonly json?: boolean;
   readonly raw?: boolean;
@@ -24,6 +25,10 @@ export function addGlobalOptions(cmd: Command): Command {
     .option(
       '-n, --namespace <name>',
       'for status, events and logs: read this namespace instead of controller.namespace',
+    )
+    .option(
+      '--request-timeout <duration>',
+      'one try of an API request gives up after this (90s, 2m, …) instead of controller.kubeRoute.requestTimeoutSeconds',
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]))
     .option('--json', 'same as -o json')

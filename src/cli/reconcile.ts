@@ -6,6 +6,7 @@ import { createJob, followJob, runSuffix } from '../../core/kube/jobs.ts';
 import { describeObject, resourceType } from '../../core/kube/resources.ts';
 import type { Manifest } from '../../core/kube/manifest.ts';
 import { connect } from './cluster.ts';
+import { TIMEOUT_FLAG, waitBudget } from './timeouts.ts';
 import type { VerbContext } from './verb.ts';
 
 const CRONJOB = resourceType('batch/v1', 'CronJob');
@@ -68,16 +69,18 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
     .option('--now', 'create the pass Job now (required: reconcile has no other mode yet)')
     .option('--dry-run', 'show the Job that would be created; write nothing')
     .option('--wait', 'follow the Job until Complete or Failed, within controller.reconcile.waitSeconds')
+    .option(...TIMEOUT_FLAG)
     .addHelpText(
       'after',
       '\nExamples:\n  branch-follower reconcile --now --dry-run\n  branch-follower reconcile --now --wait\n',
     )
-    .action(async (opts: { now?: boolean; dryRun?: boolean; wait?: boolean }) => {
+    .action(async (opts: { now?: boolean; dryRun?: boolean; wait?: boolean; timeout?: string }) => {
       if (!opts.now) throw new UsageError('reconcile needs --now (run one pass now from the CronJob template)');
       if (opts.dryRun && opts.wait) throw new UsageError('--wait cannot follow a --dry-run: nothing is created');
       const { loadRegistry } = await import('../../core/config/load.ts');
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const c = loaded.registry.controller;
+      const wait = waitBudget(opts, { waitSeconds: c.reconcile.waitSeconds, path: 'controller.reconcile.waitSeconds' });
       const client = connect(ctx, loaded);
       const cronJob = await client.get(CRONJOB, c.namespace, c.cronJob.name);
       if (!cronJob) {
@@ -120,8 +123,8 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
         });
         return;
       }
-      ctx.progress(`waiting for ${label} (budget ${c.reconcile.waitSeconds}s, controller.reconcile.waitSeconds) ...`);
-      const budget = { ...c.reconcile, path: 'controller.reconcile.waitSeconds', after: 'branch-follower status' };
+      ctx.progress(`waiting for ${label} (${wait.said}) ...`);
+      const budget = { ...c.reconcile, waitSeconds: wait.seconds, path: wait.path, after: 'branch-follower status' };
       const state = await followJob(client, job, budget, (l) => ctx.progress(l));
       const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1000).toFixed(1)}s`;
       // One line per shard (the Job's completion index): which passes finished, which gave up.

@@ -11,6 +11,7 @@ import { inClusterRoute } from '../../core/kube/route.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
 import { clientOn, connect } from './cluster.ts';
+import { kubeRouteOf } from './timeouts.ts';
 import type { VerbContext } from './verb.ts';
 
 interface RunOnceOptions {
@@ -230,7 +231,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       const client =
         opts.controller && !g.kubeconfig
           ? (({ auth, route }) => clientOn(ctx, auth, route))(
-              inClusterRoute(loaded.registry.controller.kubeRoute, ctx.io.env),
+              inClusterRoute(kubeRouteOf(ctx, loaded.registry.controller.kubeRoute), ctx.io.env),
             )
           : connect(ctx, loaded);
       // Read once for the whole pass: whatever it records or prints is redacted of these values too.

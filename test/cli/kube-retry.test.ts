@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ afterAll(() => {
 });
 
 /** A kubeconfig whose context of the registry's kube route points at a port nothing listens on. */
-async function deadKubeconfig(): Promise<string> {
+async function deadKubeconfig(port?: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bf-dead-'));
   dirs.push(dir);
   const file = join(dir, 'kubeconfig');
@@ -26,7 +27,7 @@ async function deadKubeconfig(): Promise<string> {
       'apiVersion: v1',
       'kind: Config',
       'clusters:',
-      `- name: gone\n  cluster: { server: "https://127.0.0.1:${await freePort()}", insecure-skip-tls-verify: true }`,
+      `- name: gone\n  cluster: { server: "https://127.0.0.1:${port ?? (await freePort())}", insecure-skip-tls-verify: true }`,
       'users:',
       '- name: someone\n  user: { token: "tok-never-printed-5be1" }',
       'contexts:',
@@ -59,5 +60,31 @@ describe('a verb whose API server is not there', () => {
     expect(error).toMatch(/: connect ECONNREFUSED \S+; \d+ tries over \d\.\ds did not get through /);
     expect(error).toContain('(controller.kubeRoute.retry.budgetSeconds: 2)');
     expect(`${r.stdout}${r.stderr}`).not.toContain('tok-never-printed-5be1');
+  });
+
+  it('--request-timeout bounds one try instead of controller.kubeRoute.requestTimeoutSeconds', async () => {
+    // A server that takes the connection and never answers.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((listening) => silent.listen(0, '127.0.0.1', listening));
+    try {
+      const { root } = makeFixture([
+        { from: 'requestTimeoutSeconds: 15', to: 'requestTimeoutSeconds: 1' },
+        { from: 'budgetSeconds: 30\n', to: 'budgetSeconds: 2\n' },
+        { from: 'maxBackoffMilliseconds: 5000', to: 'maxBackoffMilliseconds: 500' },
+      ]);
+      const port = (silent.address() as { port: number }).port;
+      const kubeconfig = await deadKubeconfig(port);
+      const r = await cli(['status', '--request-timeout', '300ms', '--kubeconfig', kubeconfig], { cwd: root });
+      expect(r.code).toBe(5);
+      const retries = r.stderr.split('\n').filter((l) => l.startsWith('kube: '));
+      expect(retries[0]).toMatch(/cannot reach the API server \(no answer within 0\.3s\); retry 1 in /);
+      const bad = await cli(['status', '--request-timeout', 'soon', '--kubeconfig', kubeconfig], { cwd: root });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--request-timeout "soon": a duration above zero');
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((closed) => silent.close(closed));
+    }
   });
 });

@@ -221,7 +221,14 @@ describe('apply --confirm --wait against a real API server', () => {
     const plan = await cli(['plan', '--kubeconfig', kubeconfig()], { cwd: changed });
     expect(plan.stdout).toMatch(/^ConfigMap\s+\S+\/branch-follower-state-0\s+unchanged/m);
     expect(plan.stdout).toMatch(/^Lease\s+\S+\/branch-follower-leader-0\s+update/m);
-    expect((await cli(['apply', '--confirm', '--wait', '--kubeconfig', kubeconfig()], { cwd: changed })).code).toBe(0);
+    // --timeout: this run waits its own budget, and says it follows the flag instead of the registry.
+    const again = await cli(['apply', '--confirm', '--wait', '--timeout', '90s', '--kubeconfig', kubeconfig()], {
+      cwd: changed,
+    });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(
+      /waiting for \d+ checks \(budget 90s from --timeout 90s, instead of controller\.apply\.waitSeconds: 120s\)/,
+    );
 
     expect((await c.get(CM, ns, 'branch-follower-state-0'))!.data).toEqual({
       'hwlab-jd01-v03': '{"phase":"Succeeded"}',

@@ -101,7 +101,7 @@ describe('waitUntilReady', () => {
         { label: 'a', check: async () => ({ ready: true, detail: 'ok' }) },
         { label: 'b', check: async () => ({ ready: clock.t >= 4000, detail: clock.t >= 4000 ? 'ok' : 'pending' }) },
       ],
-      10_000,
+      { ms: 10_000, path: 'controller.apply.waitSeconds' },
       2000,
       (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`),
       clock,
@@ -116,8 +116,8 @@ describe('waitUntilReady', () => {
       label: 'CronJob ns/c',
       check: async () => ({ ready: false, detail: 'suspend is true, declared false' }),
     };
-    await expect(waitUntilReady([never], 5000, 2000, () => {}, clock)).rejects.toThrow(
-      'not ready after 5s (controller.apply.waitSeconds):\n  CronJob ns/c: suspend is true, declared false',
+    await expect(waitUntilReady([never], { ms: 5000, path: '--timeout 5s' }, 2000, () => {}, clock)).rejects.toThrow(
+      'not ready after 5s (--timeout 5s):\n  CronJob ns/c: suspend is true, declared false',
     );
     expect(clock.t).toBeLessThanOrEqual(5000);
   });

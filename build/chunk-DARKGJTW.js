@@ -39,6 +39,43 @@ function exitCodeOf(err) {
   return ExitCode.Failed;
 }
 
+// src/cli/timeouts.ts
+var DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/;
+var UNIT_SECONDS = { ms: 1e-3, s: 1, m: 60, h: 3600 };
+function parseDuration(flag, text) {
+  const m = DURATION.exec(text);
+  const seconds2 = m ? Number(m[1]) * UNIT_SECONDS[m[2] ?? "s"] : Number.NaN;
+  if (!(seconds2 > 0))
+    throw new UsageError(
+      `${flag} "${text.slice(0, 80)}": a duration above zero, such as 90s, 1.5m or 2h (a bare number is seconds)`
+    );
+  return seconds2;
+}
+function waitBudget(opts, declared) {
+  if (opts.timeout === void 0)
+    return {
+      seconds: declared.waitSeconds,
+      path: declared.path,
+      said: `budget ${declared.waitSeconds}s, ${declared.path}`
+    };
+  if (!opts.wait) throw new UsageError("--timeout is the budget of --wait: it needs --wait");
+  const seconds2 = parseDuration("--timeout", opts.timeout);
+  return {
+    seconds: seconds2,
+    path: `--timeout ${opts.timeout}`,
+    said: `budget ${seconds2}s from --timeout ${opts.timeout}, instead of ${declared.path}: ${declared.waitSeconds}s`
+  };
+}
+function kubeRouteOf(ctx, kubeRoute) {
+  const flag = ctx.globals().requestTimeout;
+  if (flag === void 0) return kubeRoute;
+  return { ...kubeRoute, requestTimeoutSeconds: parseDuration("--request-timeout", flag) };
+}
+var TIMEOUT_FLAG = [
+  "--timeout <duration>",
+  "with --wait: wait this long (90s, 2m, …) instead of the budget the registry declares, for this run"
+];
+
 // core/kube/client.ts
 import { createRequire } from "node:module";
 
@@ -837,7 +874,7 @@ function connect(ctx, loaded) {
   const g = ctx.globals();
   const { auth, route } = resolveRoute(
     { kubeconfig: g.kubeconfig, context: g.context },
-    loaded.registry.controller.kubeRoute,
+    kubeRouteOf(ctx, loaded.registry.controller.kubeRoute),
     ctx.io.env
   );
   return clientOn(ctx, auth, route);
@@ -862,6 +899,7 @@ function checkFlags(flags) {
       "--wait follows a stage Job; with --local the stage runs in this process and is done when the command ends"
     );
   if (flags.wait && !flags.confirm) throw usage("--wait follows the Job that --confirm creates: add --confirm");
+  if (flags.timeout !== void 0 && !flags.wait) throw usage("--timeout is the budget of --wait: it needs --wait");
 }
 function selectStage(loaded, flags) {
   const { mirrors, followers } = loaded.registry;
@@ -1073,6 +1111,9 @@ export {
   manifestFileName,
   realClock,
   inClusterRoute,
+  waitBudget,
+  kubeRouteOf,
+  TIMEOUT_FLAG,
   connect,
   clientOn,
   checkFlags,

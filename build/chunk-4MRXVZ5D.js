@@ -12,8 +12,9 @@ import {
   renderManifest,
   runSuffix,
   selectStage,
-  shortSha
-} from "./chunk-ITG6VENX.js";
+  shortSha,
+  waitBudget
+} from "./chunk-DARKGJTW.js";
 import {
   GitMirrorStageJob,
   SSH_KEY_MODE,
@@ -448,13 +449,12 @@ async function runInCluster(ctx, loaded, stage, flags) {
   let outcome = { kind: dryRun ? "dry-run" : "created" };
   if (flags.wait) {
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.gitMirror.stageJob;
-    ctx.progress(
-      `created ${label}; waiting for Complete or Failed (budget ${waitSeconds}s, controller.gitMirror.stageJob.waitSeconds) ...`
-    );
+    const wait = waitBudget(flags, { waitSeconds, path: "controller.gitMirror.stageJob.waitSeconds" });
+    ctx.progress(`created ${label}; waiting for Complete or Failed (${wait.said}) ...`);
     const budget = {
-      waitSeconds,
+      waitSeconds: wait.seconds,
       pollIntervalSeconds,
-      path: "controller.gitMirror.stageJob.waitSeconds",
+      path: wait.path,
       after: "branch-follower git-mirror status"
     };
     outcome = { kind: "finished", state: await followJob(client, job, budget, (l) => ctx.progress(l)) };
