@@ -61,3 +61,10 @@ export function objectPath(t: ResourceType, namespace: string | undefined, name:
 export function describeObject(kind: string, namespace: string | undefined, name: string): string {
   return namespace ? `${kind} ${namespace}/${name}` : `${kind} ${name}`;
 }
+
+/** The name `kubectl get -o name` prints: `configmap/x`, `cronjob.batch/x`, `role.rbac.authorization.k8s.io/x`. */
+export function kubectlName(kind: string, name: string): string {
+  const { apiVersion } = resourceTypeOfKind(kind);
+  const group = apiVersion.includes('/') ? `.${apiVersion.split('/')[0]}` : '';
+  return `${kind.toLowerCase()}${group}/${name}`;
+}

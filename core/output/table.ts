@@ -4,7 +4,16 @@ import { textWidth } from './text-width.ts';
 export interface TableData {
   readonly headers: readonly string[];
   readonly rows: readonly (readonly string[])[];
+  /** Headers of the columns only `-o wide` shows. */
+  readonly wideOnly?: readonly string[];
+  /** The header of the free-text column the default output cuts so its lines fit (table-fit.ts). */
+  readonly shrink?: string;
+  /** How a column's cells are coloured on a terminal, by header (colour.ts). */
+  readonly tones?: Readonly<Record<string, (cell: string) => Tone | undefined>>;
 }
+
+/** What a coloured cell means: done well, failed, or still under way. */
+export type Tone = 'good' | 'bad' | 'busy';
 
 const GAP = '  ';
 

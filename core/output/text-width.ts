@@ -46,7 +46,10 @@ function isWide(c: number): boolean {
 /** The columns one line of text takes on a terminal. */
 export function textWidth(line: string): number {
   if (PRINTABLE_ASCII.test(line)) return line.length;
-  const plain = line.replace(ANSI, '').replace(emojiRegExp(), '  ');
+  const uncoloured = line.replace(ANSI, '');
+  // A coloured cell of plain text (what a terminal's table holds) needs no emoji scan.
+  if (PRINTABLE_ASCII.test(uncoloured)) return uncoloured.length;
+  const plain = uncoloured.replace(emojiRegExp(), '  ');
   let width = 0;
   for (const ch of plain) {
     const c = ch.codePointAt(0)!;

@@ -1,30 +1,9 @@
 import type { Command } from 'commander';
 import { resourceType } from '../../core/kube/resources.ts';
-import type { View } from '../../core/output/view.ts';
+import { type EventObject, eventsView } from './events-view.ts';
 import { connect } from './cluster.ts';
 import { withNamespace } from './namespace.ts';
 import type { VerbContext } from './verb.ts';
-
-interface EventObject {
-  eventTime?: string;
-  metadata: { creationTimestamp?: string };
-  type?: string;
-  reason?: string;
-  action?: string;
-  note?: string;
-  reportingInstance?: string;
-}
-
-/** One row of the Kubernetes Events table. */
-function toEventRow(e: EventObject): string[] {
-  return [
-    e.eventTime ?? e.metadata.creationTimestamp ?? '-',
-    e.type ?? '-',
-    e.action ?? '-',
-    e.reason ?? '-',
-    e.note ?? '',
-  ];
-}
 
 // A follower's Kubernetes Events together with the state's own history (Events expire; it does not).
 export function registerEvents(program: Command, ctx: VerbContext): void {
@@ -51,35 +30,6 @@ export function registerEvents(program: Command, ctx: VerbContext): void {
         ns,
         `${FOLLOWER_LABEL}=${opts.follower}`,
       )) as unknown as EventObject[];
-      events.sort((a, b) => (toEventRow(a)[0]! < toEventRow(b)[0]! ? -1 : 1));
-      const history = record?.history ?? [];
-      const view: View = {
-        data: { follower: opts.follower, history, events },
-        human: [
-          { line: `history of ${opts.follower} (state record, newest last)` },
-          history.length === 0
-            ? { line: '  (none: not observed yet)' }
-            : {
-                table: {
-                  headers: ['time', 'from', 'to', 'sha', 'reason', 'detail'],
-                  rows: history.map((t) => [
-                    t.at,
-                    t.from ?? '-',
-                    t.to,
-                    t.sha ? t.sha.slice(0, 12) : '-',
-                    t.reason,
-                    t.detail,
-                  ]),
-                },
-              },
-          { line: '' },
-          { line: `Kubernetes Events of ${opts.follower} (expire after an hour)` },
-          events.length === 0
-            ? { line: '  (none)' }
-            : { table: { headers: ['time', 'type', 'phase', 'reason', 'note'], rows: events.map(toEventRow) } },
-          { next: [`branch-follower logs --follower ${opts.follower}`, 'branch-follower status'] },
-        ],
-      };
-      ctx.print(view);
+      ctx.print(eventsView(opts.follower, record, events, Date.now()));
     });
 }

@@ -6,6 +6,7 @@ import type { KubeClient } from '../../core/kube/client.ts';
 import { keyPresence, readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
 import { ageOf } from '../../core/output/age.ts';
 import { shortSha } from '../../core/output/sha.ts';
+import type { Tone } from '../../core/output/table.ts';
 import type { Block, View } from '../../core/output/view.ts';
 import type { StageSelection } from './git-mirror-select.ts';
 import { exitCodeOf } from './exit-codes.ts';
@@ -53,6 +54,7 @@ export function failureLines(failures: readonly StageFailure[]): Block[] {
 }
 
 const yesNo = (b: boolean) => (b ? 'true' : 'false');
+const syncTone = (v: string): Tone | undefined => (v === 'true' ? 'good' : v === 'false' ? 'bad' : undefined);
 
 /** One row of the status table; pure. */
 function toMirrorStatusRow(r: FollowerMirrorRow, now: number): string[] {
@@ -114,6 +116,7 @@ export function mirrorStatusView(input: {
       transport: input.transport,
       refSources: { githubFieldsAreMirrorStageCache: true, fetchedAt: input.fetchedAtSource },
     },
+    names: input.rows.map((r) => `follower/${r.follower}`),
     human: [
       { line: `git-mirror status: ${input.where}` },
       {
@@ -130,16 +133,18 @@ export function mirrorStatusView(input: {
             'pending flush',
             'github in sync',
           ],
+          wideOnly: ['mirror', 'gitops ref', 'gitops'],
+          tones: { 'pending flush': (v) => (v === 'true' ? 'busy' : undefined), 'github in sync': syncTone },
           rows: input.rows.map((r) => toMirrorStatusRow(r, input.now)),
         },
       },
       ...failureLines(input.failures),
       ...fetchedNote,
       { line: '' },
-      { table: { headers: ['object', 'state'], rows: transportRows(input.transport) } },
+      { table: { headers: ['object', 'state'], rows: transportRows(input.transport), shrink: 'state' } },
       {
         line:
-          'refSources.githubFieldsAreMirrorStageCache=true (pendingFlush and githubInSync come from ' +
+          'refSources.githubFieldsAreMirrorStageCache=true\n(pendingFlush and githubInSync come from ' +
           'refs/mirror-stage/*, never from the upstream)',
       },
       { next: input.next },

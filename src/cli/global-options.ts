@@ -14,6 +14,8 @@ export interface GlobalOptions {
   readonly json?: boolean;
   readonly raw?: boolean;
   readonly debug?: boolean;
+  /** False with --no-color. */
+  readonly color: boolean;
 }
 
 // Declared once and added to the root, so `--config x validate` and `validate --config x` both work.
@@ -30,10 +32,16 @@ export function addGlobalOptions(cmd: Command): Command {
       '--request-timeout <duration>',
       'one try of an API request gives up after this (90s, 2m, …) instead of controller.kubeRoute.requestTimeoutSeconds',
     )
-    .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]))
+    .addOption(
+      new Option(
+        '-o, --output <format>',
+        'output format: table fits 120 columns, wide shows every column, name prints kind/name',
+      ).choices([...OUTPUT_FORMATS]),
+    )
     .option('--json', 'same as -o json')
     .option('--raw', 'print the full underlying document instead of the compact view')
-    .option('--debug', 'print stack traces of unexpected errors');
+    .option('--debug', 'print stack traces of unexpected errors')
+    .option('--no-color', 'no colour even on a terminal (colour is never used when piped or with NO_COLOR set)');
 }
 
 /** The one output format the options ask for; contradicting options are a usage error. */

@@ -1,6 +1,8 @@
 /** Where a verb writes; tests inject their own streams to capture output. */
 interface OutStream {
   write(chunk: string): unknown;
+  /** True for a terminal (Node's streams say so); colour is used only there. */
+  readonly isTTY?: boolean;
 }
 
 // Everything a verb may touch outside its arguments: streams, the working directory, the clock.
@@ -8,6 +10,6 @@ export interface CliIo {
   readonly stdout: OutStream;
   readonly stderr: OutStream;
   readonly cwd: string;
-  /** The environment, for kubectl's KUBECONFIG only; nothing else is read from it. */
+  /** The environment, for kubectl's KUBECONFIG and the terminal's NO_COLOR and TERM only. */
   readonly env: NodeJS.ProcessEnv;
 }

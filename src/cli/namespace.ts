@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { UsageError } from '../../core/errors.ts';
+import { verbName } from './output-choice.ts';
 import type { VerbContext } from './verb.ts';
 
 // `-n/--namespace`, as kubectl has it: the namespace the read verbs look in, overriding the registry's
@@ -16,7 +17,7 @@ export function refuseNamespaceOutsideReads(program: Command): void {
   program.hook('preAction', (_root, action) => {
     const ns = program.opts<{ namespace?: string }>().namespace;
     if (ns === undefined) return;
-    const verb = action.parent === program ? action.name() : `${action.parent?.name()} ${action.name()}`;
+    const verb = verbName(program, action);
     if (action.parent === program && (READ_VERBS as readonly string[]).includes(verb)) return;
     throw new UsageError(
       `-n/--namespace "${ns}" applies only to ${READ_VERBS.join(', ')}; ${verb} always uses the registry's ` +

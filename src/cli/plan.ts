@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { ExitCode } from './exit-codes.ts';
 import { computePlan, PlanAction, type PlanItem } from '../../core/kube/plan.ts';
+import { kubectlName } from '../../core/kube/resources.ts';
+import type { Tone } from '../../core/output/table.ts';
 import type { Block, View } from '../../core/output/view.ts';
 import { connect } from './cluster.ts';
 import type { VerbContext } from './verb.ts';
@@ -17,6 +19,14 @@ function toPlanRow(item: PlanItem): string[] {
   return [item.kind, item.namespace ? `${item.namespace}/${item.name}` : item.name, item.action, item.reason || '-'];
 }
 
+/** What an action means at a glance on a terminal. */
+function actionTone(action: string): Tone | undefined {
+  if (action === PlanAction.Create) return 'good';
+  if (action === PlanAction.Update) return 'busy';
+  if (action === PlanAction.Prune) return 'bad';
+  return undefined;
+}
+
 function planSummary(items: readonly PlanItem[]): string {
   const count = (a: string) => items.filter((i) => i.action === a).length;
   const kept = count('keep') ? `, ${count('keep')} kept` : '';
@@ -26,7 +36,14 @@ function planSummary(items: readonly PlanItem[]): string {
 export function planView(items: readonly PlanItem[], opts: { diff: boolean; context: string }): View {
   const human: Block[] = [
     { line: `${planSummary(items)} (context ${opts.context})` },
-    { table: { headers: ['kind', 'name', 'action', 'reason'], rows: items.map(toPlanRow) } },
+    {
+      table: {
+        headers: ['kind', 'name', 'action', 'reason'],
+        rows: items.map(toPlanRow),
+        shrink: 'reason',
+        tones: { action: actionTone },
+      },
+    },
   ];
   if (opts.diff) for (const i of items) if (i.diff) human.push({ line: i.diff.trimEnd() });
   human.push({
@@ -34,7 +51,8 @@ export function planView(items: readonly PlanItem[], opts: { diff: boolean; cont
       ? ['branch-follower plan --diff', 'branch-follower apply --confirm --wait']
       : ['branch-follower status'],
   });
-  return { data: { context: opts.context, changes: hasChanges(items), items }, human };
+  const names = items.map((i) => kubectlName(i.kind, i.name));
+  return { data: { context: opts.context, changes: hasChanges(items), items }, human, names };
 }
 
 /** Synthesizes and plans against the cluster of the kube route. */

@@ -9,6 +9,7 @@ import { registerGitMirror } from './git-mirror.ts';
 import { addGlobalOptions, outputFormat, type GlobalOptions } from './global-options.ts';
 import type { CliIo } from './io.ts';
 import { refuseNamespaceOutsideReads } from './namespace.ts';
+import { colourFor, refuseNameWhereNothingListed } from './output-choice.ts';
 import { registerLogs } from './logs.ts';
 import { registerPlan } from './plan.ts';
 import { registerReconcile } from './reconcile.ts';
@@ -32,10 +33,15 @@ const DESCRIPTION =
 function addVerbs(cmd: Command, io: CliIo, outcome: Outcome): void {
   addGlobalOptions(cmd);
   refuseNamespaceOutsideReads(cmd);
+  refuseNameWhereNothingListed(cmd);
+  const print = (view: View) => {
+    const opts = cmd.opts<GlobalOptions>();
+    io.stdout.write(renderView(view, outputFormat(opts), { colour: colourFor(io.stdout, io.env, !opts.color) }));
+  };
   const ctx: VerbContext = {
     io,
     globals: () => cmd.opts<GlobalOptions>(),
-    print: (view: View) => io.stdout.write(renderView(view, outputFormat(cmd.opts<GlobalOptions>()))),
+    print,
     progress: (line: string) => io.stderr.write(`${line}\n`),
     setExitCode: (code: number) => {
       outcome.exitCode = code;

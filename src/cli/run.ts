@@ -2,9 +2,13 @@ import { CommanderError } from 'commander';
 import { BranchFollowerError, ConfigError } from '../../core/errors.ts';
 import { ExitCode, exitCodeOf } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
+import { paint } from '../../core/output/colour.ts';
+import { colourFor } from './output-choice.ts';
 import { buildProgram, type Entry } from './program.ts';
 
-function reportError(err: unknown, io: CliIo, debug: boolean): number {
+function reportError(err: unknown, io: CliIo, argv: readonly string[]): number {
+  const debug = argv.includes('--debug');
+  const label = colourFor(io.stderr, io.env, argv.includes('--no-color')) ? paint('error:', 'bad') : 'error:';
   if (err instanceof CommanderError) {
     // Help and version are not errors; commander already printed its own message for the rest.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
@@ -15,7 +19,7 @@ function reportError(err: unknown, io: CliIo, debug: boolean): number {
   if (err instanceof BranchFollowerError) {
     const detail =
       err instanceof ConfigError ? err.message : `${err.message}${err.retryable ? ' (retrying may help)' : ''}`;
-    io.stderr.write(`error: ${detail}\n`);
+    io.stderr.write(`${label} ${detail}\n`);
     if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
     return exitCodeOf(err);
   }
@@ -34,6 +38,6 @@ export async function runCli(argv: readonly string[], io: CliIo, entry: Entry): 
     await program.parseAsync([...argv], { from: 'user' });
     return outcome.exitCode;
   } catch (err) {
-    return reportError(err, io, argv.includes('--debug'));
+    return reportError(err, io, argv);
   }
 }

@@ -189,7 +189,9 @@ describe('git-mirror status --local', () => {
   it('shows every field per follower branch and the transport by fingerprint, never a byte of the key', async () => {
     const shas = await tips();
     const flushed = (await w.cacheRefs('pikasTech/HWLAB.git'))['refs/heads/gitops/jd01-v03']!;
-    const outputs = await Promise.all([[], ['-o', 'json'], ['-o', 'yaml']].map((f) => local('status', ...f)));
+    const outputs = await Promise.all(
+      [['-o', 'wide'], ['-o', 'json'], ['-o', 'yaml'], []].map((f) => local('status', ...f)),
+    );
     for (const o of outputs) {
       expect(o.code).toBe(0);
       for (const line of w.privateKey.split('\n').filter((l) => l.trim().length > 0 && !l.startsWith('-----'))) {
@@ -217,7 +219,8 @@ describe('git-mirror status --local', () => {
         `${join(w.sshDir, 'identity', 'id_ed25519')})`,
     );
     expect(table).toMatch(/key known_hosts present sha256:[0-9a-f]{16} /);
-    expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true /m);
+    expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true$/m);
+    expect(outputs[3]!.stdout).toMatch(/^hwlab-jd01-v03\s+v0\.3\s+[0-9a-f]{12}\s+\d+s ago\s+present\s+false\s+true$/m);
 
     const json = JSON.parse(outputs[1]!.stdout);
     expect(json.refSources).toEqual({ githubFieldsAreMirrorStageCache: true, fetchedAt: 'reflog' });

@@ -212,7 +212,7 @@ describe('git-mirror status without --local', () => {
     const mark = writes(ns).length;
 
     const outputs = await Promise.all(
-      [[], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((f) => mirrorCli(root, ['status', ...f])),
+      [['-o', 'wide'], ['-o', 'json'], ['-o', 'yaml'], ['--raw']].map((f) => mirrorCli(root, ['status', ...f])),
     );
     for (const o of outputs) {
       expect(o.code, o.stderr).toBe(0);
@@ -250,7 +250,7 @@ describe('git-mirror status without --local', () => {
     expect(table).toMatch(
       /^transport\s+source=yaml, sourceRef=controller\.source\.githubSsh, transport=ssh, proxy=connect$/m,
     );
-    expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true /m);
+    expect(table).toMatch(/^refSources\.githubFieldsAreMirrorStageCache=true$/m);
     expect(JSON.parse(outputs[1]!.stdout).refSources).toEqual({
       githubFieldsAreMirrorStageCache: true,
       fetchedAt: 'unknown',

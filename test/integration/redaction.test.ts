@@ -105,7 +105,7 @@ describe('no planted secret comes out of a pass, in any output, the state or the
     await run(['run-once', '--follower', 'agentrun-jd01-v02', '--dry-run', '-o', 'json']);
 
     // Everything that shows what the passes recorded, in every format it offers.
-    for (const format of FORMATS) {
+    for (const format of [...FORMATS, ['-o', 'wide']]) {
       await run(['status', ...format]);
       await run(['git-mirror', 'status', '--local', ...format]);
       for (const id of IDS) {

@@ -22,7 +22,7 @@ import {
   fingerprint,
   resourceType,
   staticValues
-} from "./chunk-WRAQE3NW.js";
+} from "./chunk-MBXKFXK6.js";
 import {
   decodeAnswer,
   encodeRequest,

@@ -41,6 +41,11 @@ function objectPath(t, namespace, name) {
 function describeObject(kind, namespace, name) {
   return namespace ? `${kind} ${namespace}/${name}` : `${kind} ${name}`;
 }
+function kubectlName(kind, name) {
+  const { apiVersion } = resourceTypeOfKind(kind);
+  const group = apiVersion.includes("/") ? `.${apiVersion.split("/")[0]}` : "";
+  return `${kind.toLowerCase()}${group}/${name}`;
+}
 
 // core/config/template-values.ts
 function staticValues(f, target) {
@@ -90,5 +95,6 @@ export {
   collectionPath,
   objectPath,
   describeObject,
+  kubectlName,
   staticValues
 };

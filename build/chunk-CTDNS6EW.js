@@ -14,7 +14,7 @@ import {
   selectStage,
   shortSha,
   waitBudget
-} from "./chunk-DARKGJTW.js";
+} from "./chunk-SIHDJUHI.js";
 import {
   GitMirrorStageJob,
   SSH_KEY_MODE,
@@ -29,11 +29,11 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-CB2YPZFO.js";
+} from "./chunk-SPCLYFHG.js";
 import "./chunk-BAGF5ALD.js";
 import {
   describeObject
-} from "./chunk-WRAQE3NW.js";
+} from "./chunk-MBXKFXK6.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-NPB7HSUJ.js";
 import {
@@ -127,6 +127,7 @@ function failureLines(failures) {
   }));
 }
 var yesNo = (b) => b ? "true" : "false";
+var syncTone = (v) => v === "true" ? "good" : v === "false" ? "bad" : void 0;
 function toMirrorStatusRow(r, now) {
   const fetched = r.fetchedAt === "unknown" ? "unknown" : r.fetchedAt === null ? "never" : `${ageOf(r.fetchedAt, now)} ago`;
   const snapshot = r.snapshot === null ? "-" : r.snapshot.present ? "present" : "missing";
@@ -169,6 +170,7 @@ function mirrorStatusView(input) {
       transport: input.transport,
       refSources: { githubFieldsAreMirrorStageCache: true, fetchedAt: input.fetchedAtSource }
     },
+    names: input.rows.map((r) => `follower/${r.follower}`),
     human: [
       { line: `git-mirror status: ${input.where}` },
       {
@@ -185,15 +187,17 @@ function mirrorStatusView(input) {
             "pending flush",
             "github in sync"
           ],
+          wideOnly: ["mirror", "gitops ref", "gitops"],
+          tones: { "pending flush": (v) => v === "true" ? "busy" : void 0, "github in sync": syncTone },
           rows: input.rows.map((r) => toMirrorStatusRow(r, input.now))
         }
       },
       ...failureLines(input.failures),
       ...fetchedNote,
       { line: "" },
-      { table: { headers: ["object", "state"], rows: transportRows(input.transport) } },
+      { table: { headers: ["object", "state"], rows: transportRows(input.transport), shrink: "state" } },
       {
-        line: "refSources.githubFieldsAreMirrorStageCache=true (pendingFlush and githubInSync come from refs/mirror-stage/*, never from the upstream)"
+        line: "refSources.githubFieldsAreMirrorStageCache=true\n(pendingFlush and githubInSync come from refs/mirror-stage/*, never from the upstream)"
       },
       { next: input.next }
     ]

@@ -2,11 +2,11 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-CB2YPZFO.js";
+} from "./chunk-SPCLYFHG.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
-import "./chunk-WRAQE3NW.js";
+import "./chunk-MBXKFXK6.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,

@@ -5,7 +5,7 @@ import {
   fingerprint,
   objectPath,
   resourceType
-} from "./chunk-WRAQE3NW.js";
+} from "./chunk-MBXKFXK6.js";
 import {
   NOT_PLAIN,
   parsePlainYaml
@@ -1060,6 +1060,22 @@ function manifestFileName(m) {
   return `${m.kind.toLowerCase()}-${m.metadata.name}.yaml`;
 }
 
+// core/output/age.ts
+function formatAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1e3));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+function ageOf(timestamp, now) {
+  if (!timestamp) return "-";
+  const t = Date.parse(timestamp);
+  return Number.isNaN(t) ? "-" : formatAge(now - t);
+}
+
 // core/output/sha.ts
 function shortSha(sha) {
   return sha ? sha.slice(0, 12) : "-";
@@ -1087,22 +1103,6 @@ function keyPresence(secret, ref, user) {
   return { present: true, fingerprint: fingerprint(Buffer.from(value, "base64").toString("utf8")), missing: null };
 }
 
-// core/output/age.ts
-function formatAge(ms) {
-  const s = Math.max(0, Math.floor(ms / 1e3));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 120) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
-}
-function ageOf(timestamp, now) {
-  if (!timestamp) return "-";
-  const t = Date.parse(timestamp);
-  return Number.isNaN(t) ? "-" : formatAge(now - t);
-}
-
 export {
   ExitCode,
   exitCodeOf,
@@ -1116,14 +1116,14 @@ export {
   TIMEOUT_FLAG,
   connect,
   clientOn,
+  ageOf,
+  shortSha,
   checkFlags,
   selectStage,
   localMounts,
   runSuffix,
   createJob,
   followJob,
-  shortSha,
   readSecret,
-  keyPresence,
-  ageOf
+  keyPresence
 };

@@ -15,11 +15,11 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-CB2YPZFO.js";
+} from "./chunk-SPCLYFHG.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
-import "./chunk-WRAQE3NW.js";
+import "./chunk-MBXKFXK6.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-NPB7HSUJ.js";
 import "./chunk-WUAQVPZN.js";

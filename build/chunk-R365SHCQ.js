@@ -20,7 +20,7 @@ import {
   shortSha,
   waitBudget,
   yamlText
-} from "./chunk-DARKGJTW.js";
+} from "./chunk-SIHDJUHI.js";
 import {
   PRUNE_ANNOTATION,
   ownedSelector
@@ -29,11 +29,12 @@ import {
   PRUNABLE_KINDS,
   collectionPath,
   describeObject,
+  kubectlName,
   normalize,
   resourceType,
   resourceTypeOfKind,
   staticValues
-} from "./chunk-WRAQE3NW.js";
+} from "./chunk-MBXKFXK6.js";
 import {
   followersOfShard,
   shardIndexes,
@@ -55,6 +56,45 @@ import {
 
 // src/cli/run.ts
 import { CommanderError } from "commander";
+
+// core/output/colour.ts
+var ESC = String.fromCharCode(27);
+var CODES = { good: "32", bad: "31", busy: "33" };
+function paint(text, tone) {
+  return `${ESC}[${CODES[tone]}m${text}${ESC}[0m`;
+}
+function colourTable(table) {
+  const tones = table.tones;
+  if (!tones) return table;
+  const toneAt = table.headers.map((h) => tones[h]);
+  if (toneAt.every((t) => t === void 0)) return table;
+  const rows = table.rows.map(
+    (row) => row.map((cell, x) => {
+      const tone = toneAt[x]?.(cell);
+      return tone && cell !== "" ? paint(cell, tone) : cell;
+    })
+  );
+  return { ...table, rows };
+}
+
+// src/cli/output-choice.ts
+var NAME_VERBS = ["status", "events", "plan", "git-mirror status"];
+function verbName(program, action) {
+  return action.parent === program ? action.name() : `${action.parent?.name()} ${action.name()}`;
+}
+function refuseNameWhereNothingListed(program) {
+  program.hook("preAction", (_root, action) => {
+    if (program.opts().output !== "name") return;
+    const verb = verbName(program, action);
+    if (NAME_VERBS.includes(verb)) return;
+    throw new UsageError(`-o name lists names, and only ${NAME_VERBS.join(", ")} list things; ${verb} does not`);
+  });
+}
+function colourFor(stream, env, noColour) {
+  if (noColour || stream.isTTY !== true) return false;
+  if (env.NO_COLOR !== void 0 && env.NO_COLOR !== "") return false;
+  return env.TERM !== "dumb";
+}
 
 // src/cli/program.ts
 import { Command } from "commander";
@@ -124,11 +164,11 @@ var package_default = {
 
 // core/output/text-width.ts
 var PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-var ESC = String.fromCharCode(27);
+var ESC2 = String.fromCharCode(27);
 var CSI = String.fromCharCode(155);
 var BEL = String.fromCharCode(7);
 var ANSI = new RegExp(
-  `[${ESC}${CSI}][[\\]()#;?]*(?:(?:(?:(?:;[-a-zA-Z\\d\\/#&.:=?%@~_]+)*|[a-zA-Z\\d]+(?:;[-a-zA-Z\\d\\/#&.:=?%@~_]*)*)?${BEL})|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PR-TZcf-ntqry=><~]))`,
+  `[${ESC2}${CSI}][[\\]()#;?]*(?:(?:(?:(?:;[-a-zA-Z\\d\\/#&.:=?%@~_]+)*|[a-zA-Z\\d]+(?:;[-a-zA-Z\\d\\/#&.:=?%@~_]*)*)?${BEL})|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PR-TZcf-ntqry=><~]))`,
   "g"
 );
 var emoji;
@@ -138,7 +178,9 @@ function isWide(c) {
 }
 function textWidth(line) {
   if (PRINTABLE_ASCII.test(line)) return line.length;
-  const plain = line.replace(ANSI, "").replace(emojiRegExp(), "  ");
+  const uncoloured = line.replace(ANSI, "");
+  if (PRINTABLE_ASCII.test(uncoloured)) return uncoloured.length;
+  const plain = uncoloured.replace(emojiRegExp(), "  ");
   let width = 0;
   for (const ch of plain) {
     const c = ch.codePointAt(0);
@@ -204,16 +246,57 @@ function renderTable(table) {
   return out.join("\n");
 }
 
+// core/output/table-fit.ts
+var TABLE_WIDTH = 120;
+var GAP2 = 2;
+var MIN_CUT = 12;
+function cut(text, width) {
+  if (textWidth(text) <= width) return text;
+  let out = "";
+  for (const ch of text) {
+    if (textWidth(`${out}${ch}…`) > width) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+function fitTable(table, wide) {
+  if (wide) return table;
+  const keep = table.headers.map((h, x) => ({ h, x })).filter(({ h }) => !table.wideOnly?.includes(h));
+  const headers = keep.map(({ h }) => h);
+  let rows = table.rows.map((row) => keep.map(({ x }) => row[x] ?? ""));
+  const at = table.shrink === void 0 ? -1 : headers.indexOf(table.shrink);
+  if (at >= 0) {
+    let others = 0;
+    for (let x = 0; x < headers.length; x++) {
+      if (x === at) continue;
+      let w = textWidth(headers[x]);
+      for (const row of rows) for (const line of row[x].split("\n")) w = Math.max(w, textWidth(line));
+      others += w + GAP2;
+    }
+    const room = Math.max(MIN_CUT, TABLE_WIDTH - others);
+    rows = rows.map(
+      (row) => row.map(
+        (cell, x) => x === at ? cell.split("\n").map((line) => cut(line, room)).join("\n") : cell
+      )
+    );
+  }
+  const { wideOnly: _w, shrink: _s, ...rest } = table;
+  return { ...rest, headers, rows };
+}
+
 // core/output/view.ts
-var OUTPUT_FORMATS = ["table", "json", "yaml"];
-function renderHuman(blocks) {
+var OUTPUT_FORMATS = ["table", "wide", "name", "json", "yaml"];
+function renderHuman(blocks, wide, opts) {
   return blocks.map((b) => {
     if ("line" in b) return b.line;
-    if ("table" in b) return renderTable(b.table);
+    if ("table" in b) {
+      const fitted = fitTable(b.table, wide);
+      return renderTable(opts.colour ? colourTable(fitted) : fitted);
+    }
     return ["next:", ...b.next.map((n) => `  ${n}`)].join("\n");
   }).join("\n");
 }
-function renderView(view, format) {
+function renderView(view, format, opts = { colour: false }) {
   switch (format) {
     case "json":
       return `${JSON.stringify(view.data, null, 2)}
@@ -222,8 +305,12 @@ function renderView(view, format) {
       return yamlText(view.data, { lineWidth: 0 });
     case "raw":
       return view.raw ?? yamlText(view.data, { lineWidth: 0 });
+    case "name":
+      return (view.names ?? []).map((n) => `${n}
+`).join("");
     case "table":
-      return `${renderHuman(view.human)}
+    case "wide":
+      return `${renderHuman(view.human, format === "wide", opts)}
 `;
   }
 }
@@ -462,6 +549,12 @@ function hasChanges(items) {
 function toPlanRow(item) {
   return [item.kind, item.namespace ? `${item.namespace}/${item.name}` : item.name, item.action, item.reason || "-"];
 }
+function actionTone(action) {
+  if (action === PlanAction.Create) return "good";
+  if (action === PlanAction.Update) return "busy";
+  if (action === PlanAction.Prune) return "bad";
+  return void 0;
+}
 function planSummary(items) {
   const count = (a) => items.filter((i) => i.action === a).length;
   const kept = count("keep") ? `, ${count("keep")} kept` : "";
@@ -470,7 +563,14 @@ function planSummary(items) {
 function planView(items, opts) {
   const human = [
     { line: `${planSummary(items)} (context ${opts.context})` },
-    { table: { headers: ["kind", "name", "action", "reason"], rows: items.map(toPlanRow) } }
+    {
+      table: {
+        headers: ["kind", "name", "action", "reason"],
+        rows: items.map(toPlanRow),
+        shrink: "reason",
+        tones: { action: actionTone }
+      }
+    }
   ];
   if (opts.diff) {
     for (const i of items) if (i.diff) human.push({ line: i.diff.trimEnd() });
@@ -478,7 +578,8 @@ function planView(items, opts) {
   human.push({
     next: hasChanges(items) ? ["branch-follower plan --diff", "branch-follower apply --confirm --wait"] : ["branch-follower status"]
   });
-  return { data: { context: opts.context, changes: hasChanges(items), items }, human };
+  const names = items.map((i) => kubectlName(i.kind, i.name));
+  return { data: { context: opts.context, changes: hasChanges(items), items }, human, names };
 }
 async function planFor(ctx, loaded) {
   const { synthesize } = await import("./chunk-S7YGJ4NI.js");
@@ -600,8 +701,8 @@ function registerCleanupState(program, ctx) {
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
-    const { kubeLease } = await import("./chunk-IBDX52DN.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-G42YGWAW.js");
+    const { kubeLease } = await import("./chunk-4VUJXDPC.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-FSXOCD4M.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -743,6 +844,52 @@ function registerCompletion(program, ctx) {
   });
 }
 
+// src/cli/events-view.ts
+var eventTime = (e) => e.eventTime ?? e.metadata.creationTimestamp ?? "";
+function toEventRow(e, now) {
+  const at = eventTime(e);
+  return [at || "-", ageOf(at, now), e.type ?? "-", e.action ?? "-", e.reason ?? "-", e.note ?? ""];
+}
+function eventsView(follower, record, events, now) {
+  const sorted = [...events].sort((a, b) => eventTime(a) < eventTime(b) ? -1 : eventTime(a) > eventTime(b) ? 1 : 0);
+  const history = record?.history ?? [];
+  return {
+    data: { follower, history, events: sorted },
+    names: sorted.map((e) => kubectlName("Event", e.metadata.name)),
+    human: [
+      { line: `history of ${follower} (state record, newest last)` },
+      history.length === 0 ? { line: "  (none: not observed yet)" } : {
+        table: {
+          headers: ["time", "age", "from", "to", "sha", "reason", "detail"],
+          wideOnly: ["time"],
+          shrink: "detail",
+          rows: history.map((t) => [
+            t.at,
+            ageOf(t.at, now),
+            t.from ?? "-",
+            t.to,
+            shortSha(t.sha),
+            t.reason,
+            t.detail
+          ])
+        }
+      },
+      { line: "" },
+      { line: `Kubernetes Events of ${follower} (expire after an hour)` },
+      sorted.length === 0 ? { line: "  (none)" } : {
+        table: {
+          headers: ["time", "age", "type", "phase", "reason", "note"],
+          wideOnly: ["time"],
+          shrink: "note",
+          tones: { type: (t) => t === "Warning" ? "bad" : void 0 },
+          rows: sorted.map((e) => toEventRow(e, now))
+        }
+      },
+      { next: [`branch-follower logs --follower ${follower}`, "branch-follower status"] }
+    ]
+  };
+}
+
 // src/cli/namespace.ts
 var READ_VERBS = ["status", "events", "logs"];
 var DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -750,7 +897,7 @@ function refuseNamespaceOutsideReads(program) {
   program.hook("preAction", (_root, action) => {
     const ns = program.opts().namespace;
     if (ns === void 0) return;
-    const verb = action.parent === program ? action.name() : `${action.parent?.name()} ${action.name()}`;
+    const verb = verbName(program, action);
     if (action.parent === program && READ_VERBS.includes(verb)) return;
     throw new UsageError(
       `-n/--namespace "${ns}" applies only to ${READ_VERBS.join(", ")}; ${verb} always uses the registry's controller.namespace: change it there instead`
@@ -769,22 +916,13 @@ function withNamespace(ctx, loaded) {
 }
 
 // src/cli/events.ts
-function toEventRow(e) {
-  return [
-    e.eventTime ?? e.metadata.creationTimestamp ?? "-",
-    e.type ?? "-",
-    e.action ?? "-",
-    e.reason ?? "-",
-    e.note ?? ""
-  ];
-}
 function registerEvents(program, ctx) {
   program.command("events").summary("show a follower's events and transition history").description(
     "Show a follower's transition history kept in its state record (bounded by controller.state.historyLimit) and the Kubernetes Events the pass recorded for it (they expire after an hour). Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { FOLLOWER_LABEL } = await import("./chunk-GGQCUUZG.js");
-    const { followerState } = await import("./chunk-G42YGWAW.js");
+    const { followerState } = await import("./chunk-FSXOCD4M.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -795,32 +933,7 @@ function registerEvents(program, ctx) {
       ns,
       `${FOLLOWER_LABEL}=${opts.follower}`
     );
-    events.sort((a, b) => toEventRow(a)[0] < toEventRow(b)[0] ? -1 : 1);
-    const history = record?.history ?? [];
-    const view = {
-      data: { follower: opts.follower, history, events },
-      human: [
-        { line: `history of ${opts.follower} (state record, newest last)` },
-        history.length === 0 ? { line: "  (none: not observed yet)" } : {
-          table: {
-            headers: ["time", "from", "to", "sha", "reason", "detail"],
-            rows: history.map((t) => [
-              t.at,
-              t.from ?? "-",
-              t.to,
-              t.sha ? t.sha.slice(0, 12) : "-",
-              t.reason,
-              t.detail
-            ])
-          }
-        },
-        { line: "" },
-        { line: `Kubernetes Events of ${opts.follower} (expire after an hour)` },
-        events.length === 0 ? { line: "  (none)" } : { table: { headers: ["time", "type", "phase", "reason", "note"], rows: events.map(toEventRow) } },
-        { next: [`branch-follower logs --follower ${opts.follower}`, "branch-follower status"] }
-      ]
-    };
-    ctx.print(view);
+    ctx.print(eventsView(opts.follower, record, events, Date.now()));
   });
 }
 
@@ -885,7 +998,7 @@ ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
       checkFlags(flags);
       const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-4MRXVZ5D.js");
+      const { runStage } = await import("./chunk-CTDNS6EW.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -905,7 +1018,12 @@ function addGlobalOptions(cmd) {
   ).option(
     "--request-timeout <duration>",
     "one try of an API request gives up after this (90s, 2m, …) instead of controller.kubeRoute.requestTimeoutSeconds"
-  ).addOption(new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS])).option("--json", "same as -o json").option("--raw", "print the full underlying document instead of the compact view").option("--debug", "print stack traces of unexpected errors");
+  ).addOption(
+    new Option(
+      "-o, --output <format>",
+      "output format: table fits 120 columns, wide shows every column, name prints kind/name"
+    ).choices([...OUTPUT_FORMATS])
+  ).option("--json", "same as -o json").option("--raw", "print the full underlying document instead of the compact view").option("--debug", "print stack traces of unexpected errors").option("--no-color", "no colour even on a terminal (colour is never used when piped or with NO_COLOR set)");
 }
 function outputFormat(opts) {
   const asked = [
@@ -934,7 +1052,7 @@ function registerLogs(program, ctx) {
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
     const { redactSecrets } = await import("./chunk-GGQCUUZG.js");
-    const { followerState } = await import("./chunk-G42YGWAW.js");
+    const { followerState } = await import("./chunk-FSXOCD4M.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -1213,7 +1331,7 @@ function registerRunOnce(program, ctx) {
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-IBDX52DN.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-4VUJXDPC.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");
@@ -1285,26 +1403,17 @@ function registerRunOnce(program, ctx) {
   });
 }
 
-// src/cli/status.ts
-var since = (t, now) => t ? `${ageOf(t, now)} ago` : "never";
-function toStatusRow(f, index, record, next) {
-  const budget = `${f.closeout.budgetSeconds}s (followers[${index}].closeout.budgetSeconds)`;
-  if (!record) return [f.id, f.adapter, f.source.branch, "-", "-", "-", "-", "NotObserved", "-", budget, next];
-  if ("error" in record)
-    return [f.id, f.adapter, f.source.branch, "-", "-", "-", "-", `Unreadable: ${record.error}`, "-", budget, next];
-  const inFlight = record.inFlight ? `${shortSha(record.inFlight.sha)} ${record.inFlight.runName ?? "(no run yet)"}` : "-";
+// src/cli/status-state.ts
+var LEASE = resourceType("coordination.k8s.io/v1", "Lease");
+var CONFIGMAP = resourceType("v1", "ConfigMap");
+var CRONJOB2 = resourceType("batch/v1", "CronJob");
+function wantedObjects(loaded) {
+  const c = loaded.registry.controller;
   return [
-    f.id,
-    f.adapter,
-    f.source.branch,
-    shortSha(record.observedSha),
-    shortSha(record.targetSha),
-    shortSha(record.lastTriggeredSha),
-    shortSha(record.lastSucceededSha),
-    record.reason ? `${record.phase} (${record.reason})` : record.phase,
-    inFlight,
-    budget,
-    next
+    { type: CRONJOB2, name: c.cronJob.name },
+    { type: CONFIGMAP, name: c.configMaps.state },
+    ...shardIndexes(c).map((k) => ({ type: LEASE, name: shardLeaseName(c, k) })),
+    ...stateObjectIndexes(c).map((b) => ({ type: CONFIGMAP, name: stateObjectName(c, b) }))
   ];
 }
 function presence(secret, namespace, ref, user) {
@@ -1327,30 +1436,16 @@ var stateView = (state, bytesOf) => {
     bytes: bytesOf(data)
   };
 };
-async function controllerState(client, loaded, now) {
-  const { dataBytes, mapLimit } = await import("./chunk-GGQCUUZG.js");
+function controllerState(loaded, read, bytesOf, now) {
   const c = loaded.registry.controller;
   const ns = c.namespace;
-  const LEASE = resourceType("coordination.k8s.io/v1", "Lease");
-  const CONFIGMAP = resourceType("v1", "ConfigMap");
   const shards = shardIndexes(c);
-  const objects = stateObjectIndexes(c);
-  const wanted = [
-    [resourceType("batch/v1", "CronJob"), c.cronJob.name],
-    [CONFIGMAP, c.configMaps.state],
-    ...shards.map((k) => [LEASE, shardLeaseName(c, k)]),
-    ...objects.map((b) => [CONFIGMAP, stateObjectName(c, b)])
-  ];
-  const got = await mapLimit(wanted, c.pass.concurrency.apiCalls, ([type, name]) => client.get(type, ns, name));
-  const [cronJob, old] = got;
-  const leases = got.slice(2, 2 + shards.length);
-  const states = got.slice(2 + shards.length);
+  const [cronJob, old] = read.objects;
+  const leases = read.objects.slice(2, 2 + shards.length);
+  const states = read.objects.slice(2 + shards.length);
   const ssh = c.source.githubSsh;
-  const secrets = /* @__PURE__ */ new Map();
-  for (const name of /* @__PURE__ */ new Set([ssh.identity.name, ssh.knownHosts.name]))
-    secrets.set(name, await readSecret(client, ns, name));
-  const identity = presence(secrets.get(ssh.identity.name), ns, ssh.identity, client.route.user);
-  const knownHosts = presence(secrets.get(ssh.knownHosts.name), ns, ssh.knownHosts, client.route.user);
+  const identity = presence(read.secrets.get(ssh.identity.name), ns, ssh.identity, read.user);
+  const knownHosts = presence(read.secrets.get(ssh.knownHosts.name), ns, ssh.knownHosts, read.user);
   const cj = cronJob;
   const records = {};
   for (const [id, text] of Object.entries(old?.data ?? {})) records[id] = text;
@@ -1373,9 +1468,9 @@ async function controllerState(client, loaded, now) {
     stateConfigMaps: stateObjectIndexes(c).map((b) => ({
       shard: b % c.pass.shards,
       name: stateObjectName(c, b),
-      state: states[b] && stateView(states[b], dataBytes)
+      state: states[b] && stateView(states[b], bytesOf)
     })),
-    oldStateConfigMap: old && stateView(old, dataBytes),
+    oldStateConfigMap: old && stateView(old, bytesOf),
     githubSsh: {
       source: "yaml",
       sourceRef: "controller.source.githubSsh",
@@ -1388,37 +1483,101 @@ async function controllerState(client, loaded, now) {
     now
   };
 }
-function statusView(loaded, context, s, parse) {
+
+// src/cli/status-view.ts
+var since = (t, now) => t ? `${ageOf(t, now)} ago` : "never";
+var HEADERS = [
+  "follower",
+  "adapter",
+  "branch",
+  "observed",
+  "target",
+  "triggered",
+  "succeeded",
+  "phase",
+  "age",
+  "in-flight",
+  "budget",
+  "next"
+];
+var WIDE_ONLY = ["adapter", "target", "triggered", "succeeded", "budget", "next"];
+function phaseTone(cell) {
+  if (cell.startsWith("Succeeded") || cell.startsWith("Noop")) return "good";
+  if (cell.startsWith("Failed") || cell.startsWith("Unreadable")) return "bad";
+  if (/^(PendingTrigger|Triggering|ClosingOut)/.test(cell)) return "busy";
+  return void 0;
+}
+function phaseSince(record) {
+  return record.history.at(-1)?.at ?? record.updatedAt;
+}
+function toStatusRow(f, index, record, next, now) {
+  const budget = `${f.closeout.budgetSeconds}s (followers[${index}].closeout.budgetSeconds)`;
+  const blank = (phase) => [
+    f.id,
+    f.adapter,
+    f.source.branch,
+    "-",
+    "-",
+    "-",
+    "-",
+    phase,
+    "-",
+    "-",
+    budget,
+    next
+  ];
+  if (!record) return blank("NotObserved");
+  if ("error" in record) return blank(`Unreadable: ${record.error}`);
+  const inFlight = record.inFlight ? `${shortSha(record.inFlight.sha)} ${record.inFlight.runName ?? "(no run yet)"}` : "-";
+  return [
+    f.id,
+    f.adapter,
+    f.source.branch,
+    shortSha(record.observedSha),
+    shortSha(record.targetSha),
+    shortSha(record.lastTriggeredSha),
+    shortSha(record.lastSucceededSha),
+    record.reason ? `${record.phase} (${record.reason})` : record.phase,
+    ageOf(phaseSince(record), now),
+    inFlight,
+    budget,
+    next
+  ];
+}
+function controllerRows(loaded, s) {
   const c = loaded.registry.controller;
-  const ns = c.namespace;
   const missing = "not found: run branch-follower apply --confirm --wait";
-  const rows = [
+  return [
     [
-      `CronJob ${ns}/${c.cronJob.name}`,
+      `CronJob ${c.cronJob.name}`,
       s.cronJob ? `schedule "${s.cronJob.schedule}" ${s.cronJob.timeZone ?? ""}${s.cronJob.suspend ? ", SUSPENDED" : ""}, last schedule ${since(s.cronJob.lastSchedule, s.now)}, last success ${since(s.cronJob.lastSuccessful, s.now)}, ${s.cronJob.activeJobs} active` : missing
     ],
     ...s.leases.map(({ name, lease }) => [
-      `Lease ${ns}/${name}`,
+      `Lease ${name}`,
       lease ? lease.holder ? `held by ${lease.holder}, renewed ${since(lease.renewTime, s.now)}` : "no holder" : missing
     ]),
     ...s.stateConfigMaps.map(({ name, state }) => [
-      `ConfigMap ${ns}/${name}`,
+      `ConfigMap ${name}`,
       state ? `age ${ageOf(state.created, s.now)}, ${state.records} records, ${state.bytes} bytes` : missing
     ]),
     ...s.oldStateConfigMap ? [
       [
-        `ConfigMap ${ns}/${c.configMaps.state}`,
+        `ConfigMap ${c.configMaps.state}`,
         `${s.oldStateConfigMap.records} records of the layout before shards: the next pass carries them over`
       ]
     ] : [],
     ...["identity", "knownHosts"].map((k) => {
       const ref = s.githubSsh[k];
       return [
-        `Secret ${ns}/${ref.secret}`,
+        `Secret ${ref.secret}`,
         `key ${ref.key} ${ref.presence}${ref.fingerprint ? ` ${ref.fingerprint}` : ""} (source=yaml, sourceRef=controller.source.githubSsh.${k}, transport=${s.githubSsh.transport}, proxy=${s.githubSsh.proxyMode})`
       ];
     })
   ];
+}
+function statusView(loaded, context, s, parse) {
+  const c = loaded.registry.controller;
+  const ns = c.namespace;
   const followers = loaded.registry.followers.map((f, i) => {
     const text = s.records[f.id];
     const record = text === void 0 ? void 0 : parse(text);
@@ -1452,27 +1611,19 @@ function statusView(loaded, context, s, parse) {
       })),
       staleRecords: stale
     },
+    names: followers.map(({ follower }) => `follower/${follower.id}`),
     human: [
       { line: `controller ${ns} (context ${context})` },
-      { table: { headers: ["object", "state"], rows } },
+      { table: { headers: ["object", "state"], rows: controllerRows(loaded, s), shrink: "state" } },
       { line: "" },
       {
         table: {
-          headers: [
-            "follower",
-            "adapter",
-            "branch",
-            "observed",
-            "target",
-            "triggered",
-            "succeeded",
-            "phase",
-            "in-flight",
-            "budget",
-            "next"
-          ],
+          headers: HEADERS,
+          wideOnly: WIDE_ONLY,
+          shrink: "in-flight",
+          tones: { phase: phaseTone },
           rows: followers.map(
-            ({ follower, index, record, next }) => toStatusRow(follower, index, record && ("error" in record ? record : record.record), next)
+            ({ follower, index, record, next }) => toStatusRow(follower, index, record && ("error" in record ? record : record.record), next, s.now)
           )
         }
       },
@@ -1482,21 +1633,42 @@ function statusView(loaded, context, s, parse) {
       {
         next: [
           "branch-follower run-once --all --dry-run",
-          `branch-follower events --follower ${loaded.registry.followers[0].id}`
+          `branch-follower events --follower ${loaded.registry.followers[0].id}`,
+          "branch-follower status -o wide (every sha, the budget, each follower drill-down command)"
         ]
       }
     ]
   };
 }
+
+// src/cli/status.ts
+async function readStatus(client, loaded) {
+  const { mapLimit } = await import("./chunk-GGQCUUZG.js");
+  const c = loaded.registry.controller;
+  const ns = c.namespace;
+  const objects = await mapLimit(
+    wantedObjects(loaded),
+    c.pass.concurrency.apiCalls,
+    (w) => client.get(w.type, ns, w.name)
+  );
+  const ssh = c.source.githubSsh;
+  const secrets = /* @__PURE__ */ new Map();
+  for (const name of /* @__PURE__ */ new Set([ssh.identity.name, ssh.knownHosts.name]))
+    secrets.set(name, await readSecret(client, ns, name));
+  return { objects, secrets, user: client.route.user };
+}
 function registerStatus(program, ctx) {
   program.command("status").summary("show the controller, the state ConfigMap and every follower").description(
-    "Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence and fingerprint, never their values) and one row per follower: adapter, source branch, observed, target, last triggered and last succeeded sha, phase, in-flight run, budget and where it is declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only."
-  ).addHelpText("after", "\nExamples:\n  branch-follower status\n  branch-follower status -o yaml\n").action(async () => {
+    "Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence and fingerprint, never their values) and one row per follower: source branch, observed sha, phase, how long it has been in that phase, and the in-flight run. -o wide adds the adapter, the target, last triggered and last succeeded sha, the budget and where it is declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only."
+  ).addHelpText(
+    "after",
+    "\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -o yaml\n"
+  ).action(async () => {
     const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
-    const { parseStateRecord } = await import("./chunk-GGQCUUZG.js");
+    const { parseStateRecord, dataBytes } = await import("./chunk-GGQCUUZG.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
-    const state = await controllerState(client, loaded, Date.now());
+    const state = controllerState(loaded, await readStatus(client, loaded), dataBytes, Date.now());
     ctx.print(statusView(loaded, client.route.context, state, parseStateRecord));
   });
 }
@@ -1665,10 +1837,15 @@ var DESCRIPTION2 = "YAML-first, Kubernetes-native CI/CD branch follower. Watches
 function addVerbs(cmd, io, outcome) {
   addGlobalOptions(cmd);
   refuseNamespaceOutsideReads(cmd);
+  refuseNameWhereNothingListed(cmd);
+  const print = (view) => {
+    const opts = cmd.opts();
+    io.stdout.write(renderView(view, outputFormat(opts), { colour: colourFor(io.stdout, io.env, !opts.color) }));
+  };
   const ctx = {
     io,
     globals: () => cmd.opts(),
-    print: (view) => io.stdout.write(renderView(view, outputFormat(cmd.opts()))),
+    print,
     progress: (line) => io.stderr.write(`${line}
 `),
     setExitCode: (code) => {
@@ -1710,7 +1887,9 @@ function buildProgram(entry, io, outcome) {
 }
 
 // src/cli/run.ts
-function reportError(err, io, debug) {
+function reportError(err, io, argv) {
+  const debug = argv.includes("--debug");
+  const label = colourFor(io.stderr, io.env, argv.includes("--no-color")) ? paint("error:", "bad") : "error:";
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") {
       return ExitCode.Ok;
@@ -1719,7 +1898,7 @@ function reportError(err, io, debug) {
   }
   if (err instanceof BranchFollowerError) {
     const detail = err instanceof ConfigError ? err.message : `${err.message}${err.retryable ? " (retrying may help)" : ""}`;
-    io.stderr.write(`error: ${detail}
+    io.stderr.write(`${label} ${detail}
 `);
     if (debug && err.stack) io.stderr.write(`${err.stack}
 `);
@@ -1740,7 +1919,7 @@ async function runCli(argv, io, entry) {
     await program.parseAsync([...argv], { from: "user" });
     return outcome.exitCode;
   } catch (err) {
-    return reportError(err, io, argv.includes("--debug"));
+    return reportError(err, io, argv);
   }
 }
 
