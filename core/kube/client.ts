@@ -359,10 +359,106 @@ export class KubeClient {
   }
 
   async list(type: ResourceType, namespace: string | undefined, labelSelector: string): Promise<KubeObject[]> {
+    return (await this.listAt(type, namespace, labelSelector)).items;
+  }
+
+  /** The list and the resourceVersion it was read at, where a watch of the same collection starts. */
+  async listAt(
+    type: ResourceType,
+    namespace: string | undefined,
+    labelSelector: string,
+  ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
     const ctx = this.context('list', `${type.plural}${namespace ? ` in namespace ${namespace}` : ''}`);
     const path = `${collectionPath(type, namespace)}?labelSelector=${encodeURIComponent(labelSelector)}`;
-    const list = await this.json<{ items: KubeObject[] }>('GET', path, ctx);
-    return list.items.map((item) => ({ ...item, apiVersion: type.apiVersion, kind: type.kind }));
+    const list = await this.json<{ items: KubeObject[]; metadata?: { resourceVersion?: string } }>('GET', path, ctx);
+    return {
+      items: list.items.map((item) => ({ ...item, apiVersion: type.apiVersion, kind: type.kind })),
+      resourceVersion: list.metadata?.resourceVersion ?? '',
+    };
+  }
+
+  /**
+   * One watch request of a collection from `resourceVersion`: each line the server streams goes to
+   * `onLine` until the server ends the watch (its timeoutSeconds) or `signal` aborts. Resolves the
+   * answer's status and, outside 200, its body; rejects only when no answer came (KubeUnreachable).
+   * Not retried here: the watch loop (watch.ts) resumes from the last resourceVersion it saw.
+   */
+  async watchOnce(
+    type: ResourceType,
+    namespace: string | undefined,
+    query: { labelSelector: string; resourceVersion: string; timeoutSeconds: number },
+    onLine: (line: string) => void,
+    signal: AbortSignal,
+  ): Promise<{ status: number; body: string }> {
+    const ctx = this.context('watch', `${type.plural}${namespace ? ` in namespace ${namespace}` : ''}`);
+    const params = new URLSearchParams({
+      watch: '1',
+      allowWatchBookmarks: 'true',
+      labelSelector: query.labelSelector,
+      resourceVersion: query.resourceVersion,
+      timeoutSeconds: String(query.timeoutSeconds),
+    });
+    const url = new URL(`${collectionPath(type, namespace)}?${params}`, this.route.server);
+    // Quiet for longer than the server's own window and one request timeout: the connection is dead.
+    const quietMs = query.timeoutSeconds * 1000 + this.route.requestTimeoutMs;
+    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: quietMs };
+    await this.auth.applyTo(opts);
+    this.reuseAgent(opts);
+    const send = url.protocol === 'http:' ? http().request : https().request;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const end = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', abort);
+        fn();
+      };
+      const req = send(url, opts, (res) => {
+        const status = res.statusCode ?? 0;
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          if (status !== 200) return;
+          let at = pending.indexOf('\n');
+          while (at >= 0) {
+            const line = pending.slice(0, at).trim();
+            pending = pending.slice(at + 1);
+            if (line !== '') onLine(line);
+            at = pending.indexOf('\n');
+          }
+        });
+        res.on('end', () => end(() => resolve({ status, body: status === 200 ? '' : pending })));
+        res.on('error', () => end(() => resolve({ status, body: '' })));
+      });
+      const abort = () => {
+        req.destroy();
+        end(() => resolve({ status: 200, body: '' }));
+      };
+      signal.addEventListener('abort', abort);
+      req.on('timeout', () => req.destroy(new Error(`nothing from the server for ${seconds(quietMs)}`)));
+      req.on('error', (err) =>
+        end(() =>
+          reject(
+            new KubeError(this.unreachableMessage(ctx, err.message), {
+              reason: 'KubeUnreachable',
+              retryable: true,
+              status: 0,
+              request: ctx,
+              cause: err,
+            }),
+          ),
+        ),
+      );
+      req.end();
+      if (signal.aborted) abort();
+    });
+  }
+
+  /** The error a watch answer outside 200 (other than 410 Gone, which the watch loop handles) becomes. */
+  watchFailure(type: ResourceType, namespace: string | undefined, answer: { status: number; body: string }): KubeError {
+    const ctx = this.context('watch', `${type.plural}${namespace ? ` in namespace ${namespace}` : ''}`);
+    return this.fail(ctx, { status: answer.status, body: answer.body, retryAfter: undefined });
   }
 
   /** Server-side apply under {@link FIELD_MANAGER}, strict field validation; `dryRun` writes nothing. */

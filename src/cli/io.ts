@@ -12,4 +12,6 @@ export interface CliIo {
   readonly cwd: string;
   /** The environment, for kubectl's KUBECONFIG and the terminal's NO_COLOR and TERM only. */
   readonly env: NodeJS.ProcessEnv;
+  /** Ends a command that watches, as Ctrl-C does; without it, SIGINT and SIGTERM of this process do. */
+  readonly interrupt?: AbortSignal;
 }

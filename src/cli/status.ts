@@ -38,16 +38,47 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
         'last triggered and last succeeded sha, the budget and where it is declared, and the next drill-down ' +
         'command. A follower with no record yet shows NotObserved. Reads only.',
     )
+    .option(
+      '-w, --watch',
+      'after printing, watch the CronJob, the Leases and the state ConfigMaps and print again on every change, ' +
+        'until Ctrl-C (exit 0)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -o yaml\n',
+      '\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n' +
+        '  branch-follower status -o yaml\n',
     )
-    .action(async () => {
+    .action(async (opts: { watch?: boolean }) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const { parseStateRecord, dataBytes } = await import('../../runner/read.ts');
       const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
       const client = connect(ctx, loaded);
-      const state = controllerState(loaded, await readStatus(client, loaded), dataBytes, Date.now());
-      ctx.print(statusView(loaded, client.route.context, state, parseStateRecord));
+      const view = (read: StatusRead) =>
+        statusView(
+          loaded,
+          client.route.context,
+          controllerState(loaded, read, dataBytes, Date.now()),
+          parseStateRecord,
+        );
+      const first = await readStatus(client, loaded);
+      if (!opts.watch) return ctx.print(view(first));
+      const { untilInterrupted } = await import('./interrupt.ts');
+      const { watchStatus } = await import('./status-watch.ts');
+      const { watchPrinter } = await import('./watch-print.ts');
+      const { signal, release } = untilInterrupted(ctx.io);
+      try {
+        await watchStatus({
+          client,
+          namespace: loaded.registry.controller.namespace,
+          wanted: wantedObjects(loaded),
+          first,
+          view,
+          print: watchPrinter(ctx),
+          progress: (line) => ctx.progress(line),
+          signal,
+        });
+      } finally {
+        release();
+      }
     });
 }

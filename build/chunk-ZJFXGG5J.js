@@ -7,6 +7,9 @@ import {
   resourceType
 } from "./chunk-MBXKFXK6.js";
 import {
+  yamlText
+} from "./chunk-AUYQUWQA.js";
+import {
   NOT_PLAIN,
   parsePlainYaml
 } from "./chunk-EGCHMB7Y.js";
@@ -388,10 +391,93 @@ var KubeClient = class _KubeClient {
     return res.status === 404 ? void 0 : JSON.parse(res.body);
   }
   async list(type, namespace, labelSelector) {
+    return (await this.listAt(type, namespace, labelSelector)).items;
+  }
+  /** The list and the resourceVersion it was read at, where a watch of the same collection starts. */
+  async listAt(type, namespace, labelSelector) {
     const ctx = this.context("list", `${type.plural}${namespace ? ` in namespace ${namespace}` : ""}`);
     const path = `${collectionPath(type, namespace)}?labelSelector=${encodeURIComponent(labelSelector)}`;
     const list = await this.json("GET", path, ctx);
-    return list.items.map((item) => ({ ...item, apiVersion: type.apiVersion, kind: type.kind }));
+    return {
+      items: list.items.map((item) => ({ ...item, apiVersion: type.apiVersion, kind: type.kind })),
+      resourceVersion: list.metadata?.resourceVersion ?? ""
+    };
+  }
+  /**
+   * One watch request of a collection from `resourceVersion`: each line the server streams goes to
+   * `onLine` until the server ends the watch (its timeoutSeconds) or `signal` aborts. Resolves the
+   * answer's status and, outside 200, its body; rejects only when no answer came (KubeUnreachable).
+   * Not retried here: the watch loop (watch.ts) resumes from the last resourceVersion it saw.
+   */
+  async watchOnce(type, namespace, query, onLine, signal) {
+    const ctx = this.context("watch", `${type.plural}${namespace ? ` in namespace ${namespace}` : ""}`);
+    const params = new URLSearchParams({
+      watch: "1",
+      allowWatchBookmarks: "true",
+      labelSelector: query.labelSelector,
+      resourceVersion: query.resourceVersion,
+      timeoutSeconds: String(query.timeoutSeconds)
+    });
+    const url = new URL(`${collectionPath(type, namespace)}?${params}`, this.route.server);
+    const quietMs = query.timeoutSeconds * 1e3 + this.route.requestTimeoutMs;
+    const opts = { method: "GET", headers: { Accept: "application/json" }, timeout: quietMs };
+    await this.auth.applyTo(opts);
+    this.reuseAgent(opts);
+    const send = url.protocol === "http:" ? http().request : https().request;
+    return new Promise((resolve3, reject) => {
+      let settled = false;
+      const end = (fn) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", abort);
+        fn();
+      };
+      const req = send(url, opts, (res) => {
+        const status = res.statusCode ?? 0;
+        let pending = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          pending += chunk;
+          if (status !== 200) return;
+          let at = pending.indexOf("\n");
+          while (at >= 0) {
+            const line = pending.slice(0, at).trim();
+            pending = pending.slice(at + 1);
+            if (line !== "") onLine(line);
+            at = pending.indexOf("\n");
+          }
+        });
+        res.on("end", () => end(() => resolve3({ status, body: status === 200 ? "" : pending })));
+        res.on("error", () => end(() => resolve3({ status, body: "" })));
+      });
+      const abort = () => {
+        req.destroy();
+        end(() => resolve3({ status: 200, body: "" }));
+      };
+      signal.addEventListener("abort", abort);
+      req.on("timeout", () => req.destroy(new Error(`nothing from the server for ${seconds(quietMs)}`)));
+      req.on(
+        "error",
+        (err) => end(
+          () => reject(
+            new KubeError(this.unreachableMessage(ctx, err.message), {
+              reason: "KubeUnreachable",
+              retryable: true,
+              status: 0,
+              request: ctx,
+              cause: err
+            })
+          )
+        )
+      );
+      req.end();
+      if (signal.aborted) abort();
+    });
+  }
+  /** The error a watch answer outside 200 (other than 410 Gone, which the watch loop handles) becomes. */
+  watchFailure(type, namespace, answer) {
+    const ctx = this.context("watch", `${type.plural}${namespace ? ` in namespace ${namespace}` : ""}`);
+    return this.fail(ctx, { status: answer.status, body: answer.body, retryAfter: void 0 });
   }
   /** Server-side apply under {@link FIELD_MANAGER}, strict field validation; `dryRun` writes nothing. */
   async apply(obj, opts) {
@@ -1035,13 +1121,6 @@ async function followJob(client, job, budget, progress, clock = realClock) {
   }
 }
 
-// core/output/yaml-text.ts
-import { createRequire as createRequire6 } from "node:module";
-var require7 = createRequire6(import.meta.url);
-function yamlText(value, options) {
-  return require7("yaml").stringify(value, options);
-}
-
 // core/kube/render.ts
 var FIRST = ["apiVersion", "kind", "metadata", "name", "namespace"];
 function keyRank(key) {
@@ -1106,7 +1185,6 @@ function keyPresence(secret, ref, user) {
 export {
   ExitCode,
   exitCodeOf,
-  yamlText,
   renderManifest,
   manifestFileName,
   realClock,

@@ -3,8 +3,8 @@ import {
   controllerChartPropsOf,
   ownerLabels,
   stageJobPropsOf
-} from "./chunk-YUER7WGL.js";
-import "./chunk-NPB7HSUJ.js";
+} from "./chunk-V3RU5PGG.js";
+import "./chunk-UQRKCL6N.js";
 import "./chunk-UQAYD4YX.js";
 export {
   controllerChartPropsOf,

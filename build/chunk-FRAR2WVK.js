@@ -15,13 +15,13 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-SPCLYFHG.js";
+} from "./chunk-BIEYVJAM.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
 import "./chunk-MBXKFXK6.js";
 import "./chunk-5IUWYWFV.js";
-import "./chunk-NPB7HSUJ.js";
+import "./chunk-UQRKCL6N.js";
 import "./chunk-WUAQVPZN.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";

@@ -4,7 +4,7 @@ import {
   shardLeaseName,
   stateObjectIndexes,
   stateObjectName
-} from "./chunk-NPB7HSUJ.js";
+} from "./chunk-UQRKCL6N.js";
 import {
   TMP_DIR,
   checkoutDir,

@@ -2,7 +2,7 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-SPCLYFHG.js";
+} from "./chunk-BIEYVJAM.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
@@ -11,7 +11,7 @@ import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,
   stateObjectOf
-} from "./chunk-NPB7HSUJ.js";
+} from "./chunk-UQRKCL6N.js";
 import "./chunk-WUAQVPZN.js";
 import "./chunk-EGCHMB7Y.js";
 import {

@@ -7,8 +7,8 @@ import {
   checkoutDirOf,
   controllerChartPropsOf,
   runnerPodSpec
-} from "./chunk-YUER7WGL.js";
-import "./chunk-NPB7HSUJ.js";
+} from "./chunk-V3RU5PGG.js";
+import "./chunk-UQRKCL6N.js";
 import "./chunk-UQAYD4YX.js";
 
 // synth/manifests.ts

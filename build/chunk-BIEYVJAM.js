@@ -35,7 +35,7 @@ import {
   stateObjectName,
   stateObjectOf,
   stateObjectsOfShard
-} from "./chunk-NPB7HSUJ.js";
+} from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
 } from "./chunk-WUAQVPZN.js";
