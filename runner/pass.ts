@@ -4,6 +4,7 @@ import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
 import { shardLeaseName, stateObjectName, stateObjectsOfShard } from '../core/config/shards.ts';
 import { BranchFollowerError } from '../core/errors.ts';
+import { elapsedOf, Heartbeat } from '../core/heartbeat.ts';
 import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
 import { limiter, type Limiter, mapLimit } from './limit.ts';
 import { Decision, Phase, Reason } from './phases.ts';
@@ -174,12 +175,41 @@ class Pass {
   /** The Lease while this (confirmed) pass holds it. */
   private keeper: LeaseKeeper | undefined;
 
+  /** While --wait follows closeout: a line whenever the pass printed nothing for progress.heartbeatSeconds. */
+  private readonly heartbeat: Heartbeat;
+
   constructor(ports: PassPorts, loaded: LoadedRegistry, opts: PassOptions) {
     this.ports = ports;
     this.loaded = loaded;
-    this.opts = opts;
     this.c = loaded.registry.controller;
+    const print = opts.progress;
+    this.heartbeat = new Heartbeat(ports.clock, this.c.progress.heartbeatSeconds * 1000, print);
+    // Every line the pass prints puts the next heartbeat off.
+    this.opts = {
+      ...opts,
+      progress: (line) => {
+        this.heartbeat.beat();
+        print(line);
+      },
+    };
     this.asking = limiter(this.c.pass.concurrency.adapterCalls);
+  }
+
+  /** The heartbeat of the closeout wait: every follower still in flight, how long of its budget. */
+  private waitingLine(waiting: readonly FollowerConfig[]): string {
+    const now = this.ports.clock.now();
+    const each = waiting.map((f) => {
+      const r = this.snap.records.get(f.id);
+      const i = this.loaded.registry.followers.findIndex((x) => x.id === f.id);
+      const path = `followers[${i}].closeout.budgetSeconds`;
+      if (!r?.inFlight) return `${f.id} (${r?.phase ?? 'unknown'})`;
+      const started = Date.parse(r.inFlight.startedAt);
+      const budget = { ms: Date.parse(r.inFlight.deadline) - started, path };
+      return `${f.id} (${r.phase}, ${elapsedOf(now - started, budget)})`;
+    });
+    const named = each.slice(0, 3).join(', ');
+    const more = each.length > 3 ? `, and ${each.length - 3} more` : '';
+    return `still waiting for closeout of ${waiting.length} follower(s): ${named}${more}`;
   }
 
   /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */
@@ -630,7 +660,7 @@ class Pass {
         const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
         if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
         const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
-        await clock.sleep(pollMs);
+        await this.heartbeat.sleep(pollMs, () => this.waitingLine(waiting));
       }
     } catch (err) {
       // Another pass took the Lease over: this one stops acting at once; the other goes on.

@@ -206,6 +206,17 @@ const ControllerSchema = z
         ),
       })
       .describe("Budgets of `reconcile --now`, which runs one pass from the CronJob's template at once."),
+    progress: z
+      .strictObject({
+        heartbeatSeconds: positiveInt('progress.heartbeatSeconds')
+          .max(10, 'must be at most 10: a wait that says nothing for longer looks hung')
+          .describe(
+            'Every wait (`apply --wait`, `reconcile --now --wait`, `git-mirror sync|flush --wait`, `run-once ' +
+              '--wait` and the pass of each pod while it follows closeout) prints a line whenever it printed ' +
+              'nothing for this long: how long it has waited of its budget and what it still waits for. At most 10.',
+          ),
+      })
+      .describe('What the waits print while nothing changes, on stderr and in the pod log.'),
     serviceAccount: z
       .strictObject({ name: dnsSubdomain('a ServiceAccount name').describe('ServiceAccount the pass runs as.') })
       .describe('The identity of the reconcile pass.'),

@@ -5,6 +5,7 @@ import type { Manifest } from './manifest.ts';
 import { FIELD_MANAGER, type KubeClient, type KubeObject } from './client.ts';
 import { collectionPath, describeObject, resourceType } from './resources.ts';
 import { realClock, type Clock } from '../clock.ts';
+import { elapsedOf, Heartbeat } from '../heartbeat.ts';
 
 // Jobs this CLI creates (git-mirror stage Jobs, reconcile --now) and follows: a unique name suffix,
 // a strict create (or server-side dry run), and polling to the Complete or Failed condition. An
@@ -113,11 +114,12 @@ export function jobState(job: KubeObject): JobState {
 }
 
 // Polls the Job every pollIntervalSeconds until it has a Complete or Failed condition, printing one
-// progress line whenever what it shows changes; gives up after waitSeconds. The Job keeps running then.
+// progress line whenever what it shows changes, and a heartbeat when it printed nothing for
+// heartbeatSeconds; gives up after waitSeconds. The Job keeps running then.
 export async function followJob(
   client: KubeClient,
   job: Manifest,
-  budget: { waitSeconds: number; pollIntervalSeconds: number; path: string; after: string },
+  budget: { waitSeconds: number; pollIntervalSeconds: number; heartbeatSeconds: number; path: string; after: string },
   progress: (line: string) => void,
   clock: Clock = realClock,
 ): Promise<JobState & { elapsedMs: number }> {
@@ -125,6 +127,7 @@ export async function followJob(
   const name = job.metadata.name;
   const label = describeObject('Job', ns, name);
   const start = clock.now();
+  const heartbeat = new Heartbeat(clock, budget.heartbeatSeconds * 1000, progress);
   let last = '';
   for (;;) {
     const live = await client.get(JOB, ns, name);
@@ -142,6 +145,7 @@ export async function followJob(
     const elapsedMs = clock.now() - start;
     if (state.summary !== last) {
       progress(`  ${label}: ${state.summary} (${(elapsedMs / 1000).toFixed(1)}s)`);
+      heartbeat.beat();
       last = state.summary;
     }
     if (state.done) return { ...state, elapsedMs };
@@ -152,6 +156,11 @@ export async function followJob(
           `then run \`${budget.after}\``,
       );
     }
-    await clock.sleep(budget.pollIntervalSeconds * 1000);
+    await heartbeat.sleep(
+      budget.pollIntervalSeconds * 1000,
+      () =>
+        `  still waiting: ${elapsedOf(clock.now() - start, { ms: budget.waitSeconds * 1000, path: budget.path })}; ` +
+        `${label}: ${last}`,
+    );
   }
 }

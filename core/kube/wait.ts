@@ -1,5 +1,6 @@
 import { WaitTimeoutError } from '../errors.ts';
 import { realClock, type Clock } from '../clock.ts';
+import { elapsedOf, Heartbeat } from '../heartbeat.ts';
 import type { Readiness } from './readiness.ts';
 
 /** One thing to wait for. */
@@ -8,7 +9,7 @@ export interface ReadinessCheck {
   check(): Promise<Readiness>;
 }
 
-export type WaitProgress = (event: {
+type WaitProgress = (event: {
   label: string;
   detail: string;
   elapsedMs: number;
@@ -16,17 +17,38 @@ export type WaitProgress = (event: {
   total: number;
 }) => void;
 
+/** How a wait is run: its budget, how often it polls, and what it prints. */
+export interface WaitOptions {
+  /** How long, and the setting (or flag) that said so, for the error and the heartbeat. */
+  readonly budget: { readonly ms: number; readonly path: string };
+  readonly pollMs: number;
+  /** A heartbeat after this long without a line (controller.progress.heartbeatSeconds). */
+  readonly heartbeatMs: number;
+  readonly onReady: WaitProgress;
+  /** Where the heartbeat goes. */
+  readonly progress: (line: string) => void;
+}
+
+/** At most this many pending objects are named in one heartbeat. */
+const NAMED = 3;
+
+/** `2 pending: CronJob ns/x (not found), Lease ns/y (no holder)`. */
+function pendingList(pending: readonly { label: string; detail: string }[]): string {
+  const named = pending.slice(0, NAMED).map((p) => `${p.label} (${p.detail})`);
+  const more = pending.length > NAMED ? `, and ${pending.length - NAMED} more` : '';
+  return `${pending.length} pending: ${named.join(', ')}${more}`;
+}
+
 // Polls every check until all are ready or the budget is spent; reports each object as it becomes
-// ready. On timeout the error names every object still not ready and why.
+// ready, and a heartbeat while none does. On timeout the error names every object still not ready and why.
 export async function waitUntilReady(
   checks: readonly ReadinessCheck[],
-  /** How long, and the setting (or flag) that said so, for the error. */
-  budget: { readonly ms: number; readonly path: string },
-  pollMs: number,
-  onReady: WaitProgress,
+  opts: WaitOptions,
   clock: Clock = realClock,
 ): Promise<number> {
+  const { budget, pollMs } = opts;
   const start = clock.now();
+  const heartbeat = new Heartbeat(clock, opts.heartbeatMs, opts.progress);
   const pending = new Map(checks.map((c) => [c.label, { check: c, detail: 'not checked yet' }]));
   for (;;) {
     for (const [label, entry] of pending) {
@@ -34,7 +56,8 @@ export async function waitUntilReady(
       entry.detail = r.detail;
       if (r.ready) {
         pending.delete(label);
-        onReady({
+        heartbeat.beat();
+        opts.onReady({
           label,
           detail: r.detail,
           elapsedMs: clock.now() - start,
@@ -48,6 +71,11 @@ export async function waitUntilReady(
       const list = [...pending].map(([label, e]) => `  ${label}: ${e.detail}`).join('\n');
       throw new WaitTimeoutError(`not ready after ${Math.round(budget.ms / 1000)}s (${budget.path}):\n${list}`);
     }
-    await clock.sleep(pollMs);
+    await heartbeat.sleep(
+      pollMs,
+      () =>
+        `  still waiting: ${elapsedOf(clock.now() - start, budget)}; ` +
+        pendingList([...pending].map(([label, e]) => ({ label, detail: e.detail }))),
+    );
   }
 }

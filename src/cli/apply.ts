@@ -118,11 +118,16 @@ export function registerApply(program: Command, ctx: VerbContext): void {
         );
         ctx.progress(`waiting for ${checks.length} checks (${budget.said}) ...`);
         const limit = { ms: budget.seconds * 1000, path: budget.path };
-        const ms = await waitUntilReady(checks, limit, pollIntervalSeconds * 1000, (e) =>
-          ctx.progress(
-            `  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`,
-          ),
-        );
+        const ms = await waitUntilReady(checks, {
+          budget: limit,
+          pollMs: pollIntervalSeconds * 1000,
+          heartbeatMs: loaded.registry.controller.progress.heartbeatSeconds * 1000,
+          onReady: (e) =>
+            ctx.progress(
+              `  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1000).toFixed(1)}s)`,
+            ),
+          progress: (line) => ctx.progress(line),
+        });
         waited = { ms, checks: checks.length };
       }
       ctx.print(appliedView(applied, waited));

@@ -110,6 +110,7 @@ async function runInCluster(
     const budget = {
       waitSeconds: wait.seconds,
       pollIntervalSeconds,
+      heartbeatSeconds: loaded.registry.controller.progress.heartbeatSeconds,
       path: wait.path,
       after: 'branch-follower git-mirror status',
     };

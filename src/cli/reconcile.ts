@@ -124,7 +124,13 @@ export function registerReconcile(program: Command, ctx: VerbContext): void {
         return;
       }
       ctx.progress(`waiting for ${label} (${wait.said}) ...`);
-      const budget = { ...c.reconcile, waitSeconds: wait.seconds, path: wait.path, after: 'branch-follower status' };
+      const budget = {
+        ...c.reconcile,
+        waitSeconds: wait.seconds,
+        heartbeatSeconds: c.progress.heartbeatSeconds,
+        path: wait.path,
+        after: 'branch-follower status',
+      };
       const state = await followJob(client, job, budget, (l) => ctx.progress(l));
       const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1000).toFixed(1)}s`;
       // One line per shard (the Job's completion index): which passes finished, which gave up.

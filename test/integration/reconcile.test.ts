@@ -163,13 +163,20 @@ describe('reconcile --now against a real API server', () => {
     expect(done.stdout).toMatch(/^ {2}shard 0: succeeded\n {2}shard 1: succeeded\n {2}shard 2: succeeded$/m);
   });
 
-  it('--wait gives up after controller.reconcile.waitSeconds and says so', async () => {
-    const { root } = await applied('reconcile-slow', [
-      { from: 'waitSeconds: 330\n    pollIntervalSeconds: 2', to: 'waitSeconds: 2\n    pollIntervalSeconds: 1' },
+  it('--wait says it still waits every controller.progress.heartbeatSeconds, gives up after waitSeconds and says so', async () => {
+    const { ns, root } = await applied('reconcile-slow', [
+      { from: 'waitSeconds: 330\n    pollIntervalSeconds: 2', to: 'waitSeconds: 5\n    pollIntervalSeconds: 2' },
+      { from: 'heartbeatSeconds: 10', to: 'heartbeatSeconds: 1' },
     ]);
     const r = await reconcile(root, ['--now', '--wait']);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/did not finish within 2s \(controller\.reconcile\.waitSeconds\)/);
+    expect(r.stderr).toMatch(/did not finish within 5s \(controller\.reconcile\.waitSeconds\)/);
+    // Nothing changed for the whole wait: one line on creation, then a heartbeat each second between polls.
+    const beats = r.stderr.split('\n').filter((l) => l.startsWith('  still waiting: '));
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats[0]).toMatch(
+      new RegExp(`^ {2}still waiting: \\ds of 5s \\(controller\\.reconcile\\.waitSeconds\\); Job ${ns}/\\S+: active 0`),
+    );
   });
 
   it('a missing CronJob is named, with the command that creates it; no --now is a usage error', async () => {

@@ -101,13 +101,53 @@ describe('waitUntilReady', () => {
         { label: 'a', check: async () => ({ ready: true, detail: 'ok' }) },
         { label: 'b', check: async () => ({ ready: clock.t >= 4000, detail: clock.t >= 4000 ? 'ok' : 'pending' }) },
       ],
-      { ms: 10_000, path: 'controller.apply.waitSeconds' },
-      2000,
-      (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`),
+      {
+        budget: { ms: 10_000, path: 'controller.apply.waitSeconds' },
+        pollMs: 2000,
+        heartbeatMs: 10_000,
+        onReady: (e) => seen.push(`${e.label}@${e.elapsedMs} ${e.readyCount}/${e.total}`),
+        progress: (line) => seen.push(line),
+      },
       clock,
     );
     expect(seen).toEqual(['a@0 1/2', 'b@4000 2/2']);
     expect(ms).toBe(4000);
+  });
+
+  it('prints a heartbeat with the time of the budget and what is pending whenever nothing was printed for a while', async () => {
+    const clock = fakeClock();
+    const seen: string[] = [];
+    const slow = (label: string, at: number) => ({
+      label,
+      check: async () => ({ ready: clock.t >= at, detail: clock.t >= at ? 'ok' : `${label} not yet` }),
+    });
+    await waitUntilReady(
+      [slow('a', 12_000), slow('b', 25_000), slow('c', 25_000), slow('d', 25_000), slow('e', 25_000)],
+      {
+        budget: { ms: 60_000, path: 'controller.apply.waitSeconds' },
+        // A poll less often than the heartbeat: the heartbeat still comes on time.
+        pollMs: 7000,
+        heartbeatMs: 5000,
+        onReady: (e) => seen.push(`ready ${e.label}@${clock.t}`),
+        progress: (line) => seen.push(`${line}@${clock.t}`),
+      },
+      clock,
+    );
+    expect(seen).toEqual([
+      '  still waiting: 5s of 60s (controller.apply.waitSeconds); 5 pending: a (a not yet), b (b not yet), ' +
+        'c (c not yet), and 2 more@5000',
+      '  still waiting: 10s of 60s (controller.apply.waitSeconds); 5 pending: a (a not yet), b (b not yet), ' +
+        'c (c not yet), and 2 more@10000',
+      'ready a@14000',
+      '  still waiting: 19s of 60s (controller.apply.waitSeconds); 4 pending: b (b not yet), c (c not yet), ' +
+        'd (d not yet), and 1 more@19000',
+      '  still waiting: 24s of 60s (controller.apply.waitSeconds); 4 pending: b (b not yet), c (c not yet), ' +
+        'd (d not yet), and 1 more@24000',
+      'ready b@28000',
+      'ready c@28000',
+      'ready d@28000',
+      'ready e@28000',
+    ]);
   });
 
   it('gives up within the budget and names what is not ready and why', async () => {
@@ -116,7 +156,14 @@ describe('waitUntilReady', () => {
       label: 'CronJob ns/c',
       check: async () => ({ ready: false, detail: 'suspend is true, declared false' }),
     };
-    await expect(waitUntilReady([never], { ms: 5000, path: '--timeout 5s' }, 2000, () => {}, clock)).rejects.toThrow(
+    const opts = {
+      budget: { ms: 5000, path: '--timeout 5s' },
+      pollMs: 2000,
+      heartbeatMs: 10_000,
+      onReady: () => {},
+      progress: () => {},
+    };
+    await expect(waitUntilReady([never], opts, clock)).rejects.toThrow(
       'not ready after 5s (--timeout 5s):\n  CronJob ns/c: suspend is true, declared false',
     );
     expect(clock.t).toBeLessThanOrEqual(5000);

@@ -198,6 +198,20 @@ const cases: Case[] = [
     at: 'budgetSeconds: 30',
   },
   {
+    name: 'a missing controller.progress names its path',
+    edits: [{ from: '  progress:\n    heartbeatSeconds: 10\n', to: '' }],
+    path: 'controller.progress',
+    message: /required field is missing \(expected object\)/,
+    at: 'name: branch-follower\n  partOf',
+  },
+  {
+    name: 'a heartbeat less often than every 10 s is refused',
+    edits: [{ from: 'heartbeatSeconds: 10', to: 'heartbeatSeconds: 30' }],
+    path: 'controller.progress.heartbeatSeconds',
+    message: /must be at most 10: a wait that says nothing for longer looks hung/,
+    at: 'heartbeatSeconds: 30',
+  },
+  {
     name: 'a first retry wait longer than the longest one is refused',
     edits: [{ from: 'initialBackoffMilliseconds: 200', to: 'initialBackoffMilliseconds: 6000' }],
     path: 'controller.kubeRoute.retry.initialBackoffMilliseconds',

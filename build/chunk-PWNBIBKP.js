@@ -7,7 +7,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-BIEYVJAM.js";
+} from "./chunk-QQBIJJOU.js";
 import "./chunk-BAGF5ALD.js";
 import {
   ExitCode,
@@ -24,10 +24,10 @@ import {
   selectStage,
   shortSha,
   waitBudget
-} from "./chunk-ZJFXGG5J.js";
+} from "./chunk-JZX5LUQ5.js";
 import {
   describeObject
-} from "./chunk-MBXKFXK6.js";
+} from "./chunk-UEAUSTXD.js";
 import "./chunk-AUYQUWQA.js";
 import "./chunk-5IUWYWFV.js";
 import {
@@ -39,7 +39,7 @@ import {
 import "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-WUAQVPZN.js";
+} from "./chunk-IEVLHN7H.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError,
@@ -459,6 +459,7 @@ async function runInCluster(ctx, loaded, stage, flags) {
     const budget = {
       waitSeconds: wait.seconds,
       pollIntervalSeconds,
+      heartbeatSeconds: loaded.registry.controller.progress.heartbeatSeconds,
       path: wait.path,
       after: "branch-follower git-mirror status"
     };

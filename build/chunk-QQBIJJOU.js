@@ -19,10 +19,12 @@ import {
   transitionEvent
 } from "./chunk-BAGF5ALD.js";
 import {
+  Heartbeat,
+  elapsedOf,
   fingerprint,
   resourceType,
   staticValues
-} from "./chunk-MBXKFXK6.js";
+} from "./chunk-UEAUSTXD.js";
 import {
   decodeAnswer,
   encodeRequest,
@@ -38,7 +40,7 @@ import {
 } from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-WUAQVPZN.js";
+} from "./chunk-IEVLHN7H.js";
 import {
   renderArgv
 } from "./chunk-EGCHMB7Y.js";
@@ -2374,12 +2376,38 @@ var Pass = class {
   opts;
   /** The Lease while this (confirmed) pass holds it. */
   keeper;
+  /** While --wait follows closeout: a line whenever the pass printed nothing for progress.heartbeatSeconds. */
+  heartbeat;
   constructor(ports, loaded, opts) {
     this.ports = ports;
     this.loaded = loaded;
-    this.opts = opts;
     this.c = loaded.registry.controller;
+    const print = opts.progress;
+    this.heartbeat = new Heartbeat(ports.clock, this.c.progress.heartbeatSeconds * 1e3, print);
+    this.opts = {
+      ...opts,
+      progress: (line) => {
+        this.heartbeat.beat();
+        print(line);
+      }
+    };
     this.asking = limiter(this.c.pass.concurrency.adapterCalls);
+  }
+  /** The heartbeat of the closeout wait: every follower still in flight, how long of its budget. */
+  waitingLine(waiting) {
+    const now = this.ports.clock.now();
+    const each = waiting.map((f) => {
+      const r = this.snap.records.get(f.id);
+      const i = this.loaded.registry.followers.findIndex((x) => x.id === f.id);
+      const path = `followers[${i}].closeout.budgetSeconds`;
+      if (!r?.inFlight) return `${f.id} (${r?.phase ?? "unknown"})`;
+      const started = Date.parse(r.inFlight.startedAt);
+      const budget = { ms: Date.parse(r.inFlight.deadline) - started, path };
+      return `${f.id} (${r.phase}, ${elapsedOf(now - started, budget)})`;
+    });
+    const named = each.slice(0, 3).join(", ");
+    const more = each.length > 3 ? `, and ${each.length - 3} more` : "";
+    return `still waiting for closeout of ${waiting.length} follower(s): ${named}${more}`;
   }
   /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */
   async keep(needMs) {
@@ -2755,7 +2783,7 @@ var Pass = class {
         const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
         if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
         const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1e3));
-        await clock.sleep(pollMs);
+        await this.heartbeat.sleep(pollMs, () => this.waitingLine(waiting));
       }
     } catch (err) {
       if (err instanceof LeaseLost && err.takenBy) {

@@ -2,17 +2,17 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-BIEYVJAM.js";
+} from "./chunk-QQBIJJOU.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
-import "./chunk-MBXKFXK6.js";
+import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,
   stateObjectOf
 } from "./chunk-UQRKCL6N.js";
-import "./chunk-WUAQVPZN.js";
+import "./chunk-IEVLHN7H.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError

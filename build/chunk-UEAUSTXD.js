@@ -47,6 +47,42 @@ function kubectlName(kind, name) {
   return `${kind.toLowerCase()}${group}/${name}`;
 }
 
+// core/heartbeat.ts
+var Heartbeat = class {
+  clock;
+  everyMs;
+  print;
+  last;
+  constructor(clock, everyMs, print) {
+    this.clock = clock;
+    this.everyMs = everyMs;
+    this.print = print;
+    this.last = clock.now();
+  }
+  /** A line was printed: the next heartbeat is due a whole interval from now. */
+  beat() {
+    this.last = this.clock.now();
+  }
+  /** Sleeps `ms`, printing `line()` each time nothing was printed for the interval. */
+  async sleep(ms, line, signal) {
+    const until = this.clock.now() + ms;
+    for (; ; ) {
+      const now = this.clock.now();
+      if (now >= until || signal?.aborted) return;
+      const due = this.last + this.everyMs;
+      if (now >= due) {
+        this.print(line());
+        this.last = now;
+        continue;
+      }
+      await this.clock.sleep(Math.min(until, due) - now, signal);
+    }
+  }
+};
+function elapsedOf(elapsedMs, budget) {
+  return `${Math.round(elapsedMs / 1e3)}s of ${Math.round(budget.ms / 1e3)}s (${budget.path})`;
+}
+
 // core/config/template-values.ts
 function staticValues(f, target) {
   const values = /* @__PURE__ */ new Map([
@@ -96,5 +132,7 @@ export {
   objectPath,
   describeObject,
   kubectlName,
+  Heartbeat,
+  elapsedOf,
   staticValues
 };

@@ -15,14 +15,14 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-BIEYVJAM.js";
+} from "./chunk-QQBIJJOU.js";
 import {
   recordsOf
 } from "./chunk-BAGF5ALD.js";
-import "./chunk-MBXKFXK6.js";
+import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
-import "./chunk-WUAQVPZN.js";
+import "./chunk-IEVLHN7H.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";

@@ -2,7 +2,7 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-WUAQVPZN.js";
+} from "./chunk-IEVLHN7H.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";

@@ -25,17 +25,19 @@ import {
   runSuffix,
   shortSha,
   waitBudget
-} from "./chunk-ZJFXGG5J.js";
+} from "./chunk-JZX5LUQ5.js";
 import {
+  Heartbeat,
   PRUNABLE_KINDS,
   collectionPath,
   describeObject,
+  elapsedOf,
   kubectlName,
   normalize,
   resourceType,
   resourceTypeOfKind,
   staticValues
-} from "./chunk-MBXKFXK6.js";
+} from "./chunk-UEAUSTXD.js";
 import {
   PRUNE_ANNOTATION,
   ownedSelector
@@ -344,8 +346,16 @@ function objectReadiness(desired, live, appliedGeneration) {
 }
 
 // core/kube/wait.ts
-async function waitUntilReady(checks, budget, pollMs, onReady, clock = realClock) {
+var NAMED = 3;
+function pendingList(pending) {
+  const named = pending.slice(0, NAMED).map((p) => `${p.label} (${p.detail})`);
+  const more = pending.length > NAMED ? `, and ${pending.length - NAMED} more` : "";
+  return `${pending.length} pending: ${named.join(", ")}${more}`;
+}
+async function waitUntilReady(checks, opts, clock = realClock) {
+  const { budget, pollMs } = opts;
   const start = clock.now();
+  const heartbeat = new Heartbeat(clock, opts.heartbeatMs, opts.progress);
   const pending = new Map(checks.map((c) => [c.label, { check: c, detail: "not checked yet" }]));
   for (; ; ) {
     for (const [label, entry] of pending) {
@@ -353,7 +363,8 @@ async function waitUntilReady(checks, budget, pollMs, onReady, clock = realClock
       entry.detail = r.detail;
       if (r.ready) {
         pending.delete(label);
-        onReady({
+        heartbeat.beat();
+        opts.onReady({
           label,
           detail: r.detail,
           elapsedMs: clock.now() - start,
@@ -368,7 +379,10 @@ async function waitUntilReady(checks, budget, pollMs, onReady, clock = realClock
       throw new WaitTimeoutError(`not ready after ${Math.round(budget.ms / 1e3)}s (${budget.path}):
 ${list}`);
     }
-    await clock.sleep(pollMs);
+    await heartbeat.sleep(
+      pollMs,
+      () => `  still waiting: ${elapsedOf(clock.now() - start, budget)}; ` + pendingList([...pending].map(([label, e]) => ({ label, detail: e.detail })))
+    );
   }
 }
 
@@ -425,7 +439,7 @@ function registerPlan(program, ctx) {
   program.command("plan").summary("synthesize and diff against the live cluster").description(
     "Synthesize the controller and compare every object with the live cluster using a server-side dry-run apply (server-owned fields such as managedFields, resourceVersion and status are ignored; the live data of the state ConfigMap is never drift). Prints kind, namespace/name and action: create, update, unchanged, prune (labelled as ours, no longer synthesized) or keep (would be pruned but holds state). Writes nothing.\n\nExit codes: 0 nothing to change, 1 changes, 2 and above an error."
   ).option("--diff", "show a field-level unified diff of each change (Secret values never shown)").addHelpText("after", "\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { client, items } = await planFor(ctx, loaded);
     ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));
@@ -481,7 +495,7 @@ function registerApply(program, ctx) {
   program.command("apply").summary("server-side apply the controller, then wait until it is ready").description(
     'Server-side apply every synthesized object in dependency order (Namespace first) under the field manager "branch-follower", delete labelled objects no longer synthesized (never the state ConfigMap), and never wipe the live state records or the Lease holder. Without --confirm it prints the plan and exits 4, writing nothing.\n\nWith --wait it then polls until every object is ready (Namespace Active, objects at the applied generation, CronJob suspended exactly as declared) and the controller ServiceAccount, asked through SelfSubjectAccessReviews with its own token, can do exactly what the pass needs. The budget is controller.apply.waitSeconds; on timeout it names what is not ready and exits 5.'
   ).option("--confirm", "carry out the apply (without it nothing is written)").option("--wait", "poll every object until ready, within controller.apply.waitSeconds").option(...TIMEOUT_FLAG).addHelpText("after", "\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
     const budget = waitBudget(opts, { waitSeconds, path: "controller.apply.waitSeconds" });
@@ -509,14 +523,15 @@ function registerApply(program, ctx) {
       );
       ctx.progress(`waiting for ${checks.length} checks (${budget.said}) ...`);
       const limit = { ms: budget.seconds * 1e3, path: budget.path };
-      const ms = await waitUntilReady(
-        checks,
-        limit,
-        pollIntervalSeconds * 1e3,
-        (e) => ctx.progress(
+      const ms = await waitUntilReady(checks, {
+        budget: limit,
+        pollMs: pollIntervalSeconds * 1e3,
+        heartbeatMs: loaded.registry.controller.progress.heartbeatSeconds * 1e3,
+        onReady: (e) => ctx.progress(
           `  ready ${e.readyCount}/${e.total} ${e.label}: ${e.detail} (${(e.elapsedMs / 1e3).toFixed(1)}s)`
-        )
-      );
+        ),
+        progress: (line) => ctx.progress(line)
+      });
       waited = { ms, checks: checks.length };
     }
     ctx.print(appliedView(applied, waited));
@@ -532,9 +547,9 @@ function registerCleanupState(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
-    const { kubeLease } = await import("./chunk-FRAR2WVK.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-UK6VRYKJ.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
+    const { kubeLease } = await import("./chunk-ZUFENRNI.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-6HTE6HUF.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -758,9 +773,9 @@ function registerEvents(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n  branch-follower events --follower hwlab-jd01-v03 -w\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const { FOLLOWER_LABEL } = await import("./chunk-GGQCUUZG.js");
-    const { followerState } = await import("./chunk-UK6VRYKJ.js");
+    const { followerState } = await import("./chunk-6HTE6HUF.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -862,9 +877,9 @@ Examples:
 ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
 `).action(async (flags) => {
       checkFlags(flags);
-      const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+      const { loadRegistry } = await import("./chunk-YLJQ553H.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-5SHUMVQF.js");
+      const { runStage } = await import("./chunk-PWNBIBKP.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -878,9 +893,9 @@ function registerLogs(program, ctx) {
   program.command("logs").summary("show a follower's lines from the pass pods and adapter output").description(
     "Show a follower's lines from the reconcile-pass pods the CronJob's Jobs left (as many as the history limits keep) and the last adapter status and trigger output kept in its state record. Everything is redacted of secret-looking values. Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const { redactSecrets } = await import("./chunk-GGQCUUZG.js");
-    const { followerState } = await import("./chunk-UK6VRYKJ.js");
+    const { followerState } = await import("./chunk-6HTE6HUF.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -955,7 +970,7 @@ function registerReconcile(program, ctx) {
   ).action(async (opts) => {
     if (!opts.now) throw new UsageError("reconcile needs --now (run one pass now from the CronJob template)");
     if (opts.dryRun && opts.wait) throw new UsageError("--wait cannot follow a --dry-run: nothing is created");
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const wait = waitBudget(opts, { waitSeconds: c.reconcile.waitSeconds, path: "controller.reconcile.waitSeconds" });
@@ -999,7 +1014,13 @@ function registerReconcile(program, ctx) {
       return;
     }
     ctx.progress(`waiting for ${label} (${wait.said}) ...`);
-    const budget = { ...c.reconcile, waitSeconds: wait.seconds, path: wait.path, after: "branch-follower status" };
+    const budget = {
+      ...c.reconcile,
+      waitSeconds: wait.seconds,
+      heartbeatSeconds: c.progress.heartbeatSeconds,
+      path: wait.path,
+      after: "branch-follower status"
+    };
     const state = await followJob(client, job, budget, (l) => ctx.progress(l));
     const line = `${label}: ${state.summary} after ${(state.elapsedMs / 1e3).toFixed(1)}s`;
     const shards = (state.indexes ?? []).map((i) => ({ line: `  shard ${i.index}: ${i.outcome}` }));
@@ -1158,8 +1179,8 @@ function registerRunOnce(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-FRAR2WVK.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-ZUFENRNI.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");
@@ -1495,7 +1516,7 @@ function registerStatus(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n  branch-follower status -o yaml\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const { parseStateRecord, dataBytes } = await import("./chunk-GGQCUUZG.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
@@ -1601,7 +1622,7 @@ function registerSynth(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const { synthesize } = await import("./chunk-H367I74W.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const manifests = synthesize(loaded);
@@ -1671,7 +1692,7 @@ function registerValidate(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n"
   ).action(async () => {
-    const { loadRegistry } = await import("./chunk-DPWW7U2L.js");
+    const { loadRegistry } = await import("./chunk-YLJQ553H.js");
     const g = ctx.globals();
     try {
       ctx.print(validateView(loadRegistry(g.config, ctx.io.cwd)));
