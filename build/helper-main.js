@@ -4,6 +4,7 @@ import {
   encodeAnswer,
   runDirect
 } from "./chunk-5IUWYWFV.js";
+import "./chunk-USB6EPQC.js";
 
 // core/process/helper-main.ts
 import { createInterface } from "node:readline";

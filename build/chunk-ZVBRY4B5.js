@@ -15,17 +15,19 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-QQBIJJOU.js";
+} from "./chunk-Z6FOX2DV.js";
 import {
   recordsOf
-} from "./chunk-BAGF5ALD.js";
+} from "./chunk-WMH7Z4YX.js";
 import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
-import "./chunk-IEVLHN7H.js";
+import "./chunk-ODQDZ7LE.js";
+import "./chunk-ZUA5XUTQ.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 export {
   adapterPort,
   cacheRows,

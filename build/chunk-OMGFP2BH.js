@@ -5,8 +5,10 @@ import {
   mapLimit,
   parseStateRecord,
   redactSecrets
-} from "./chunk-BAGF5ALD.js";
+} from "./chunk-WMH7Z4YX.js";
+import "./chunk-ZUA5XUTQ.js";
 import "./chunk-CLZA4UM5.js";
+import "./chunk-USB6EPQC.js";
 export {
   FOLLOWER_LABEL,
   dataBytes,

@@ -7,8 +7,8 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-QQBIJJOU.js";
-import "./chunk-BAGF5ALD.js";
+} from "./chunk-Z6FOX2DV.js";
+import "./chunk-WMH7Z4YX.js";
 import {
   ExitCode,
   ageOf,
@@ -39,13 +39,15 @@ import {
 import "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-IEVLHN7H.js";
+} from "./chunk-ODQDZ7LE.js";
+import "./chunk-ZUA5XUTQ.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError,
   ConfirmationRequiredError
 } from "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 
 // synth/stage-job.ts
 import { App, Chart } from "cdk8s";

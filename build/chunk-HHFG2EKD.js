@@ -3,6 +3,7 @@ import {
   watchCollection
 } from "./chunk-IJ7INP5R.js";
 import "./chunk-CLZA4UM5.js";
+import "./chunk-USB6EPQC.js";
 
 // src/cli/status-watch.ts
 var GATHER_MS = 100;

@@ -2,10 +2,12 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-IEVLHN7H.js";
+} from "./chunk-ODQDZ7LE.js";
+import "./chunk-ZUA5XUTQ.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 export {
   gitopsRefOf,
   loadRegistry

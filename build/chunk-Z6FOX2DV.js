@@ -17,7 +17,7 @@ import {
   statePort,
   tail,
   transitionEvent
-} from "./chunk-BAGF5ALD.js";
+} from "./chunk-WMH7Z4YX.js";
 import {
   Heartbeat,
   elapsedOf,
@@ -40,7 +40,10 @@ import {
 } from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-IEVLHN7H.js";
+} from "./chunk-ODQDZ7LE.js";
+import {
+  external_exports
+} from "./chunk-ZUA5XUTQ.js";
 import {
   renderArgv
 } from "./chunk-EGCHMB7Y.js";
@@ -1440,19 +1443,18 @@ import { tmpdir as tmpdir3 } from "node:os";
 import { join as join5 } from "node:path";
 
 // runner/adapters/contract.ts
-import { z } from "zod";
-var sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character sha");
+var sha = external_exports.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character sha");
 var RUN_PHASES = ["Pending", "Running", "Succeeded", "Failed"];
-var AdapterRunSchema = z.object({
+var AdapterRunSchema = external_exports.object({
   /** The control plane's name for the run (PipelineRun, Job, …). */
-  name: z.string().min(1),
+  name: external_exports.string().min(1),
   /** The source sha the run builds. */
   sha,
-  phase: z.enum(RUN_PHASES),
+  phase: external_exports.enum(RUN_PHASES),
   /** One line on why, for Failed. */
-  message: z.string().optional()
+  message: external_exports.string().optional()
 });
-var AdapterStatusSchema = z.object({
+var AdapterStatusSchema = external_exports.object({
   /** The sha the control plane is set to deploy (its target), or null before the first. */
   targetSha: sha.nullable(),
   /** The sha running now, or null. */
@@ -1460,10 +1462,10 @@ var AdapterStatusSchema = z.object({
   /** The newest run the control plane knows, or null. A run the trigger started must show here. */
   run: AdapterRunSchema.nullable(),
   /** The git mirror as the control plane sees it. */
-  mirror: z.object({ pendingFlush: z.boolean(), githubInSync: z.boolean() })
+  mirror: external_exports.object({ pendingFlush: external_exports.boolean(), githubInSync: external_exports.boolean() })
 });
-var AdapterTriggerSchema = z.object({
-  run: z.object({ name: z.string().min(1), sha })
+var AdapterTriggerSchema = external_exports.object({
+  run: external_exports.object({ name: external_exports.string().min(1), sha })
 });
 
 // runner/adapters/run-adapter.ts

@@ -6,6 +6,7 @@ import {
 } from "./chunk-V3RU5PGG.js";
 import "./chunk-UQRKCL6N.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 export {
   controllerChartPropsOf,
   ownerLabels,

@@ -2,22 +2,24 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-QQBIJJOU.js";
+} from "./chunk-Z6FOX2DV.js";
 import {
   recordsOf
-} from "./chunk-BAGF5ALD.js";
+} from "./chunk-WMH7Z4YX.js";
 import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,
   stateObjectOf
 } from "./chunk-UQRKCL6N.js";
-import "./chunk-IEVLHN7H.js";
+import "./chunk-ODQDZ7LE.js";
+import "./chunk-ZUA5XUTQ.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError
 } from "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 
 // src/cli/follower-state.ts
 function stateStoreOf(client, loaded, id) {

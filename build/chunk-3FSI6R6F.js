@@ -10,6 +10,7 @@ import {
 } from "./chunk-V3RU5PGG.js";
 import "./chunk-UQRKCL6N.js";
 import "./chunk-UQAYD4YX.js";
+import "./chunk-USB6EPQC.js";
 
 // synth/manifests.ts
 import { App } from "cdk8s";

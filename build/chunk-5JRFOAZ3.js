@@ -10,6 +10,7 @@ import {
   stateObjectOf,
   stateObjectsOfShard
 } from "./chunk-UQRKCL6N.js";
+import "./chunk-USB6EPQC.js";
 export {
   followersOfShard,
   placeInShard,
