@@ -40,12 +40,13 @@ const ONLY_ENGLISH: Plugin = {
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
       args.importer.includes(join('node_modules', 'zod', 'v4'))
-        ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-en' }
+        ? { path: relative(ROOT, join(dirname(args.importer), '../locales/index.js')), namespace: 'zod-en' }
         : undefined,
     );
+    // The path stays relative to the project: the bundle is the same in every checkout.
     b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};\n`,
-      resolveDir: dirname(args.path),
+      contents: "export { default as en } from './en.js';\n",
+      resolveDir: dirname(join(ROOT, args.path)),
       loader: 'js',
     }));
   },

@@ -17,7 +17,7 @@ import {
   statePort,
   tail,
   transitionEvent
-} from "./chunk-WMH7Z4YX.js";
+} from "./chunk-GJDOTJAR.js";
 import {
   Heartbeat,
   elapsedOf,
@@ -40,10 +40,10 @@ import {
 } from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-ODQDZ7LE.js";
+} from "./chunk-KX44UJ45.js";
 import {
   external_exports
-} from "./chunk-ZUA5XUTQ.js";
+} from "./chunk-IK42KEVM.js";
 import {
   renderArgv
 } from "./chunk-EGCHMB7Y.js";

@@ -15,15 +15,15 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-Z6FOX2DV.js";
+} from "./chunk-MS2U7QWG.js";
 import {
   recordsOf
-} from "./chunk-WMH7Z4YX.js";
+} from "./chunk-GJDOTJAR.js";
 import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
-import "./chunk-ODQDZ7LE.js";
-import "./chunk-ZUA5XUTQ.js";
+import "./chunk-KX44UJ45.js";
+import "./chunk-IK42KEVM.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";

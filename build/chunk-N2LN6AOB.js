@@ -2,8 +2,8 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-ODQDZ7LE.js";
-import "./chunk-ZUA5XUTQ.js";
+} from "./chunk-KX44UJ45.js";
+import "./chunk-IK42KEVM.js";
 import "./chunk-EGCHMB7Y.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";

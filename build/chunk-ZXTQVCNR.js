@@ -2,18 +2,18 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-Z6FOX2DV.js";
+} from "./chunk-MS2U7QWG.js";
 import {
   recordsOf
-} from "./chunk-WMH7Z4YX.js";
+} from "./chunk-GJDOTJAR.js";
 import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,
   stateObjectOf
 } from "./chunk-UQRKCL6N.js";
-import "./chunk-ODQDZ7LE.js";
-import "./chunk-ZUA5XUTQ.js";
+import "./chunk-KX44UJ45.js";
+import "./chunk-IK42KEVM.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError

@@ -5,8 +5,8 @@ import {
   mapLimit,
   parseStateRecord,
   redactSecrets
-} from "./chunk-WMH7Z4YX.js";
-import "./chunk-ZUA5XUTQ.js";
+} from "./chunk-GJDOTJAR.js";
+import "./chunk-IK42KEVM.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-USB6EPQC.js";
 export {

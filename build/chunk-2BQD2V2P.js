@@ -7,8 +7,8 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-Z6FOX2DV.js";
-import "./chunk-WMH7Z4YX.js";
+} from "./chunk-MS2U7QWG.js";
+import "./chunk-GJDOTJAR.js";
 import {
   ExitCode,
   ageOf,
@@ -39,8 +39,8 @@ import {
 import "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-ODQDZ7LE.js";
-import "./chunk-ZUA5XUTQ.js";
+} from "./chunk-KX44UJ45.js";
+import "./chunk-IK42KEVM.js";
 import "./chunk-EGCHMB7Y.js";
 import {
   BranchFollowerError,
