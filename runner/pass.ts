@@ -43,6 +43,13 @@ export interface PassOptions {
   readonly shard: number;
   /** One line of progress for people (stderr). */
   readonly progress: (line: string) => void;
+  /**
+   * The watch window (controller.pass.watchWindow) of a confirmed scheduled pass: its work done, the pass looks
+   * again every `intervalMs` while a look still fits before `untilMs` (epoch ms). A look in the window handles only
+   * the followers whose tip moved since the pass last looked, and follows those it left pending or in flight until
+   * they settle (with --wait, also every follower still in flight).
+   */
+  readonly window?: { readonly untilMs: number; readonly intervalMs: number };
 }
 
 /** What the pass ended with, per follower. */
@@ -193,6 +200,12 @@ class Pass {
       },
     };
     this.asking = limiter(this.c.pass.concurrency.adapterCalls);
+  }
+
+  /** The heartbeat of the watch window: no tip moved, and until when it looks. */
+  private windowLine(untilMs: number): string {
+    const left = Math.max(0, Math.round((untilMs - this.ports.clock.now()) / 1000));
+    return `watch window: no tip moved; looking every ${this.c.pass.watchWindow.intervalSeconds}s for ${left}s more (controller.pass.watchWindow)`;
   }
 
   /** The heartbeat of the closeout wait: every follower still in flight, how long of its budget. */
@@ -636,6 +649,13 @@ class Pass {
       this.keeper.start();
     }
     let outcomes: FollowerOutcome[] = [];
+    // Each follower's latest outcome, and the tip each look saw: a look in the watch window handles
+    // only the followers whose tip moved since (see PassOptions.window).
+    const latest = new Map<string, FollowerOutcome>();
+    const seen = new Map<string, string | null>();
+    // Followers a look in the window left pending or in flight: looked at again until they settle.
+    const followed = new Set<string>();
+    let inWindow = false;
     try {
       const busy = await this.carryOver();
       if (busy) return { skipped: busy };
@@ -646,21 +666,47 @@ class Pass {
         await this.keep(0);
         const { syncFailed, observed } = opts.dryRun
           ? { syncFailed: new Map<string, string>(), observed: await this.ports.mirror.observe(opts.followers) }
-          : await this.syncThenObserve(shareFrom);
+          : await this.syncThenObserve(shareFrom, inWindow ? seen : undefined);
         shareFrom = undefined;
-        const ds = opts.followers.map((f) => {
+        const viewOf = (f: FollowerConfig): MirrorView | undefined => {
           const failedSync = syncFailed.get(f.source.mirror);
-          const view: MirrorView | undefined =
-            failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
-          return this.item(f, view, this.reads, false);
-        });
-        const byId = await this.look(ds);
-        outcomes = opts.followers.map((f) => byId.get(f.id)!);
-        for (const o of outcomes) if (ERROR_REASONS.has(o.reason)) this.failed.add(o.id);
-        const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
-        if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
-        const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000));
-        await this.heartbeat.sleep(pollMs, () => this.waitingLine(waiting));
+          return failedSync === undefined ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
+        };
+        const chosen = inWindow
+          ? opts.followers.filter((f) => {
+              const view = viewOf(f);
+              const moved = view !== undefined && 'tip' in view && seen.get(f.id) !== view.tip;
+              return moved || followed.has(f.id) || (opts.wait && inFlight(this.snap.records.get(f.id)));
+            })
+          : opts.followers;
+        for (const f of opts.followers) {
+          const view = viewOf(f);
+          if (view !== undefined && 'tip' in view) seen.set(f.id, view.tip);
+        }
+        const byId = await this.look(chosen.map((f) => this.item(f, viewOf(f), this.reads, false)));
+        for (const f of chosen) latest.set(f.id, byId.get(f.id)!);
+        if (inWindow)
+          for (const f of chosen) {
+            const r = this.snap.records.get(f.id);
+            if (inFlight(r) || r?.phase === Phase.PendingTrigger) followed.add(f.id);
+            else followed.delete(f.id);
+          }
+        outcomes = opts.followers.map((f) => latest.get(f.id)!);
+        for (const f of chosen) if (ERROR_REASONS.has(latest.get(f.id)!.reason)) this.failed.add(f.id);
+        const waiting = opts.wait ? opts.followers.filter((f) => inFlight(this.snap.records.get(f.id))) : [];
+        const window = opts.window;
+        const watching = window !== undefined && !opts.dryRun && clock.now() + window.intervalMs <= window.untilMs;
+        if (opts.dryRun || (waiting.length === 0 && !watching)) return { outcomes, failed: this.failed.size > 0 };
+        const pollMs =
+          waiting.length > 0
+            ? Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1000))
+            : Number.POSITIVE_INFINITY;
+        const sleepMs = watching ? Math.min(pollMs, window.intervalMs) : pollMs;
+        await this.heartbeat.sleep(sleepMs, () =>
+          waiting.length > 0 ? this.waitingLine(waiting) : this.windowLine(window!.untilMs),
+        );
+        // Once the pass has looked at every follower, a look in the watch window is one only for what moved.
+        if (window !== undefined) inWindow = true;
       }
     } catch (err) {
       // Another pass took the Lease over: this one stops acting at once; the other goes on.
@@ -731,7 +777,11 @@ class Pass {
    * git-mirror sync of every mirror an enabled follower uses, then the look at every follower after it; returns the
    * mirrors whose sync failed, with why, and the look.
    */
-  private async syncThenObserve(notBefore: number | undefined): Promise<{
+  private async syncThenObserve(
+    notBefore: number | undefined,
+    /** In the watch window: the tips the last look saw; a mirror none of whose followers moved syncs quietly. */
+    quietUnless?: ReadonlyMap<string, string | null>,
+  ): Promise<{
     syncFailed: Map<string, string>;
     observed: ReadonlyMap<string, MirrorView>;
   }> {
@@ -746,11 +796,17 @@ class Pass {
       (early) => this.early(byId, early),
       notBefore,
     );
+    const movedMirrors = new Set<string>();
+    if (quietUnless)
+      for (const f of this.opts.followers) {
+        const view = views.get(f.id);
+        if (view && 'tip' in view && quietUnless.get(f.id) !== view.tip) movedMirrors.add(f.source.mirror);
+      }
     for (const [id, r] of synced) {
       if ('error' in r) {
         failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);
         this.opts.progress(`[mirror ${id}] sync failed: ${r.error}`);
-      } else {
+      } else if (!quietUnless || movedMirrors.has(id)) {
         this.opts.progress(`[mirror ${id}] sync: ${r.summary}`);
       }
     }

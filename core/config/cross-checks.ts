@@ -1,3 +1,5 @@
+import { parseCron, type CronSchedule } from './cron.ts';
+import { shortestTickGapSeconds } from './watch-window.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { mountOverlaps } from '../pod-mounts.ts';
 import { resolveTarget, type TargetEntry } from './owning-files.ts';
@@ -302,6 +304,7 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
       ),
     );
   }
+  issues.push(...watchWindowIssues(registry, source));
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(
@@ -326,4 +329,38 @@ export function crossCheck(registry: Registry, source: YamlSource, configRoot: s
     return !seen.has(key) && seen.add(key);
   });
   return { issues: unique, targets };
+}
+
+// A watch window must leave room for one look before the next tick, and before the Job's deadline.
+function watchWindowIssues(registry: Registry, source: YamlSource): ConfigIssue[] {
+  const { watchWindow: w } = registry.controller.pass;
+  const cj = registry.controller.cronJob;
+  if (!w.enabled) return [];
+  const path = ['controller', 'pass', 'watchWindow', 'marginSeconds'];
+  const needs = `marginSeconds (${w.marginSeconds}) + intervalSeconds (${w.intervalSeconds}) = ${w.marginSeconds + w.intervalSeconds} s`;
+  let schedule: CronSchedule;
+  try {
+    schedule = parseCron(cj.schedule);
+  } catch (err) {
+    return [source.issue(['controller', 'cronJob', 'schedule'], (err as Error).message)];
+  }
+  const gap = shortestTickGapSeconds(schedule);
+  const out: ConfigIssue[] = [];
+  if (w.marginSeconds + w.intervalSeconds > gap)
+    out.push(
+      source.issue(
+        path,
+        `the watch window cannot fit the schedule: ticks of "${cj.schedule}" can come ${gap} s apart, and ${needs} ` +
+          'must fit between two, or the window could never look once before the next pass',
+      ),
+    );
+  if (w.marginSeconds + w.intervalSeconds >= cj.activeDeadlineSeconds)
+    out.push(
+      source.issue(
+        path,
+        `the watch window cannot fit the Job: ${needs} must be less than cronJob.activeDeadlineSeconds ` +
+          `(${cj.activeDeadlineSeconds} s), or the Job would be stopped before the window's first look`,
+      ),
+    );
+  return out;
 }

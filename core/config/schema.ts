@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from './time-zone.ts';
 
 // The registry's one schema. Every field is required (zod defaults are never used: a missing value is an
 // error naming its YAML path) and every object is strict (an unknown key is an error, so a typo never
@@ -16,47 +17,6 @@ const SSH_URL = /^ssh:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[0-9]{1,5}\/\S+$/;
 const ABS_DIR = /^\/[^\s]*[^/\s]$/;
 const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/;
 const PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
-
-// Whether the runtime's time zone database knows the name (Kubernetes checks it against its own).
-// Intl's list of canonical zones takes ~2 ms; a formatter, the only check of any other name (an alias
-// such as Etc/UTC), takes ~25 ms of ICU data, paid by every verb that reads the registry. The names of
-// UTC are aliases, and the most used: they are known here (and each one is checked against a formatter
-// by the tests).
-export const UTC_NAMES: ReadonlySet<string> = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/UCT',
-  'Etc/Universal',
-  'Etc/Zulu',
-  'Etc/GMT',
-  'Etc/GMT0',
-  'Etc/GMT+0',
-  'Etc/GMT-0',
-  'Etc/Greenwich',
-  'GMT',
-  'UCT',
-  'Universal',
-  'Zulu',
-]);
-let canonicalZones: ReadonlySet<string> | undefined;
-
-/** Whether Intl (ICU) knows the IANA time zone `name`. */
-export function isTimeZone(name: string): boolean {
-  if (UTC_NAMES.has(name)) return true;
-  canonicalZones ??= new Set(Intl.supportedValuesOf('timeZone'));
-  if (canonicalZones.has(name)) return true;
-  return formatterKnows(name);
-}
-
-/** The slow and complete check: a formatter of the zone can be made. */
-export function formatterKnows(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: name });
-    return name.length > 0;
-  } catch {
-    return false;
-  }
-}
 
 const dnsLabel = (what: string) =>
   z
@@ -215,6 +175,27 @@ const ControllerSchema = z
             ),
           })
           .describe('How much of a pass runs side by side; state writes are batched (one per shard per look).'),
+        watchWindow: z
+          .strictObject({
+            enabled: z
+              .boolean()
+              .describe(
+                "Whether the pass of each CronJob pod, its work done, keeps looking for new tips until the window's " +
+                  'end, so a push is followed within seconds rather than at the next scheduled pass.',
+              ),
+            intervalSeconds: positiveInt('pass.watchWindow.intervalSeconds').describe(
+              'How often the window looks: one git ls-remote of each upstream per look, a fetch only of a branch ' +
+                "that moved. Latency against the upstream's rate limits: docs/operations.md.",
+            ),
+            marginSeconds: positiveInt('pass.watchWindow.marginSeconds').describe(
+              'The window ends this long before the next scheduled pass and before the Job reaches ' +
+                'cronJob.activeDeadlineSeconds, so the next pass never waits on it (concurrencyPolicy Forbid).',
+            ),
+          })
+          .describe(
+            'The watch window of a scheduled pass: a tip that moved in it is synced, snapshotted and handled as ' +
+              'in any pass, under the same Lease, with the same write-ahead.',
+          ),
       })
       .describe('Budgets of one reconcile pass.'),
     apply: z

@@ -4,7 +4,8 @@ import type { FollowerOutcome, PassResult, StateRecord } from '../../runner/inde
 import { realClock } from '../../core/clock.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { followersOfShard, shardIndexes, shardOf } from '../../core/config/shards.ts';
-import type { FollowerConfig } from '../../core/config/schema.ts';
+import type { ControllerConfig, FollowerConfig } from '../../core/config/schema.ts';
+import { watchWindowEnd } from '../../core/config/watch-window.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { inClusterRoute } from '../../core/kube/route.ts';
@@ -182,6 +183,30 @@ function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped:
   };
 }
 
+/**
+ * The watch window of the pass the CronJob's pod runs (--controller --confirm), when the registry enables it;
+ * none for a pass run by hand, nor for one no tick started.
+ */
+function watchWindowOf(
+  c: ControllerConfig,
+  opts: RunOnceOptions,
+  progress: (line: string) => void,
+): { untilMs: number; intervalMs: number } | undefined {
+  const w = c.pass.watchWindow;
+  if (!opts.controller || !opts.confirm || !w.enabled) return undefined;
+  const now = Date.now();
+  const untilMs = watchWindowEnd(c, now);
+  if (untilMs <= now) {
+    progress('watch window: none (no scheduled tick started this pass, controller.pass.watchWindow)');
+    return undefined;
+  }
+  progress(
+    `watch window: looking every ${w.intervalSeconds}s until ${new Date(untilMs).toISOString()} ` +
+      `(${w.marginSeconds}s before the next pass, controller.pass.watchWindow)`,
+  );
+  return { untilMs, intervalMs: w.intervalSeconds * 1000 };
+}
+
 // One reconcile pass: observe through the mirror, decide, trigger at most once per sha, close out.
 export function registerRunOnce(program: Command, ctx: VerbContext): void {
   program
@@ -252,6 +277,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       // Each shard is its own pass (its own Lease and state): the shards a workstation runs go side by
       // side, their git calls over one SSH connection to the upstream host.
       const mirror = mirrorPort(loaded, ctx.io.env, literals);
+      const window = watchWindowOf(c, opts, (line) => ctx.progress(line));
       const results = await Promise.all(
         runs.map(({ k, followers: mine }) =>
           runRedactedPass(
@@ -268,6 +294,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
               wait: opts.wait === true,
               identity,
               shard: k,
+              ...(window ? { window } : {}),
               progress: runs.length > 1 ? (line) => ctx.progress(`[shard ${k}] ${line}`) : (line) => ctx.progress(line),
             },
             literals,

@@ -63,6 +63,32 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(await record(w, 'agentrun-jd01-v02')).toBeUndefined();
   });
 
+  it('a pass with a watch window (--controller) triggers a push made during the window, once, and ends before the next tick', async () => {
+    const w = await makePassWorld(servers, 'window', [
+      {
+        from: '      enabled: false\n      intervalSeconds: 5\n      marginSeconds: 10',
+        to: '      enabled: true\n      intervalSeconds: 1\n      marginSeconds: 10',
+      },
+    ]);
+    const id = 'agentrun-jd01-v02';
+    const first = await w.push(id, { snapshot: true });
+    // The window ends 10 s before the next minute: start early enough in a minute for it to matter.
+    const second = new Date().getUTCSeconds();
+    if (second > 30) await new Promise((r) => setTimeout(r, (60 - second) * 1000 + 200));
+    const started = Date.now();
+    const child = w.spawn(['run-once', '--follower', id, '--confirm', '--controller']);
+    await eventually('the first trigger', () => w.triggersOf(id).length === 1);
+    const pushed = await w.push(id);
+    await eventually('the pushed sha triggered in the window', () => w.triggersOf(id).some((t) => t.sha === pushed));
+    expect(await exited(child), child.output()).toBe(0);
+    const ended = Date.now();
+    // It ended 10 s before the next tick, give or take one look.
+    const nextTick = Math.ceil(started / 60_000) * 60_000;
+    expect(ended).toBeLessThanOrEqual(nextTick - 10_000 + 3_000);
+    expect(w.triggersOf(id).map((t) => t.sha)).toEqual([first, pushed]);
+    expect(child.output()).toMatch(/watch window: looking every 1s until \S+ \(10s before the next pass/);
+  });
+
   it('a new sha is triggered exactly once over five passes, and closes out Succeeded with timings', async () => {
     const w = await makePassWorld(servers, 'once');
     const sha = await w.push('agentrun-jd01-v02', { snapshot: true });

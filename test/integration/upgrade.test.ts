@@ -43,6 +43,7 @@ afterAll(() => rmSync(oldDir, { recursive: true, force: true }));
 /** The registry as the old version reads it: the same, without the tunables it did not know. */
 function oldRegistry(w: PassWorld): string {
   const text = readFileSync(join(w.root, REGISTRY), 'utf8')
+    .replace(/\n {4}watchWindow:\n( {6}\w+: \w+\n)+/, '\n')
     .replace(/\n {2}progress:\n {4}heartbeatSeconds: \d+\n/, '\n')
     .replace(/\n {4}shards: \d+\n {4}concurrency:\n( {6}\w+: \d+\n)+/, '\n')
     .replace(/\n {4}objects: \d+\n/, '\n');

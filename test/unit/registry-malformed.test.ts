@@ -205,6 +205,34 @@ const cases: Case[] = [
     at: 'name: branch-follower\n  partOf',
   },
   {
+    name: 'a watch window that cannot fit between two ticks of the schedule is refused',
+    edits: [
+      {
+        from: '      enabled: false\n      intervalSeconds: 5\n      marginSeconds: 10',
+        to: '      enabled: true\n      intervalSeconds: 10\n      marginSeconds: 55',
+      },
+    ],
+    path: 'controller.pass.watchWindow.marginSeconds',
+    message:
+      /the watch window cannot fit the schedule: ticks of "\* \* \* \* \*" can come 60 s apart, and marginSeconds \(55\) \+ intervalSeconds \(10\) = 65 s/,
+    at: 'marginSeconds: 55',
+  },
+  {
+    name: 'a watch window that cannot fit the Job deadline is refused',
+    edits: [
+      {
+        from: '      enabled: false\n      intervalSeconds: 5\n      marginSeconds: 10',
+        to: '      enabled: true\n      intervalSeconds: 5\n      marginSeconds: 10',
+      },
+      { from: 'schedule: "* * * * *"', to: 'schedule: "*/10 * * * *"' },
+      { from: 'activeDeadlineSeconds: 300', to: 'activeDeadlineSeconds: 15' },
+    ],
+    path: 'controller.pass.watchWindow.marginSeconds',
+    message:
+      /the watch window cannot fit the Job: marginSeconds \(10\) \+ intervalSeconds \(5\) = 15 s must be less than cronJob\.activeDeadlineSeconds \(15 s\)/,
+    at: 'marginSeconds: 10',
+  },
+  {
     name: 'a heartbeat less often than every 10 s is refused',
     edits: [{ from: 'heartbeatSeconds: 10', to: 'heartbeatSeconds: 30' }],
     path: 'controller.progress.heartbeatSeconds',

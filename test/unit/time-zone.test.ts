@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatterKnows, isTimeZone, UTC_NAMES } from '../../core/config/schema.ts';
+import { formatterKnows, isTimeZone, UTC_NAMES } from '../../core/config/time-zone.ts';
 
 // cronJob.timeZone is checked without a formatter where it can be (a formatter costs every verb ~25 ms);
 // the quick answers must be the formatter's.

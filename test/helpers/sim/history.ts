@@ -257,7 +257,11 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
     }
   };
 
-  const launch = (id: string, at: number, o: { dryRun: boolean; wait: boolean; disturbance: Disturbance }) =>
+  const launch = (
+    id: string,
+    at: number,
+    o: { dryRun: boolean; wait: boolean; disturbance: Disturbance; window?: { untilMs: number; intervalMs: number } },
+  ) =>
     sched.launch(id, at, o.dryRun, o.disturbance, async (p) => {
       // One launch is one pass of every shard, side by side, as run-once --all runs them.
       const results = await Promise.all(
@@ -266,6 +270,7 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
             followers: followersOfShard(followers, c.pass.shards, k),
             dryRun: o.dryRun,
             wait: o.wait,
+            ...(o.window ? { window: o.window } : {}),
             identity: id,
             shard: k,
             progress: (line) => {
@@ -285,7 +290,10 @@ export async function runHistory(seed: number, base: LoadedRegistry): Promise<Hi
   const minutes = rng.int(3, 8);
   for (let m = 0; m < minutes; m++) {
     const at = T0 + m * 60 * S + rng.int(0, 5) * S;
-    launch(`cron-${m}`, at, { dryRun: false, wait: rng.chance(0.7), disturbance });
+    // Half the CronJob passes keep a watch window open, as controller.pass.watchWindow does: looks every
+    // 5 s until 10 s before the next tick.
+    const window = rng.chance(0.5) ? { untilMs: T0 + (m * 60 + 50) * S, intervalMs: 5 * S } : undefined;
+    launch(`cron-${m}`, at, { dryRun: false, wait: rng.chance(0.7), disturbance, ...(window ? { window } : {}) });
     if (rng.chance(0.35))
       launch(`now-${m}`, at + rng.int(0, 50) * S, { dryRun: false, wait: rng.chance(0.5), disturbance });
     if (rng.chance(0.25)) launch(`dry-${m}`, at + rng.int(0, 59) * S, { dryRun: true, wait: false, disturbance });

@@ -27,7 +27,7 @@ import {
   runSuffix,
   shortSha,
   waitBudget
-} from "./chunk-JZX5LUQ5.js";
+} from "./chunk-5KFUAEPH.js";
 import {
   Heartbeat,
   PRUNABLE_KINDS,
@@ -53,8 +53,9 @@ import {
   stateObjectName
 } from "./chunk-UQRKCL6N.js";
 import {
-  renderArgv
-} from "./chunk-EGCHMB7Y.js";
+  renderArgv,
+  watchWindowEnd
+} from "./chunk-SVBULRQN.js";
 import {
   BranchFollowerError,
   ConfigError,
@@ -435,7 +436,7 @@ function registerPlan(program, ctx) {
   program.command("plan").summary("synthesize and diff against the live cluster").description(
     "Synthesize the controller and compare every object with the live cluster using a server-side dry-run apply (server-owned fields such as managedFields, resourceVersion and status are ignored; the live data of the state ConfigMap is never drift). Prints kind, namespace/name and action: create, update, unchanged, prune (labelled as ours, no longer synthesized) or keep (would be pruned but holds state). Writes nothing.\n\nExit codes: 0 nothing to change, 1 changes, 2 and above an error."
   ).option("--diff", "show a field-level unified diff of each change (Secret values never shown)").addHelpText("after", "\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { client, items } = await planFor(ctx, loaded);
     ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));
@@ -491,7 +492,7 @@ function registerApply(program, ctx) {
   program.command("apply").summary("server-side apply the controller, then wait until it is ready").description(
     'Server-side apply every synthesized object in dependency order (Namespace first) under the field manager "branch-follower", delete labelled objects no longer synthesized (never the state ConfigMap), and never wipe the live state records or the Lease holder. Without --confirm it prints the plan and exits 4, writing nothing.\n\nWith --wait it then polls until every object is ready (Namespace Active, objects at the applied generation, CronJob suspended exactly as declared) and the controller ServiceAccount, asked through SelfSubjectAccessReviews with its own token, can do exactly what the pass needs. The budget is controller.apply.waitSeconds; on timeout it names what is not ready and exits 5.'
   ).option("--confirm", "carry out the apply (without it nothing is written)").option("--wait", "poll every object until ready, within controller.apply.waitSeconds").option(...TIMEOUT_FLAG).addHelpText("after", "\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
     const budget = waitBudget(opts, { waitSeconds, path: "controller.apply.waitSeconds" });
@@ -543,9 +544,9 @@ function registerCleanupState(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
-    const { kubeLease } = await import("./chunk-JEUDUUQT.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-ZXTQVCNR.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { kubeLease } = await import("./chunk-3F6OMF2L.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-VWBOVPU4.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -769,9 +770,9 @@ function registerEvents(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n  branch-follower events --follower hwlab-jd01-v03 -w\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { FOLLOWER_LABEL } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-ZXTQVCNR.js");
+    const { followerState } = await import("./chunk-VWBOVPU4.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -873,9 +874,9 @@ Examples:
 ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
 `).action(async (flags) => {
       checkFlags(flags);
-      const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+      const { loadRegistry } = await import("./chunk-KQL77XXF.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-2BQD2V2P.js");
+      const { runStage } = await import("./chunk-RV7A7HRF.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -889,9 +890,9 @@ function registerLogs(program, ctx) {
   program.command("logs").summary("show a follower's lines from the pass pods and adapter output").description(
     "Show a follower's lines from the reconcile-pass pods the CronJob's Jobs left (as many as the history limits keep) and the last adapter status and trigger output kept in its state record. Everything is redacted of secret-looking values. Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { redactSecrets } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-ZXTQVCNR.js");
+    const { followerState } = await import("./chunk-VWBOVPU4.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -966,7 +967,7 @@ function registerReconcile(program, ctx) {
   ).action(async (opts) => {
     if (!opts.now) throw new UsageError("reconcile needs --now (run one pass now from the CronJob template)");
     if (opts.dryRun && opts.wait) throw new UsageError("--wait cannot follow a --dry-run: nothing is created");
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const wait = waitBudget(opts, { waitSeconds: c.reconcile.waitSeconds, path: "controller.reconcile.waitSeconds" });
@@ -1165,6 +1166,20 @@ function passView(loaded, result, dryRun) {
     ]
   };
 }
+function watchWindowOf(c, opts, progress) {
+  const w = c.pass.watchWindow;
+  if (!opts.controller || !opts.confirm || !w.enabled) return void 0;
+  const now = Date.now();
+  const untilMs = watchWindowEnd(c, now);
+  if (untilMs <= now) {
+    progress("watch window: none (no scheduled tick started this pass, controller.pass.watchWindow)");
+    return void 0;
+  }
+  progress(
+    `watch window: looking every ${w.intervalSeconds}s until ${new Date(untilMs).toISOString()} (${w.marginSeconds}s before the next pass, controller.pass.watchWindow)`
+  );
+  return { untilMs, intervalMs: w.intervalSeconds * 1e3 };
+}
 function registerRunOnce(program, ctx) {
   program.command("run-once").summary("run one reconcile pass (decisions only with --dry-run)").description(
     "Run one reconcile pass over the chosen followers. --dry-run prints the decision of each (Noop, PendingTrigger, InFlight or Blocked with a reason) and writes nothing anywhere: no state, no Lease, no Event, no sync, no trigger. --confirm acts: it takes the Lease, persists a write-ahead record before every trigger, triggers through the adapter, and records every phase transition in the state ConfigMap and as an Event. --wait then follows closeout (the checks in closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. --controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, and a Lease held by another live pass is a skip (exit 0), not an error.\n\nExit codes: 0 done (or skipped, or stopped because another pass took the Lease over), 2 usage, 4 neither --dry-run nor --confirm, 5 a follower failed or is blocked by an error (mirror, adapter, retry budget, a Lease that could not be kept)."
@@ -1175,8 +1190,8 @@ function registerRunOnce(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-JEUDUUQT.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-3F6OMF2L.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");
@@ -1200,6 +1215,7 @@ function registerRunOnce(program, ctx) {
     }
     const runs = shards.map((k) => ({ k, followers: followersOfShard(followers, c.pass.shards, k) })).filter((r) => r.followers.length > 0 || opts.shard !== void 0);
     const mirror = mirrorPort(loaded, ctx.io.env, literals);
+    const window = watchWindowOf(c, opts, (line) => ctx.progress(line));
     const results = await Promise.all(
       runs.map(
         ({ k, followers: mine }) => runRedactedPass(
@@ -1216,6 +1232,7 @@ function registerRunOnce(program, ctx) {
             wait: opts.wait === true,
             identity,
             shard: k,
+            ...window ? { window } : {},
             progress: runs.length > 1 ? (line) => ctx.progress(`[shard ${k}] ${line}`) : (line) => ctx.progress(line)
           },
           literals
@@ -1512,7 +1529,7 @@ function registerStatus(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n  branch-follower status -o yaml\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { parseStateRecord, dataBytes } = await import("./chunk-VTZFRHSW.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
@@ -1618,7 +1635,7 @@ function registerSynth(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { synthesize } = await import("./chunk-3FSI6R6F.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const manifests = synthesize(loaded);
@@ -1688,7 +1705,7 @@ function registerValidate(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n"
   ).action(async () => {
-    const { loadRegistry } = await import("./chunk-N2LN6AOB.js");
+    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const g = ctx.globals();
     try {
       ctx.print(validateView(loadRegistry(g.config, ctx.io.cwd)));

@@ -2,9 +2,9 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-KX44UJ45.js";
+} from "./chunk-DTIQAK6E.js";
 import "./chunk-IK42KEVM.js";
-import "./chunk-EGCHMB7Y.js";
+import "./chunk-SVBULRQN.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
 import "./chunk-USB6EPQC.js";

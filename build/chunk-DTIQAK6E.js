@@ -7,9 +7,12 @@ import {
   PASS_PLACEHOLDERS,
   STATIC_PLACEHOLDERS,
   TARGET_PREFIX,
+  isTimeZone,
+  parseCron,
   parsePlainYaml,
-  parseTemplate
-} from "./chunk-EGCHMB7Y.js";
+  parseTemplate,
+  shortestTickGapSeconds
+} from "./chunk-SVBULRQN.js";
 import {
   ConfigError
 } from "./chunk-CLZA4UM5.js";
@@ -500,6 +503,7 @@ function crossCheck(registry, source, configRoot) {
       )
     );
   }
+  issues.push(...watchWindowIssues(registry, source));
   const apply = registry.controller.apply;
   if (apply.pollIntervalSeconds >= apply.waitSeconds) {
     issues.push(
@@ -525,6 +529,36 @@ function crossCheck(registry, source, configRoot) {
   });
   return { issues: unique, targets };
 }
+function watchWindowIssues(registry, source) {
+  const { watchWindow: w } = registry.controller.pass;
+  const cj = registry.controller.cronJob;
+  if (!w.enabled) return [];
+  const path = ["controller", "pass", "watchWindow", "marginSeconds"];
+  const needs = `marginSeconds (${w.marginSeconds}) + intervalSeconds (${w.intervalSeconds}) = ${w.marginSeconds + w.intervalSeconds} s`;
+  let schedule;
+  try {
+    schedule = parseCron(cj.schedule);
+  } catch (err) {
+    return [source.issue(["controller", "cronJob", "schedule"], err.message)];
+  }
+  const gap = shortestTickGapSeconds(schedule);
+  const out = [];
+  if (w.marginSeconds + w.intervalSeconds > gap)
+    out.push(
+      source.issue(
+        path,
+        `the watch window cannot fit the schedule: ticks of "${cj.schedule}" can come ${gap} s apart, and ${needs} must fit between two, or the window could never look once before the next pass`
+      )
+    );
+  if (w.marginSeconds + w.intervalSeconds >= cj.activeDeadlineSeconds)
+    out.push(
+      source.issue(
+        path,
+        `the watch window cannot fit the Job: ${needs} must be less than cronJob.activeDeadlineSeconds (${cj.activeDeadlineSeconds} s), or the Job would be stopped before the window's first look`
+      )
+    );
+  return out;
+}
 
 // core/config/schema.ts
 var DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -539,37 +573,6 @@ var SSH_URL = /^ssh:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[0-9]{1,5}\/\S+$/;
 var ABS_DIR = /^\/[^\s]*[^/\s]$/;
 var REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/;
 var PROXY_URL = /^http:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/;
-var UTC_NAMES = /* @__PURE__ */ new Set([
-  "UTC",
-  "Etc/UTC",
-  "Etc/UCT",
-  "Etc/Universal",
-  "Etc/Zulu",
-  "Etc/GMT",
-  "Etc/GMT0",
-  "Etc/GMT+0",
-  "Etc/GMT-0",
-  "Etc/Greenwich",
-  "GMT",
-  "UCT",
-  "Universal",
-  "Zulu"
-]);
-var canonicalZones;
-function isTimeZone(name) {
-  if (UTC_NAMES.has(name)) return true;
-  canonicalZones ??= new Set(Intl.supportedValuesOf("timeZone"));
-  if (canonicalZones.has(name)) return true;
-  return formatterKnows(name);
-}
-function formatterKnows(name) {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: name });
-    return name.length > 0;
-  } catch {
-    return false;
-  }
-}
 var dnsLabel = (what) => external_exports.string().max(63, `${what} must be at most 63 characters (DNS-1123 label)`).regex(DNS1123_LABEL, `${what} must be a DNS-1123 label: lower-case letters, digits and '-'`);
 var dnsSubdomain = (what) => external_exports.string().max(253, `${what} must be at most 253 characters (DNS-1123 subdomain)`).regex(DNS1123_SUBDOMAIN, `${what} must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'`);
 var positiveInt = (what) => external_exports.number().int(`${what} must be a whole number`).positive(`${what} must be greater than 0`);
@@ -657,7 +660,20 @@ var ControllerSchema = external_exports.strictObject({
       apiCalls: positiveInt("pass.concurrency.apiCalls").describe(
         "Kubernetes API requests one shard makes at once besides its state writes (its Events); status reads the Leases and state ConfigMaps this many at once."
       )
-    }).describe("How much of a pass runs side by side; state writes are batched (one per shard per look).")
+    }).describe("How much of a pass runs side by side; state writes are batched (one per shard per look)."),
+    watchWindow: external_exports.strictObject({
+      enabled: external_exports.boolean().describe(
+        "Whether the pass of each CronJob pod, its work done, keeps looking for new tips until the window's end, so a push is followed within seconds rather than at the next scheduled pass."
+      ),
+      intervalSeconds: positiveInt("pass.watchWindow.intervalSeconds").describe(
+        "How often the window looks: one git ls-remote of each upstream per look, a fetch only of a branch that moved. Latency against the upstream's rate limits: docs/operations.md."
+      ),
+      marginSeconds: positiveInt("pass.watchWindow.marginSeconds").describe(
+        "The window ends this long before the next scheduled pass and before the Job reaches cronJob.activeDeadlineSeconds, so the next pass never waits on it (concurrencyPolicy Forbid)."
+      )
+    }).describe(
+      "The watch window of a scheduled pass: a tip that moved in it is synced, snapshotted and handled as in any pass, under the same Lease, with the same write-ahead."
+    )
   }).describe("Budgets of one reconcile pass."),
   apply: external_exports.strictObject({
     waitSeconds: positiveInt("apply.waitSeconds").describe(

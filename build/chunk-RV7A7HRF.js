@@ -7,7 +7,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-MS2U7QWG.js";
+} from "./chunk-LATQVKOP.js";
 import "./chunk-GJDOTJAR.js";
 import {
   ExitCode,
@@ -24,7 +24,7 @@ import {
   selectStage,
   shortSha,
   waitBudget
-} from "./chunk-JZX5LUQ5.js";
+} from "./chunk-5KFUAEPH.js";
 import {
   describeObject
 } from "./chunk-UEAUSTXD.js";
@@ -39,9 +39,9 @@ import {
 import "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-KX44UJ45.js";
+} from "./chunk-DTIQAK6E.js";
 import "./chunk-IK42KEVM.js";
-import "./chunk-EGCHMB7Y.js";
+import "./chunk-SVBULRQN.js";
 import {
   BranchFollowerError,
   ConfirmationRequiredError

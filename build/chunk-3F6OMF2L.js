@@ -15,16 +15,16 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-MS2U7QWG.js";
+} from "./chunk-LATQVKOP.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
 import "./chunk-UEAUSTXD.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
-import "./chunk-KX44UJ45.js";
+import "./chunk-DTIQAK6E.js";
 import "./chunk-IK42KEVM.js";
-import "./chunk-EGCHMB7Y.js";
+import "./chunk-SVBULRQN.js";
 import "./chunk-CLZA4UM5.js";
 import "./chunk-UQAYD4YX.js";
 import "./chunk-USB6EPQC.js";

@@ -14,7 +14,7 @@ import {
 import {
   NOT_PLAIN,
   parsePlainYaml
-} from "./chunk-EGCHMB7Y.js";
+} from "./chunk-SVBULRQN.js";
 import {
   BranchFollowerError,
   KubeError,

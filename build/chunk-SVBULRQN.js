@@ -246,6 +246,161 @@ var Flow = class {
   }
 };
 
+// core/config/cron.ts
+var FIELDS = [
+  { name: "minute", min: 0, max: 59 },
+  { name: "hour", min: 0, max: 23 },
+  { name: "day of month", min: 1, max: 31 },
+  { name: "month", min: 1, max: 12 },
+  { name: "day of week", min: 0, max: 7 }
+];
+function field(text, f) {
+  const out = /* @__PURE__ */ new Set();
+  for (const part of text.split(",")) {
+    const [range, stepText] = part.split("/");
+    const step = stepText === void 0 ? 1 : Number(stepText);
+    const bounds = range === "*" ? [f.min, f.max] : range.split("-").map(Number);
+    const lo = bounds[0];
+    const hi = bounds[1] ?? (stepText === void 0 ? lo : f.max);
+    if (!Number.isInteger(step) || step < 1 || lo < f.min || hi > f.max || lo > hi)
+      throw new Error(`the ${f.name} field "${part}" is outside ${f.min}-${f.max}`);
+    for (let v = lo; v <= hi; v += step) out.add(f.name === "day of week" && v === 7 ? 0 : v);
+  }
+  return out;
+}
+function parseCron(expression) {
+  const parts = expression.trim().split(/\s+/);
+  if (parts.length !== 5) throw new Error(`"${expression}" is not a five-field cron schedule`);
+  const [minutes, hours, days, months, weekdays] = parts.map((p, i) => field(p, FIELDS[i]));
+  return {
+    minutes,
+    hours,
+    days,
+    months,
+    weekdays,
+    daysRestricted: !parts[2].startsWith("*"),
+    weekdaysRestricted: !parts[4].startsWith("*")
+  };
+}
+var WEEKDAYS = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+function wallClockOf(zone, utc) {
+  if (utc) {
+    return (ms) => {
+      const d = new Date(ms);
+      return {
+        minute: d.getUTCMinutes(),
+        hour: d.getUTCHours(),
+        day: d.getUTCDate(),
+        month: d.getUTCMonth() + 1,
+        weekday: d.getUTCDay()
+      };
+    };
+  }
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    weekday: "short"
+  });
+  return (ms) => {
+    const p = Object.fromEntries(format.formatToParts(ms).map((x) => [x.type, x.value]));
+    return {
+      minute: Number(p.minute),
+      hour: Number(p.hour),
+      day: Number(p.day),
+      month: Number(p.month),
+      weekday: WEEKDAYS[p.weekday]
+    };
+  };
+}
+function fires(s, w) {
+  if (!s.minutes.has(w.minute) || !s.hours.has(w.hour) || !s.months.has(w.month)) return false;
+  const day = s.days.has(w.day);
+  const weekday = s.weekdays.has(w.weekday);
+  if (s.daysRestricted && s.weekdaysRestricted) return day || weekday;
+  return day && weekday;
+}
+var MINUTE = 6e4;
+var CronTicks = class {
+  schedule;
+  wall;
+  /** `utc`: the zone is a name of UTC (its wall clock is read without Intl). */
+  constructor(schedule, zone, utc) {
+    this.schedule = schedule;
+    this.wall = wallClockOf(zone, utc);
+  }
+  /** The first tick strictly after `ms`, within `horizonMs`; undefined when there is none. */
+  next(ms, horizonMs) {
+    for (let t = Math.floor(ms / MINUTE) * MINUTE + MINUTE; t <= ms + horizonMs; t += MINUTE)
+      if (fires(this.schedule, this.wall(t))) return t;
+    return void 0;
+  }
+  /** The last tick at or before `ms`, within `horizonMs`; undefined when there is none. */
+  previous(ms, horizonMs) {
+    for (let t = Math.floor(ms / MINUTE) * MINUTE; t >= ms - horizonMs; t -= MINUTE)
+      if (fires(this.schedule, this.wall(t))) return t;
+    return void 0;
+  }
+};
+
+// core/config/time-zone.ts
+var UTC_NAMES = /* @__PURE__ */ new Set([
+  "UTC",
+  "Etc/UTC",
+  "Etc/UCT",
+  "Etc/Universal",
+  "Etc/Zulu",
+  "Etc/GMT",
+  "Etc/GMT0",
+  "Etc/GMT+0",
+  "Etc/GMT-0",
+  "Etc/Greenwich",
+  "GMT",
+  "UCT",
+  "Universal",
+  "Zulu"
+]);
+var canonicalZones;
+function isTimeZone(name) {
+  if (UTC_NAMES.has(name)) return true;
+  canonicalZones ??= new Set(Intl.supportedValuesOf("timeZone"));
+  if (canonicalZones.has(name)) return true;
+  return formatterKnows(name);
+}
+function formatterKnows(name) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return name.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+// core/config/watch-window.ts
+var MINUTE2 = 6e4;
+function watchWindowEnd(c, startMs) {
+  const w = c.pass.watchWindow;
+  if (!w.enabled) return startMs;
+  const cj = c.cronJob;
+  const deadlineMs = cj.activeDeadlineSeconds * 1e3;
+  const ticks = new CronTicks(parseCron(cj.schedule), cj.timeZone, UTC_NAMES.has(cj.timeZone));
+  const started = ticks.previous(startMs, deadlineMs);
+  if (started === void 0) return startMs;
+  const next = ticks.next(startMs, deadlineMs) ?? Number.POSITIVE_INFINITY;
+  return Math.max(startMs, Math.min(next, started + deadlineMs) - w.marginSeconds * 1e3);
+}
+function shortestTickGapSeconds(schedule) {
+  const ticks = [];
+  for (const h of [...schedule.hours].sort((a, b) => a - b))
+    for (const m of [...schedule.minutes].sort((a, b) => a - b)) ticks.push(h * 60 + m);
+  let gap = 24 * 60 - ticks[ticks.length - 1] + ticks[0];
+  for (let i = 1; i < ticks.length; i++) gap = Math.min(gap, ticks[i] - ticks[i - 1]);
+  return gap * MINUTE2 / 1e3;
+}
+
 // core/config/placeholders.ts
 var STATIC_PLACEHOLDERS = [
   "follower.id",
@@ -313,6 +468,10 @@ function renderArgv(template, values) {
 export {
   NOT_PLAIN,
   parsePlainYaml,
+  parseCron,
+  isTimeZone,
+  watchWindowEnd,
+  shortestTickGapSeconds,
   STATIC_PLACEHOLDERS,
   PASS_PLACEHOLDERS,
   TARGET_PREFIX,

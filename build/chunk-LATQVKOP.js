@@ -40,13 +40,13 @@ import {
 } from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-KX44UJ45.js";
+} from "./chunk-DTIQAK6E.js";
 import {
   external_exports
 } from "./chunk-IK42KEVM.js";
 import {
   renderArgv
-} from "./chunk-EGCHMB7Y.js";
+} from "./chunk-SVBULRQN.js";
 import {
   BranchFollowerError
 } from "./chunk-CLZA4UM5.js";
@@ -2395,6 +2395,11 @@ var Pass = class {
     };
     this.asking = limiter(this.c.pass.concurrency.adapterCalls);
   }
+  /** The heartbeat of the watch window: no tip moved, and until when it looks. */
+  windowLine(untilMs) {
+    const left = Math.max(0, Math.round((untilMs - this.ports.clock.now()) / 1e3));
+    return `watch window: no tip moved; looking every ${this.c.pass.watchWindow.intervalSeconds}s for ${left}s more (controller.pass.watchWindow)`;
+  }
   /** The heartbeat of the closeout wait: every follower still in flight, how long of its budget. */
   waitingLine(waiting) {
     const now = this.ports.clock.now();
@@ -2765,6 +2770,10 @@ var Pass = class {
       this.keeper.start();
     }
     let outcomes = [];
+    const latest = /* @__PURE__ */ new Map();
+    const seen = /* @__PURE__ */ new Map();
+    const followed = /* @__PURE__ */ new Set();
+    let inWindow = false;
     try {
       const busy = await this.carryOver();
       if (busy) return { skipped: busy };
@@ -2772,20 +2781,42 @@ var Pass = class {
         outcomes = [];
         await this.readState();
         await this.keep(0);
-        const { syncFailed, observed } = opts.dryRun ? { syncFailed: /* @__PURE__ */ new Map(), observed: await this.ports.mirror.observe(opts.followers) } : await this.syncThenObserve(shareFrom);
+        const { syncFailed, observed } = opts.dryRun ? { syncFailed: /* @__PURE__ */ new Map(), observed: await this.ports.mirror.observe(opts.followers) } : await this.syncThenObserve(shareFrom, inWindow ? seen : void 0);
         shareFrom = void 0;
-        const ds = opts.followers.map((f) => {
+        const viewOf = (f) => {
           const failedSync = syncFailed.get(f.source.mirror);
-          const view3 = failedSync === void 0 ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
-          return this.item(f, view3, this.reads, false);
-        });
-        const byId = await this.look(ds);
-        outcomes = opts.followers.map((f) => byId.get(f.id));
-        for (const o of outcomes) if (ERROR_REASONS.has(o.reason)) this.failed.add(o.id);
-        const waiting = opts.followers.filter((f) => inFlight(this.snap.records.get(f.id)));
-        if (opts.dryRun || !opts.wait || waiting.length === 0) return { outcomes, failed: this.failed.size > 0 };
-        const pollMs = Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1e3));
-        await this.heartbeat.sleep(pollMs, () => this.waitingLine(waiting));
+          return failedSync === void 0 ? observed.get(f.id) : { error: failedSync, reason: Reason.MirrorSyncFailed };
+        };
+        const chosen = inWindow ? opts.followers.filter((f) => {
+          const view3 = viewOf(f);
+          const moved = view3 !== void 0 && "tip" in view3 && seen.get(f.id) !== view3.tip;
+          return moved || followed.has(f.id) || opts.wait && inFlight(this.snap.records.get(f.id));
+        }) : opts.followers;
+        for (const f of opts.followers) {
+          const view3 = viewOf(f);
+          if (view3 !== void 0 && "tip" in view3) seen.set(f.id, view3.tip);
+        }
+        const byId = await this.look(chosen.map((f) => this.item(f, viewOf(f), this.reads, false)));
+        for (const f of chosen) latest.set(f.id, byId.get(f.id));
+        if (inWindow)
+          for (const f of chosen) {
+            const r = this.snap.records.get(f.id);
+            if (inFlight(r) || r?.phase === Phase.PendingTrigger) followed.add(f.id);
+            else followed.delete(f.id);
+          }
+        outcomes = opts.followers.map((f) => latest.get(f.id));
+        for (const f of chosen) if (ERROR_REASONS.has(latest.get(f.id).reason)) this.failed.add(f.id);
+        const waiting = opts.wait ? opts.followers.filter((f) => inFlight(this.snap.records.get(f.id))) : [];
+        const window = opts.window;
+        const watching = window !== void 0 && !opts.dryRun && clock.now() + window.intervalMs <= window.untilMs;
+        if (opts.dryRun || waiting.length === 0 && !watching) return { outcomes, failed: this.failed.size > 0 };
+        const pollMs = waiting.length > 0 ? Math.min(...waiting.map((f) => f.closeout.pollIntervalSeconds * 1e3)) : Number.POSITIVE_INFINITY;
+        const sleepMs = watching ? Math.min(pollMs, window.intervalMs) : pollMs;
+        await this.heartbeat.sleep(
+          sleepMs,
+          () => waiting.length > 0 ? this.waitingLine(waiting) : this.windowLine(window.untilMs)
+        );
+        if (window !== void 0) inWindow = true;
       }
     } catch (err) {
       if (err instanceof LeaseLost && err.takenBy) {
@@ -2848,7 +2879,7 @@ var Pass = class {
    * git-mirror sync of every mirror an enabled follower uses, then the look at every follower after it; returns the
    * mirrors whose sync failed, with why, and the look.
    */
-  async syncThenObserve(notBefore) {
+  async syncThenObserve(notBefore, quietUnless) {
     const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
     const failed = /* @__PURE__ */ new Map();
     if (mirrors.length === 0)
@@ -2860,11 +2891,17 @@ var Pass = class {
       (early) => this.early(byId, early),
       notBefore
     );
+    const movedMirrors = /* @__PURE__ */ new Set();
+    if (quietUnless)
+      for (const f of this.opts.followers) {
+        const view3 = views.get(f.id);
+        if (view3 && "tip" in view3 && quietUnless.get(f.id) !== view3.tip) movedMirrors.add(f.source.mirror);
+      }
     for (const [id, r] of synced) {
       if ("error" in r) {
         failed.set(id, `git-mirror sync of mirror ${id} failed: ${r.error}`);
         this.opts.progress(`[mirror ${id}] sync failed: ${r.error}`);
-      } else {
+      } else if (!quietUnless || movedMirrors.has(id)) {
         this.opts.progress(`[mirror ${id}] sync: ${r.summary}`);
       }
     }

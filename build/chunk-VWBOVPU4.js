@@ -2,7 +2,7 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-MS2U7QWG.js";
+} from "./chunk-LATQVKOP.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
@@ -12,9 +12,9 @@ import {
   stateObjectName,
   stateObjectOf
 } from "./chunk-UQRKCL6N.js";
-import "./chunk-KX44UJ45.js";
+import "./chunk-DTIQAK6E.js";
 import "./chunk-IK42KEVM.js";
-import "./chunk-EGCHMB7Y.js";
+import "./chunk-SVBULRQN.js";
 import {
   BranchFollowerError
 } from "./chunk-CLZA4UM5.js";
