@@ -9,6 +9,13 @@ function nodeOf(cmd: Command): CompletionNode {
     name: cmd.name(),
     summary: cmd.summary() || cmd.description().split('\n')[0]!,
     flags: cmd.options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)),
+    values: Object.fromEntries(
+      cmd.options.flatMap((o) =>
+        o.argChoices
+          ? [o.long, o.short].filter((f): f is string => f !== undefined).map((f) => [f, o.argChoices!])
+          : [],
+      ),
+    ),
     verbs: cmd.commands.map(nodeOf),
   };
 }

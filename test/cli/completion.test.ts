@@ -36,6 +36,15 @@ describe('completion', () => {
     expect(complete(r.stdout, ['branch-follower', 'status', '--kubec'])).toEqual(['--kubeconfig']);
     // A verb's own flags are offered under it only.
     expect(complete(r.stdout, ['branch-follower', 'status', '--sh'])).toEqual([]);
+    // After -o, its values, as kubectl completes them.
+    expect(complete(r.stdout, ['branch-follower', 'status', '-o', 'w'])).toEqual(['wide']);
+    expect(complete(r.stdout, ['branch-follower', 'status', '--output', ''])).toEqual([
+      'table',
+      'wide',
+      'name',
+      'json',
+      'yaml',
+    ]);
   });
 
   it('zsh loads the same completion through bashcompinit; fish names every verb with its summary', async () => {

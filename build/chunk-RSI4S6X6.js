@@ -606,9 +606,28 @@ function registerCleanupState(program, ctx) {
 }
 
 // src/cli/completion-script.ts
+function allValues(root) {
+  const out = /* @__PURE__ */ new Map();
+  const walk = (node) => {
+    for (const [flag, values] of Object.entries(node.values)) out.set(flag, values);
+    node.verbs.forEach(walk);
+  };
+  walk(root);
+  return out;
+}
 var SHELLS = ["bash", "zsh", "fish"];
 var fnName = (program) => `_${program.replace(/[^A-Za-z0-9]/g, "_")}_complete`;
 var shQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+function valueCases(root) {
+  const byValues = /* @__PURE__ */ new Map();
+  for (const [flag, values] of allValues(root)) {
+    const key2 = values.join(" ");
+    byValues.set(key2, [...byValues.get(key2) ?? [], flag]);
+  }
+  return [...byValues].map(
+    ([values, flags]) => `    ${flags.map(shQuote).join(" | ")}) COMPREPLY=($(compgen -W ${shQuote(values)} -- "$cur")); return ;;`
+  ).join("\n");
+}
 function bash(root) {
   const words = /* @__PURE__ */ new Map();
   const walk = (node, path) => {
@@ -621,6 +640,10 @@ function bash(root) {
   return `# bash completion for ${root.name}: source <(${root.name} completion bash)
 ${fn}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} path='' i w words
+  # After a flag that takes one of a few values, those values.
+  case "\${COMP_WORDS[COMP_CWORD-1]}" in
+${valueCases(root)}
+  esac
   # The verbs typed so far: the words that are not flags, as far as they name verbs.
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
@@ -647,13 +670,15 @@ ${bash(root).split("\n").slice(1).join("\n")}`;
 function fish(root) {
   const lines = [`# fish completion for ${root.name}: ${root.name} completion fish | source`];
   const flag = (f) => f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`;
-  for (const f of root.flags) lines.push(`complete -c ${root.name} ${flag(f)}`);
+  const values = allValues(root);
+  const takes = (f) => values.has(f) ? ` -x -a ${shQuote(values.get(f).join(" "))}` : "";
+  for (const f of root.flags) lines.push(`complete -c ${root.name} ${flag(f)}${takes(f)}`);
   const walk = (node, path) => {
     const under = path.length === 0 ? "__fish_use_subcommand" : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
     for (const v of node.verbs)
       lines.push(`complete -c ${root.name} -f -n ${shQuote(under)} -a ${v.name} -d ${shQuote(v.summary)}`);
     if (path.length > 0)
-      for (const f of node.flags) lines.push(`complete -c ${root.name} -n ${shQuote(under)} ${flag(f)}`);
+      for (const f of node.flags) lines.push(`complete -c ${root.name} -n ${shQuote(under)} ${flag(f)}${takes(f)}`);
     for (const v of node.verbs) walk(v, [...path, v.name]);
   };
   walk(root, []);
@@ -670,6 +695,11 @@ function nodeOf(cmd) {
     name: cmd.name(),
     summary: cmd.summary() || cmd.description().split("\n")[0],
     flags: cmd.options.flatMap((o) => [o.long, o.short].filter((f) => f !== void 0)),
+    values: Object.fromEntries(
+      cmd.options.flatMap(
+        (o) => o.argChoices ? [o.long, o.short].filter((f) => f !== void 0).map((f) => [f, o.argChoices]) : []
+      )
+    ),
     verbs: cmd.commands.map(nodeOf)
   };
 }
