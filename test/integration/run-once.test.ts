@@ -72,9 +72,9 @@ describe('run-once against a real API server, a real git mirror and fake control
     ]);
     const id = 'agentrun-jd01-v02';
     const first = await w.push(id, { snapshot: true });
-    // The window ends 10 s before the next minute: start early enough in a minute for it to matter.
+    // The window ends 10 s before the next minute: start early enough in a minute for a push to fit.
     const second = new Date().getUTCSeconds();
-    if (second > 30) await new Promise((r) => setTimeout(r, (60 - second) * 1000 + 200));
+    if (second > 40) await new Promise((r) => setTimeout(r, (60 - second) * 1000 + 200));
     const started = Date.now();
     const child = w.spawn(['run-once', '--follower', id, '--confirm', '--controller']);
     await eventually('the first trigger', () => w.triggersOf(id).length === 1);
@@ -87,7 +87,7 @@ describe('run-once against a real API server, a real git mirror and fake control
     expect(ended).toBeLessThanOrEqual(nextTick - 10_000 + 3_000);
     expect(w.triggersOf(id).map((t) => t.sha)).toEqual([first, pushed]);
     expect(child.output()).toMatch(/watch window: looking every 1s until \S+ \(10s before the next pass/);
-  });
+  }, 120_000);
 
   it('a new sha is triggered exactly once over five passes, and closes out Succeeded with timings', async () => {
     const w = await makePassWorld(servers, 'once');
