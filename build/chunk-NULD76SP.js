@@ -6,7 +6,7 @@ import {
   outputFormat,
   paint,
   renderView
-} from "./chunk-FSJLUPO5.js";
+} from "./chunk-ZAC4BN44.js";
 import {
   ExitCode,
   TIMEOUT_FLAG,
@@ -818,7 +818,7 @@ function registerEvents(program, ctx) {
     const { stateObjectName: stateObjectName2, stateObjectOf } = await import("./chunk-5JRFOAZ3.js");
     const { untilInterrupted } = await import("./chunk-BYQYH5PZ.js");
     const { watchEvents } = await import("./chunk-DSUIHK5L.js");
-    const { watchPrinter } = await import("./chunk-7A2YE2H4.js");
+    const { watchPrinter } = await import("./chunk-KMNLFPMY.js");
     const c = loaded.registry.controller;
     const { signal, release } = untilInterrupted(ctx.io);
     try {
@@ -1573,7 +1573,7 @@ function registerStatus(program, ctx) {
     if (!opts.watch) return ctx.print(view(first));
     const { untilInterrupted } = await import("./chunk-BYQYH5PZ.js");
     const { watchStatus } = await import("./chunk-HHFG2EKD.js");
-    const { watchPrinter } = await import("./chunk-7A2YE2H4.js");
+    const { watchPrinter } = await import("./chunk-KMNLFPMY.js");
     const { signal, release } = untilInterrupted(ctx.io);
     try {
       await watchStatus({

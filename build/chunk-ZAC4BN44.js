@@ -3492,9 +3492,12 @@ var MIN_CUT = 12;
 function cut(text, width) {
   if (textWidth(text) <= width) return text;
   let out = "";
+  let used = 0;
   for (const ch of text) {
-    if (textWidth(`${out}${ch}…`) > width) break;
+    const w = textWidth(ch);
+    if (used + w > width - 1) break;
     out += ch;
+    used += w;
   }
   return `${out}…`;
 }
