@@ -43,3 +43,12 @@ export class Heartbeat {
 export function elapsedOf(elapsedMs: number, budget: { readonly ms: number; readonly path: string }): string {
   return `${Math.round(elapsedMs / 1000)}s of ${Math.round(budget.ms / 1000)}s (${budget.path})`;
 }
+
+/** At most this many pending things are named in one heartbeat. */
+const NAMED = 3;
+
+/** `a, b, c, and 2 more`: what a heartbeat names of what is still pending. */
+export function firstFew(items: readonly string[]): string {
+  const more = items.length > NAMED ? `, and ${items.length - NAMED} more` : '';
+  return `${items.slice(0, NAMED).join(', ')}${more}`;
+}

@@ -4,7 +4,7 @@ import type { LoadedRegistry } from '../core/config/load.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
 import { shardLeaseName, stateObjectName, stateObjectsOfShard } from '../core/config/shards.ts';
 import { BranchFollowerError } from '../core/errors.ts';
-import { elapsedOf, Heartbeat } from '../core/heartbeat.ts';
+import { elapsedOf, firstFew, Heartbeat } from '../core/heartbeat.ts';
 import { LeaseKeeper, LeaseLost } from './lease-keeper.ts';
 import { limiter, type Limiter, mapLimit } from './limit.ts';
 import { Decision, Phase, Reason } from './phases.ts';
@@ -220,9 +220,7 @@ class Pass {
       const budget = { ms: Date.parse(r.inFlight.deadline) - started, path };
       return `${f.id} (${r.phase}, ${elapsedOf(now - started, budget)})`;
     });
-    const named = each.slice(0, 3).join(', ');
-    const more = each.length > 3 ? `, and ${each.length - 3} more` : '';
-    return `still waiting for closeout of ${waiting.length} follower(s): ${named}${more}`;
+    return `still waiting for closeout of ${waiting.length} follower(s): ${firstFew(each)}`;
   }
 
   /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */

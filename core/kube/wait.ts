@@ -1,6 +1,6 @@
 import { WaitTimeoutError } from '../errors.ts';
 import { realClock, type Clock } from '../clock.ts';
-import { elapsedOf, Heartbeat } from '../heartbeat.ts';
+import { elapsedOf, firstFew, Heartbeat } from '../heartbeat.ts';
 import type { Readiness } from './readiness.ts';
 
 /** One thing to wait for. */
@@ -29,14 +29,9 @@ export interface WaitOptions {
   readonly progress: (line: string) => void;
 }
 
-/** At most this many pending objects are named in one heartbeat. */
-const NAMED = 3;
-
 /** `2 pending: CronJob ns/x (not found), Lease ns/y (no holder)`. */
 function pendingList(pending: readonly { label: string; detail: string }[]): string {
-  const named = pending.slice(0, NAMED).map((p) => `${p.label} (${p.detail})`);
-  const more = pending.length > NAMED ? `, and ${pending.length - NAMED} more` : '';
-  return `${pending.length} pending: ${named.join(', ')}${more}`;
+  return `${pending.length} pending: ${firstFew(pending.map((p) => `${p.label} (${p.detail})`))}`;
 }
 
 // Polls every check until all are ready or the budget is spent; reports each object as it becomes

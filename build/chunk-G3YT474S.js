@@ -15,11 +15,11 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-LATQVKOP.js";
+} from "./chunk-EIP6BXTB.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
-import "./chunk-UEAUSTXD.js";
+import "./chunk-2AC2LJ3E.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
 import "./chunk-DTIQAK6E.js";

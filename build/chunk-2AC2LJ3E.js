@@ -82,6 +82,11 @@ var Heartbeat = class {
 function elapsedOf(elapsedMs, budget) {
   return `${Math.round(elapsedMs / 1e3)}s of ${Math.round(budget.ms / 1e3)}s (${budget.path})`;
 }
+var NAMED = 3;
+function firstFew(items) {
+  const more = items.length > NAMED ? `, and ${items.length - NAMED} more` : "";
+  return `${items.slice(0, NAMED).join(", ")}${more}`;
+}
 
 // core/config/template-values.ts
 function staticValues(f, target) {
@@ -134,5 +139,6 @@ export {
   kubectlName,
   Heartbeat,
   elapsedOf,
+  firstFew,
   staticValues
 };

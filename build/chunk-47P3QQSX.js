@@ -27,19 +27,20 @@ import {
   runSuffix,
   shortSha,
   waitBudget
-} from "./chunk-5KFUAEPH.js";
+} from "./chunk-GXYQCODK.js";
 import {
   Heartbeat,
   PRUNABLE_KINDS,
   collectionPath,
   describeObject,
   elapsedOf,
+  firstFew,
   kubectlName,
   normalize,
   resourceType,
   resourceTypeOfKind,
   staticValues
-} from "./chunk-UEAUSTXD.js";
+} from "./chunk-2AC2LJ3E.js";
 import {
   PRUNE_ANNOTATION,
   ownedSelector
@@ -343,11 +344,8 @@ function objectReadiness(desired, live, appliedGeneration) {
 }
 
 // core/kube/wait.ts
-var NAMED = 3;
 function pendingList(pending) {
-  const named = pending.slice(0, NAMED).map((p) => `${p.label} (${p.detail})`);
-  const more = pending.length > NAMED ? `, and ${pending.length - NAMED} more` : "";
-  return `${pending.length} pending: ${named.join(", ")}${more}`;
+  return `${pending.length} pending: ${firstFew(pending.map((p) => `${p.label} (${p.detail})`))}`;
 }
 async function waitUntilReady(checks, opts, clock = realClock) {
   const { budget, pollMs } = opts;
@@ -545,8 +543,8 @@ function registerCleanupState(program, ctx) {
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-KQL77XXF.js");
-    const { kubeLease } = await import("./chunk-3F6OMF2L.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-VWBOVPU4.js");
+    const { kubeLease } = await import("./chunk-G3YT474S.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-GGRWZCA3.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -802,7 +800,7 @@ function registerEvents(program, ctx) {
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { FOLLOWER_LABEL } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-VWBOVPU4.js");
+    const { followerState } = await import("./chunk-GGRWZCA3.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -906,7 +904,7 @@ ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
       checkFlags(flags);
       const { loadRegistry } = await import("./chunk-KQL77XXF.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-RV7A7HRF.js");
+      const { runStage } = await import("./chunk-OYJPF2JM.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -922,7 +920,7 @@ function registerLogs(program, ctx) {
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-KQL77XXF.js");
     const { redactSecrets } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-VWBOVPU4.js");
+    const { followerState } = await import("./chunk-GGRWZCA3.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -1221,7 +1219,7 @@ function registerRunOnce(program, ctx) {
     "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-KQL77XXF.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-3F6OMF2L.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-G3YT474S.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");

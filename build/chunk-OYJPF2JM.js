@@ -7,7 +7,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-LATQVKOP.js";
+} from "./chunk-EIP6BXTB.js";
 import "./chunk-GJDOTJAR.js";
 import {
   ExitCode,
@@ -24,10 +24,10 @@ import {
   selectStage,
   shortSha,
   waitBudget
-} from "./chunk-5KFUAEPH.js";
+} from "./chunk-GXYQCODK.js";
 import {
   describeObject
-} from "./chunk-UEAUSTXD.js";
+} from "./chunk-2AC2LJ3E.js";
 import "./chunk-AUYQUWQA.js";
 import "./chunk-5IUWYWFV.js";
 import {

@@ -22,9 +22,10 @@ import {
   Heartbeat,
   elapsedOf,
   fingerprint,
+  firstFew,
   resourceType,
   staticValues
-} from "./chunk-UEAUSTXD.js";
+} from "./chunk-2AC2LJ3E.js";
 import {
   decodeAnswer,
   encodeRequest,
@@ -2412,9 +2413,7 @@ var Pass = class {
       const budget = { ms: Date.parse(r.inFlight.deadline) - started, path };
       return `${f.id} (${r.phase}, ${elapsedOf(now - started, budget)})`;
     });
-    const named = each.slice(0, 3).join(", ");
-    const more = each.length > 3 ? `, and ${each.length - 3} more` : "";
-    return `still waiting for closeout of ${waiting.length} follower(s): ${named}${more}`;
+    return `still waiting for closeout of ${waiting.length} follower(s): ${firstFew(each)}`;
   }
   /** Before acting: the Lease must cover the next `needMs` (see runner/lease-keeper.ts). */
   async keep(needMs) {

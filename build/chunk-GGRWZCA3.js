@@ -2,11 +2,11 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-LATQVKOP.js";
+} from "./chunk-EIP6BXTB.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
-import "./chunk-UEAUSTXD.js";
+import "./chunk-2AC2LJ3E.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,

@@ -7,7 +7,7 @@ import {
   fingerprint,
   objectPath,
   resourceType
-} from "./chunk-UEAUSTXD.js";
+} from "./chunk-2AC2LJ3E.js";
 import {
   yamlText
 } from "./chunk-AUYQUWQA.js";
