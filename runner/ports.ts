@@ -105,6 +105,12 @@ export interface MirrorPort {
    * follower a summary line, or its error (a ref refused fails only the followers of that ref).
    */
   flush(wanted: readonly FlushWanted[]): Promise<ReadonlyMap<string, FlushOutcome>>;
+  /**
+   * Whether the mirror cache of `mirrorId` holds `ancestor` as `descendant` itself or one of its ancestors (false when
+   * it does not hold `ancestor` at all); undefined when there is no mirror cache here to ask (e.g. `status` on a
+   * workstation, which reads the mirror only as served). Reads only.
+   */
+  isAncestor(mirrorId: string, ancestor: string, descendant: string): Promise<boolean | undefined>;
 }
 
 type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };

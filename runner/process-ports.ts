@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { gitopsRefOf, type LoadedRegistry } from '../core/config/load.ts';
 import { BranchFollowerError } from '../core/errors.ts';
 import type { FollowerConfig } from '../core/config/schema.ts';
@@ -5,6 +7,7 @@ import { staticValues } from '../core/config/template-values.ts';
 import { AdapterError, readStatus, trigger } from './adapters/run-adapter.ts';
 import { redactSecrets, tail, type SecretLiterals } from './adapters/redact.ts';
 import { GitMirrorError } from './git-mirror/errors.ts';
+import { cacheHasAncestor } from './git-mirror/git.ts';
 import type { FlushResult } from './git-mirror/flush.ts';
 import { declaredMounts, flushRefs, sharedTransport, syncMirror, type SharedTransport } from './git-mirror/stages.ts';
 import type { SyncResult } from './git-mirror/sync.ts';
@@ -209,6 +212,15 @@ export function mirrorPort(
         if (theirs.every((r) => r !== undefined)) read.set(url, theirs[0]!);
       }
       return { synced, views: await look(followers, read) };
+    },
+    async isAncestor(mirrorId, ancestor, descendant) {
+      const dir = join(mounts.mirrorRoot, loaded.registry.mirrors.find((m) => m.id === mirrorId)!.cachePath);
+      if (!existsSync(dir)) return undefined;
+      return cacheHasAncestor(dir, ancestor, descendant, {
+        transportEnv: {},
+        timeoutMs: observeTimeoutMs,
+        pathEnv: path,
+      });
     },
     async flush(wanted) {
       // One flush per mirror for all its refs (a fixed number of git processes, whatever their

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GitMirrorError, GitMirrorReason } from './errors.ts';
-import { checkUrl, git, mirrorRefs, tryGit, upstreamRefs, type GitRunOptions } from './git.ts';
+import { cacheHasAncestor, checkUrl, git, mirrorRefs, tryGit, upstreamRefs, type GitRunOptions } from './git.ts';
 import {
   confirmedRefs,
   flushTargets,
@@ -92,7 +92,9 @@ export async function flushMany(opts: FlushManyOptions): Promise<Map<string, Ref
 async function dryRunResult(opts: FlushManyOptions, p: RefPlan): Promise<RefFlush> {
   try {
     const ancestor =
-      p.upstreamBefore !== null && needsPush(p) && (await isAncestor(opts, p.upstreamBefore, p.localSha));
+      p.upstreamBefore !== null &&
+      needsPush(p) &&
+      (await cacheHasAncestor(opts.mirrorDir, p.upstreamBefore, p.localSha, opts));
     return unpushedResult(p, true, ancestor);
   } catch (error) {
     if (error instanceof GitMirrorError) return error;
@@ -129,22 +131,6 @@ export async function flush(opts: FlushOptions): Promise<FlushResult> {
   const r = results.get(ref)!;
   if (r instanceof GitMirrorError) throw r;
   return r;
-}
-
-// A commit the mirror does not have cannot be an ancestor of one it has (it would have come with it),
-// so a missing object (exit 128 after cat-file says so) is answered "no" rather than an error.
-async function isAncestor(opts: FlushManyOptions, ancestor: string, descendant: string): Promise<boolean> {
-  const has = await tryGit('cat-file', ['-e', `${ancestor}^{commit}`], { ...opts, gitDir: opts.mirrorDir });
-  if (!has.ok) return false;
-  const r = await tryGit('merge-base', ['--is-ancestor', ancestor, descendant], { ...opts, gitDir: opts.mirrorDir });
-  if (r.ok) return true;
-  if (r.error.exitCode === 1) return false;
-  const detail = r.error.detail;
-  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, {
-    reason: GitMirrorReason.Cache,
-    detail,
-    cause: r.error,
-  });
 }
 
 // One `git push --porcelain <upstream> r1:r1 r2:r2 …` without `+` or --force: git refuses anything but

@@ -85,6 +85,28 @@ export async function mirrorRefs(
   return parseLsRemote(out);
 }
 
+// A commit the mirror does not have cannot be an ancestor of one it has (it would have come with it),
+// so a missing object (exit 128 after cat-file says so) is answered "no" rather than an error.
+/** Whether the mirror cache holds `ancestor` as `descendant` itself or one of its ancestors (reads only). */
+export async function cacheHasAncestor(
+  mirrorDir: string,
+  ancestor: string,
+  descendant: string,
+  opts: GitRunOptions,
+): Promise<boolean> {
+  const has = await tryGit('cat-file', ['-e', `${ancestor}^{commit}`], { ...opts, gitDir: mirrorDir });
+  if (!has.ok) return false;
+  const r = await tryGit('merge-base', ['--is-ancestor', ancestor, descendant], { ...opts, gitDir: mirrorDir });
+  if (r.ok) return true;
+  if (r.error.exitCode === 1) return false;
+  const detail = r.error.detail;
+  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, {
+    reason: GitMirrorReason.Cache,
+    detail,
+    cause: r.error,
+  });
+}
+
 /** Refuses an upstream URL git would read as an option. */
 export function checkUrl(url: string): void {
   if (url === '' || url.startsWith('-')) {

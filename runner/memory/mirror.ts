@@ -59,7 +59,7 @@ export class MemoryMirror {
   }
 
   /** Whether `ancestor` is `sha` or a commit it was made on, however far back. */
-  private descends(sha: string, ancestor: string): boolean {
+  descends(sha: string, ancestor: string): boolean {
     const seen = new Set<string>();
     for (let at: string | null = sha; at !== null && !seen.has(at); at = this.parents.get(at) ?? null) {
       if (at === ancestor) return true;
@@ -211,6 +211,12 @@ export class MemoryMirror {
             for (const w of ws) out.set(w.follower.id, refs.get(w.ref)!);
           }
           return out;
+        }),
+      // The cache holds a commit once a sync brought it (or the control plane published it there).
+      isAncestor: (mirror, ancestor, descendant) =>
+        hook.around({ port: 'mirror', method: 'isAncestor', writes: false }, () => {
+          const held = [...(this.cache.get(mirror)?.values() ?? [])].some((sha) => this.descends(sha, ancestor));
+          return held && this.descends(descendant, ancestor);
         }),
       // The cache is read where it is: a sync then a look, each a call of its own (and its own faults);
       // `early` is told the views of the mirrors whose sync succeeded, once the look is done.

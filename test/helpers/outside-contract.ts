@@ -86,6 +86,28 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
     );
 
     it(
+      'isAncestor answers from the cache: a synced push holds its parent and itself; a commit the cache lacks, or ' +
+        'one beside the branch, is no ancestor',
+      async () => {
+        const w = await make();
+        const m = w.follower.source.mirror;
+        const first = await w.pushUpstream();
+        await w.mirror.sync([m]);
+        const second = await w.pushUpstream();
+        // Not synced yet: the cache does not hold it, so it is under nothing.
+        expect(await w.mirror.isAncestor(m, second, first)).toBe(false);
+        await w.mirror.sync([m]);
+        expect(await w.mirror.isAncestor(m, first, second)).toBe(true);
+        expect(await w.mirror.isAncestor(m, second, second)).toBe(true);
+        expect(await w.mirror.isAncestor(m, second, first)).toBe(false);
+        const beside = await w.publish(w.follower, 'refs/heads/gitops/contract-beside');
+        expect(await w.mirror.isAncestor(m, beside, second)).toBe(false);
+        expect(await w.mirror.isAncestor(m, second, beside)).toBe(false);
+      },
+      timeoutMs,
+    );
+
+    it(
       'flushing a ref the mirror does not hold is an error answer, never a throw',
       async () => {
         const w = await make();
