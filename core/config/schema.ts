@@ -218,6 +218,18 @@ const ControllerSchema = z
         ),
       })
       .describe("Budgets of `reconcile --now`, which runs one pass from the CronJob's template at once."),
+    expectSha: z
+      .strictObject({
+        waitSeconds: positiveInt('expectSha.waitSeconds').describe(
+          'How long `run-once --expect-sha` and `status --expect-sha` wait for the mirror to serve that sha (or a ' +
+            "descendant) on the follower's branch before they exit 5 naming the lag.",
+        ),
+        pollIntervalSeconds: positiveInt('expectSha.pollIntervalSeconds').describe(
+          'How often they look again: `run-once --confirm` syncs the mirror from the upstream each time (one ' +
+            'upstream ls-remote), `status` and `run-once --dry-run` only read the mirror.',
+        ),
+      })
+      .describe('Budgets of `--expect-sha`: waiting until the mirror serves a sha a pipeline just pushed.'),
     progress: z
       .strictObject({
         heartbeatSeconds: positiveInt('progress.heartbeatSeconds')

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import type { FollowerOutcome, PassResult, StateRecord } from '../../runner/index.ts';
+import type { FollowerOutcome, PassResult, ShaServed, StateRecord } from '../../runner/index.ts';
 import { realClock } from '../../core/clock.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import { followersOfShard, shardIndexes, shardOf } from '../../core/config/shards.ts';
@@ -8,6 +8,7 @@ import type { ControllerConfig, FollowerConfig } from '../../core/config/schema.
 import { watchWindowEnd } from '../../core/config/watch-window.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { awaitExpectedSha, EXPECT_SHA_FLAG, expectedFollower, expectedSha, expectShaData } from './expect-sha.ts';
 import { inClusterRoute } from '../../core/kube/route.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
@@ -23,6 +24,7 @@ interface RunOnceOptions {
   wait?: boolean;
   controller?: boolean;
   shard?: string;
+  expectSha?: string;
 }
 
 function usage(message: string): BranchFollowerError {
@@ -120,10 +122,16 @@ function toTimingRow(o: FollowerOutcome): string[] | undefined {
   ];
 }
 
-function passView(loaded: LoadedRegistry, result: Exclude<PassResult, { skipped: unknown }>, dryRun: boolean): View {
+function passView(
+  loaded: LoadedRegistry,
+  result: Exclude<PassResult, { skipped: unknown }>,
+  dryRun: boolean,
+  waited: object,
+): View {
   const byId = new Map(loaded.registry.followers.map((f) => [f.id, f]));
   const lost = result.leaseLost;
   const data = {
+    ...waited,
     dryRun,
     failed: result.failed,
     ...(lost ? { leaseLost: { holder: lost.holder, renewedAgoSeconds: Math.round(lost.renewedAgoMs / 1000) } } : {}),
@@ -220,10 +228,13 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
         'transition in the state ConfigMap and as an Event. --wait then follows closeout (the checks in ' +
         'closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. ' +
         '--controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, ' +
-        'and a Lease held by another live pass is a skip (exit 0), not an error.\n\n' +
+        'and a Lease held by another live pass is a skip (exit 0), not an error. --expect-sha <sha> (with ' +
+        "--follower) first waits until the mirror serves that commit on the follower's branch, at its tip or under " +
+        'a descendant: with --confirm each look syncs the mirror from the upstream, with --dry-run it only reads ' +
+        'the mirror, every controller.expectSha.pollIntervalSeconds within controller.expectSha.waitSeconds.\n\n' +
         'Exit codes: 0 done (or skipped, or stopped because another pass took the Lease over), 2 usage, ' +
         '4 neither --dry-run nor --confirm, 5 a follower failed or is blocked by an error (mirror, adapter, ' +
-        'retry budget, a Lease that could not be kept).',
+        'retry budget, a Lease that could not be kept) or the mirror never served --expect-sha (the pass did not run).',
     )
     .option('--all', 'every follower in the registry')
     .option('--follower <id>', 'only this follower')
@@ -231,6 +242,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
     .option('--confirm', 'act on the decisions')
     .option('--wait', 'follow closeout until success, failure or the budget')
     .option('--controller', 'run as the controller pod: in-cluster route, Lease held elsewhere = skip')
+    .option(...EXPECT_SHA_FLAG)
     .option(
       '--shard <index>',
       "only the followers of this shard (0 … controller.pass.shards-1), as pod <index> of the CronJob's Job runs; " +
@@ -239,7 +251,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
     .addHelpText(
       'after',
       '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 ' +
-        '--confirm --wait\n',
+        '--confirm --wait\n  branch-follower run-once --follower hwlab-jd01-v03 --expect-sha "$(git rev-parse HEAD)" --confirm\n',
     )
     .action(async (opts: RunOnceOptions) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
@@ -248,6 +260,10 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       );
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
       const followers = selectFollowers(loaded, opts);
+      const expected =
+        opts.expectSha === undefined
+          ? undefined
+          : { sha: expectedSha(opts.expectSha), follower: expectedFollower(loaded, opts.follower) };
       if (opts.dryRun && opts.confirm) throw usage('choose --dry-run or --confirm, not both');
       if (!opts.confirm && (opts.wait || opts.controller))
         throw usage('--wait and --controller act: they need --confirm');
@@ -277,6 +293,23 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       // Each shard is its own pass (its own Lease and state): the shards a workstation runs go side by
       // side, their git calls over one SSH connection to the upstream host.
       const mirror = mirrorPort(loaded, ctx.io.env, literals);
+      // A pass that acts syncs the mirror from the upstream to see the sha; a dry run only reads the mirror.
+      let served: ShaServed | undefined;
+      try {
+        if (expected)
+          served = await awaitExpectedSha(
+            ctx,
+            loaded,
+            expected.follower,
+            expected.sha,
+            mirror,
+            dryRun ? 'read' : 'sync',
+          );
+      } catch (err) {
+        mirror.close();
+        throw err;
+      }
+      const waited = expected && served ? { expectSha: expectShaData(expected.sha, served) } : {};
       const window = watchWindowOf(c, opts, (line) => ctx.progress(line));
       const results = await Promise.all(
         runs.map(({ k, followers: mine }) =>
@@ -309,6 +342,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
       if ('skipped' in result) {
         ctx.print({
           data: {
+            ...waited,
             skipped: true,
             holder: result.skipped.holder,
             renewedAgoSeconds: Math.round(result.skipped.renewedAgoMs / 1000),
@@ -323,7 +357,7 @@ export function registerRunOnce(program: Command, ctx: VerbContext): void {
         });
         return;
       }
-      ctx.print(passView(loaded, result, dryRun));
+      ctx.print(passView(loaded, result, dryRun, waited));
       if (!opts.dryRun && !opts.confirm) throw new ConfirmationRequiredError('run-once');
       if (result.failed) ctx.setExitCode(ExitCode.Failed);
     });

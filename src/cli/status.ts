@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import type { LoadedRegistry } from '../../core/config/load.ts';
+import type { FollowerConfig } from '../../core/config/schema.ts';
+import { UsageError } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { readSecret, type SecretView } from '../../core/kube/secret-keys.ts';
 import { connect } from './cluster.ts';
+import { awaitExpectedSha, EXPECT_SHA_FLAG, expectedFollower, expectedSha, expectShaData } from './expect-sha.ts';
 import { withNamespace } from './namespace.ts';
 import { controllerState, type StatusRead, wantedObjects } from './status-state.ts';
 import { statusView } from './status-view.ts';
@@ -25,6 +28,24 @@ async function readStatus(client: KubeClient, loaded: LoadedRegistry): Promise<S
   return { objects, secrets, user: client.route.user };
 }
 
+/** Waits until the mirror serves the expected sha, reading the mirror only (status writes nothing anywhere). */
+async function expectedNow(
+  ctx: VerbContext,
+  loaded: LoadedRegistry,
+  expected: { sha: string; follower: FollowerConfig },
+) {
+  const { mirrorPort, mountedSecretLiterals } = await import('../../runner/index.ts');
+  const mirror = mirrorPort(loaded, ctx.io.env, mountedSecretLiterals(loaded));
+  try {
+    return expectShaData(
+      expected.sha,
+      await awaitExpectedSha(ctx, loaded, expected.follower, expected.sha, mirror, 'read'),
+    );
+  } finally {
+    mirror.close();
+  }
+}
+
 // Shows the controller, the state ConfigMap and every follower's intermediate state.
 export function registerStatus(program: Command, ctx: VerbContext): void {
   program
@@ -36,30 +57,45 @@ export function registerStatus(program: Command, ctx: VerbContext): void {
         'and fingerprint, never their values) and one row per follower: source branch, observed sha, phase, ' +
         'how long it has been in that phase, and the in-flight run. -o wide adds the adapter, the target, ' +
         'last triggered and last succeeded sha, the budget and where it is declared, and the next drill-down ' +
-        'command. A follower with no record yet shows NotObserved. Reads only.',
+        'command. A follower with no record yet shows NotObserved. --expect-sha <sha> --follower <id> first waits ' +
+        "until the mirror serves that commit on the follower's branch (at its tip, or under a descendant where a " +
+        'mirror cache is mounted here), reading the mirror every controller.expectSha.pollIntervalSeconds within ' +
+        'controller.expectSha.waitSeconds; exit 5 naming the lag if it never does. Reads only.',
     )
     .option(
       '-w, --watch',
       'after printing, watch the CronJob, the Leases and the state ConfigMaps and print again on every change, ' +
         'until Ctrl-C (exit 0)',
     )
+    .option(...EXPECT_SHA_FLAG)
+    .option('--follower <id>', 'with --expect-sha: the follower whose branch it waits on')
     .addHelpText(
       'after',
       '\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n' +
-        '  branch-follower status -o yaml\n',
+        '  branch-follower status -o yaml\n' +
+        '  branch-follower status --follower hwlab-jd01-v03 --expect-sha "$(git rev-parse HEAD)"\n',
     )
-    .action(async (opts: { watch?: boolean }) => {
+    .action(async (opts: { watch?: boolean; expectSha?: string; follower?: string }) => {
       const { loadRegistry } = await import('../../core/config/load.ts');
       const { parseStateRecord, dataBytes } = await import('../../runner/read.ts');
       const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
+      if (opts.follower !== undefined && opts.expectSha === undefined)
+        throw new UsageError('--follower names the follower --expect-sha waits on: it needs --expect-sha');
+      const expected =
+        opts.expectSha === undefined
+          ? undefined
+          : { sha: expectedSha(opts.expectSha), follower: expectedFollower(loaded, opts.follower) };
       const client = connect(ctx, loaded);
-      const view = (read: StatusRead) =>
-        statusView(
+      const waited = expected ? await expectedNow(ctx, loaded, expected) : undefined;
+      const view = (read: StatusRead) => {
+        const v = statusView(
           loaded,
           client.route.context,
           controllerState(loaded, read, dataBytes, Date.now()),
           parseStateRecord,
         );
+        return waited ? { ...v, data: { expectSha: waited, ...(v.data as object) } } : v;
+      };
       const first = await readStatus(client, loaded);
       if (!opts.watch) return ctx.print(view(first));
       const { untilInterrupted } = await import('./interrupt.ts');

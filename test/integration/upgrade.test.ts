@@ -45,6 +45,7 @@ function oldRegistry(w: PassWorld): string {
   const text = readFileSync(join(w.root, REGISTRY), 'utf8')
     .replace(/\n {4}watchWindow:\n( {6}\w+: \w+\n)+/, '\n')
     .replace(/\n {2}progress:\n {4}heartbeatSeconds: \d+\n/, '\n')
+    .replace(/\n {2}expectSha:\n {4}waitSeconds: \d+\n {4}pollIntervalSeconds: \d+\n/, '\n')
     .replace(/\n {4}shards: \d+\n {4}concurrency:\n( {6}\w+: \d+\n)+/, '\n')
     .replace(/\n {4}objects: \d+\n/, '\n');
   const file = join(w.root, 'config/old-branch-followers.yaml');

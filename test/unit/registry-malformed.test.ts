@@ -757,7 +757,7 @@ const cases: Case[] = [
   },
   {
     name: 'pollIntervalSeconds equal to budgetSeconds is rejected',
-    edits: [{ from: 'pollIntervalSeconds: 5', to: 'pollIntervalSeconds: 120', nth: 1 }],
+    edits: [{ from: 'pollIntervalSeconds: 5', to: 'pollIntervalSeconds: 120', nth: 2 }],
     path: 'followers[1].closeout.pollIntervalSeconds',
     message: /must be less than closeout\.budgetSeconds \(120\)/,
     at: 'pollIntervalSeconds: 120',
@@ -940,7 +940,7 @@ describe('loadRegistry', () => {
     const { root, texts } = makeFixture([
       { from: 'adapter: agentrun-yaml-lane', to: 'adapter: nope' },
       { from: 'mirror: hwlab }', to: 'mirror: nope }' },
-      { from: 'pollIntervalSeconds: 5', to: 'pollIntervalSeconds: 500', nth: 2 },
+      { from: 'pollIntervalSeconds: 5', to: 'pollIntervalSeconds: 500', nth: 3 },
       { from: 'collection: sentinels', to: 'collection: nope' },
     ]);
     const text = texts[REGISTRY];

@@ -7,7 +7,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-EIP6BXTB.js";
+} from "./chunk-BJVNZKGW.js";
 import "./chunk-GJDOTJAR.js";
 import {
   ExitCode,
@@ -22,12 +22,12 @@ import {
   renderManifest,
   runSuffix,
   selectStage,
-  shortSha,
   waitBudget
-} from "./chunk-GXYQCODK.js";
+} from "./chunk-YXG4V2YC.js";
 import {
-  describeObject
-} from "./chunk-2AC2LJ3E.js";
+  describeObject,
+  shortSha
+} from "./chunk-IDTX274F.js";
 import "./chunk-AUYQUWQA.js";
 import "./chunk-5IUWYWFV.js";
 import {
@@ -39,7 +39,7 @@ import {
 import "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-DTIQAK6E.js";
+} from "./chunk-ETFO5SK5.js";
 import "./chunk-IK42KEVM.js";
 import "./chunk-SVBULRQN.js";
 import {

@@ -24,8 +24,9 @@ import {
   fingerprint,
   firstFew,
   resourceType,
+  shortSha,
   staticValues
-} from "./chunk-2AC2LJ3E.js";
+} from "./chunk-IDTX274F.js";
 import {
   decodeAnswer,
   encodeRequest,
@@ -41,7 +42,7 @@ import {
 } from "./chunk-UQRKCL6N.js";
 import {
   gitopsRefOf
-} from "./chunk-DTIQAK6E.js";
+} from "./chunk-ETFO5SK5.js";
 import {
   external_exports
 } from "./chunk-IK42KEVM.js";
@@ -49,7 +50,8 @@ import {
   renderArgv
 } from "./chunk-SVBULRQN.js";
 import {
-  BranchFollowerError
+  BranchFollowerError,
+  WaitTimeoutError
 } from "./chunk-CLZA4UM5.js";
 
 // runner/observe/mirror-error.ts
@@ -446,9 +448,9 @@ function gitopsBranch(ref) {
   checkName("branch", branch, true);
   return branch;
 }
-function flushPlan(localGitopsSha, upstreamSha, isAncestor2) {
+function flushPlan(localGitopsSha, upstreamSha, isAncestor) {
   if (upstreamSha === localGitopsSha) return "up-to-date";
-  if (upstreamSha === null || isAncestor2) return "fast-forward";
+  if (upstreamSha === null || isAncestor) return "fast-forward";
   return "non-fast-forward";
 }
 
@@ -500,6 +502,19 @@ async function mirrorRefs(mirrorDir, prefixes, opts) {
     doing: `reading refs of ${mirrorDir}`
   });
   return parseLsRemote(out);
+}
+async function cacheHasAncestor(mirrorDir, ancestor, descendant, opts) {
+  const has = await tryGit("cat-file", ["-e", `${ancestor}^{commit}`], { ...opts, gitDir: mirrorDir });
+  if (!has.ok) return false;
+  const r = await tryGit("merge-base", ["--is-ancestor", ancestor, descendant], { ...opts, gitDir: mirrorDir });
+  if (r.ok) return true;
+  if (r.error.exitCode === 1) return false;
+  const detail = r.error.detail;
+  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, {
+    reason: GitMirrorReason.Cache,
+    detail,
+    cause: r.error
+  });
 }
 function checkUrl(url) {
   if (url === "" || url.startsWith("-")) {
@@ -666,7 +681,7 @@ async function flushMany(opts) {
 }
 async function dryRunResult(opts, p) {
   try {
-    const ancestor = p.upstreamBefore !== null && needsPush(p) && await isAncestor(opts, p.upstreamBefore, p.localSha);
+    const ancestor = p.upstreamBefore !== null && needsPush(p) && await cacheHasAncestor(opts.mirrorDir, p.upstreamBefore, p.localSha, opts);
     return unpushedResult(p, true, ancestor);
   } catch (error) {
     if (error instanceof GitMirrorError) return error;
@@ -688,19 +703,6 @@ async function flush(opts) {
   const r = results.get(ref);
   if (r instanceof GitMirrorError) throw r;
   return r;
-}
-async function isAncestor(opts, ancestor, descendant) {
-  const has = await tryGit("cat-file", ["-e", `${ancestor}^{commit}`], { ...opts, gitDir: opts.mirrorDir });
-  if (!has.ok) return false;
-  const r = await tryGit("merge-base", ["--is-ancestor", ancestor, descendant], { ...opts, gitDir: opts.mirrorDir });
-  if (r.ok) return true;
-  if (r.error.exitCode === 1) return false;
-  const detail = r.error.detail;
-  throw new GitMirrorError(`git-mirror merge-base of ${ancestor} and ${descendant} failed: ${detail}`, {
-    reason: GitMirrorReason.Cache,
-    detail,
-    cause: r.error
-  });
 }
 async function push(opts, plans) {
   if (plans.length === 0) return [];
@@ -1438,6 +1440,10 @@ function kubePorts(client, c, clock, shard) {
   };
 }
 
+// runner/process-ports.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { join as join6 } from "node:path";
+
 // runner/adapters/run-adapter.ts
 import { rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
@@ -1772,6 +1778,15 @@ function mirrorPort(loaded, env, literals) {
       }
       return { synced, views: await look(followers, read) };
     },
+    async isAncestor(mirrorId, ancestor, descendant) {
+      const dir = join6(mounts.mirrorRoot, loaded.registry.mirrors.find((m) => m.id === mirrorId).cachePath);
+      if (!existsSync3(dir)) return void 0;
+      return cacheHasAncestor(dir, ancestor, descendant, {
+        transportEnv: {},
+        timeoutMs: observeTimeoutMs,
+        pathEnv: path
+      });
+    },
     async flush(wanted) {
       const out = /* @__PURE__ */ new Map();
       await mapLimit([...byMirror(wanted)], gitCalls, async ([mirror, ws]) => {
@@ -1844,6 +1859,64 @@ function adapterPort(loaded, env, literals) {
       }
     }
   };
+}
+
+// runner/expect-sha.ts
+function shaSeen(sha2, view3, ancestor) {
+  if ("error" in view3) return { kind: "unreadable", error: view3.error };
+  if (view3.tip === sha2) return { kind: "served", tip: view3.tip, how: "tip" };
+  if (view3.tip !== null && ancestor === true) return { kind: "served", tip: view3.tip, how: "ancestor" };
+  return { kind: "behind", tip: view3.tip, checked: ancestor !== void 0 };
+}
+function seenLine(f, sha2, seen) {
+  const where = `mirror ${f.source.mirror}, branch ${f.source.branch}`;
+  if (seen.kind === "unreadable") return `${where}: could not be read: ${seen.error}`;
+  if (seen.kind === "served")
+    return seen.how === "tip" ? `${where}: serves ${shortSha(sha2)} at its tip` : `${where}: serves ${shortSha(sha2)} under its tip ${shortSha(seen.tip)}, a descendant`;
+  const tip = seen.tip === null ? "has no such branch" : `is at ${shortSha(seen.tip)}`;
+  const unchecked = seen.checked ? "" : " (descendants not checked: no mirror cache here, so only the sha itself at the tip counts)";
+  return `${where}: ${tip}, not ${shortSha(sha2)} nor a descendant of it yet${unchecked}`;
+}
+async function lookOnce(o) {
+  const f = o.follower;
+  let view3;
+  if (o.look === "sync") {
+    const r = await o.mirror.syncThenObserve([f.source.mirror], [f]);
+    const synced = r.synced.get(f.source.mirror);
+    view3 = synced && "error" in synced ? { error: `sync: ${synced.error}` } : r.views.get(f.id);
+  } else {
+    view3 = (await o.mirror.observe([f])).get(f.id);
+  }
+  const ancestor = "error" in view3 || view3.tip === null || view3.tip === o.sha ? false : await o.mirror.isAncestor(f.source.mirror, o.sha, view3.tip);
+  return shaSeen(o.sha, view3, ancestor);
+}
+async function waitForSha(o) {
+  const { clock, budget } = o;
+  const start2 = clock.now();
+  const heartbeat = new Heartbeat(clock, o.heartbeatMs, o.progress);
+  let said = "";
+  for (; ; ) {
+    const seen = await lookOnce(o);
+    const waited = clock.now() - start2;
+    const line = seenLine(o.follower, o.sha, seen);
+    if (seen.kind === "served") {
+      o.progress(`expect-sha: ${line} (after ${Math.round(waited / 1e3)}s)`);
+      return { tip: seen.tip, how: seen.how, waitedMs: waited };
+    }
+    if (line !== said) {
+      o.progress(`expect-sha: ${line}; waiting ${elapsedOf(waited, budget)}`);
+      heartbeat.beat();
+      said = line;
+    }
+    if (waited >= budget.ms)
+      throw new WaitTimeoutError(
+        `--expect-sha ${o.sha}: the mirror lags by more than ${Math.round(waited / 1e3)}s (${budget.path}): ${line}. Check that the push reached the upstream, then \`branch-follower git-mirror status\``
+      );
+    await heartbeat.sleep(
+      Math.min(o.pollMs, budget.ms - waited),
+      () => `still waiting: ${elapsedOf(clock.now() - start2, budget)} for ${shortSha(o.sha)}; ${line}`
+    );
+  }
 }
 
 // runner/adapters/scrub-error.ts
@@ -2974,6 +3047,7 @@ export {
   kubePorts,
   mirrorPort,
   adapterPort,
+  waitForSha,
   runRedactedPass,
   mountedSecretLiterals
 };

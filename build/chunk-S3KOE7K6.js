@@ -14,15 +14,16 @@ import {
   snapshotRefName,
   stageInputs,
   syncMirror,
-  transportOf
-} from "./chunk-EIP6BXTB.js";
+  transportOf,
+  waitForSha
+} from "./chunk-BJVNZKGW.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
-import "./chunk-2AC2LJ3E.js";
+import "./chunk-IDTX274F.js";
 import "./chunk-5IUWYWFV.js";
 import "./chunk-UQRKCL6N.js";
-import "./chunk-DTIQAK6E.js";
+import "./chunk-ETFO5SK5.js";
 import "./chunk-IK42KEVM.js";
 import "./chunk-SVBULRQN.js";
 import "./chunk-CLZA4UM5.js";
@@ -44,5 +45,6 @@ export {
   snapshotRefName,
   stageInputs,
   syncMirror,
-  transportOf
+  transportOf,
+  waitForSha
 };

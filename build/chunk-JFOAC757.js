@@ -2,17 +2,17 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-EIP6BXTB.js";
+} from "./chunk-BJVNZKGW.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
-import "./chunk-2AC2LJ3E.js";
+import "./chunk-IDTX274F.js";
 import "./chunk-5IUWYWFV.js";
 import {
   stateObjectName,
   stateObjectOf
 } from "./chunk-UQRKCL6N.js";
-import "./chunk-DTIQAK6E.js";
+import "./chunk-ETFO5SK5.js";
 import "./chunk-IK42KEVM.js";
 import "./chunk-SVBULRQN.js";
 import {

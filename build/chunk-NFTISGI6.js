@@ -25,9 +25,8 @@ import {
   realClock,
   renderManifest,
   runSuffix,
-  shortSha,
   waitBudget
-} from "./chunk-GXYQCODK.js";
+} from "./chunk-YXG4V2YC.js";
 import {
   Heartbeat,
   PRUNABLE_KINDS,
@@ -39,8 +38,9 @@ import {
   normalize,
   resourceType,
   resourceTypeOfKind,
+  shortSha,
   staticValues
-} from "./chunk-2AC2LJ3E.js";
+} from "./chunk-IDTX274F.js";
 import {
   PRUNE_ANNOTATION,
   ownedSelector
@@ -434,7 +434,7 @@ function registerPlan(program, ctx) {
   program.command("plan").summary("synthesize and diff against the live cluster").description(
     "Synthesize the controller and compare every object with the live cluster using a server-side dry-run apply (server-owned fields such as managedFields, resourceVersion and status are ignored; the live data of the state ConfigMap is never drift). Prints kind, namespace/name and action: create, update, unchanged, prune (labelled as ours, no longer synthesized) or keep (would be pruned but holds state). Writes nothing.\n\nExit codes: 0 nothing to change, 1 changes, 2 and above an error."
   ).option("--diff", "show a field-level unified diff of each change (Secret values never shown)").addHelpText("after", "\nExamples:\n  branch-follower plan\n  branch-follower plan --diff --context unidesk-jd01\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { client, items } = await planFor(ctx, loaded);
     ctx.print(planView(items, { diff: opts.diff === true, context: client.route.context }));
@@ -490,7 +490,7 @@ function registerApply(program, ctx) {
   program.command("apply").summary("server-side apply the controller, then wait until it is ready").description(
     'Server-side apply every synthesized object in dependency order (Namespace first) under the field manager "branch-follower", delete labelled objects no longer synthesized (never the state ConfigMap), and never wipe the live state records or the Lease holder. Without --confirm it prints the plan and exits 4, writing nothing.\n\nWith --wait it then polls until every object is ready (Namespace Active, objects at the applied generation, CronJob suspended exactly as declared) and the controller ServiceAccount, asked through SelfSubjectAccessReviews with its own token, can do exactly what the pass needs. The budget is controller.apply.waitSeconds; on timeout it names what is not ready and exits 5.'
   ).option("--confirm", "carry out the apply (without it nothing is written)").option("--wait", "poll every object until ready, within controller.apply.waitSeconds").option(...TIMEOUT_FLAG).addHelpText("after", "\nExamples:\n  branch-follower apply\n  branch-follower apply --confirm --wait\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const { waitSeconds, pollIntervalSeconds } = loaded.registry.controller.apply;
     const budget = waitBudget(opts, { waitSeconds, path: "controller.apply.waitSeconds" });
@@ -542,9 +542,9 @@ function registerCleanupState(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
-    const { kubeLease } = await import("./chunk-G3YT474S.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-GGRWZCA3.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
+    const { kubeLease } = await import("./chunk-S3KOE7K6.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-JFOAC757.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -798,9 +798,9 @@ function registerEvents(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower events --follower hwlab-jd01-v03\n  branch-follower events --follower hwlab-jd01-v03 -w\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { FOLLOWER_LABEL } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-GGRWZCA3.js");
+    const { followerState } = await import("./chunk-JFOAC757.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -902,9 +902,9 @@ Examples:
 ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
 `).action(async (flags) => {
       checkFlags(flags);
-      const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+      const { loadRegistry } = await import("./chunk-LADIUVYX.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-OYJPF2JM.js");
+      const { runStage } = await import("./chunk-SPTAG4C6.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -918,9 +918,9 @@ function registerLogs(program, ctx) {
   program.command("logs").summary("show a follower's lines from the pass pods and adapter output").description(
     "Show a follower's lines from the reconcile-pass pods the CronJob's Jobs left (as many as the history limits keep) and the last adapter status and trigger output kept in its state record. Everything is redacted of secret-looking values. Reads only."
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { redactSecrets } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-GGRWZCA3.js");
+    const { followerState } = await import("./chunk-JFOAC757.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -995,7 +995,7 @@ function registerReconcile(program, ctx) {
   ).action(async (opts) => {
     if (!opts.now) throw new UsageError("reconcile needs --now (run one pass now from the CronJob template)");
     if (opts.dryRun && opts.wait) throw new UsageError("--wait cannot follow a --dry-run: nothing is created");
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const wait = waitBudget(opts, { waitSeconds: c.reconcile.waitSeconds, path: "controller.reconcile.waitSeconds" });
@@ -1067,6 +1067,52 @@ function registerReconcile(program, ctx) {
 
 // src/cli/run-once.ts
 import { hostname as hostname2 } from "node:os";
+
+// src/cli/expect-sha.ts
+var EXPECT_SHA_FLAG = [
+  "--expect-sha <sha>",
+  "first wait until the mirror serves this commit on the follower's branch, at its tip or under a descendant, within controller.expectSha.waitSeconds (exit 5 naming the lag if it never does); needs --follower"
+];
+var FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+function expectedSha(text) {
+  const sha = text.toLowerCase();
+  if (!FULL_SHA.test(sha))
+    throw new UsageError(
+      `--expect-sha "${text.slice(0, 80)}": must be a full commit sha, 40 hex characters (64 in a SHA-256 repository), as \`git rev-parse HEAD\` prints it`
+    );
+  return sha;
+}
+function expectedFollower(loaded, id) {
+  const all = loaded.registry.followers;
+  if (id === void 0)
+    throw new UsageError("--expect-sha waits on one follower's branch: name it with --follower <id>");
+  const f = all.find((x) => x.id === id);
+  if (!f)
+    throw new UsageError(
+      `--follower: no follower "${id}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(", ")})`
+    );
+  return f;
+}
+async function awaitExpectedSha(ctx, loaded, follower, sha, mirror, look) {
+  const { waitForSha } = await import("./chunk-S3KOE7K6.js");
+  const c = loaded.registry.controller;
+  return waitForSha({
+    follower,
+    sha,
+    mirror,
+    look,
+    clock: realClock,
+    budget: { ms: c.expectSha.waitSeconds * 1e3, path: "controller.expectSha.waitSeconds" },
+    pollMs: c.expectSha.pollIntervalSeconds * 1e3,
+    heartbeatMs: c.progress.heartbeatSeconds * 1e3,
+    progress: (line) => ctx.progress(line)
+  });
+}
+function expectShaData(sha, served) {
+  return { sha, tip: served.tip, servedAt: served.how, waitedSeconds: Math.round(served.waitedMs / 100) / 10 };
+}
+
+// src/cli/run-once.ts
 function usage(message) {
   return new BranchFollowerError(message, { reason: "InvalidUsage", retryable: false });
 }
@@ -1138,10 +1184,11 @@ function toTimingRow(o) {
     seconds(t.budgetMs)
   ];
 }
-function passView(loaded, result, dryRun) {
+function passView(loaded, result, dryRun, waited) {
   const byId = new Map(loaded.registry.followers.map((f) => [f.id, f]));
   const lost = result.leaseLost;
   const data = {
+    ...waited,
     dryRun,
     failed: result.failed,
     ...lost ? { leaseLost: { holder: lost.holder, renewedAgoSeconds: Math.round(lost.renewedAgoMs / 1e3) } } : {},
@@ -1210,18 +1257,19 @@ function watchWindowOf(c, opts, progress) {
 }
 function registerRunOnce(program, ctx) {
   program.command("run-once").summary("run one reconcile pass (decisions only with --dry-run)").description(
-    "Run one reconcile pass over the chosen followers. --dry-run prints the decision of each (Noop, PendingTrigger, InFlight or Blocked with a reason) and writes nothing anywhere: no state, no Lease, no Event, no sync, no trigger. --confirm acts: it takes the Lease, persists a write-ahead record before every trigger, triggers through the adapter, and records every phase transition in the state ConfigMap and as an Event. --wait then follows closeout (the checks in closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. --controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, and a Lease held by another live pass is a skip (exit 0), not an error.\n\nExit codes: 0 done (or skipped, or stopped because another pass took the Lease over), 2 usage, 4 neither --dry-run nor --confirm, 5 a follower failed or is blocked by an error (mirror, adapter, retry budget, a Lease that could not be kept)."
-  ).option("--all", "every follower in the registry").option("--follower <id>", "only this follower").option("--dry-run", "print decisions only; write nothing").option("--confirm", "act on the decisions").option("--wait", "follow closeout until success, failure or the budget").option("--controller", "run as the controller pod: in-cluster route, Lease held elsewhere = skip").option(
+    "Run one reconcile pass over the chosen followers. --dry-run prints the decision of each (Noop, PendingTrigger, InFlight or Blocked with a reason) and writes nothing anywhere: no state, no Lease, no Event, no sync, no trigger. --confirm acts: it takes the Lease, persists a write-ahead record before every trigger, triggers through the adapter, and records every phase transition in the state ConfigMap and as an Event. --wait then follows closeout (the checks in closeout.checks) until success, failure or closeout.budgetSeconds, renewing the Lease. --controller runs as the CronJob pod does: in-cluster credentials unless --kubeconfig is given, and a Lease held by another live pass is a skip (exit 0), not an error. --expect-sha <sha> (with --follower) first waits until the mirror serves that commit on the follower's branch, at its tip or under a descendant: with --confirm each look syncs the mirror from the upstream, with --dry-run it only reads the mirror, every controller.expectSha.pollIntervalSeconds within controller.expectSha.waitSeconds.\n\nExit codes: 0 done (or skipped, or stopped because another pass took the Lease over), 2 usage, 4 neither --dry-run nor --confirm, 5 a follower failed or is blocked by an error (mirror, adapter, retry budget, a Lease that could not be kept) or the mirror never served --expect-sha (the pass did not run)."
+  ).option("--all", "every follower in the registry").option("--follower <id>", "only this follower").option("--dry-run", "print decisions only; write nothing").option("--confirm", "act on the decisions").option("--wait", "follow closeout until success, failure or the budget").option("--controller", "run as the controller pod: in-cluster route, Lease held elsewhere = skip").option(...EXPECT_SHA_FLAG).option(
     "--shard <index>",
     "only the followers of this shard (0 … controller.pass.shards-1), as pod <index> of the CronJob's Job runs; without it every shard runs, side by side"
   ).addHelpText(
     "after",
-    "\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n"
+    '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n  branch-follower run-once --follower hwlab-jd01-v03 --expect-sha "$(git rev-parse HEAD)" --confirm\n'
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-G3YT474S.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-S3KOE7K6.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
+    const expected = opts.expectSha === void 0 ? void 0 : { sha: expectedSha(opts.expectSha), follower: expectedFollower(loaded, opts.follower) };
     if (opts.dryRun && opts.confirm) throw usage("choose --dry-run or --confirm, not both");
     if (!opts.confirm && (opts.wait || opts.controller))
       throw usage("--wait and --controller act: they need --confirm");
@@ -1243,6 +1291,22 @@ function registerRunOnce(program, ctx) {
     }
     const runs = shards.map((k) => ({ k, followers: followersOfShard(followers, c.pass.shards, k) })).filter((r) => r.followers.length > 0 || opts.shard !== void 0);
     const mirror = mirrorPort(loaded, ctx.io.env, literals);
+    let served;
+    try {
+      if (expected)
+        served = await awaitExpectedSha(
+          ctx,
+          loaded,
+          expected.follower,
+          expected.sha,
+          mirror,
+          dryRun ? "read" : "sync"
+        );
+    } catch (err) {
+      mirror.close();
+      throw err;
+    }
+    const waited = expected && served ? { expectSha: expectShaData(expected.sha, served) } : {};
     const window = watchWindowOf(c, opts, (line) => ctx.progress(line));
     const results = await Promise.all(
       runs.map(
@@ -1275,6 +1339,7 @@ function registerRunOnce(program, ctx) {
     if ("skipped" in result) {
       ctx.print({
         data: {
+          ...waited,
           skipped: true,
           holder: result.skipped.holder,
           renewedAgoSeconds: Math.round(result.skipped.renewedAgoMs / 1e3)
@@ -1287,7 +1352,7 @@ function registerRunOnce(program, ctx) {
       });
       return;
     }
-    ctx.print(passView(loaded, result, dryRun));
+    ctx.print(passView(loaded, result, dryRun, waited));
     if (!opts.dryRun && !opts.confirm) throw new ConfirmationRequiredError("run-once");
     if (result.failed) ctx.setExitCode(ExitCode.Failed);
   });
@@ -1547,26 +1612,45 @@ async function readStatus(client, loaded) {
     secrets.set(name, await readSecret(client, ns, name));
   return { objects, secrets, user: client.route.user };
 }
+async function expectedNow(ctx, loaded, expected) {
+  const { mirrorPort, mountedSecretLiterals } = await import("./chunk-S3KOE7K6.js");
+  const mirror = mirrorPort(loaded, ctx.io.env, mountedSecretLiterals(loaded));
+  try {
+    return expectShaData(
+      expected.sha,
+      await awaitExpectedSha(ctx, loaded, expected.follower, expected.sha, mirror, "read")
+    );
+  } finally {
+    mirror.close();
+  }
+}
 function registerStatus(program, ctx) {
   program.command("status").summary("show the controller, the state ConfigMap and every follower").description(
-    "Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence and fingerprint, never their values) and one row per follower: source branch, observed sha, phase, how long it has been in that phase, and the in-flight run. -o wide adds the adapter, the target, last triggered and last succeeded sha, the budget and where it is declared, and the next drill-down command. A follower with no record yet shows NotObserved. Reads only."
+    "Show the controller (CronJob schedule, suspension, last schedule and success, active Jobs; Lease holder and renew age and state ConfigMap age and size of every shard; the githubSsh Secret keys by name, presence and fingerprint, never their values) and one row per follower: source branch, observed sha, phase, how long it has been in that phase, and the in-flight run. -o wide adds the adapter, the target, last triggered and last succeeded sha, the budget and where it is declared, and the next drill-down command. A follower with no record yet shows NotObserved. --expect-sha <sha> --follower <id> first waits until the mirror serves that commit on the follower's branch (at its tip, or under a descendant where a mirror cache is mounted here), reading the mirror every controller.expectSha.pollIntervalSeconds within controller.expectSha.waitSeconds; exit 5 naming the lag if it never does. Reads only."
   ).option(
     "-w, --watch",
     "after printing, watch the CronJob, the Leases and the state ConfigMaps and print again on every change, until Ctrl-C (exit 0)"
-  ).addHelpText(
+  ).option(...EXPECT_SHA_FLAG).option("--follower <id>", "with --expect-sha: the follower whose branch it waits on").addHelpText(
     "after",
-    "\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n  branch-follower status -o yaml\n"
+    '\nExamples:\n  branch-follower status\n  branch-follower status -o wide\n  branch-follower status -w\n  branch-follower status -o yaml\n  branch-follower status --follower hwlab-jd01-v03 --expect-sha "$(git rev-parse HEAD)"\n'
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { parseStateRecord, dataBytes } = await import("./chunk-VTZFRHSW.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
+    if (opts.follower !== void 0 && opts.expectSha === void 0)
+      throw new UsageError("--follower names the follower --expect-sha waits on: it needs --expect-sha");
+    const expected = opts.expectSha === void 0 ? void 0 : { sha: expectedSha(opts.expectSha), follower: expectedFollower(loaded, opts.follower) };
     const client = connect(ctx, loaded);
-    const view = (read) => statusView(
-      loaded,
-      client.route.context,
-      controllerState(loaded, read, dataBytes, Date.now()),
-      parseStateRecord
-    );
+    const waited = expected ? await expectedNow(ctx, loaded, expected) : void 0;
+    const view = (read) => {
+      const v = statusView(
+        loaded,
+        client.route.context,
+        controllerState(loaded, read, dataBytes, Date.now()),
+        parseStateRecord
+      );
+      return waited ? { ...v, data: { expectSha: waited, ...v.data } } : v;
+    };
     const first = await readStatus(client, loaded);
     if (!opts.watch) return ctx.print(view(first));
     const { untilInterrupted } = await import("./chunk-BYQYH5PZ.js");
@@ -1663,7 +1747,7 @@ function registerSynth(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower synth\n  branch-follower synth --out /tmp/manifests -o json\n"
   ).action(async (opts) => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { synthesize } = await import("./chunk-3FSI6R6F.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const manifests = synthesize(loaded);
@@ -1733,7 +1817,7 @@ function registerValidate(program, ctx) {
     "after",
     "\nExamples:\n  branch-follower validate\n  branch-follower validate --config other/registry.yaml -o json\n"
   ).action(async () => {
-    const { loadRegistry } = await import("./chunk-KQL77XXF.js");
+    const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const g = ctx.globals();
     try {
       ctx.print(validateView(loadRegistry(g.config, ctx.io.cwd)));

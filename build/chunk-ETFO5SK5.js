@@ -691,6 +691,14 @@ var ControllerSchema = external_exports.strictObject({
       "How often `reconcile --now --wait` reads the Job."
     )
   }).describe("Budgets of `reconcile --now`, which runs one pass from the CronJob's template at once."),
+  expectSha: external_exports.strictObject({
+    waitSeconds: positiveInt("expectSha.waitSeconds").describe(
+      "How long `run-once --expect-sha` and `status --expect-sha` wait for the mirror to serve that sha (or a descendant) on the follower's branch before they exit 5 naming the lag."
+    ),
+    pollIntervalSeconds: positiveInt("expectSha.pollIntervalSeconds").describe(
+      "How often they look again: `run-once --confirm` syncs the mirror from the upstream each time (one upstream ls-remote), `status` and `run-once --dry-run` only read the mirror."
+    )
+  }).describe("Budgets of `--expect-sha`: waiting until the mirror serves a sha a pipeline just pushed."),
   progress: external_exports.strictObject({
     heartbeatSeconds: positiveInt("progress.heartbeatSeconds").max(10, "must be at most 10: a wait that says nothing for longer looks hung").describe(
       "Every wait (`apply --wait`, `reconcile --now --wait`, `git-mirror sync|flush --wait`, `run-once --wait` and the pass of each pod while it follows closeout) prints a line whenever it printed nothing for this long: how long it has waited of its budget and what it still waits for. At most 10."

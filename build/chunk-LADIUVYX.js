@@ -2,7 +2,7 @@
 import {
   gitopsRefOf,
   loadRegistry
-} from "./chunk-DTIQAK6E.js";
+} from "./chunk-ETFO5SK5.js";
 import "./chunk-IK42KEVM.js";
 import "./chunk-SVBULRQN.js";
 import "./chunk-CLZA4UM5.js";

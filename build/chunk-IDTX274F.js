@@ -101,6 +101,11 @@ function staticValues(f, target) {
   return values;
 }
 
+// core/output/sha.ts
+function shortSha(sha) {
+  return sha ? sha.slice(0, 12) : "-";
+}
+
 // core/kube/normalize.ts
 import { createHash } from "node:crypto";
 var SERVER_METADATA = [
@@ -140,5 +145,6 @@ export {
   Heartbeat,
   elapsedOf,
   firstFew,
-  staticValues
+  staticValues,
+  shortSha
 };

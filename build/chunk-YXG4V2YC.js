@@ -7,7 +7,7 @@ import {
   fingerprint,
   objectPath,
   resourceType
-} from "./chunk-2AC2LJ3E.js";
+} from "./chunk-IDTX274F.js";
 import {
   yamlText
 } from "./chunk-AUYQUWQA.js";
@@ -1162,11 +1162,6 @@ function ageOf(timestamp, now) {
   return Number.isNaN(t) ? "-" : formatAge(now - t);
 }
 
-// core/output/sha.ts
-function shortSha(sha) {
-  return sha ? sha.slice(0, 12) : "-";
-}
-
 // core/kube/secret-keys.ts
 async function readSecret(client, namespace, name) {
   try {
@@ -1202,7 +1197,6 @@ export {
   connect,
   clientOn,
   ageOf,
-  shortSha,
   checkFlags,
   selectStage,
   localMounts,
