@@ -3,6 +3,7 @@ import type { LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig } from '../../core/config/schema.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { MirrorPort, ShaServed } from '../../runner/index.ts';
+import { namedFollower } from './follower-flag.ts';
 import type { VerbContext } from './verb.ts';
 
 // `--expect-sha <sha>` of run-once and status: the flag, its value, and the wait it runs before the verb
@@ -30,15 +31,9 @@ export function expectedSha(text: string): string {
 
 /** The one follower --expect-sha waits on: --follower, which must exist. */
 export function expectedFollower(loaded: LoadedRegistry, id: string | undefined): FollowerConfig {
-  const all = loaded.registry.followers;
   if (id === undefined)
     throw new UsageError("--expect-sha waits on one follower's branch: name it with --follower <id>");
-  const f = all.find((x) => x.id === id);
-  if (!f)
-    throw new UsageError(
-      `--follower: no follower "${id}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`,
-    );
-  return f;
+  return namedFollower(loaded, id);
 }
 
 /** Waits for the sha through `mirror`: syncing it from the upstream each time (`sync`), or reading it only (`read`). */

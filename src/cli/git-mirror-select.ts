@@ -3,6 +3,7 @@ import type { StageMounts } from '../../runner/index.ts';
 import type { LoadedRegistry } from '../../core/config/load.ts';
 import type { FollowerConfig, MirrorConfig } from '../../core/config/schema.ts';
 import { UsageError, type BranchFollowerError } from '../../core/errors.ts';
+import { namedFollower } from './follower-flag.ts';
 
 /** Every flag a git-mirror stage verb may get (status has no --dry-run, --confirm or --wait). */
 export interface StageFlags {
@@ -62,12 +63,7 @@ export function selectStage(loaded: LoadedRegistry, flags: Pick<StageFlags, 'mir
       );
   }
   if (flags.follower !== undefined) {
-    const f = followers.find((x) => x.id === flags.follower);
-    if (!f)
-      throw usage(
-        `--follower: no follower "${flags.follower}" in ${loaded.file} (followers: ` +
-          `${followers.map((x) => x.id).join(', ')})`,
-      );
+    const f = namedFollower(loaded, flags.follower);
     if (mirror && f.source.mirror !== mirror.id)
       throw usage(`--follower ${f.id} is followed through mirror "${f.source.mirror}", not --mirror ${mirror.id}`);
     return { mirrors: mirrors.filter((m) => m.id === f.source.mirror), followers: [f] };

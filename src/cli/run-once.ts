@@ -9,6 +9,7 @@ import { watchWindowEnd } from '../../core/config/watch-window.ts';
 import { BranchFollowerError, ConfirmationRequiredError } from '../../core/errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { awaitExpectedSha, EXPECT_SHA_FLAG, expectedFollower, expectedSha, expectShaData } from './expect-sha.ts';
+import { namedFollower } from './follower-flag.ts';
 import { inClusterRoute } from '../../core/kube/route.ts';
 import { shortSha } from '../../core/output/sha.ts';
 import type { View } from '../../core/output/view.ts';
@@ -40,10 +41,7 @@ function selectFollowers(
   if (opts.all && opts.follower) throw usage('choose --all or --follower <id>, not both');
   if (opts.all) return [...all];
   if (!opts.follower) throw usage('choose the followers: --all or --follower <id>');
-  const f = all.find((x) => x.id === opts.follower);
-  if (!f)
-    throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(', ')})`);
-  return [f];
+  return [namedFollower(loaded, opts.follower)];
 }
 
 /** The --shard value: a whole number below controller.pass.shards. */

@@ -23,7 +23,7 @@ import {
   runSuffix,
   selectStage,
   waitBudget
-} from "./chunk-YXG4V2YC.js";
+} from "./chunk-QUW4BMC3.js";
 import {
   describeObject,
   shortSha

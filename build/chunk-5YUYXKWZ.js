@@ -21,12 +21,13 @@ import {
   keyPresence,
   kubeRouteOf,
   manifestFileName,
+  namedFollower,
   readSecret,
   realClock,
   renderManifest,
   runSuffix,
   waitBudget
-} from "./chunk-YXG4V2YC.js";
+} from "./chunk-QUW4BMC3.js";
 import {
   Heartbeat,
   PRUNABLE_KINDS,
@@ -904,7 +905,7 @@ ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
       checkFlags(flags);
       const { loadRegistry } = await import("./chunk-LADIUVYX.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-SPTAG4C6.js");
+      const { runStage } = await import("./chunk-4FANV3AC.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -1083,15 +1084,9 @@ function expectedSha(text) {
   return sha;
 }
 function expectedFollower(loaded, id) {
-  const all = loaded.registry.followers;
   if (id === void 0)
     throw new UsageError("--expect-sha waits on one follower's branch: name it with --follower <id>");
-  const f = all.find((x) => x.id === id);
-  if (!f)
-    throw new UsageError(
-      `--follower: no follower "${id}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(", ")})`
-    );
-  return f;
+  return namedFollower(loaded, id);
 }
 async function awaitExpectedSha(ctx, loaded, follower, sha, mirror, look) {
   const { waitForSha } = await import("./chunk-S3KOE7K6.js");
@@ -1121,10 +1116,7 @@ function selectFollowers(loaded, opts) {
   if (opts.all && opts.follower) throw usage("choose --all or --follower <id>, not both");
   if (opts.all) return [...all];
   if (!opts.follower) throw usage("choose the followers: --all or --follower <id>");
-  const f = all.find((x) => x.id === opts.follower);
-  if (!f)
-    throw usage(`no follower "${opts.follower}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(", ")})`);
-  return [f];
+  return [namedFollower(loaded, opts.follower)];
 }
 function shardOption(value, shards) {
   const k = Number(value);

@@ -973,6 +973,19 @@ function clientOn(ctx, auth, route) {
 
 // src/cli/git-mirror-select.ts
 import { resolve as resolve2 } from "node:path";
+
+// src/cli/follower-flag.ts
+function namedFollower(loaded, id) {
+  const all = loaded.registry.followers;
+  const f = all.find((x) => x.id === id);
+  if (!f)
+    throw new UsageError(
+      `--follower: no follower "${id}" in ${loaded.file} (followers: ${all.map((x) => x.id).join(", ")})`
+    );
+  return f;
+}
+
+// src/cli/git-mirror-select.ts
 function usage(message) {
   return new UsageError(message);
 }
@@ -1005,11 +1018,7 @@ function selectStage(loaded, flags) {
       );
   }
   if (flags.follower !== void 0) {
-    const f = followers.find((x) => x.id === flags.follower);
-    if (!f)
-      throw usage(
-        `--follower: no follower "${flags.follower}" in ${loaded.file} (followers: ${followers.map((x) => x.id).join(", ")})`
-      );
+    const f = namedFollower(loaded, flags.follower);
     if (mirror && f.source.mirror !== mirror.id)
       throw usage(`--follower ${f.id} is followed through mirror "${f.source.mirror}", not --mirror ${mirror.id}`);
     return { mirrors: mirrors.filter((m) => m.id === f.source.mirror), followers: [f] };
@@ -1197,6 +1206,7 @@ export {
   connect,
   clientOn,
   ageOf,
+  namedFollower,
   checkFlags,
   selectStage,
   localMounts,
