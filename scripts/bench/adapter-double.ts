@@ -7,7 +7,8 @@ import { join } from 'node:path';
 // lane): `<lane>.target` the sha the control plane targets (and runs), `<lane>.run` its newest run,
 // `<lane>.publish` the mirror repository and GitOps ref a succeeded run publishes into. A trigger
 // starts a run that has succeeded at once and publishes one GitOps commit (child of the ref's tip) into
-// the mirror, as the real control planes do; closeout then flushes it upstream. The double's own git
+// the mirror, as the real control planes do; closeout then flushes it upstream. Each trigger is a line of
+// triggers.log: lane, sha and the run's name, which ends in the time it was received (ns since the epoch). The double's own git
 // is named by absolute path, so the pass's counting PATH never counts it.
 
 /** The verbs of the three CLIs (hwlab, agentrun, web-probe), by their last word. */
@@ -50,7 +51,7 @@ commit=$('${git}' --git-dir "$gitdir" commit-tree ${EMPTY_TREE} \${parent:+-p "$
 '${git}' --git-dir "$gitdir" update-ref "$gitops" "$commit" || exit 1
 echo "$sha" > "$state/$lane.target"
 echo "$name $sha" > "$state/$lane.run"
-echo "$lane $sha" >> "$state/triggers.log"
+echo "$lane $sha $name" >> "$state/triggers.log"
 echo "{\\"run\\":{\\"name\\":\\"$name\\",\\"sha\\":\\"$sha\\"}}"
 `;
 }
@@ -63,6 +64,8 @@ export interface AdapterDouble {
   target(lane: string, sha: string): void;
   /** Triggers received so far, over every lane. */
   triggers(): number;
+  /** Every trigger received so far, in order, with when (epoch ms). */
+  triggerLog(): { lane: string; sha: string; atMs: number }[];
   /** Where a succeeded run of `lane` publishes its GitOps commit. */
   publishTo(lane: string, gitDir: string, ref: string): void;
 }
@@ -90,6 +93,17 @@ export function adapterDouble(dir: string, git: string): AdapterDouble {
             .split('\n')
             .filter((l) => l !== '').length
         : 0;
+    },
+    triggerLog() {
+      const log = join(stateDir, 'triggers.log');
+      if (!existsSync(log)) return [];
+      return readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => {
+          const [lane, sha, name] = l.split(' ') as [string, string, string];
+          return { lane, sha, atMs: Number(BigInt(name.slice(name.lastIndexOf('-') + 1)) / 1_000_000n) };
+        });
     },
     publishTo(lane, gitDir, ref) {
       writeFileSync(join(stateDir, `${lane}.publish`), `${gitDir} ${ref}\n`);

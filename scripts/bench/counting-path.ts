@@ -27,6 +27,8 @@ export interface CountingPath {
   readonly dir: string;
   /** Starts by command name since the last `reset()`. */
   counts(): Record<string, number>;
+  /** Every start since the last `reset()`, in order: the command name (git: followed by its arguments). */
+  lines(): string[];
   reset(): void;
 }
 
@@ -37,7 +39,9 @@ export function countingPath(dir: string, programs: Readonly<Record<string, stri
   for (const [name, real] of Object.entries(programs)) {
     // One short line per start with O_APPEND (`>>`): concurrent starts never interleave.
     const run = isShScript(real) ? `. '${real}'` : `exec '${real}' "$@"`;
-    writeFileSync(join(dir, name), `${SH}echo ${name} >> '${log}'\n${run}\n`);
+    // git's arguments too (what it was asked to do, and where): `lines()` reads them.
+    const say = name === 'git' ? `printf '%s\\n' "git $*"` : `echo ${name}`;
+    writeFileSync(join(dir, name), `${SH}${say} >> '${log}'\n${run}\n`);
     chmodSync(join(dir, name), 0o755);
   }
   writeFileSync(log, '');
@@ -46,9 +50,18 @@ export function countingPath(dir: string, programs: Readonly<Record<string, stri
     counts() {
       const out: Record<string, number> = Object.fromEntries(Object.keys(programs).map((n) => [n, 0]));
       if (!existsSync(log)) return out;
-      for (const line of readFileSync(log, 'utf8').split('\n')) if (line !== '') out[line] = (out[line] ?? 0) + 1;
+      for (const line of readFileSync(log, 'utf8').split('\n')) {
+        const name = line.split(' ', 1)[0]!;
+        if (name !== '') out[name] = (out[name] ?? 0) + 1;
+      }
       return out;
     },
+    lines: () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+        : [],
     reset: () => writeFileSync(log, ''),
   };
 }

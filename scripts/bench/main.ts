@@ -1,6 +1,6 @@
-// npm run bench [-- memory disk real shards status]: what a reconcile pass costs as the registry grows,
+// npm run bench [-- memory disk real shards status latency]: what a reconcile pass costs as the registry grows,
 // each figure printed beside a baseline measured in the same run (the machine is shared and noisy: read
-// the ratios, not the times). Five sections, all by default:
+// the ratios, not the times). Six sections, all by default:
 //   memory  the real runPass on the in-memory ports at 3 … 10,000 followers (instant adapters)
 //   disk    `validate` of the real CLI on generated registry directories at 3 … 10,000 followers
 //   real    the real CLI's `run-once --all --confirm --wait` against a real kube-apiserver, real git
@@ -9,6 +9,8 @@
 //           one shard alone (as one pod of the CronJob's Job)
 //   status  the real CLI's `status` against a real kube-apiserver at 10,000 followers, its state
 //           ConfigMaps filled with the records of one in-memory pass
+//   latency seconds from push to trigger: pushes at random seconds over SSH while the real CLI's pass
+//           runs at every tick, without the watch window (the baseline) and with it (~10 minutes)
 // See docs/performance.md for how to read it.
 import { join } from 'node:path';
 import { loadRegistry } from '../../core/config/load.ts';
@@ -20,6 +22,7 @@ import { type RealFigures, realFigures } from './real-bench.ts';
 import type { RealPassFigures } from './real-pass.ts';
 import { shardFigures } from './real-shards.ts';
 import { statusFigures } from './real-status.ts';
+import { type LatencyRun, latencyFigures, quantile } from './latency.ts';
 import { envtestAssetsDir, SLOW_ADAPTER_SECONDS, startBenchServers } from './real-world.ts';
 import { startupFigures } from './startup.ts';
 import { kib, mib, ms, ratio, sec, table } from './table.ts';
@@ -40,7 +43,12 @@ const NAIVE_LIMIT_MS = 60_000;
 const SHARDS_SIZE = 10_000;
 const SHARDS_LIMIT_MS = 300_000;
 
-const SECTIONS = ['memory', 'disk', 'real', 'shards', 'status'] as const;
+/** The latency section: followers (each its own mirror), minutes of pushes (one per follower a minute), its seed. */
+const LATENCY = { followers: 10, minutes: 3, seed: 20261202 } as const;
+/** A latency pass is killed past this: the CronJob's activeDeadlineSeconds. */
+const LATENCY_LIMIT_MS = 300_000;
+
+const SECTIONS = ['memory', 'disk', 'real', 'shards', 'status', 'latency'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((a) => !(SECTIONS as readonly string[]).includes(a));
 if (unknown.length > 0) {
@@ -299,8 +307,62 @@ async function statusSection(): Promise<void> {
   }
 }
 
+async function latencySection(): Promise<void> {
+  const assets = assetsFor('latency');
+  if (!assets) return;
+  const servers = await startBenchServers(assets);
+  try {
+    const l = await latencyFigures(servers, { ...LATENCY, limitMs: LATENCY_LIMIT_MS });
+    out(
+      `== latency: push → trigger over ${l.off.pushes} pushes (${l.followers} followers, each its own mirror, one push ` +
+        `a minute at a random second, seed ${l.seed}, ${l.minutes} minutes) into upstreams behind a real sshd, the ` +
+        'real CLI\'s run-once --all --confirm --controller started at every tick of "* * * * *" (Forbid), a real ' +
+        `kube-apiserver, instant adapter doubles; pod start not included; world setup ${sec(l.setupMs)}\n\n`,
+    );
+    const s = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(1)} s`);
+    const row = (what: string, r: LatencyRun) => [
+      what,
+      `${r.pushes - r.untriggered} / ${r.pushes}`,
+      `${s(quantile(r.latenciesMs, 0.5))} (${ratio(quantile(r.latenciesMs, 0.5), quantile(l.off.latenciesMs, 0.5))})`,
+      s(quantile(r.latenciesMs, 0.9)),
+      s(r.latenciesMs.at(-1) ?? Number.NaN),
+      String(r.secondTriggers),
+      `${r.lsRemotePerMirrorMinute.mean.toFixed(1)} / ${r.lsRemotePerMirrorMinute.max}`,
+      String(r.upstreamFetches),
+      `${r.passes} (${r.ticksSkipped} skipped)`,
+      r.ends,
+    ];
+    out(
+      `${table(
+        [
+          'watch window',
+          'triggered',
+          'p50 (× baseline)',
+          'p90',
+          'max',
+          'second triggers',
+          'upstream ls-remote / mirror / min (mean / max)',
+          'upstream fetches',
+          'passes (ticks skipped)',
+          'end',
+        ],
+        [
+          row('off (baseline)', l.off),
+          row(`on: every ${l.window.intervalSeconds} s, ${l.window.marginSeconds} s margin`, l.on),
+        ],
+      )}\n`,
+    );
+    out(
+      'targets with the window: p50 ≤ 5 s, p90 ≤ 10 s, ≤ 12 upstream ls-remote per mirror a minute, no second trigger\n\n',
+    );
+  } finally {
+    await servers.dispose();
+  }
+}
+
 if (wants('memory')) await memorySection();
 if (wants('disk')) await diskSection();
 if (wants('real')) await realSection();
 if (wants('shards')) await shardsSection();
 if (wants('status')) await statusSection();
+if (wants('latency')) await latencySection();
