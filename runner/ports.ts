@@ -111,6 +111,12 @@ export interface MirrorPort {
    * workstation, which reads the mirror only as served). Reads only.
    */
   isAncestor(mirrorId: string, ancestor: string, descendant: string): Promise<boolean | undefined>;
+  /**
+   * How many times this port has read the upstream of `mirrorId` since it was made: each git ls-remote of it (a
+   * sync's one, a flush's plan and its recheck when it pushed; observe and isAncestor read only the mirror). The watch
+   * window paces its looks by it (runner/window-pacing.ts).
+   */
+  upstreamReads(mirrorId: string): number;
 }
 
 type StatusOutcome = { status: AdapterStatus; tail: string } | { error: string; tail: string };

@@ -86,6 +86,9 @@ export function mirrorPort(
       throw err;
     }
   };
+  // Every git ls-remote of each mirror's upstream this port made (MirrorPort.upstreamReads).
+  const upstreamReads = new Map<string, number>();
+  const counted = (id: string) => () => upstreamReads.set(id, (upstreamReads.get(id) ?? 0) + 1);
   // The stages' git calls share one SSH connection to the upstream host, made at the first and
   // ended by close().
   let shared: SharedTransport | undefined;
@@ -104,6 +107,7 @@ export function mirrorPort(
           pathEnv: path,
           dryRun: false,
           transport: transport(),
+          onUpstreamRead: counted(id),
           ...(withServed ? { served: servedRead(id) } : {}),
         });
         return { outcome: { summary: redact(syncSummary(r)) }, served: r.served };
@@ -213,6 +217,7 @@ export function mirrorPort(
       }
       return { synced, views: await look(followers, read) };
     },
+    upstreamReads: (mirrorId) => upstreamReads.get(mirrorId) ?? 0,
     async isAncestor(mirrorId, ancestor, descendant) {
       const dir = join(mounts.mirrorRoot, loaded.registry.mirrors.find((m) => m.id === mirrorId)!.cachePath);
       if (!existsSync(dir)) return undefined;
@@ -234,7 +239,7 @@ export function mirrorPort(
             mirror,
             ws.map((w) => w.ref),
             mounts,
-            { pathEnv: path, dryRun: false, transport: transport() },
+            { pathEnv: path, dryRun: false, transport: transport(), onUpstreamRead: counted(mirror) },
           );
           for (const w of ws) {
             const r = refs.get(w.ref)!;

@@ -11,6 +11,8 @@ export interface GitRunOptions {
   readonly timeoutMs: number;
   /** PATH of the git child; defaults to this process's PATH. */
   readonly pathEnv?: string;
+  /** Told before each read of the upstream (git ls-remote): what the watch window paces its looks by. */
+  readonly onUpstreamRead?: () => void;
 }
 
 type StageGitOptions = GitRunOptions & { readonly gitDir?: string; readonly input?: string };
@@ -123,5 +125,6 @@ export function upstreamRefs(
   opts: GitRunOptions,
 ): Promise<Map<string, string>> {
   checkUrl(url);
+  opts.onUpstreamRead?.();
   return asStage(lsRemote(url, patterns, gitOptions(opts)), { side: 'upstream', doing: `ls-remote of ${url}` });
 }

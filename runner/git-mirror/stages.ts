@@ -88,6 +88,8 @@ interface RunOpts {
   readonly pathEnv: string;
   /** A transport made by `sharedTransport` for many stages; absent: this stage makes its own and removes it. */
   readonly transport?: SharedTransport;
+  /** Told before each git ls-remote of this mirror's upstream (GitRunOptions.onUpstreamRead). */
+  readonly onUpstreamRead?: () => void;
 }
 
 /** One SSH transport for many stages of one process (see sharedTransport). */
@@ -140,6 +142,7 @@ export function syncMirror(
       pathEnv: opts.pathEnv,
       dryRun: opts.dryRun,
       ...(opts.served ? { served: opts.served } : {}),
+      ...(opts.onUpstreamRead ? { onUpstreamRead: opts.onUpstreamRead } : {}),
     }),
   );
 }
@@ -188,6 +191,7 @@ function flushOptions(
     pathEnv: opts.pathEnv,
     dryRun: opts.dryRun,
     recheck: { delayMs: g.flushRecheckDelaySeconds * 1000 },
+    ...(opts.onUpstreamRead ? { onUpstreamRead: opts.onUpstreamRead } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export class MemoryMirror {
   syncFailures = 0;
   observeFailures = 0;
   flushFailures = 0;
+  /** Per mirror: the reads of its upstream, as the real port counts its git ls-remote calls. */
+  private readonly upstreamReads = new Map<string, number>();
   private readonly followers: ReadonlyMap<string, MirroredFollower>;
   /** Per commit: the commit it was made on (null: none), from the first time it was seen. */
   private readonly parents = new Map<string, string | null>();
@@ -93,6 +95,7 @@ export class MemoryMirror {
    * moved).
    */
   syncOne(mirror: string): string {
+    this.readUpstream(mirror);
     const cache = this.cache.get(mirror)!;
     let created = 0;
     for (const [branch, sha] of this.upstream.get(mirror)!) {
@@ -107,6 +110,10 @@ export class MemoryMirror {
       }
     }
     return `${created} snapshot(s) created`;
+  }
+
+  private readUpstream(mirror: string): void {
+    this.upstreamReads.set(mirror, (this.upstreamReads.get(mirror) ?? 0) + 1);
   }
 
   /** The follower's view of the cache, as runner/process-ports.ts builds it from a real observation. */
@@ -138,6 +145,10 @@ export class MemoryMirror {
     const cache = this.cache.get(mirror)!;
     const upstream = this.upstream.get(mirror)!;
     const out = new Map<string, { ok: boolean; summary: string } | { error: string }>();
+    // As git-mirror flush reads the upstream: once to plan when the cache holds any of the refs, once
+    // more to recheck when it pushed any.
+    if ([...new Set(refs)].some((ref) => cache.has(ref))) this.readUpstream(mirror);
+    let pushed = false;
     for (const ref of new Set(refs)) {
       const sha = cache.get(ref);
       if (sha === undefined) {
@@ -152,6 +163,7 @@ export class MemoryMirror {
         });
         continue;
       }
+      if (before !== sha) pushed = true;
       upstream.set(branch, sha);
       cache.set(stage(branch), sha);
       const summary =
@@ -160,6 +172,7 @@ export class MemoryMirror {
           : `fast-forwarded ${ref} upstream to ${sha.slice(0, 12)}`;
       out.set(ref, { ok: true, summary });
     }
+    if (pushed) this.readUpstream(mirror);
     return out;
   }
 
@@ -212,6 +225,7 @@ export class MemoryMirror {
           }
           return out;
         }),
+      upstreamReads: (mirror) => this.upstreamReads.get(mirror) ?? 0,
       // The cache holds a commit once a sync brought it (or the control plane published it there).
       isAncestor: (mirror, ancestor, descendant) =>
         hook.around({ port: 'mirror', method: 'isAncestor', writes: false }, () => {

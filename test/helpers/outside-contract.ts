@@ -216,5 +216,40 @@ export function outsideContract(name: string, make: () => Promise<OutsideSubject
       },
       timeoutMs,
     );
+
+    it(
+      'upstreamReads counts the reads of each upstream: one per sync, two for a flush that pushes (its plan and its ' +
+        'recheck), one for one with nothing to push, none for a look, an ancestry question or a ref the cache lacks',
+      async () => {
+        const w = await make();
+        const f = w.follower;
+        const m = f.source.mirror;
+        const other = w.other.source.mirror;
+        const start = w.mirror.upstreamReads(m);
+        const otherStart = w.mirror.upstreamReads(other);
+        const reads = () => w.mirror.upstreamReads(m) - start;
+        const first = await w.pushUpstream();
+        await w.mirror.sync([m]);
+        expect(reads()).toBe(1);
+        await w.mirror.observe([f]);
+        await w.mirror.isAncestor(m, first, first);
+        expect(reads()).toBe(1);
+        await w.pushUpstream();
+        await w.mirror.syncThenObserve([m], [f]);
+        expect(reads()).toBe(2);
+        const ref = 'refs/heads/gitops/contract-reads';
+        await w.publish(f, ref);
+        expect(await flushOne(w.mirror, f, ref)).toMatchObject({ ok: true });
+        expect(reads()).toBe(4);
+        expect(await flushOne(w.mirror, f, ref)).toMatchObject({ ok: true });
+        expect(reads()).toBe(5);
+        expect(await flushOne(w.mirror, f, 'refs/heads/gitops/contract-never-read')).toMatchObject({
+          error: expect.any(String),
+        });
+        expect(reads()).toBe(5);
+        expect(w.mirror.upstreamReads(other)).toBe(otherStart);
+      },
+      timeoutMs,
+    );
   });
 }
