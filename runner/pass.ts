@@ -20,6 +20,7 @@ import {
   type StatusView,
 } from './state-machine.ts';
 import type { StateRecord, Transition } from './state-record.ts';
+import { pacedMirrors } from './window-pacing.ts';
 
 // The reconcile pass of one shard, as Flux's reconcilers run theirs: small steps in a fixed order,
 // each saying what it reads and writes —
@@ -654,6 +655,11 @@ class Pass {
     // Followers a look in the window left pending or in flight: looked at again until they settle.
     const followed = new Set<string>();
     let inWindow = false;
+    // The window's looks, and each mirror's upstream reads since the pass began (runner/window-pacing.ts).
+    let looks = 0;
+    const mirror = this.ports.mirror;
+    const readsAtStart = new Map(this.syncedMirrors().map((m) => [m, mirror.upstreamReads(m)]));
+    const readsSince = (m: string) => mirror.upstreamReads(m) - (readsAtStart.get(m) ?? 0);
     try {
       const busy = await this.carryOver();
       if (busy) return { skipped: busy };
@@ -664,7 +670,7 @@ class Pass {
         await this.keep(0);
         const { syncFailed, observed } = opts.dryRun
           ? { syncFailed: new Map<string, string>(), observed: await this.ports.mirror.observe(opts.followers) }
-          : await this.syncThenObserve(shareFrom, inWindow ? seen : undefined);
+          : await this.syncThenObserve(shareFrom, inWindow ? { seen, look: ++looks, readsSince } : undefined);
         shareFrom = undefined;
         const viewOf = (f: FollowerConfig): MirrorView | undefined => {
           const failedSync = syncFailed.get(f.source.mirror);
@@ -777,13 +783,22 @@ class Pass {
    */
   private async syncThenObserve(
     notBefore: number | undefined,
-    /** In the watch window: the tips the last look saw; a mirror none of whose followers moved syncs quietly. */
-    quietUnless?: ReadonlyMap<string, string | null>,
+    /**
+     * In the watch window: the tips the last look saw (a mirror none of whose followers moved syncs quietly), which
+     * look of the window this is, and the pass's upstream reads of a mirror: the mirrors it syncs are paced by them.
+     */
+    window?: {
+      readonly seen: ReadonlyMap<string, string | null>;
+      readonly look: number;
+      readonly readsSince: (mirror: string) => number;
+    },
   ): Promise<{
     syncFailed: Map<string, string>;
     observed: ReadonlyMap<string, MirrorView>;
   }> {
-    const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
+    const every = this.syncedMirrors();
+    const mirrors = window ? pacedMirrors(every, window.look, window.readsSince) : every;
+    const quietUnless = window?.seen;
     const failed = new Map<string, string>();
     if (mirrors.length === 0)
       return { syncFailed: failed, observed: await this.ports.mirror.observe(this.opts.followers) };
@@ -809,6 +824,11 @@ class Pass {
       }
     }
     return { syncFailed: failed, observed: views };
+  }
+
+  /** The mirrors a look syncs: every one an enabled follower uses. */
+  private syncedMirrors(): string[] {
+    return [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
   }
 
   /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */

@@ -103,6 +103,52 @@ describe('a pass with a watch window', () => {
     expect(now() - start).toBeGreaterThanOrEqual(25_000);
   });
 
+  it("paces its looks by the upstream's reads: a flush's two make the next two looks pass its mirror by", async () => {
+    const { w, now, ports } = world();
+    await runPass(ports(), loaded, { ...opts(() => undefined), wait: true });
+    const start = now();
+    const moved = followers[1]!;
+    const m = moved.source.mirror;
+    const p = ports();
+    const before = p.mirror.upstreamReads(m);
+    const reads = () => p.mirror.upstreamReads(m) - before;
+    // Per look: whether it read the moved follower's upstream, and the reads before it.
+    const looks: { synced: boolean; readsBefore: number }[] = [];
+    let pushed = false;
+    const windowed: PassPorts = {
+      ...p,
+      mirror: {
+        ...p.mirror,
+        syncThenObserve: (mirrorIds, ...rest) => {
+          if (!pushed && now() - start >= 12_000) {
+            pushed = true;
+            w.mirror.push(m, moved.source.branch, shaOf('paced'));
+          }
+          looks.push({ synced: mirrorIds.includes(m), readsBefore: reads() });
+          return p.mirror.syncThenObserve(mirrorIds, ...rest);
+        },
+      },
+    };
+    const result = await runPass(windowed, loaded, {
+      ...opts(() => undefined),
+      wait: false,
+      window: { untilMs: start + 60_000, intervalMs: 5000 },
+    });
+    expect('outcomes' in result && result.failed).toBe(false);
+    // The pushed sha was triggered once, followed to closeout and flushed: two reads of its upstream.
+    const triggers = w.controlPlane.received.filter((r) => r.sha === shaOf('paced'));
+    expect(triggers.map((r) => r.followerId)).toEqual([moved.id]);
+    const flushedAt = looks.findIndex((l, i) => i > 0 && l.readsBefore >= looks[i - 1]!.readsBefore + 2);
+    expect(flushedAt).toBeGreaterThan(0);
+    // The two looks after the flush passed the mirror by; the ones after it read it again.
+    expect(looks.slice(flushedAt, flushedAt + 2).map((l) => l.synced)).toEqual([false, false]);
+    expect(looks.slice(flushedAt + 2).every((l) => l.synced)).toBe(true);
+    expect(looks.length).toBeGreaterThan(flushedAt + 2);
+    // Over the pass the upstream was read no more often than the pass looked.
+    expect(reads()).toBeLessThanOrEqual(looks.length);
+    expect(reads()).toBeGreaterThanOrEqual(looks.length - 1);
+  });
+
   it('ends at once without a window, as before', async () => {
     const { now, ports } = world();
     const start = now();

@@ -544,8 +544,8 @@ function registerCleanupState(program, ctx) {
     "\nExamples:\n  branch-follower cleanup-state --follower web-probe-sentinel-master --confirm\n"
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-LADIUVYX.js");
-    const { kubeLease } = await import("./chunk-S3KOE7K6.js");
-    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-JFOAC757.js");
+    const { kubeLease } = await import("./chunk-XHRJZBSU.js");
+    const { followerState, stateNameOf, stateStoreOf } = await import("./chunk-DDEZGVCW.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const c = loaded.registry.controller;
     const client = connect(ctx, loaded);
@@ -801,7 +801,7 @@ function registerEvents(program, ctx) {
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { FOLLOWER_LABEL } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-JFOAC757.js");
+    const { followerState } = await import("./chunk-DDEZGVCW.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const ns = loaded.registry.controller.namespace;
@@ -905,7 +905,7 @@ ${EXAMPLES[stage].map((e) => `  ${e}`).join("\n")}
       checkFlags(flags);
       const { loadRegistry } = await import("./chunk-LADIUVYX.js");
       const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
-      const { runStage } = await import("./chunk-4FANV3AC.js");
+      const { runStage } = await import("./chunk-FCICLS4R.js");
       await runStage(ctx, loaded, stage, flags);
     });
   }
@@ -921,7 +921,7 @@ function registerLogs(program, ctx) {
   ).requiredOption("--follower <id>", "the follower").addHelpText("after", "\nExamples:\n  branch-follower logs --follower agentrun-jd01-v02\n").action(async (opts) => {
     const { loadRegistry } = await import("./chunk-LADIUVYX.js");
     const { redactSecrets } = await import("./chunk-VTZFRHSW.js");
-    const { followerState } = await import("./chunk-JFOAC757.js");
+    const { followerState } = await import("./chunk-DDEZGVCW.js");
     const loaded = withNamespace(ctx, loadRegistry(ctx.globals().config, ctx.io.cwd));
     const client = connect(ctx, loaded);
     const c = loaded.registry.controller;
@@ -1089,7 +1089,7 @@ function expectedFollower(loaded, id) {
   return namedFollower(loaded, id);
 }
 async function awaitExpectedSha(ctx, loaded, follower, sha, mirror, look) {
-  const { waitForSha } = await import("./chunk-S3KOE7K6.js");
+  const { waitForSha } = await import("./chunk-XHRJZBSU.js");
   const c = loaded.registry.controller;
   return waitForSha({
     follower,
@@ -1258,7 +1258,7 @@ function registerRunOnce(program, ctx) {
     '\nExamples:\n  branch-follower run-once --all --dry-run\n  branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait\n  branch-follower run-once --follower hwlab-jd01-v03 --expect-sha "$(git rev-parse HEAD)" --confirm\n'
   ).action(async (opts) => {
     const { loadRegistry } = await import("./chunk-LADIUVYX.js");
-    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-S3KOE7K6.js");
+    const { adapterPort, kubePorts, mirrorPort, mountedSecretLiterals, runRedactedPass } = await import("./chunk-XHRJZBSU.js");
     const loaded = loadRegistry(ctx.globals().config, ctx.io.cwd);
     const followers = selectFollowers(loaded, opts);
     const expected = opts.expectSha === void 0 ? void 0 : { sha: expectedSha(opts.expectSha), follower: expectedFollower(loaded, opts.follower) };
@@ -1605,7 +1605,7 @@ async function readStatus(client, loaded) {
   return { objects, secrets, user: client.route.user };
 }
 async function expectedNow(ctx, loaded, expected) {
-  const { mirrorPort, mountedSecretLiterals } = await import("./chunk-S3KOE7K6.js");
+  const { mirrorPort, mountedSecretLiterals } = await import("./chunk-XHRJZBSU.js");
   const mirror = mirrorPort(loaded, ctx.io.env, mountedSecretLiterals(loaded));
   try {
     return expectShaData(

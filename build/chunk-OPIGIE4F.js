@@ -525,6 +525,7 @@ function checkUrl(url) {
 }
 function upstreamRefs(url, patterns, opts) {
   checkUrl(url);
+  opts.onUpstreamRead?.();
   return asStage(lsRemote(url, patterns, gitOptions(opts)), { side: "upstream", doing: `ls-remote of ${url}` });
 }
 
@@ -1122,7 +1123,8 @@ function syncMirror(loaded, mirrorId, mounts, opts) {
       timeoutMs,
       pathEnv: opts.pathEnv,
       dryRun: opts.dryRun,
-      ...opts.served ? { served: opts.served } : {}
+      ...opts.served ? { served: opts.served } : {},
+      ...opts.onUpstreamRead ? { onUpstreamRead: opts.onUpstreamRead } : {}
     })
   );
 }
@@ -1152,7 +1154,8 @@ function flushOptions(loaded, mirrorId, mounts, transportEnv, opts) {
     timeoutMs: g.gitTimeoutSeconds * 1e3,
     pathEnv: opts.pathEnv,
     dryRun: opts.dryRun,
-    recheck: { delayMs: g.flushRecheckDelaySeconds * 1e3 }
+    recheck: { delayMs: g.flushRecheckDelaySeconds * 1e3 },
+    ...opts.onUpstreamRead ? { onUpstreamRead: opts.onUpstreamRead } : {}
   };
 }
 function followerMirrorStatus(loaded, followerId, mounts, opts) {
@@ -1678,6 +1681,8 @@ function mirrorPort(loaded, env, literals) {
       throw err;
     }
   };
+  const upstreamReads = /* @__PURE__ */ new Map();
+  const counted = (id) => () => upstreamReads.set(id, (upstreamReads.get(id) ?? 0) + 1);
   let shared;
   const transport = () => {
     shared ??= sharedTransport(loaded, mounts, path);
@@ -1690,6 +1695,7 @@ function mirrorPort(loaded, env, literals) {
           pathEnv: path,
           dryRun: false,
           transport: transport(),
+          onUpstreamRead: counted(id),
           ...withServed ? { served: servedRead(id) } : {}
         });
         return { outcome: { summary: redact(syncSummary(r)) }, served: r.served };
@@ -1778,6 +1784,7 @@ function mirrorPort(loaded, env, literals) {
       }
       return { synced, views: await look(followers, read) };
     },
+    upstreamReads: (mirrorId) => upstreamReads.get(mirrorId) ?? 0,
     async isAncestor(mirrorId, ancestor, descendant) {
       const dir = join6(mounts.mirrorRoot, loaded.registry.mirrors.find((m) => m.id === mirrorId).cachePath);
       if (!existsSync3(dir)) return void 0;
@@ -1796,7 +1803,7 @@ function mirrorPort(loaded, env, literals) {
             mirror,
             ws.map((w) => w.ref),
             mounts,
-            { pathEnv: path, dryRun: false, transport: transport() }
+            { pathEnv: path, dryRun: false, transport: transport(), onUpstreamRead: counted(mirror) }
           );
           for (const w of ws) {
             const r = refs.get(w.ref);
@@ -2403,6 +2410,11 @@ function afterTrigger(record2, result2, policy, now) {
   return { next: d.r, transitions: d.transitions };
 }
 
+// runner/window-pacing.ts
+function pacedMirrors(mirrors, look, readsSince) {
+  return mirrors.filter((m) => readsSince(m) <= look);
+}
+
 // runner/pass.ts
 function policyOf(f, loaded) {
   const s = loaded.registry.controller.state;
@@ -2846,6 +2858,10 @@ var Pass = class {
     const seen = /* @__PURE__ */ new Map();
     const followed = /* @__PURE__ */ new Set();
     let inWindow = false;
+    let looks = 0;
+    const mirror = this.ports.mirror;
+    const readsAtStart = new Map(this.syncedMirrors().map((m) => [m, mirror.upstreamReads(m)]));
+    const readsSince = (m) => mirror.upstreamReads(m) - (readsAtStart.get(m) ?? 0);
     try {
       const busy = await this.carryOver();
       if (busy) return { skipped: busy };
@@ -2853,7 +2869,7 @@ var Pass = class {
         outcomes = [];
         await this.readState();
         await this.keep(0);
-        const { syncFailed, observed } = opts.dryRun ? { syncFailed: /* @__PURE__ */ new Map(), observed: await this.ports.mirror.observe(opts.followers) } : await this.syncThenObserve(shareFrom, inWindow ? seen : void 0);
+        const { syncFailed, observed } = opts.dryRun ? { syncFailed: /* @__PURE__ */ new Map(), observed: await this.ports.mirror.observe(opts.followers) } : await this.syncThenObserve(shareFrom, inWindow ? { seen, look: ++looks, readsSince } : void 0);
         shareFrom = void 0;
         const viewOf = (f) => {
           const failedSync = syncFailed.get(f.source.mirror);
@@ -2951,8 +2967,10 @@ var Pass = class {
    * git-mirror sync of every mirror an enabled follower uses, then the look at every follower after it; returns the
    * mirrors whose sync failed, with why, and the look.
    */
-  async syncThenObserve(notBefore, quietUnless) {
-    const mirrors = [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
+  async syncThenObserve(notBefore, window) {
+    const every = this.syncedMirrors();
+    const mirrors = window ? pacedMirrors(every, window.look, window.readsSince) : every;
+    const quietUnless = window?.seen;
     const failed = /* @__PURE__ */ new Map();
     if (mirrors.length === 0)
       return { syncFailed: failed, observed: await this.ports.mirror.observe(this.opts.followers) };
@@ -2978,6 +2996,10 @@ var Pass = class {
       }
     }
     return { syncFailed: failed, observed: views };
+  }
+  /** The mirrors a look syncs: every one an enabled follower uses. */
+  syncedMirrors() {
+    return [...new Set(this.opts.followers.filter((f) => f.enabled).map((f) => f.source.mirror))];
   }
   /** Gives the Lease back; a failure here only delays the next pass until the Lease expires. */
   async release(lease) {

@@ -16,7 +16,7 @@ import {
   syncMirror,
   transportOf,
   waitForSha
-} from "./chunk-BJVNZKGW.js";
+} from "./chunk-OPIGIE4F.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";

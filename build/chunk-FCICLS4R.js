@@ -7,7 +7,7 @@ import {
   stageInputs,
   syncMirror,
   transportOf
-} from "./chunk-BJVNZKGW.js";
+} from "./chunk-OPIGIE4F.js";
 import "./chunk-GJDOTJAR.js";
 import {
   ExitCode,

@@ -2,7 +2,7 @@
 import {
   configMapObjects,
   configMapState
-} from "./chunk-BJVNZKGW.js";
+} from "./chunk-OPIGIE4F.js";
 import {
   recordsOf
 } from "./chunk-GJDOTJAR.js";
