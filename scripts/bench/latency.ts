@@ -29,6 +29,10 @@ export interface LatencyRun {
   readonly secondTriggers: number;
   /** Upstream ls-remote calls per mirror in one minute between ticks: mean and the largest. */
   readonly lsRemotePerMirrorMinute: { readonly mean: number; readonly max: number };
+  /** Of them, per mirror per minute on average: a flush's (its plan and its recheck read GitOps refs). */
+  readonly flushLsRemotePerMirrorMinute: number;
+  /** Pushes to an upstream: the flushes of GitOps refs. */
+  readonly upstreamPushes: number;
   readonly upstreamFetches: number;
   readonly passes: number;
   /** Ticks that started no pass, because the previous one still ran. */
@@ -146,7 +150,10 @@ async function runMode(
     const counts = new Map<string, number>();
     for (const line of lines.slice(seen)) {
       const url = upstreamLsRemote(line);
-      if (url !== undefined) counts.set(url, (counts.get(url) ?? 0) + 1);
+      if (url === undefined) continue;
+      counts.set(url, (counts.get(url) ?? 0) + 1);
+      // A flush reads only GitOps refs; a look's sync, the followed branches.
+      if (line.includes(' refs/heads/gitops/')) counts.set(`flush ${url}`, (counts.get(`flush ${url}`) ?? 0) + 1);
     }
     seen = lines.length;
     return counts;
@@ -190,9 +197,13 @@ async function runMode(
     .filter((ms): ms is number => ms !== undefined)
     .sort((a, b) => a - b);
   // Per mirror per minute: the calls whose upstream URL names that mirror's repository.
-  const ofMirror = (m: Map<string, number>, repo: string) =>
-    [...m].filter(([url]) => url.endsWith(`/n${world.n}/${repo}`)).reduce((a, [, n]) => a + n, 0);
-  const minuteCounts = perMinute.slice(0, minutes).flatMap((m) => world.repos.map((repo) => ofMirror(m, repo)));
+  const ofMirror = (m: Map<string, number>, repo: string, flush: boolean) =>
+    [...m]
+      .filter(([key]) => key.startsWith('flush ') === flush && key.endsWith(`/n${world.n}/${repo}`))
+      .reduce((a, [, n]) => a + n, 0);
+  const counted = perMinute.slice(0, minutes);
+  const minuteCounts = counted.flatMap((m) => world.repos.map((repo) => ofMirror(m, repo, false)));
+  const flushCounts = counted.flatMap((m) => world.repos.map((repo) => ofMirror(m, repo, true)));
   const ends = new Map<string, number>();
   for (const r of done) ends.set(endOf(r, limitMs), (ends.get(endOf(r, limitMs)) ?? 0) + 1);
   return {
@@ -205,7 +216,9 @@ async function runMode(
       mean: minuteCounts.reduce((a, b) => a + b, 0) / Math.max(1, minuteCounts.length),
       max: Math.max(0, ...minuteCounts),
     },
+    flushLsRemotePerMirrorMinute: flushCounts.reduce((a, b) => a + b, 0) / Math.max(1, flushCounts.length),
     upstreamFetches: path.lines().filter((l) => / fetch .*ssh:\/\//.test(l)).length,
+    upstreamPushes: path.lines().filter((l) => / push .*ssh:\/\//.test(l)).length,
     passes: done.length,
     ticksSkipped,
     ends: [...ends].map(([end, n]) => `${n}× ${end}`).join(', '),
