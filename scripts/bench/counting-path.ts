@@ -45,23 +45,23 @@ export function countingPath(dir: string, programs: Readonly<Record<string, stri
     chmodSync(join(dir, name), 0o755);
   }
   writeFileSync(log, '');
+  const lines = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
   return {
     dir,
     counts() {
       const out: Record<string, number> = Object.fromEntries(Object.keys(programs).map((n) => [n, 0]));
-      if (!existsSync(log)) return out;
-      for (const line of readFileSync(log, 'utf8').split('\n')) {
+      for (const line of lines()) {
         const name = line.split(' ', 1)[0]!;
-        if (name !== '') out[name] = (out[name] ?? 0) + 1;
+        out[name] = (out[name] ?? 0) + 1;
       }
       return out;
     },
-    lines: () =>
-      existsSync(log)
-        ? readFileSync(log, 'utf8')
-            .split('\n')
-            .filter((l) => l !== '')
-        : [],
+    lines,
     reset: () => writeFileSync(log, ''),
   };
 }
