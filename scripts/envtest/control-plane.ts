@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -120,6 +120,23 @@ rules:
 export async function startControlPlane(opts: StartOptions): Promise<ControlPlaneInfo> {
   mkdirSync(opts.dir, { recursive: true });
   const certs = generateCerts(opts.dir);
+  // freePort gives a port that was free when asked: another process (a test file running beside this
+  // one) can bind it before etcd or kube-apiserver does. Such a start is made again on fresh ports,
+  // from an empty etcd data directory; any other failure is the test's.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, certs);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !(err as Error).message.includes('address already in use')) throw err;
+      rmSync(join(opts.dir, 'etcd-data'), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Starts taken over when a port was taken between freePort and the bind. */
+const PORT_ATTEMPTS = 3;
+
+async function startOnce(opts: StartOptions, certs: CertFiles): Promise<ControlPlaneInfo> {
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const guardParent = opts.guardParent;
   const etcd = launch(opts.dir, 'etcd', {
